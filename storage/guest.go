@@ -1,0 +1,92 @@
+package storage
+
+import (
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// GuestStatus is where a guest account is in its life.
+type GuestStatus string
+
+// Guest statuses.
+const (
+	GuestPending   GuestStatus = "pending"   // waiting for a sponsor's approval
+	GuestActive    GuestStatus = "active"    // may log in between ValidFrom and ValidUntil
+	GuestSuspended GuestStatus = "suspended" // access withdrawn by a sponsor, may be reinstated
+	GuestExpired   GuestStatus = "expired"   // ValidUntil passed
+	GuestDenied    GuestStatus = "denied"    // a sponsor refused the registration
+)
+
+// Valid reports whether s is one of the known statuses.
+func (s GuestStatus) Valid() bool {
+	switch s {
+	case GuestPending, GuestActive, GuestSuspended, GuestExpired, GuestDenied:
+		return true
+	}
+	return false
+}
+
+// Guest is a guest account. Password is the plaintext in memory; the store
+// seals it at rest so that credentials can be sent again.
+type Guest struct {
+	ID               uuid.UUID
+	Username         string // unique, case-insensitive
+	Password         string
+	FirstName        string
+	LastName         string
+	Email            string // unique, case-insensitive; stored lower-case
+	Phone            string
+	Company          string
+	PersonVisited    string
+	Reason           string
+	SponsorID        uuid.UUID // uuid.Nil when self-registered without a sponsor
+	GuestType        string    // GuestType.Name
+	Status           GuestStatus
+	ValidFrom        time.Time
+	ValidUntil       time.Time
+	ExpiryNotifiedAt time.Time // zero until the expiry notice was sent
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+}
+
+// CanLogIn reports whether the guest may use their credentials at now.
+func (g *Guest) CanLogIn(now time.Time) bool {
+	return g.Status == GuestActive && !now.Before(g.ValidFrom) && now.Before(g.ValidUntil)
+}
+
+// GuestUpdate changes some fields of a guest; nil fields stay as they are.
+type GuestUpdate struct {
+	Status           *GuestStatus
+	ValidFrom        *time.Time
+	ValidUntil       *time.Time
+	ExpiryNotifiedAt *time.Time // a pointer to the zero time clears it
+	Password         *string
+	SponsorID        *uuid.UUID
+}
+
+// GuestFilter selects guests for ListGuests. Zero fields do not filter.
+type GuestFilter struct {
+	Status            []GuestStatus
+	SponsorID         uuid.UUID
+	Query             string    // matched case-insensitively against username, email, names, company, phone
+	ValidUntilBefore  time.Time // valid_until < this
+	ExpiryNotNotified bool      // only guests whose expiry notice was not sent
+	After             string    // cursor from a previous GuestPage.Next
+	Limit             int       // default 50, at most 500
+}
+
+// GuestPage is one page of guests, newest first. Next is empty on the last page.
+type GuestPage struct {
+	Guests []*Guest
+	Next   string
+}
+
+// GuestType sets how long guests of a kind may stay.
+type GuestType struct {
+	Name            string // key, e.g. "daily"
+	Description     string
+	DefaultDuration time.Duration
+	MaxDuration     time.Duration
+	RequireApproval bool
+}

@@ -1,0 +1,48 @@
+package storage
+
+import (
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// MailStatus is where an outbox message is.
+type MailStatus string
+
+// Outbox statuses. A message is leasable when queued or deferred and due, or
+// when its lease ran out.
+const (
+	MailQueued   MailStatus = "queued"
+	MailSending  MailStatus = "sending" // leased by a worker
+	MailDeferred MailStatus = "deferred"
+	MailSent     MailStatus = "sent"
+	MailDead     MailStatus = "dead"
+)
+
+// OutboxMessage is an email waiting for delivery. Payload is the message as
+// notify encodes it; it may carry credentials, so the store seals it at rest.
+type OutboxMessage struct {
+	ID             uuid.UUID
+	IdempotencyKey string // optional; unique when set
+	Kind           string // e.g. "guest.credentials", "admin.test"
+	Recipient      string // for the mail log and search; the payload has the full list
+	Subject        string
+	Payload        []byte
+	Status         MailStatus
+	Attempts       int // times leased
+	NextAttemptAt  time.Time
+	LeaseOwner     string
+	LeaseUntil     time.Time
+	LastError      string
+	Diagnosis      string // a notify diagnosis code
+	CreatedAt      time.Time
+	SentAt         time.Time
+	UpdatedAt      time.Time
+}
+
+// MailFilter selects messages for the mail log. Zero fields do not filter.
+type MailFilter struct {
+	Status []MailStatus
+	Query  string // recipient or subject, case-insensitive
+	Limit  int    // default 50, at most 500
+}

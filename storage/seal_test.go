@@ -1,0 +1,107 @@
+package storage
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+func testSealer(t *testing.T) *Sealer {
+	t.Helper()
+	k, err := GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := ParseKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewSealer(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestSealRoundTrip(t *testing.T) {
+	t.Parallel()
+	s := testSealer(t)
+	sealed := s.Seal([]byte("hunter2"), "guest:1:password")
+	if bytes.Contains(sealed, []byte("hunter2")) {
+		t.Fatal("sealed value contains the plaintext")
+	}
+	got, err := s.Open(sealed, "guest:1:password")
+	if err != nil || string(got) != "hunter2" {
+		t.Fatalf("Open = %q, %v", got, err)
+	}
+	if _, err := s.Open(sealed, "guest:2:password"); !errors.Is(err, ErrWrongKey) {
+		t.Fatalf("Open in another place: err = %v, want ErrWrongKey", err)
+	}
+	if _, err := testSealer(t).Open(sealed, "guest:1:password"); !errors.Is(err, ErrWrongKey) {
+		t.Fatalf("Open with another key: err = %v, want ErrWrongKey", err)
+	}
+	if err := testSealer(t).VerifyKeyCheck(s.KeyCheck()); !errors.Is(err, ErrWrongKey) {
+		t.Fatalf("VerifyKeyCheck with another key: %v", err)
+	}
+	if err := s.VerifyKeyCheck(s.KeyCheck()); err != nil {
+		t.Fatalf("VerifyKeyCheck: %v", err)
+	}
+	if s.SealString("", "x") != nil {
+		t.Fatal("empty string should seal to nil")
+	}
+}
+
+func TestParseKey(t *testing.T) {
+	t.Parallel()
+	raw := bytes.Repeat([]byte{0xab}, KeySize)
+	for _, in := range []string{
+		strings.Repeat("ab", KeySize),
+		"q6urq6urq6urq6urq6urq6urq6urq6urq6urq6urq6s=",
+		"q6urq6urq6urq6urq6urq6urq6urq6urq6urq6urq6s",
+	} {
+		k, err := ParseKey(in)
+		if err != nil || !bytes.Equal(k, raw) {
+			t.Errorf("ParseKey(%q) = %x, %v", in, k, err)
+		}
+	}
+	for _, in := range []string{"", "short", strings.Repeat("zz", KeySize)} {
+		if _, err := ParseKey(in); err == nil {
+			t.Errorf("ParseKey(%q) succeeded", in)
+		}
+	}
+}
+
+func TestCursorRoundTrip(t *testing.T) {
+	t.Parallel()
+	c := Cursor{CreatedAt: Truncate(time.Now()), ID: uuid.New()}
+	got, err := DecodeCursor(EncodeCursor(c))
+	if err != nil || !got.CreatedAt.Equal(c.CreatedAt) || got.ID != c.ID {
+		t.Fatalf("round trip = %+v, %v; want %+v", got, err, c)
+	}
+	if _, err := DecodeCursor("not a cursor"); err == nil {
+		t.Fatal("bad cursor accepted")
+	}
+}
+
+func TestLoadMigrations(t *testing.T) {
+	t.Parallel()
+	ok := fstest.MapFS{"001_init.up.sql": {Data: []byte("a")}, "002_more.up.sql": {Data: []byte("b")}}
+	ms, err := LoadMigrations(ok)
+	if err != nil || len(ms) != 2 || ms[1].Name != "more" {
+		t.Fatalf("LoadMigrations = %+v, %v", ms, err)
+	}
+	for name, fsys := range map[string]fstest.MapFS{
+		"gap":   {"001_a.up.sql": {}, "003_c.up.sql": {}},
+		"dup":   {"001_a.up.sql": {}, "001_b.up.sql": {}},
+		"stray": {"001_a.up.sql": {}, "notes.txt": {}},
+	} {
+		if _, err := LoadMigrations(fsys); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}

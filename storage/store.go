@@ -1,0 +1,141 @@
+package storage
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Store is Lobby's persistent state. Both backends implement it and pass
+// storage/storetest. Methods are safe for concurrent use.
+type Store interface {
+	// WithTx runs fn in one transaction: it commits when fn returns nil and
+	// rolls back otherwise. The Store handed to fn is bound to the
+	// transaction; calling WithTx on it runs fn in the same transaction.
+	// Leader locks are not transactional and must not be taken inside.
+	WithTx(ctx context.Context, fn func(tx Store) error) error
+
+	// Ping checks that the database answers (for /readyz).
+	Ping(ctx context.Context) error
+	// Backend names the backend: "postgres" or "sqlite".
+	Backend() string
+	// Close releases the store's connections and locks.
+	Close() error
+
+	GuestStore
+	StaffStore
+	SettingsStore
+	OutboxStore
+	AlarmStore
+	LeaderLock
+}
+
+// GuestStore keeps guests and guest types.
+type GuestStore interface {
+	// CreateGuest inserts g, filling ID, CreatedAt and UpdatedAt when zero.
+	// A taken username or email is ErrConflict.
+	CreateGuest(ctx context.Context, g *Guest) error
+	GetGuest(ctx context.Context, id uuid.UUID) (*Guest, error)
+	GetGuestByUsername(ctx context.Context, username string) (*Guest, error)
+	GetGuestByEmail(ctx context.Context, email string) (*Guest, error)
+	ListGuests(ctx context.Context, f GuestFilter) (*GuestPage, error)
+	// UpdateGuest applies u and returns the guest as stored afterwards.
+	UpdateGuest(ctx context.Context, id uuid.UUID, u GuestUpdate) (*Guest, error)
+	DeleteGuest(ctx context.Context, id uuid.UUID) error
+
+	PutGuestType(ctx context.Context, t GuestType) error
+	GetGuestType(ctx context.Context, name string) (*GuestType, error)
+	ListGuestTypes(ctx context.Context) ([]GuestType, error)
+	DeleteGuestType(ctx context.Context, name string) error
+}
+
+// StaffStore keeps sponsors and admins.
+type StaffStore interface {
+	CreateStaff(ctx context.Context, s *Staff) error
+	GetStaff(ctx context.Context, id uuid.UUID) (*Staff, error)
+	GetStaffByUsername(ctx context.Context, username string) (*Staff, error)
+	ListStaff(ctx context.Context) ([]*Staff, error)
+	SetStaffPassword(ctx context.Context, id uuid.UUID, hash string) error
+	SetStaffDisabled(ctx context.Context, id uuid.UUID, disabled bool) error
+}
+
+// SettingsStore keeps versioned settings documents with sealed secrets.
+type SettingsStore interface {
+	// GetSetting returns the current version of key, or ErrNotFound.
+	GetSetting(ctx context.Context, key string) (*Setting, error)
+	// PutSetting saves s as the next version. s.Version must be the version
+	// the caller read (0 for a first save); otherwise ErrConflict. On
+	// success s.Version and s.UpdatedAt are the new ones.
+	PutSetting(ctx context.Context, s *Setting) error
+}
+
+// OutboxStore is the mail outbox: nothing accepted here is lost.
+type OutboxStore interface {
+	// EnqueueMail inserts m as queued and due now (or at m.NextAttemptAt if
+	// set). With an idempotency key already present it returns ErrDuplicate
+	// and sets m.ID to the existing message's ID.
+	EnqueueMail(ctx context.Context, m *OutboxMessage) error
+	// LeaseMail leases up to n messages that are due (queued or deferred with
+	// NextAttemptAt <= now, or sending with an expired lease), oldest due
+	// first, to owner until now+lease. Each lease increments Attempts.
+	// Concurrent callers never get the same message.
+	LeaseMail(ctx context.Context, owner string, n int, lease time.Duration) ([]*OutboxMessage, error)
+	// LeaseMailByID leases one message if it is leasable; otherwise it
+	// returns ErrNotFound (gone) or ErrConflict (not leasable now).
+	LeaseMailByID(ctx context.Context, id uuid.UUID, owner string, lease time.Duration) (*OutboxMessage, error)
+	// MarkMailSent, MarkMailDeferred and MarkMailDead record the outcome of
+	// an attempt; they return ErrLeaseLost unless owner still holds the lease.
+	MarkMailSent(ctx context.Context, id uuid.UUID, owner string) error
+	MarkMailDeferred(ctx context.Context, id uuid.UUID, owner string, next time.Time, lastErr, diagnosis string) error
+	MarkMailDead(ctx context.Context, id uuid.UUID, owner, lastErr, diagnosis string) error
+	// ReleaseMail gives a leased message back unattempted (graceful shutdown):
+	// queued, due now, Attempts decremented.
+	ReleaseMail(ctx context.Context, id uuid.UUID, owner string) error
+	GetMail(ctx context.Context, id uuid.UUID) (*OutboxMessage, error)
+	// ListMail lists messages newest first, for the mail log.
+	ListMail(ctx context.Context, f MailFilter) ([]*OutboxMessage, error)
+	// CountMail counts messages by status.
+	CountMail(ctx context.Context) (map[MailStatus]int, error)
+}
+
+// AlarmStore keeps alarms and the audit log.
+type AlarmStore interface {
+	// RaiseAlarm raises a; if an active alarm with a.Key exists, it bumps its
+	// Count and LastSeen (and takes the new title, detail and severity).
+	RaiseAlarm(ctx context.Context, a Alarm) error
+	// ClearAlarm clears the active alarm with key; no active alarm is not an error.
+	ClearAlarm(ctx context.Context, key string) error
+	ListAlarms(ctx context.Context, includeCleared bool) ([]Alarm, error)
+
+	Audit(ctx context.Context, e AuditEntry) error
+	// ListAudit lists entries newest first, those with ID < before when before > 0.
+	ListAudit(ctx context.Context, before int64, limit int) ([]AuditEntry, error)
+}
+
+// LeaderLock elects one node to run background jobs.
+type LeaderLock interface {
+	// TryLeader takes or renews the named lock for owner and reports whether
+	// owner holds it. On Postgres it is a session advisory lock held on a
+	// dedicated connection (ttl unused: the lock dies with the session); on
+	// SQLite it is a lease row valid for ttl.
+	TryLeader(ctx context.Context, name, owner string, ttl time.Duration) (bool, error)
+	// ReleaseLeader gives the lock up if owner holds it.
+	ReleaseLeader(ctx context.Context, name, owner string) error
+}
+
+// Options configure a backend.
+type Options struct {
+	// Sealer seals and opens secret columns. Required.
+	Sealer *Sealer
+	// Now is the clock; default time.Now. Tests inject their own.
+	Now func() time.Time
+}
+
+// Clock returns o.Now or time.Now.
+func (o Options) Clock() func() time.Time {
+	if o.Now != nil {
+		return o.Now
+	}
+	return time.Now
+}
