@@ -1,0 +1,27 @@
+package web
+
+import (
+	"embed"
+	"io/fs"
+)
+
+//go:embed all:pages all:email all:static
+var files embed.FS
+
+func sub(dir string) fs.FS {
+	f, err := fs.Sub(files, dir)
+	if err != nil {
+		panic("web: " + err.Error()) // the directories are embedded above; this cannot fail
+	}
+	return f
+}
+
+// Pages returns the page templates (*.html), parsed by the handlers at start-up.
+func Pages() fs.FS { return sub("pages") }
+
+// Emails returns the email templates: NAME.subject.tmpl, NAME.txt.tmpl and
+// NAME.html.tmpl for each notification.
+func Emails() fs.FS { return sub("email") }
+
+// Static returns the stylesheet and other assets served under /static.
+func Static() fs.FS { return sub("static") }
