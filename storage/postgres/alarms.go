@@ -1,0 +1,108 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/lobbyhq/lobby/storage"
+)
+
+const alarmColumns = `id, key, severity, title, detail, count, raised_at, last_seen, cleared_at`
+
+// RaiseAlarm raises a, or counts it again when an alarm with a.Key is active.
+func (s *Store) RaiseAlarm(ctx context.Context, a storage.Alarm) error {
+	if a.Key == "" {
+		return errors.New("postgres: raise alarm: key is empty")
+	}
+	if a.ID == uuid.Nil {
+		a.ID = uuid.New()
+	}
+	now := s.clock()
+	if a.RaisedAt.IsZero() {
+		a.RaisedAt = now
+	}
+	if a.LastSeen.IsZero() {
+		a.LastSeen = now
+	}
+	if a.Count <= 0 {
+		a.Count = 1
+	}
+	_, err := s.db.Exec(ctx, `INSERT INTO alarms (id, key, severity, title, detail, count, raised_at, last_seen)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+		ON CONFLICT (key) WHERE cleared_at IS NULL DO UPDATE SET count = alarms.count + 1,
+			last_seen = EXCLUDED.last_seen, severity = EXCLUDED.severity, title = EXCLUDED.title, detail = EXCLUDED.detail`,
+		a.ID, a.Key, string(a.Severity), a.Title, a.Detail, a.Count, storage.Truncate(a.RaisedAt), storage.Truncate(a.LastSeen))
+	return wrap("raise alarm "+a.Key, err)
+}
+
+// ClearAlarm clears the active alarm with key; none active is not an error.
+func (s *Store) ClearAlarm(ctx context.Context, key string) error {
+	_, err := s.db.Exec(ctx, `UPDATE alarms SET cleared_at = $2 WHERE key = $1 AND cleared_at IS NULL`, key, s.clock())
+	return wrap("clear alarm "+key, err)
+}
+
+// ListAlarms lists active alarms (and cleared ones when asked), the most
+// recently seen first, active before cleared.
+func (s *Store) ListAlarms(ctx context.Context, includeCleared bool) ([]storage.Alarm, error) {
+	rows, err := s.db.Query(ctx, `SELECT `+alarmColumns+` FROM alarms WHERE $1 OR cleared_at IS NULL
+		ORDER BY cleared_at IS NOT NULL, last_seen DESC, id`, includeCleared)
+	if err != nil {
+		return nil, wrap("list alarms", err)
+	}
+	defer rows.Close()
+	out := []storage.Alarm{}
+	for rows.Next() {
+		var (
+			a                     storage.Alarm
+			severity              string
+			raised, seen, cleared pgtype.Timestamptz
+		)
+		if err := rows.Scan(&a.ID, &a.Key, &severity, &a.Title, &a.Detail, &a.Count, &raised, &seen, &cleared); err != nil {
+			return nil, wrap("list alarms", err)
+		}
+		a.Severity = storage.Severity(severity)
+		a.RaisedAt, a.LastSeen, a.ClearedAt = tsOut(raised), tsOut(seen), tsOut(cleared)
+		out = append(out, a)
+	}
+	return out, wrap("list alarms", rows.Err())
+}
+
+// Audit appends e to the audit log, stamped now when e.At is zero.
+func (s *Store) Audit(ctx context.Context, e storage.AuditEntry) error {
+	if e.At.IsZero() {
+		e.At = s.clock()
+	}
+	_, err := s.db.Exec(ctx, `INSERT INTO audit (at, actor, action, subject, detail) VALUES ($1, $2, $3, $4, $5)`,
+		storage.Truncate(e.At), e.Actor, e.Action, e.Subject, e.Detail)
+	return wrap("audit", err)
+}
+
+// ListAudit lists entries newest first, those with ID < before when before > 0.
+func (s *Store) ListAudit(ctx context.Context, before int64, limit int) ([]storage.AuditEntry, error) {
+	rows, err := s.db.Query(ctx, `SELECT id, at, actor, action, subject, detail FROM audit
+		WHERE $1 <= 0 OR id < $1 ORDER BY id DESC LIMIT $2`, before, storage.PageLimit(limit))
+	if err != nil {
+		return nil, wrap("list audit", err)
+	}
+	defer rows.Close()
+	out := []storage.AuditEntry{}
+	for rows.Next() {
+		var (
+			e  storage.AuditEntry
+			at pgtype.Timestamptz
+		)
+		if err := rows.Scan(&e.ID, &at, &e.Actor, &e.Action, &e.Subject, &e.Detail); err != nil {
+			return nil, wrap("list audit", err)
+		}
+		e.At = tsOut(at)
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: list audit: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,314 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/lobbyhq/lobby/storage"
+)
+
+const guestColumns = `id, username, password, first_name, last_name, email, phone, company,
+	person_visited, reason, sponsor_id, guest_type, status, valid_from, valid_until,
+	expiry_notified_at, created_at, updated_at`
+
+func passwordAD(id uuid.UUID) string { return "guest:" + id.String() + ":password" }
+
+func (s *Store) scanGuest(r rowScanner) (*storage.Guest, error) {
+	var (
+		g                                       storage.Guest
+		sealed                                  []byte
+		sponsor                                 pgtype.UUID
+		status                                  string
+		from, until, notified, created, updated pgtype.Timestamptz
+	)
+	if err := r.Scan(&g.ID, &g.Username, &sealed, &g.FirstName, &g.LastName, &g.Email, &g.Phone, &g.Company,
+		&g.PersonVisited, &g.Reason, &sponsor, &g.GuestType, &status, &from, &until,
+		&notified, &created, &updated); err != nil {
+		return nil, err
+	}
+	pw, err := s.sealer.OpenString(sealed, passwordAD(g.ID))
+	if err != nil {
+		return nil, err
+	}
+	g.Password = pw
+	g.SponsorID = uuidOut(sponsor)
+	g.Status = storage.GuestStatus(status)
+	g.ValidFrom, g.ValidUntil, g.ExpiryNotifiedAt = tsOut(from), tsOut(until), tsOut(notified)
+	g.CreatedAt, g.UpdatedAt = tsOut(created), tsOut(updated)
+	return &g, nil
+}
+
+// CreateGuest inserts g, filling ID, CreatedAt and UpdatedAt when zero; the
+// email is stored lower-case. A taken username or email is ErrConflict, and
+// the transaction stays usable.
+func (s *Store) CreateGuest(ctx context.Context, g *storage.Guest) error {
+	if !g.Status.Valid() {
+		return fmt.Errorf("postgres: create guest: status %q is not one of pending, active, suspended, expired, denied", g.Status)
+	}
+	stored := *g
+	if stored.ID == uuid.Nil {
+		stored.ID = uuid.New()
+	}
+	if stored.CreatedAt.IsZero() {
+		stored.CreatedAt = s.clock()
+	}
+	if stored.UpdatedAt.IsZero() {
+		stored.UpdatedAt = stored.CreatedAt
+	}
+	stored.Email = strings.ToLower(stored.Email)
+	stored.ValidFrom, stored.ValidUntil = trunc(stored.ValidFrom), trunc(stored.ValidUntil)
+	stored.ExpiryNotifiedAt = trunc(stored.ExpiryNotifiedAt)
+	stored.CreatedAt, stored.UpdatedAt = storage.Truncate(stored.CreatedAt), storage.Truncate(stored.UpdatedAt)
+
+	tag, err := s.db.Exec(ctx, `INSERT INTO guests (`+guestColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+		ON CONFLICT DO NOTHING`,
+		stored.ID, stored.Username, s.sealer.SealString(stored.Password, passwordAD(stored.ID)), stored.FirstName,
+		stored.LastName, stored.Email, stored.Phone, stored.Company, stored.PersonVisited, stored.Reason,
+		uuidIn(stored.SponsorID), stored.GuestType, string(stored.Status), tsIn(stored.ValidFrom),
+		tsIn(stored.ValidUntil), tsIn(stored.ExpiryNotifiedAt), stored.CreatedAt, stored.UpdatedAt)
+	if err != nil {
+		return wrap("create guest", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return s.guestConflict(ctx, &stored)
+	}
+	*g = stored
+	return nil
+}
+
+// guestConflict names what an insert that did nothing collided with.
+func (s *Store) guestConflict(ctx context.Context, g *storage.Guest) error {
+	var byID, byName bool
+	err := s.db.QueryRow(ctx, `SELECT bool_or(id = $1), bool_or(lower(username) = lower($2)) FROM guests
+		WHERE id = $1 OR lower(username) = lower($2) OR (lower(email) = lower($3) AND email <> '')`,
+		g.ID, g.Username, g.Email).Scan(&byID, &byName)
+	switch {
+	case err != nil:
+		return fmt.Errorf("postgres: create guest: %w", storage.ErrConflict)
+	case byID:
+		return fmt.Errorf("postgres: create guest: id already taken: %w", storage.ErrConflict)
+	case byName:
+		return fmt.Errorf("postgres: create guest: the username is taken: %w", storage.ErrConflict)
+	}
+	return fmt.Errorf("postgres: create guest: the email address is taken: %w", storage.ErrConflict)
+}
+
+func trunc(t time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	return storage.Truncate(t)
+}
+
+// GetGuest returns the guest with id, or ErrNotFound.
+func (s *Store) GetGuest(ctx context.Context, id uuid.UUID) (*storage.Guest, error) {
+	g, err := s.scanGuest(s.db.QueryRow(ctx, `SELECT `+guestColumns+` FROM guests WHERE id = $1`, id))
+	return g, wrap("get guest", err)
+}
+
+// GetGuestByUsername finds a guest by username, ignoring case.
+func (s *Store) GetGuestByUsername(ctx context.Context, username string) (*storage.Guest, error) {
+	g, err := s.scanGuest(s.db.QueryRow(ctx, `SELECT `+guestColumns+` FROM guests WHERE lower(username) = lower($1)`, username))
+	return g, wrap("get guest by username", err)
+}
+
+// GetGuestByEmail finds a guest by email, ignoring case.
+func (s *Store) GetGuestByEmail(ctx context.Context, email string) (*storage.Guest, error) {
+	g, err := s.scanGuest(s.db.QueryRow(ctx, `SELECT `+guestColumns+` FROM guests
+		WHERE lower(email) = lower($1) AND email <> ''`, email))
+	return g, wrap("get guest by email", err)
+}
+
+// ListGuests returns one page of guests matching f, newest first.
+func (s *Store) ListGuests(ctx context.Context, f storage.GuestFilter) (*storage.GuestPage, error) {
+	var (
+		where []string
+		args  []any
+	)
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	if len(f.Status) > 0 {
+		st := make([]string, len(f.Status))
+		for i, v := range f.Status {
+			st[i] = string(v)
+		}
+		where = append(where, "status = ANY("+arg(st)+")")
+	}
+	if f.SponsorID != uuid.Nil {
+		where = append(where, "sponsor_id = "+arg(f.SponsorID))
+	}
+	if q := strings.TrimSpace(f.Query); q != "" {
+		p := arg(strings.ToLower(q))
+		var ors []string
+		for _, col := range []string{"username", "email", "first_name", "last_name", "first_name || ' ' || last_name", "company", "phone"} {
+			ors = append(ors, "strpos(lower("+col+"), "+p+") > 0")
+		}
+		where = append(where, "("+strings.Join(ors, " OR ")+")")
+	}
+	if !f.ValidUntilBefore.IsZero() {
+		where = append(where, "valid_until < "+arg(storage.Truncate(f.ValidUntilBefore)))
+	}
+	if f.ExpiryNotNotified {
+		where = append(where, "expiry_notified_at IS NULL")
+	}
+	if f.After != "" {
+		c, err := storage.DecodeCursor(f.After)
+		if err != nil {
+			return nil, fmt.Errorf("postgres: list guests: %w", err)
+		}
+		where = append(where, "(created_at, id) < ("+arg(c.CreatedAt)+", "+arg(c.ID)+")")
+	}
+	limit := storage.PageLimit(f.Limit)
+	sql := `SELECT ` + guestColumns + ` FROM guests`
+	if len(where) > 0 {
+		sql += " WHERE " + strings.Join(where, " AND ")
+	}
+	sql += " ORDER BY created_at DESC, id DESC LIMIT " + arg(limit+1)
+
+	rows, err := s.db.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, wrap("list guests", err)
+	}
+	defer rows.Close()
+	page := &storage.GuestPage{Guests: []*storage.Guest{}}
+	for rows.Next() {
+		g, err := s.scanGuest(rows)
+		if err != nil {
+			return nil, wrap("list guests", err)
+		}
+		page.Guests = append(page.Guests, g)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap("list guests", err)
+	}
+	if len(page.Guests) > limit {
+		page.Guests = page.Guests[:limit]
+		last := page.Guests[limit-1]
+		page.Next = storage.EncodeCursor(storage.Cursor{CreatedAt: last.CreatedAt, ID: last.ID})
+	}
+	return page, nil
+}
+
+// UpdateGuest applies u and returns the guest as stored afterwards.
+func (s *Store) UpdateGuest(ctx context.Context, id uuid.UUID, u storage.GuestUpdate) (*storage.Guest, error) {
+	var (
+		set  []string
+		args = []any{id}
+	)
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	if u.Status != nil {
+		if !u.Status.Valid() {
+			return nil, fmt.Errorf("postgres: update guest: unknown status %q", *u.Status)
+		}
+		set = append(set, "status = "+arg(string(*u.Status)))
+	}
+	if u.ValidFrom != nil {
+		set = append(set, "valid_from = "+arg(tsIn(*u.ValidFrom)))
+	}
+	if u.ValidUntil != nil {
+		set = append(set, "valid_until = "+arg(tsIn(*u.ValidUntil)))
+	}
+	if u.ExpiryNotifiedAt != nil {
+		set = append(set, "expiry_notified_at = "+arg(tsIn(*u.ExpiryNotifiedAt)))
+	}
+	if u.Password != nil {
+		set = append(set, "password = "+arg(s.sealer.SealString(*u.Password, passwordAD(id))))
+	}
+	if u.SponsorID != nil {
+		set = append(set, "sponsor_id = "+arg(uuidIn(*u.SponsorID)))
+	}
+	set = append(set, "updated_at = "+arg(s.clock()))
+	g, err := s.scanGuest(s.db.QueryRow(ctx, `UPDATE guests SET `+strings.Join(set, ", ")+
+		` WHERE id = $1 RETURNING `+guestColumns, args...))
+	return g, wrap("update guest", err)
+}
+
+// DeleteGuest deletes the guest with id, or returns ErrNotFound.
+func (s *Store) DeleteGuest(ctx context.Context, id uuid.UUID) error {
+	tag, err := s.db.Exec(ctx, `DELETE FROM guests WHERE id = $1`, id)
+	if err != nil {
+		return wrap("delete guest", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("postgres: delete guest: %w", storage.ErrNotFound)
+	}
+	return nil
+}
+
+// PutGuestType inserts or replaces the guest type named t.Name.
+func (s *Store) PutGuestType(ctx context.Context, t storage.GuestType) error {
+	if t.Name == "" {
+		return errors.New("postgres: put guest type: name is empty")
+	}
+	_, err := s.db.Exec(ctx, `INSERT INTO guest_types (name, description, default_duration_ns, max_duration_ns, require_approval)
+		VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (name) DO UPDATE SET description = EXCLUDED.description,
+			default_duration_ns = EXCLUDED.default_duration_ns, max_duration_ns = EXCLUDED.max_duration_ns,
+			require_approval = EXCLUDED.require_approval`,
+		t.Name, t.Description, int64(t.DefaultDuration), int64(t.MaxDuration), t.RequireApproval)
+	return wrap("put guest type", err)
+}
+
+const guestTypeColumns = `name, description, default_duration_ns, max_duration_ns, require_approval`
+
+func scanGuestType(r rowScanner) (storage.GuestType, error) {
+	var (
+		t       storage.GuestType
+		def, mx int64
+	)
+	err := r.Scan(&t.Name, &t.Description, &def, &mx, &t.RequireApproval)
+	t.DefaultDuration, t.MaxDuration = time.Duration(def), time.Duration(mx)
+	return t, err
+}
+
+// GetGuestType returns the guest type called name, or ErrNotFound.
+func (s *Store) GetGuestType(ctx context.Context, name string) (*storage.GuestType, error) {
+	t, err := scanGuestType(s.db.QueryRow(ctx, `SELECT `+guestTypeColumns+` FROM guest_types WHERE name = $1`, name))
+	if err != nil {
+		return nil, wrap("get guest type", err)
+	}
+	return &t, nil
+}
+
+// ListGuestTypes returns all guest types by name.
+func (s *Store) ListGuestTypes(ctx context.Context) ([]storage.GuestType, error) {
+	rows, err := s.db.Query(ctx, `SELECT `+guestTypeColumns+` FROM guest_types ORDER BY name`)
+	if err != nil {
+		return nil, wrap("list guest types", err)
+	}
+	defer rows.Close()
+	types := []storage.GuestType{}
+	for rows.Next() {
+		t, err := scanGuestType(rows)
+		if err != nil {
+			return nil, wrap("list guest types", err)
+		}
+		types = append(types, t)
+	}
+	return types, wrap("list guest types", rows.Err())
+}
+
+// DeleteGuestType deletes the guest type called name, or returns ErrNotFound.
+func (s *Store) DeleteGuestType(ctx context.Context, name string) error {
+	tag, err := s.db.Exec(ctx, `DELETE FROM guest_types WHERE name = $1`, name)
+	if err != nil {
+		return wrap("delete guest type", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("postgres: delete guest type: %w", storage.ErrNotFound)
+	}
+	return nil
+}

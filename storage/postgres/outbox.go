@@ -1,0 +1,280 @@
+package postgres
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/lobbyhq/lobby/storage"
+)
+
+const mailColumns = `id, idempotency_key, kind, recipient, subject, payload, status, attempts, next_attempt_at,
+	lease_owner, lease_until, last_error, diagnosis, created_at, sent_at, updated_at`
+
+// mailDue is the condition of a leasable message, with $n as now.
+func mailDue(now string) string {
+	return `((status IN ('queued', 'deferred') AND next_attempt_at <= ` + now + `)
+		OR (status = 'sending' AND lease_until <= ` + now + `))`
+}
+
+func payloadAD(id uuid.UUID) string { return "outbox:" + id.String() }
+
+func (s *Store) scanMail(r rowScanner) (*storage.OutboxMessage, error) {
+	var (
+		m                               storage.OutboxMessage
+		key                             pgtype.Text
+		sealed                          []byte
+		status                          string
+		next, until, created, sent, upd pgtype.Timestamptz
+	)
+	if err := r.Scan(&m.ID, &key, &m.Kind, &m.Recipient, &m.Subject, &sealed, &status, &m.Attempts, &next,
+		&m.LeaseOwner, &until, &m.LastError, &m.Diagnosis, &created, &sent, &upd); err != nil {
+		return nil, err
+	}
+	payload, err := s.sealer.Open(sealed, payloadAD(m.ID))
+	if err != nil {
+		return nil, err
+	}
+	m.Payload = payload
+	m.IdempotencyKey = key.String
+	m.Status = storage.MailStatus(status)
+	m.NextAttemptAt, m.LeaseUntil = tsOut(next), tsOut(until)
+	m.CreatedAt, m.SentAt, m.UpdatedAt = tsOut(created), tsOut(sent), tsOut(upd)
+	return &m, nil
+}
+
+// EnqueueMail inserts m as queued and due now (or at m.NextAttemptAt). With
+// an idempotency key already present it returns ErrDuplicate (which is also
+// an ErrConflict) and sets m.ID to the existing message's ID; the
+// transaction stays usable.
+func (s *Store) EnqueueMail(ctx context.Context, m *storage.OutboxMessage) error {
+	if m.ID == uuid.Nil {
+		m.ID = uuid.New()
+	}
+	now := s.clock()
+	m.Status = storage.MailQueued
+	m.Attempts = 0
+	m.LeaseOwner, m.LeaseUntil, m.SentAt = "", time.Time{}, time.Time{}
+	if m.NextAttemptAt.IsZero() {
+		m.NextAttemptAt = now
+	}
+	m.NextAttemptAt = storage.Truncate(m.NextAttemptAt)
+	if m.CreatedAt.IsZero() {
+		m.CreatedAt = now
+	}
+	m.CreatedAt = storage.Truncate(m.CreatedAt)
+	m.UpdatedAt = now
+
+	tag, err := s.db.Exec(ctx, `INSERT INTO outbox (id, idempotency_key, kind, recipient, subject, payload, status,
+			attempts, next_attempt_at, last_error, diagnosis, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, 'queued', 0, $7, $8, $9, $10, $11)
+		ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING`,
+		m.ID, textIn(m.IdempotencyKey), m.Kind, m.Recipient, m.Subject, s.sealer.Seal(m.Payload, payloadAD(m.ID)),
+		m.NextAttemptAt, m.LastError, m.Diagnosis, m.CreatedAt, m.UpdatedAt)
+	if err != nil {
+		return wrap("enqueue mail", err)
+	}
+	if tag.RowsAffected() > 0 {
+		return nil
+	}
+	var existing uuid.UUID
+	if err := s.db.QueryRow(ctx, `SELECT id FROM outbox WHERE idempotency_key = $1`, m.IdempotencyKey).Scan(&existing); err != nil {
+		return wrap("enqueue mail: find duplicate", err)
+	}
+	m.ID = existing
+	return fmt.Errorf("postgres: enqueue mail: %w (%w)", storage.ErrDuplicate, storage.ErrConflict)
+}
+
+// LeaseMail leases up to n due messages, oldest due first, to owner until
+// now+lease. Concurrent callers skip each other's rows (FOR UPDATE SKIP
+// LOCKED) and never get the same message.
+func (s *Store) LeaseMail(ctx context.Context, owner string, n int, lease time.Duration) ([]*storage.OutboxMessage, error) {
+	if n <= 0 {
+		return []*storage.OutboxMessage{}, nil
+	}
+	now := s.clock()
+	rows, err := s.db.Query(ctx, `UPDATE outbox SET status = 'sending', lease_owner = $1, lease_until = $2,
+			attempts = attempts + 1, updated_at = $3
+		WHERE id IN (SELECT id FROM outbox WHERE `+mailDue("$3")+`
+			ORDER BY next_attempt_at, id LIMIT $4 FOR UPDATE SKIP LOCKED)
+		RETURNING `+mailColumns,
+		owner, storage.Truncate(now.Add(lease)), now, n)
+	if err != nil {
+		return nil, wrap("lease mail", err)
+	}
+	defer rows.Close()
+	out := []*storage.OutboxMessage{}
+	for rows.Next() {
+		m, err := s.scanMail(rows)
+		if err != nil {
+			return nil, wrap("lease mail", err)
+		}
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap("lease mail", err)
+	}
+	slices.SortFunc(out, func(a, b *storage.OutboxMessage) int {
+		if c := a.NextAttemptAt.Compare(b.NextAttemptAt); c != 0 {
+			return c
+		}
+		return bytes.Compare(a.ID[:], b.ID[:])
+	})
+	return out, nil
+}
+
+// LeaseMailByID leases one message if it is leasable; otherwise it returns
+// ErrNotFound (gone) or ErrConflict (not leasable now, or being leased).
+func (s *Store) LeaseMailByID(ctx context.Context, id uuid.UUID, owner string, lease time.Duration) (*storage.OutboxMessage, error) {
+	now := s.clock()
+	m, err := s.scanMail(s.db.QueryRow(ctx, `UPDATE outbox SET status = 'sending', lease_owner = $2, lease_until = $3,
+			attempts = attempts + 1, updated_at = $4
+		WHERE id = (SELECT id FROM outbox WHERE id = $1 AND `+mailDue("$4")+` FOR UPDATE SKIP LOCKED)
+		RETURNING `+mailColumns,
+		id, owner, storage.Truncate(now.Add(lease)), now))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, s.notLeasable(ctx, "lease mail", id)
+	}
+	return m, wrap("lease mail", err)
+}
+
+// notLeasable explains why a message could not be leased or marked:
+// ErrNotFound when it is gone, else ErrConflict.
+func (s *Store) notLeasable(ctx context.Context, op string, id uuid.UUID) error {
+	var exists bool
+	if err := s.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM outbox WHERE id = $1)`, id).Scan(&exists); err != nil {
+		return wrap(op, err)
+	}
+	if !exists {
+		return fmt.Errorf("postgres: %s %s: %w", op, id, storage.ErrNotFound)
+	}
+	return fmt.Errorf("postgres: %s %s: not leasable now: %w", op, id, storage.ErrConflict)
+}
+
+// MarkMailSent records a delivery.
+func (s *Store) MarkMailSent(ctx context.Context, id uuid.UUID, owner string) error {
+	now := s.clock()
+	return s.settle(ctx, "mark mail sent", `status = 'sent', sent_at = $3, updated_at = $3,
+		lease_owner = '', lease_until = NULL`, id, owner, now)
+}
+
+// MarkMailDeferred records a transient failure and when to try again.
+func (s *Store) MarkMailDeferred(ctx context.Context, id uuid.UUID, owner string, next time.Time, lastErr, diagnosis string) error {
+	return s.settle(ctx, "mark mail deferred", `status = 'deferred', next_attempt_at = $4, last_error = $5,
+		diagnosis = $6, updated_at = $3, lease_owner = '', lease_until = NULL`,
+		id, owner, s.clock(), storage.Truncate(next), lastErr, diagnosis)
+}
+
+// MarkMailDead records a permanent failure.
+func (s *Store) MarkMailDead(ctx context.Context, id uuid.UUID, owner, lastErr, diagnosis string) error {
+	return s.settle(ctx, "mark mail dead", `status = 'dead', last_error = $4, diagnosis = $5, updated_at = $3,
+		lease_owner = '', lease_until = NULL`, id, owner, s.clock(), lastErr, diagnosis)
+}
+
+// ReleaseMail gives a leased message back unattempted: queued, due now,
+// Attempts decremented.
+func (s *Store) ReleaseMail(ctx context.Context, id uuid.UUID, owner string) error {
+	return s.settle(ctx, "release mail", `status = 'queued', next_attempt_at = $3, updated_at = $3,
+		attempts = greatest(attempts - 1, 0), lease_owner = '', lease_until = NULL`, id, owner, s.clock())
+}
+
+// settle updates a message that owner holds ($1 id, $2 owner, $3 now); it
+// returns ErrLeaseLost when owner does not hold it, ErrNotFound when gone.
+func (s *Store) settle(ctx context.Context, op, set string, args ...any) error {
+	tag, err := s.db.Exec(ctx, `UPDATE outbox SET `+set+` WHERE id = $1 AND status = 'sending' AND lease_owner = $2`, args...)
+	if err != nil {
+		return wrap(op, err)
+	}
+	if tag.RowsAffected() > 0 {
+		return nil
+	}
+	id := args[0].(uuid.UUID)
+	var exists bool
+	if err := s.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM outbox WHERE id = $1)`, id).Scan(&exists); err != nil {
+		return wrap(op, err)
+	}
+	if !exists {
+		return fmt.Errorf("postgres: %s %s: %w", op, id, storage.ErrNotFound)
+	}
+	return fmt.Errorf("postgres: %s %s: %w", op, id, storage.ErrLeaseLost)
+}
+
+// GetMail returns the message with id, or ErrNotFound.
+func (s *Store) GetMail(ctx context.Context, id uuid.UUID) (*storage.OutboxMessage, error) {
+	m, err := s.scanMail(s.db.QueryRow(ctx, `SELECT `+mailColumns+` FROM outbox WHERE id = $1`, id))
+	return m, wrap("get mail", err)
+}
+
+// ListMail lists messages matching f, newest first.
+func (s *Store) ListMail(ctx context.Context, f storage.MailFilter) ([]*storage.OutboxMessage, error) {
+	var (
+		where []string
+		args  []any
+	)
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	if len(f.Status) > 0 {
+		st := make([]string, len(f.Status))
+		for i, v := range f.Status {
+			st[i] = string(v)
+		}
+		where = append(where, "status = ANY("+arg(st)+")")
+	}
+	if q := strings.TrimSpace(f.Query); q != "" {
+		p := arg(strings.ToLower(q))
+		where = append(where, "(strpos(lower(recipient), "+p+") > 0 OR strpos(lower(subject), "+p+") > 0)")
+	}
+	sql := `SELECT ` + mailColumns + ` FROM outbox`
+	if len(where) > 0 {
+		sql += " WHERE " + strings.Join(where, " AND ")
+	}
+	sql += " ORDER BY created_at DESC, id DESC LIMIT " + arg(storage.PageLimit(f.Limit))
+	rows, err := s.db.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, wrap("list mail", err)
+	}
+	defer rows.Close()
+	out := []*storage.OutboxMessage{}
+	for rows.Next() {
+		m, err := s.scanMail(rows)
+		if err != nil {
+			return nil, wrap("list mail", err)
+		}
+		out = append(out, m)
+	}
+	return out, wrap("list mail", rows.Err())
+}
+
+// CountMail counts messages by status; every status is present, zero or not.
+func (s *Store) CountMail(ctx context.Context) (map[storage.MailStatus]int, error) {
+	counts := map[storage.MailStatus]int{
+		storage.MailQueued: 0, storage.MailSending: 0, storage.MailDeferred: 0, storage.MailSent: 0, storage.MailDead: 0,
+	}
+	rows, err := s.db.Query(ctx, `SELECT status, count(*) FROM outbox GROUP BY status`)
+	if err != nil {
+		return nil, wrap("count mail", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			status string
+			n      int
+		)
+		if err := rows.Scan(&status, &n); err != nil {
+			return nil, wrap("count mail", err)
+		}
+		counts[storage.MailStatus(status)] = n
+	}
+	return counts, wrap("count mail", rows.Err())
+}

@@ -1,0 +1,106 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/lobbyhq/lobby/storage"
+)
+
+const staffColumns = `id, username, email, display_name, role, password_hash, password_changed_at, disabled, created_at`
+
+func scanStaff(r rowScanner) (*storage.Staff, error) {
+	var (
+		st               storage.Staff
+		role             string
+		changed, created pgtype.Timestamptz
+	)
+	if err := r.Scan(&st.ID, &st.Username, &st.Email, &st.DisplayName, &role, &st.PasswordHash, &changed,
+		&st.Disabled, &created); err != nil {
+		return nil, err
+	}
+	st.Role = storage.Role(role)
+	st.PasswordChangedAt, st.CreatedAt = tsOut(changed), tsOut(created)
+	return &st, nil
+}
+
+// CreateStaff inserts st, filling ID and CreatedAt when zero. A taken
+// username is ErrConflict, and the transaction stays usable.
+func (s *Store) CreateStaff(ctx context.Context, st *storage.Staff) error {
+	if st.Role != storage.RoleSponsor && st.Role != storage.RoleAdmin {
+		return fmt.Errorf("postgres: create staff: unknown role %q", st.Role)
+	}
+	if st.ID == uuid.Nil {
+		st.ID = uuid.New()
+	}
+	if st.CreatedAt.IsZero() {
+		st.CreatedAt = s.clock()
+	}
+	st.CreatedAt, st.PasswordChangedAt = storage.Truncate(st.CreatedAt), trunc(st.PasswordChangedAt)
+	tag, err := s.db.Exec(ctx, `INSERT INTO staff (`+staffColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+		ON CONFLICT DO NOTHING`,
+		st.ID, st.Username, st.Email, st.DisplayName, string(st.Role), st.PasswordHash, tsIn(st.PasswordChangedAt),
+		st.Disabled, st.CreatedAt)
+	if err != nil {
+		return wrap("create staff", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("postgres: create staff: username or id already taken: %w", storage.ErrConflict)
+	}
+	return nil
+}
+
+// GetStaff returns the staff user with id, or ErrNotFound.
+func (s *Store) GetStaff(ctx context.Context, id uuid.UUID) (*storage.Staff, error) {
+	st, err := scanStaff(s.db.QueryRow(ctx, `SELECT `+staffColumns+` FROM staff WHERE id = $1`, id))
+	return st, wrap("get staff", err)
+}
+
+// GetStaffByUsername finds a staff user by username, ignoring case.
+func (s *Store) GetStaffByUsername(ctx context.Context, username string) (*storage.Staff, error) {
+	st, err := scanStaff(s.db.QueryRow(ctx, `SELECT `+staffColumns+` FROM staff WHERE lower(username) = lower($1)`, username))
+	return st, wrap("get staff by username", err)
+}
+
+// ListStaff returns all staff users by username.
+func (s *Store) ListStaff(ctx context.Context) ([]*storage.Staff, error) {
+	rows, err := s.db.Query(ctx, `SELECT `+staffColumns+` FROM staff ORDER BY lower(username), id`)
+	if err != nil {
+		return nil, wrap("list staff", err)
+	}
+	defer rows.Close()
+	list := []*storage.Staff{}
+	for rows.Next() {
+		st, err := scanStaff(rows)
+		if err != nil {
+			return nil, wrap("list staff", err)
+		}
+		list = append(list, st)
+	}
+	return list, wrap("list staff", rows.Err())
+}
+
+// SetStaffPassword stores a new password hash and stamps its change time.
+func (s *Store) SetStaffPassword(ctx context.Context, id uuid.UUID, hash string) error {
+	return s.updateStaff(ctx, "set staff password", `UPDATE staff SET password_hash = $2, password_changed_at = $3 WHERE id = $1`,
+		id, hash, s.clock())
+}
+
+// SetStaffDisabled disables or enables a staff user.
+func (s *Store) SetStaffDisabled(ctx context.Context, id uuid.UUID, disabled bool) error {
+	return s.updateStaff(ctx, "set staff disabled", `UPDATE staff SET disabled = $2 WHERE id = $1`, id, disabled)
+}
+
+func (s *Store) updateStaff(ctx context.Context, op, sql string, args ...any) error {
+	tag, err := s.db.Exec(ctx, sql, args...)
+	if err != nil {
+		return wrap(op, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("postgres: %s: %w", op, storage.ErrNotFound)
+	}
+	return nil
+}
