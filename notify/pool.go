@@ -1,0 +1,154 @@
+package notify
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/wneessen/go-mail"
+)
+
+// smtpConn is one open, authenticated SMTP connection.
+type smtpConn struct {
+	mc        *mail.Client
+	raw       net.Conn // the TCP connection under it, closed for sure at the end
+	key       string   // settings and credential it was opened with
+	addr      string
+	sends     int
+	idleSince time.Time
+}
+
+// take returns an idle connection opened with key, or nil. Idle connections
+// opened with another key (the token rotated, the settings changed) are
+// closed.
+func (t *Transport) take(key string) (*smtpConn, error) {
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		return nil, ErrTransportClosed
+	}
+	t.latest = key
+	var stale []*smtpConn
+	n := 0
+	for _, c := range t.idle {
+		if c.key != key {
+			stale = append(stale, c)
+			continue
+		}
+		t.idle[n] = c
+		n++
+	}
+	clear(t.idle[n:])
+	t.idle = t.idle[:n]
+	var found *smtpConn
+	if n > 0 { // the most recently used one
+		found = t.idle[n-1]
+		t.idle[n-1] = nil
+		t.idle = t.idle[:n-1]
+	}
+	t.mu.Unlock()
+
+	for _, c := range stale {
+		t.logger.Debug("notify: smtp: closing connection opened with an older token or settings", slog.String("addr", c.addr))
+		t.closeConn(c, true)
+	}
+	return found, nil
+}
+
+// put returns a connection to the pool, or closes it when it is not healthy,
+// not current, or the pool is full or closed.
+func (t *Transport) put(c *smtpConn, healthy bool) {
+	t.mu.Lock()
+	if healthy && !t.closed && c.key == t.latest && len(t.idle) < t.opts.PoolSize {
+		c.idleSince = time.Now()
+		t.idle = append(t.idle, c)
+		t.mu.Unlock()
+		return
+	}
+	t.mu.Unlock()
+	t.closeConn(c, healthy)
+}
+
+// dial opens and authenticates a new connection.
+func (t *Transport) dial(ctx context.Context, p *profile, cred, key string) (*smtpConn, error) {
+	var raw net.Conn
+	d := *p.dialer
+	d.afterDial = func(c net.Conn) {
+		raw = c
+		if t.afterDial != nil {
+			t.afterDial(c)
+		}
+	}
+	mc, err := mail.NewClient(p.s.Host, p.clientOptions(cred, t.opts.HELO, d.dial)...)
+	if err != nil {
+		return nil, wrapDialErr(p.s, err)
+	}
+	start := time.Now()
+	if err := mc.DialWithContext(ctx); err != nil {
+		if raw != nil {
+			_ = raw.Close()
+		}
+		t.logger.Debug("notify: smtp: dial failed", slog.String("addr", p.s.Addr()),
+			slog.Duration("took", time.Since(start)), slog.String("error", err.Error()))
+		return nil, wrapDialErr(p.s, err)
+	}
+	t.opened.Add(1)
+	t.mu.Lock()
+	t.open++
+	t.mu.Unlock()
+	t.logger.Debug("notify: smtp: connected", slog.String("addr", p.s.Addr()),
+		slog.String("security", string(p.s.Security)), slog.String("auth", string(p.s.AuthMode)),
+		slog.Duration("took", time.Since(start)))
+	return &smtpConn{mc: mc, raw: raw, key: key, addr: p.s.Addr()}, nil
+}
+
+// closeConn ends a connection: QUIT when it is healthy, then the socket.
+func (t *Transport) closeConn(c *smtpConn, quit bool) {
+	if quit {
+		_ = c.mc.Close()
+	}
+	if c.raw != nil {
+		_ = c.raw.Close()
+	}
+	t.closedConns.Add(1)
+	t.mu.Lock()
+	t.open--
+	t.mu.Unlock()
+}
+
+// janitor closes connections idle longer than IdleTimeout.
+func (t *Transport) janitor() {
+	defer close(t.done)
+	every := max(t.opts.IdleTimeout/4, 5*time.Millisecond)
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-t.stop:
+			return
+		case now := <-tick.C:
+			t.closeIdle(now)
+		}
+	}
+}
+
+func (t *Transport) closeIdle(now time.Time) {
+	t.mu.Lock()
+	var old []*smtpConn
+	keep := t.idle[:0]
+	for _, c := range t.idle {
+		if now.Sub(c.idleSince) >= t.opts.IdleTimeout {
+			old = append(old, c)
+		} else {
+			keep = append(keep, c)
+		}
+	}
+	clear(t.idle[len(keep):])
+	t.idle = keep
+	t.mu.Unlock()
+	for _, c := range old {
+		t.logger.Debug("notify: smtp: closing idle connection", slog.String("addr", c.addr))
+		t.closeConn(c, true)
+	}
+}

@@ -1,0 +1,384 @@
+package notify
+
+import (
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/textproto"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/wneessen/go-mail"
+)
+
+// TransportOptions configure a [Transport].
+type TransportOptions struct {
+	// PoolSize is the most connections open at once, which is also the most
+	// messages in flight at once; default 4.
+	PoolSize int
+	// IdleTimeout closes a connection nobody used for this long; default 1 minute.
+	IdleTimeout time.Duration
+	// Tokens is the token cache to use (share one per process); default: a
+	// new one logging to Logger.
+	Tokens *TokenCache
+	// Logger gets connection and send lines at Debug level; default: discard.
+	Logger *slog.Logger
+	// HELO is the name sent with EHLO; default: the machine's host name.
+	HELO string
+}
+
+// TransportStats are counters of a [Transport].
+type TransportStats struct {
+	Opened      int64 // connections dialled and authenticated
+	Closed      int64 // connections closed (idle, stale, broken or at Close)
+	Open        int   // connections open now, idle or in use
+	Idle        int   // connections open now and idle
+	Sent        int64 // messages the server accepted
+	Reused      int64 // of which on a connection that had already sent
+	Redials     int64 // dials repeated after a broken connection
+	AuthRetries int64 // tokens dropped and AUTH retried after a 535
+}
+
+// Transport sends email over SMTP, keeping up to PoolSize connections open
+// and reusing them (go-mail sends RSET after each message). A connection is
+// used by one sender at a time, re-dialled when it broke, closed after
+// IdleTimeout, and replaced when the access token rotates or the settings
+// change. It is safe for concurrent use.
+type Transport struct {
+	opts   TransportOptions
+	tokens *TokenCache
+	logger *slog.Logger
+	slots  chan struct{}
+
+	mu       sync.Mutex
+	idle     []*smtpConn // most recently used last
+	open     int
+	latest   string // key of the newest connection credentials asked for
+	profiles map[string]*profile
+	closed   bool
+
+	stop chan struct{}
+	done chan struct{}
+
+	opened, closedConns, sent, reused, redials, authRetries atomic.Int64
+
+	// afterDial, when set (tests), sees each raw TCP connection.
+	afterDial func(net.Conn)
+}
+
+// NewTransport returns a transport with an empty pool. Call Close when done.
+func NewTransport(opts TransportOptions) *Transport {
+	opts.PoolSize = max(cmp.Or(opts.PoolSize, 4), 1)
+	opts.IdleTimeout = cmp.Or(opts.IdleTimeout, time.Minute)
+	opts.Logger = cmp.Or(opts.Logger, slog.New(slog.DiscardHandler))
+	if opts.Tokens == nil {
+		opts.Tokens = NewTokenCache(TokenCacheOptions{Logger: opts.Logger})
+	}
+	t := &Transport{
+		opts:     opts,
+		tokens:   opts.Tokens,
+		logger:   opts.Logger,
+		slots:    make(chan struct{}, opts.PoolSize),
+		profiles: make(map[string]*profile),
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
+	}
+	go t.janitor()
+	return t
+}
+
+// Tokens is the token cache the transport uses.
+func (t *Transport) Tokens() *TokenCache { return t.tokens }
+
+// Stats returns the counters.
+func (t *Transport) Stats() TransportStats {
+	t.mu.Lock()
+	open, idle := t.open, len(t.idle)
+	t.mu.Unlock()
+	return TransportStats{
+		Opened:      t.opened.Load(),
+		Closed:      t.closedConns.Load(),
+		Open:        open,
+		Idle:        idle,
+		Sent:        t.sent.Load(),
+		Reused:      t.reused.Load(),
+		Redials:     t.redials.Load(),
+		AuthRetries: t.authRetries.Load(),
+	}
+}
+
+// Close closes the idle connections and stops the idle timer; connections in
+// use close when their send ends. Sends after Close fail.
+func (t *Transport) Close() error {
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		return nil
+	}
+	t.closed = true
+	idle := t.idle
+	t.idle = nil
+	t.mu.Unlock()
+	close(t.stop)
+	<-t.done
+	for _, c := range idle {
+		t.closeConn(c, true)
+	}
+	return nil
+}
+
+// ErrTransportClosed is returned by Send after Close.
+var ErrTransportClosed = errors.New("notify: smtp: transport closed")
+
+// Send sends e with the settings s over a pooled connection. It waits for a
+// free connection slot (or ctx). Failures carry what [Diagnose] needs.
+func (t *Transport) Send(ctx context.Context, s Settings, e *Email) error {
+	s = s.WithDefaults()
+	if err := refuseInsecure(s); err != nil {
+		return err
+	}
+	p, err := t.profile(s)
+	if err != nil {
+		return err
+	}
+	msg, err := e.message(p.s)
+	if err != nil {
+		return err
+	}
+	select {
+	case t.slots <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("notify: smtp: waiting for a connection: %w", ctx.Err())
+	}
+	defer func() { <-t.slots }()
+
+	start := time.Now()
+	reused, err := t.send(ctx, p, msg)
+	if err != nil {
+		return err
+	}
+	t.sent.Add(1)
+	if reused {
+		t.reused.Add(1)
+	}
+	t.logger.Debug("notify: smtp: message sent",
+		slog.String("message_id", msg.GetMessageID()),
+		slog.Int("recipients", len(e.To)),
+		slog.Bool("reused_connection", reused),
+		slog.Duration("took", time.Since(start)))
+	return nil
+}
+
+// send runs one message through the pool, re-dialling once after a broken
+// connection and re-authenticating once with a new token after a 535.
+func (t *Transport) send(ctx context.Context, p *profile, msg *mail.Msg) (reused bool, err error) {
+	var authRetried, redialed bool
+	for {
+		cred, fromCache, err := t.credential(ctx, p)
+		if err != nil {
+			return false, err
+		}
+		key := p.key + "/" + fingerprint(cred)
+		c, err := t.take(key)
+		if err != nil {
+			return false, err
+		}
+		fresh := c == nil
+		if fresh {
+			c, err = t.dial(ctx, p, cred, key)
+			if err != nil {
+				switch {
+				case !authRetried && fromCache && p.s.AuthMode == AuthExchangeOnline && tokenRejected(err):
+					authRetried = true
+					t.authRetries.Add(1)
+					t.tokens.Invalidate(p.s, cred)
+					t.logger.Info("notify: smtp: the server rejected the cached token; retrying with a new one",
+						slog.String("addr", p.s.Addr()))
+					continue
+				case !redialed && isBrokenConn(err):
+					redialed = true
+					t.redials.Add(1)
+					t.logger.Info("notify: smtp: connection closed during set-up; dialling again",
+						slog.String("addr", p.s.Addr()), slog.String("error", err.Error()))
+					continue
+				}
+				return false, err
+			}
+		}
+
+		err = c.mc.Send(msg)
+		var se *mail.SendError
+		isSendErr := errors.As(err, &se)
+		if err == nil || (isSendErr && se.Reason == mail.ErrSMTPReset && msg.IsDelivered()) {
+			c.sends++
+			t.put(c, err == nil)
+			return c.sends > 1, nil
+		}
+		// A connection that failed is not trusted again.
+		t.closeConn(c, false)
+		if !fresh && !redialed && isSendErr && connLevel(se) {
+			redialed = true
+			t.redials.Add(1)
+			t.logger.Info("notify: smtp: pooled connection broke; dialling again",
+				slog.String("addr", p.s.Addr()), slog.String("error", se.Error()))
+			continue
+		}
+		return false, fmt.Errorf("notify: smtp: send via %s: %w", p.s.Addr(), err)
+	}
+}
+
+// connLevel reports a failure of the connection itself before the message
+// could have been accepted (no SMTP reply code, before the final dot), which
+// is safe to retry on a new connection.
+func connLevel(se *mail.SendError) bool {
+	if se.ErrorCode() != 0 {
+		return false
+	}
+	switch se.Reason {
+	case mail.ErrConnCheck, mail.ErrSMTPMailFrom, mail.ErrSMTPRcptTo, mail.ErrSMTPData, mail.ErrWriteContent:
+		return true
+	}
+	return false
+}
+
+// tokenRejected reports a 535 that a new token may cure (not 5.7.139, which
+// is a switch in Exchange).
+func tokenRejected(err error) bool {
+	var te *textproto.Error
+	if !errors.As(err, &te) || te.Code != 535 {
+		return false
+	}
+	return enhancedCode(te.Msg) != "5.7.139"
+}
+
+// credential is the secret the connection authenticates with: the access
+// token, the password, or nothing.
+func (t *Transport) credential(ctx context.Context, p *profile) (string, bool, error) {
+	switch p.s.AuthMode {
+	case AuthExchangeOnline:
+		return t.tokens.Token(ctx, p.s)
+	case AuthPassword:
+		return p.s.Password, true, nil
+	}
+	return "", true, nil
+}
+
+// fingerprint identifies a credential without keeping it.
+func fingerprint(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(sum[:8])
+}
+
+// profile is what a send with some settings needs prepared once: the
+// validated settings, TLS configuration and dialer.
+type profile struct {
+	s      Settings
+	key    string
+	tls    *tls.Config
+	dialer *smtpDialer
+}
+
+// profile returns the prepared settings, building them on first use.
+func (t *Transport) profile(s Settings) (*profile, error) {
+	raw, err := json.Marshal(s)
+	if err != nil {
+		return nil, fmt.Errorf("notify: settings: %w", err)
+	}
+	sum := sha256.Sum256(raw)
+	key := hex.EncodeToString(sum[:16])
+
+	t.mu.Lock()
+	p := t.profiles[key]
+	t.mu.Unlock()
+	if p != nil {
+		return p, nil
+	}
+	p, err = newProfile(s, key)
+	if err != nil {
+		return nil, err
+	}
+	t.mu.Lock()
+	if len(t.profiles) >= 8 {
+		clear(t.profiles)
+	}
+	t.profiles[key] = p
+	t.mu.Unlock()
+	return p, nil
+}
+
+func newProfile(s Settings, key string) (*profile, error) {
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	roots, err := rootCAs(s.TrustedCAPEM)
+	if err != nil {
+		return nil, err
+	}
+	pu, err := proxyURL(s.ProxyURL)
+	if err != nil {
+		return nil, err
+	}
+	p := &profile{s: s, key: key, tls: smtpTLSConfig(s.Host, roots)}
+	p.dialer = &smtpDialer{timeout: s.ConnTimeout, proxy: pu, roots: roots}
+	if s.Security == SecurityTLS {
+		p.dialer.implicit = p.tls
+	}
+	return p, nil
+}
+
+// clientOptions are the go-mail options for a connection with the profile.
+func (p *profile) clientOptions(cred, helo string, dial mail.DialContextFunc) []mail.Option {
+	opts := []mail.Option{
+		mail.WithPort(p.s.Port),
+		mail.WithTimeout(p.s.ConnTimeout),
+		mail.WithTLSConfig(p.tls),
+		mail.WithDialContextFunc(dial),
+	}
+	if helo != "" {
+		opts = append(opts, mail.WithHELO(helo))
+	}
+	switch p.s.Security {
+	case SecurityStartTLS:
+		opts = append(opts, mail.WithTLSPolicy(mail.TLSMandatory))
+	default:
+		// Implicit TLS is done by the dialer; none is none.
+		opts = append(opts, mail.WithTLSPolicy(mail.NoTLS))
+	}
+	switch p.s.AuthMode {
+	case AuthExchangeOnline:
+		opts = append(opts, mail.WithSMTPAuthCustom(&xoauth2Auth{user: p.s.AuthUser(), token: cred}))
+	case AuthPassword:
+		opts = append(opts, mail.WithSMTPAuthCustom(&passwordAuth{user: p.s.AuthUser(), pass: cred}))
+	}
+	return opts
+}
+
+// wrapDialErr names the address, remembers the auth mode and marks a
+// missing STARTTLS.
+func wrapDialErr(s Settings, err error) error {
+	// go-mail reports a missing STARTTLS only in prose; give it a sentinel.
+	if strings.Contains(err.Error(), "does not support STARTTLS") {
+		err = fmt.Errorf("%w: %w", ErrStartTLSUnavailable, err)
+	}
+	return &authModeError{mode: s.AuthMode, err: fmt.Errorf("notify: smtp: dial %s: %w", s.Addr(), err)}
+}
+
+// SendNaive sends one message the way the product Lobby follows does: a new
+// token and a new connection for every message, closed afterwards. It exists
+// as the benchmark baseline; use a [Transport].
+func SendNaive(ctx context.Context, s Settings, e *Email) error {
+	tokens := NewTokenCache(TokenCacheOptions{})
+	defer tokens.Close()
+	t := NewTransport(TransportOptions{PoolSize: 1, Tokens: tokens})
+	defer t.Close()
+	return t.Send(ctx, s, e)
+}
