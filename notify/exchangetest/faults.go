@@ -1,0 +1,94 @@
+package exchangetest
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/emersion/go-smtp"
+)
+
+// faults holds the injected failures. All of it is safe for concurrent use.
+type faults struct {
+	tokenDown    atomic.Bool
+	tokenLatency atomic.Int64 // time.Duration
+	smtpLatency  atomic.Int64 // time.Duration
+	drops        atomic.Int64
+	logonFailure atomic.Bool
+
+	mu          sync.Mutex
+	mailFails   int
+	mailFailure *smtp.SMTPError
+}
+
+// SetTokenEndpointDown makes the token endpoint answer 503 temporarily_unavailable
+// (AADSTS90033) while down is true.
+func (s *Server) SetTokenEndpointDown(down bool) { s.faults.tokenDown.Store(down) }
+
+// SetTokenLatency delays every token endpoint answer by d.
+func (s *Server) SetTokenLatency(d time.Duration) { s.faults.tokenLatency.Store(int64(d)) }
+
+// SetSMTPLatency delays every SMTP reply (the greeting included) by d, on connections
+// open and new. TLS handshakes are slowed by about as much.
+func (s *Server) SetSMTPLatency(d time.Duration) { s.faults.smtpLatency.Store(int64(d)) }
+
+// DropConnections closes the next n SMTP connections, on either port, right after accept,
+// before any greeting or TLS handshake. They still count in SMTPConnections.
+func (s *Server) DropConnections(n int) { s.faults.drops.Store(int64(n)) }
+
+// FailNextMail makes the next n MAIL FROM commands of authenticated sessions fail with the
+// given reply, such as 421 "4.3.2" "Service not available" or 451 "4.7.500" "Server busy.
+// Please try again later.". The connection stays open. n <= 0 cancels.
+func (s *Server) FailNextMail(n int, code int, enhanced, text string) {
+	f := &s.faults
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.mailFails = max(n, 0)
+	f.mailFailure = &smtp.SMTPError{Code: code, Message: text}
+	fmt.Sscanf(enhanced, "%d.%d.%d", &f.mailFailure.EnhancedCode[0], &f.mailFailure.EnhancedCode[1], &f.mailFailure.EnhancedCode[2])
+}
+
+// SetMailboxLogonFailure makes every message fail after DATA with
+// "430 4.2.0 STOREDRV; mailbox logon failure;". While it is on, AUTH no longer checks the
+// FullAccess permission: that is how a missing permission shows up in this case.
+func (s *Server) SetMailboxLogonFailure(on bool) { s.faults.logonFailure.Store(on) }
+
+func (f *faults) takeDrop() bool {
+	for {
+		n := f.drops.Load()
+		if n <= 0 {
+			return false
+		}
+		if f.drops.CompareAndSwap(n, n-1) {
+			return true
+		}
+	}
+}
+
+// takeMailFailure returns the reply for this MAIL FROM, or nil to accept it.
+func (f *faults) takeMailFailure() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.mailFails == 0 {
+		return nil
+	}
+	f.mailFails--
+	return f.mailFailure
+}
+
+// sleepCtx waits d, or less if ctx ends first; it reports whether the full wait happened.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

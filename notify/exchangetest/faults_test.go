@@ -1,0 +1,148 @@
+package exchangetest_test
+
+import (
+	"crypto/tls"
+	"errors"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+)
+
+func TestDropConnections(t *testing.T) {
+	t.Parallel()
+	srv := setup(t).srv
+	srv.DropConnections(2)
+	for i := range 2 {
+		conn, err := net.Dial("tcp", net.JoinHostPort(srv.SMTPHost(), strconv.Itoa(srv.SMTPPort())))
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn.SetDeadline(time.Now().Add(10 * time.Second))
+		n, err := conn.Read(make([]byte, 64))
+		conn.Close()
+		if n != 0 || err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Errorf("dropped connection %d: read %d bytes, err %v; want a close without greeting", i, n, err)
+		}
+	}
+	want(t, dialSMTP(t, srv).greeting, 220, "")
+
+	srv.DropConnections(1)
+	_, err := tls.Dial("tcp", net.JoinHostPort(srv.SMTPHost(), strconv.Itoa(srv.SMTPTLSPort())), &tls.Config{RootCAs: srv.CertPool()})
+	if err == nil {
+		t.Error("TLS dial succeeded on a dropped connection")
+	}
+	want(t, dialSMTPS(t, srv).greeting, 220, "")
+	if srv.SMTPConnections() != 5 {
+		t.Errorf("SMTPConnections = %d, want 5 (dropped ones count)", srv.SMTPConnections())
+	}
+}
+
+func TestFailNextMail(t *testing.T) {
+	t.Parallel()
+	srv := setup(t).srv
+	c := ready(t, srv)
+	send := func() reply {
+		return c.send(srv.Mailbox(), []string{"guest@example.org"}, message(srv.Mailbox(), "guest@example.org", "x"))
+	}
+
+	srv.FailNextMail(1, 421, "4.3.2", "Service not available, closing transmission channel")
+	want(t, send(), 421, "4.3.2 Service not available, closing transmission channel")
+	want(t, send(), 250, "")
+
+	srv.FailNextMail(2, 451, "4.7.500", "Server busy. Please try again later.")
+	want(t, send(), 451, "4.7.500 Server busy. Please try again later.")
+	want(t, send(), 451, "4.7.500 Server busy. Please try again later.")
+	want(t, send(), 250, "")
+
+	srv.FailNextMail(5, 451, "4.7.500", "Server busy.")
+	srv.FailNextMail(0, 0, "", "")
+	want(t, send(), 250, "")
+	if n := len(srv.Messages()); n != 3 {
+		t.Errorf("%d messages captured, want 3", n)
+	}
+}
+
+func TestMailboxLogonFailure(t *testing.T) {
+	t.Parallel()
+	const logonFailure = "4.2.0 STOREDRV; mailbox logon failure;"
+
+	t.Run("fault", func(t *testing.T) {
+		t.Parallel()
+		srv := setup(t).srv
+		c := ready(t, srv)
+		srv.SetMailboxLogonFailure(true)
+		want(t, c.send(srv.Mailbox(), []string{"guest@example.org"}, message(srv.Mailbox(), "guest@example.org", "x")), 430, logonFailure)
+		srv.SetMailboxLogonFailure(false)
+		want(t, c.send(srv.Mailbox(), []string{"guest@example.org"}, message(srv.Mailbox(), "guest@example.org", "x")), 250, "")
+		if n := len(srv.Messages()); n != 1 {
+			t.Errorf("%d messages captured, want 1", n)
+		}
+	})
+	t.Run("missing permission shows after DATA", func(t *testing.T) {
+		t.Parallel()
+		srv := setup(t).srv
+		srv.SetMailboxPermission(srv.ClientID(), srv.Mailbox(), false)
+		srv.SetMailboxLogonFailure(true)
+		c := ready(t, srv) // AUTH passes
+		want(t, c.send(srv.Mailbox(), []string{"guest@example.org"}, message(srv.Mailbox(), "guest@example.org", "x")), 430, logonFailure)
+	})
+}
+
+func TestSMTPLatency(t *testing.T) {
+	t.Parallel()
+	const d = 150 * time.Millisecond
+	srv := setup(t).srv
+	srv.SetSMTPLatency(d)
+
+	start := time.Now()
+	c := dialSMTP(t, srv)
+	if took := time.Since(start); took < d {
+		t.Errorf("greeting after %v, want >= %v", took, d)
+	}
+	start = time.Now()
+	want(t, c.cmd("EHLO lobby.test"), 250, "")
+	// One delay per reply, not per line of a multi-line reply.
+	if took := time.Since(start); took < d || took >= 4*d {
+		t.Errorf("EHLO took %v, want about %v", took, d)
+	}
+	start = time.Now()
+	want(t, c.cmd("NOOP"), 250, "")
+	if took := time.Since(start); took < d {
+		t.Errorf("NOOP took %v, want >= %v", took, d)
+	}
+
+	srv.SetSMTPLatency(0)
+	start = time.Now()
+	want(t, c.cmd("NOOP"), 250, "")
+	if took := time.Since(start); took >= d {
+		t.Errorf("NOOP took %v after latency was switched off", took)
+	}
+}
+
+func TestTokenEndpointFaults(t *testing.T) {
+	t.Parallel()
+	srv := setup(t).srv
+
+	srv.SetTokenEndpointDown(true)
+	r := postToken(t, srv, srv.Tenant(), credentials(srv))
+	if r.status != http.StatusServiceUnavailable || r.str("error") != "temporarily_unavailable" {
+		t.Errorf("endpoint down: %d %v", r.status, r.body)
+	}
+	checkAADError(t, r, 90033, "A transient error has occurred.")
+	srv.SetTokenEndpointDown(false)
+	token(t, srv)
+
+	const d = 150 * time.Millisecond
+	srv.SetTokenLatency(d)
+	start := time.Now()
+	token(t, srv)
+	if took := time.Since(start); took < d {
+		t.Errorf("token request took %v, want >= %v", took, d)
+	}
+	if srv.TokenRequests() != 3 || srv.TokensIssued() != 2 {
+		t.Errorf("TokenRequests %d TokensIssued %d, want 3 2", srv.TokenRequests(), srv.TokensIssued())
+	}
+}
