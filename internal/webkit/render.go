@@ -1,0 +1,133 @@
+package webkit
+
+import (
+	"bytes"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// View is what the layout template needs from every page; Data holds the
+// page's own data.
+type View struct {
+	Lang      string // the page's language, for <html lang>
+	SiteName  string
+	Title     string
+	Root      string // relative URL of the handler's root from this page: "./" or "../"
+	StyleURL  string // relative URL of the stylesheet
+	CSRF      string // CSRFToken(r)
+	LogoutURL string // set when someone is signed in: the sign-out form posts here
+	Notice    string // a status message shown above the content
+	Form      *Form
+	Data      any
+}
+
+// Templates are the pages of one handler, parsed once at start-up: each
+// page is a copy of the shared templates (layout and partials) with its own
+// "content".
+type Templates struct {
+	pages map[string]*template.Template
+}
+
+// ParseTemplates parses the shared templates (*.html at the root of fsys:
+// the layout and partials) and each page in dir (dir/NAME.html, registered
+// as NAME), with funcs available to all. A page must define "content"; it
+// is rendered through the layout's "layout" template.
+func ParseTemplates(fsys fs.FS, dir string, funcs template.FuncMap) (*Templates, error) {
+	base := template.New("").Funcs(funcs)
+	shared, err := fs.Glob(fsys, "*.html")
+	if err != nil {
+		return nil, fmt.Errorf("webkit: templates: %w", err)
+	}
+	if len(shared) == 0 {
+		return nil, fmt.Errorf("webkit: templates: no layout (*.html) at the root of the page files")
+	}
+	if base, err = base.ParseFS(fsys, shared...); err != nil {
+		return nil, fmt.Errorf("webkit: templates: %w", err)
+	}
+	if base.Lookup("layout") == nil {
+		return nil, fmt.Errorf("webkit: templates: no template defines \"layout\"")
+	}
+	files, err := fs.Glob(fsys, path.Join(dir, "*.html"))
+	if err != nil {
+		return nil, fmt.Errorf("webkit: templates: %w", err)
+	}
+	t := &Templates{pages: map[string]*template.Template{}}
+	for _, f := range files {
+		name := strings.TrimSuffix(path.Base(f), ".html")
+		page, err := template.Must(base.Clone()).ParseFS(fsys, f)
+		if err != nil {
+			return nil, fmt.Errorf("webkit: templates: %s: %w", f, err)
+		}
+		if page.Lookup("content") == nil {
+			return nil, fmt.Errorf("webkit: templates: %s does not define \"content\"", f)
+		}
+		t.pages[name] = page
+	}
+	return t, nil
+}
+
+// Names lists the registered pages, sorted.
+func (t *Templates) Names() []string {
+	names := make([]string, 0, len(t.pages))
+	for n := range t.pages {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// Has reports whether page name is registered.
+func (t *Templates) Has(name string) bool { _, ok := t.pages[name]; return ok }
+
+// Execute renders page name with data into a buffer.
+func (t *Templates) Execute(name string, data any) ([]byte, error) {
+	page, ok := t.pages[name]
+	if !ok {
+		return nil, fmt.Errorf("webkit: render: no page %q", name)
+	}
+	var buf bytes.Buffer
+	if err := page.ExecuteTemplate(&buf, "layout", data); err != nil {
+		return nil, fmt.Errorf("webkit: render %s: %w", name, err)
+	}
+	return buf.Bytes(), nil
+}
+
+// Render writes page name with status. The page is rendered completely
+// before anything is written, so a template error gives a clean 500 instead
+// of half a page; the error is returned for logging. Pages are never
+// cached: they may hold credentials or CSRF tokens.
+func (t *Templates) Render(w http.ResponseWriter, status int, name string, data any) error {
+	body, err := t.Execute(name, data)
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	if err != nil {
+		h.Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusInternalServerError)
+		_, _ = w.Write([]byte("Something went wrong on our side. Try again in a minute.\n"))
+		return err
+	}
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+	return nil
+}
+
+// RelRoot returns the relative URL of a handler's root seen from a page at
+// path p (the path with the mount prefix stripped): "./" for "/login",
+// "../" for "/registered/x". Pages build every link from it, so they work
+// under any prefix.
+func RelRoot(p string) string {
+	n := strings.Count(strings.TrimPrefix(p, "/"), "/")
+	if n == 0 {
+		return "./"
+	}
+	return strings.Repeat("../", n)
+}
