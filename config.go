@@ -1,0 +1,107 @@
+package lobby
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/lobbyhq/lobby/notify"
+	"github.com/lobbyhq/lobby/notify/exchangetest"
+	"github.com/lobbyhq/lobby/portal"
+	"github.com/lobbyhq/lobby/storage"
+)
+
+// Config is what New needs to build a Lobby. Store, BaseURL and SecretKey
+// are required; everything else has a default.
+type Config struct {
+	// Store is the database (see OpenStore). Required. Lobby does not close
+	// it: the caller that opened it does, after Close.
+	Store storage.Store
+	// Dispatcher sends the mail. When nil, New builds one from Store, the
+	// SMTP settings an admin saved (key "smtp", read again whenever they
+	// change) and a pooled SMTP transport with an Exchange Online token
+	// cache; Run then runs it and Close closes the transport. A Dispatcher
+	// given here is run and shut down by its owner, not by Lobby.
+	Dispatcher *notify.Dispatcher
+	// MailSettings, when set, replaces the SMTP settings an admin saved in
+	// the store (key "smtp") as the settings of the dispatcher New builds;
+	// lobby serve --dev passes the emulator's (see DevMailSettings). Unused
+	// when Dispatcher is given.
+	MailSettings notify.SettingsSource
+	// BaseURL is the external URL where Handler is mounted, such as
+	// "https://wifi.example.com/guest". Required: links in emails are built
+	// from it, and redirects use its path.
+	BaseURL string
+	// SecretKey (32 bytes, the same key as the store's) signs sessions,
+	// CSRF tokens and approval links.
+	SecretKey []byte
+	// Logger receives Lobby's structured logs; default slog.Default().
+	Logger *slog.Logger
+	// Now is the clock; default time.Now. Tests inject their own.
+	Now func() time.Time
+	// Portal is the guest portal's policy (fields, terms, guest type,
+	// approval, password length, ...); zero fields take the portal's
+	// defaults.
+	Portal portal.Policy
+	// DevMailbox, when set (lobby serve --dev), makes /dev/mailbox list the
+	// mail this emulator captured.
+	DevMailbox *exchangetest.Server
+	// SecureCookies marks cookies Secure even on requests that reached
+	// Lobby over plain HTTP (TLS ended at a proxy). Default: true when
+	// BaseURL is https.
+	SecureCookies *bool
+	// Limits are the portal's per-client rate limits on registering,
+	// signing in and resending credentials; zero fields take the portal's
+	// defaults. A benchmark or a host that limits in front of Lobby raises
+	// them (a Burst larger than the traffic).
+	Limits portal.Limits
+	// TrustProxyHeaders keys the rate limits by X-Forwarded-For / X-Real-IP;
+	// set it only behind a reverse proxy that sets them.
+	TrustProxyHeaders bool
+}
+
+// validate checks cfg and returns every problem, each naming its field.
+func (cfg *Config) validate() error {
+	var errs []string
+	add := func(field, format string, args ...any) {
+		errs = append(errs, field+" "+fmt.Sprintf(format, args...))
+	}
+	if cfg.Store == nil {
+		add("Store", "is required; open one with lobby.OpenStore (a postgres:// URL or a SQLite file path)")
+	}
+	if len(cfg.SecretKey) != storage.KeySize {
+		add("SecretKey", "must be %d bytes, got %d; use the same key as the store (make one with: openssl rand -base64 32)",
+			storage.KeySize, len(cfg.SecretKey))
+	}
+	if cfg.BaseURL == "" {
+		add("BaseURL", "is required: the external URL where Lobby is mounted, such as https://wifi.example.com/guest")
+	} else if u, err := url.Parse(cfg.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		add("BaseURL", "%q is not an absolute http(s) URL; give the external URL where Lobby is mounted, such as https://wifi.example.com/guest", cfg.BaseURL)
+	} else if u.RawQuery != "" || u.Fragment != "" {
+		add("BaseURL", "%q must not have a query or fragment", cfg.BaseURL)
+	}
+	for name, lim := range map[string]portal.Limit{
+		"Limits.Register": cfg.Limits.Register, "Limits.Login": cfg.Limits.Login,
+		"Limits.Resend": cfg.Limits.Resend, "Limits.ResendPerAddress": cfg.Limits.ResendPerAddress,
+	} {
+		if lim.Burst < 0 || lim.Every < 0 {
+			add(name, "cannot be negative (Burst %d, Every %s)", lim.Burst, lim.Every)
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return errors.New("lobby: config: " + strings.Join(errs, "; "))
+}
+
+// basePath is the path of BaseURL without a trailing slash ("" at the root).
+func basePath(baseURL string) string {
+	u, err := url.Parse(baseURL)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimRight(u.EscapedPath(), "/")
+}

@@ -1,0 +1,194 @@
+package lobby
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"mime"
+	"mime/multipart"
+	"mime/quotedprintable"
+	"net/http"
+	"net/mail"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/lobbyhq/lobby/notify"
+	"github.com/lobbyhq/lobby/notify/exchangetest"
+)
+
+// DevMailSettings returns SMTP settings that send through srv, the
+// development emulator of Exchange Online, exactly as to the real service:
+// STARTTLS on its submission port, SASL XOAUTH2 with a token from its
+// Entra ID endpoint for its ready-made app registration, and its test CA
+// trusted. Use it for development only (lobby serve --dev), as
+// Config.MailSettings, so that nothing is written over the SMTP settings
+// an admin saved in the database.
+func DevMailSettings(srv *exchangetest.Server) notify.Settings {
+	return notify.Settings{
+		Host:              srv.SMTPHost(),
+		Port:              srv.SMTPPort(),
+		Security:          notify.SecurityStartTLS,
+		From:              srv.Mailbox(),
+		AuthMode:          notify.AuthExchangeOnline,
+		TenantID:          srv.Tenant(),
+		ClientID:          srv.ClientID(),
+		ClientSecret:      srv.ClientSecret(),
+		TokenEndpointBase: srv.TokenEndpointBase(),
+		TrustedCAPEM:      string(srv.CACertPEM()),
+		Version:           1,
+	}.WithDefaults()
+}
+
+// maxBodyPart caps how much of one MIME part the mailbox page decodes.
+const maxBodyPart = 1 << 20
+
+// mailboxEntry is one captured message as the page shows it.
+type mailboxEntry struct {
+	ReceivedAt time.Time
+	From       string
+	To         string
+	Subject    string
+	Text       string
+}
+
+var mailboxPage = template.Must(template.New("mailbox").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Development mailbox</title>
+<style>body{font-family:system-ui,sans-serif;margin:2rem;max-width:60rem}article{border:1px solid #ccc;border-radius:4px;padding:1rem;margin:1rem 0}
+dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem;margin:0 0 1rem}dt{font-weight:bold}dd{margin:0}pre{white-space:pre-wrap;background:#f6f6f6;padding:.8rem}</style>
+</head><body>
+<h1>Development mailbox</h1>
+<p>Mail that Lobby sent to the built-in Exchange Online emulator, newest first. It never leaves this machine.</p>
+{{if not .}}<p>No mail yet. Register as a guest to see the credentials email arrive here.</p>{{end}}
+{{range .}}<article>
+<dl><dt>Received</dt><dd>{{.ReceivedAt.Format "2006-01-02 15:04:05 MST"}}</dd>
+<dt>From</dt><dd>{{.From}}</dd><dt>To</dt><dd>{{.To}}</dd><dt>Subject</dt><dd>{{.Subject}}</dd></dl>
+<pre>{{.Text}}</pre>
+</article>{{end}}
+</body></html>
+`))
+
+// devMailbox serves the page listing the emulator's captured mail.
+func devMailbox(srv *exchangetest.Server) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		msgs := srv.Messages()
+		entries := make([]mailboxEntry, 0, len(msgs))
+		for _, m := range msgs {
+			text, err := textBody(m.Data)
+			if err != nil {
+				text = "(the text body could not be decoded: " + err.Error() + ")"
+			}
+			entries = append(entries, mailboxEntry{
+				ReceivedAt: m.ReceivedAt,
+				From:       m.From,
+				To:         strings.Join(m.To, ", "),
+				Subject:    m.Subject,
+				Text:       text,
+			})
+		}
+		slices.SortStableFunc(entries, func(a, b mailboxEntry) int { return b.ReceivedAt.Compare(a.ReceivedAt) })
+		var buf bytes.Buffer
+		if err := mailboxPage.Execute(&buf, entries); err != nil {
+			http.Error(w, "the mailbox page could not be rendered", http.StatusInternalServerError)
+			return
+		}
+		h := w.Header()
+		h.Set("Content-Type", "text/html; charset=utf-8")
+		h.Set("Cache-Control", "no-store")
+		h.Set("X-Content-Type-Options", "nosniff")
+		_, _ = w.Write(buf.Bytes())
+	})
+}
+
+// textBody returns the plain-text body of a raw RFC 5322 message: the first
+// text/plain part (searching nested multiparts), decoded from
+// quoted-printable or base64. It is what the development mailbox page shows,
+// and tests use it to read the mail Lobby sent.
+func textBody(raw []byte) (string, error) {
+	msg, err := mail.ReadMessage(bytes.NewReader(raw))
+	if err != nil {
+		return "", fmt.Errorf("lobby: mail: %w", err)
+	}
+	text, ok, err := textPart(msg.Header.Get("Content-Type"), msg.Header.Get("Content-Transfer-Encoding"), msg.Body)
+	if err != nil {
+		return "", fmt.Errorf("lobby: mail: %w", err)
+	}
+	if !ok {
+		return "", errors.New("lobby: mail: the message has no text/plain part")
+	}
+	return text, nil
+}
+
+// textPart finds and decodes the first text/plain part of an entity with the
+// given Content-Type and Content-Transfer-Encoding.
+func textPart(contentType, encoding string, body io.Reader) (string, bool, error) {
+	if contentType == "" {
+		contentType = "text/plain"
+	}
+	mediaType, params, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return "", false, fmt.Errorf("content type %q: %w", contentType, err)
+	}
+	switch {
+	case strings.HasPrefix(mediaType, "multipart/"):
+		mr := multipart.NewReader(body, params["boundary"])
+		for {
+			// NextRawPart: multipart.Reader.NextPart would decode
+			// quoted-printable itself and drop the header; decode here once.
+			p, err := mr.NextRawPart()
+			if err == io.EOF {
+				return "", false, nil
+			}
+			if err != nil {
+				return "", false, fmt.Errorf("multipart: %w", err)
+			}
+			text, ok, err := textPart(p.Header.Get("Content-Type"), p.Header.Get("Content-Transfer-Encoding"), p)
+			if err != nil || ok {
+				return text, ok, err
+			}
+		}
+	case mediaType == "text/plain":
+		b, err := io.ReadAll(io.LimitReader(decodeTransfer(encoding, body), maxBodyPart))
+		if err != nil {
+			return "", false, fmt.Errorf("text part: %w", err)
+		}
+		return strings.ReplaceAll(string(b), "\r\n", "\n"), true, nil
+	default:
+		return "", false, nil
+	}
+}
+
+// decodeTransfer undoes a Content-Transfer-Encoding.
+func decodeTransfer(encoding string, r io.Reader) io.Reader {
+	switch strings.ToLower(strings.TrimSpace(encoding)) {
+	case "quoted-printable":
+		return quotedprintable.NewReader(r)
+	case "base64":
+		return base64.NewDecoder(base64.StdEncoding, newlineStripper{r})
+	default:
+		return r
+	}
+}
+
+// newlineStripper drops CR and LF so base64 lines decode as one stream.
+type newlineStripper struct{ r io.Reader }
+
+func (n newlineStripper) Read(p []byte) (int, error) {
+	for {
+		k, err := n.r.Read(p)
+		j := 0
+		for _, c := range p[:k] {
+			if c != '\r' && c != '\n' {
+				p[j] = c
+				j++
+			}
+		}
+		if j > 0 || err != nil {
+			return j, err
+		}
+	}
+}

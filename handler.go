@@ -1,0 +1,159 @@
+package lobby
+
+import (
+	"context"
+	"html/template"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// readyTimeout bounds the database ping of /readyz.
+const readyTimeout = 2 * time.Second
+
+// Handler returns the HTTP handler of Lobby. It expects the prefix it is
+// mounted under stripped (http.StripPrefix, or MountEcho), and serves:
+//
+//	/portal/      the guest portal (registration, login, logout, resend)
+//	/sponsor/     the sponsor side (not part of this release: says so)
+//	/admin/       the admin side (not part of this release: says so)
+//	/static/      embedded stylesheet and assets; a URL with ?v=<content hash>
+//	              is cacheable for a year
+//	/dev/mailbox  the development emulator's captured mail (only with Config.DevMailbox)
+//	/metrics      Prometheus metrics of this Lobby (its own registry)
+//	/healthz      200 while the process serves
+//	/readyz       200 when the database answers, 503 otherwise
+//	/             redirects to the portal
+//
+// The same handler is returned on every call.
+func (l *Lobby) Handler() http.Handler { return l.handler }
+
+// buildHandler assembles the routes.
+func (l *Lobby) buildHandler() http.Handler {
+	mux := http.NewServeMux()
+	route := func(pattern, name string, h http.Handler) {
+		mux.Handle(pattern, l.instrument(name, h))
+	}
+
+	toPortal := l.redirect(l.basePath + "/portal/")
+	route("/{$}", "root", toPortal)
+	route("/portal", "portal", toPortal)
+	route("/portal/", "portal", http.StripPrefix("/portal", l.portal.Handler()))
+
+	sponsor := l.comingSoon("Sponsor portal",
+		"The sponsor portal, where staff find, create, extend, suspend and approve their guests, is not part of this release of Lobby.")
+	route("/sponsor", "sponsor", sponsor)
+	route("/sponsor/", "sponsor", sponsor)
+	admin := l.comingSoon("Administration",
+		"The administration pages (mail server settings with Test Connection, notification templates, alarms, mail log) are not part of this release of Lobby.")
+	route("/admin", "admin", admin)
+	route("/admin/", "admin", admin)
+
+	route("GET /static/", "static", http.StripPrefix("/static", l.assets))
+
+	if l.cfg.DevMailbox != nil {
+		route("GET /dev/mailbox", "devmailbox", devMailbox(l.cfg.DevMailbox))
+	}
+
+	mux.Handle("GET /metrics", promhttp.HandlerFor(l.registry, promhttp.HandlerOpts{Registry: l.registry}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		plain(w, http.StatusOK, "ok\n")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
+		defer cancel()
+		if err := l.cfg.Store.Ping(ctx); err != nil {
+			l.logger.Warn("lobby: readyz: database does not answer", "backend", l.cfg.Store.Backend(), "err", err)
+			plain(w, http.StatusServiceUnavailable, "the database does not answer\n")
+			return
+		}
+		plain(w, http.StatusOK, "ok\n")
+	})
+
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// A request for the mount point itself ("/guest" stripped of
+		// "/guest") has an empty path; ServeMux would redirect it to "/"
+		// of the host. Send it to the portal instead.
+		if r.URL.Path == "" {
+			toPortal.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// redirect answers 303 with an absolute path. http.Redirect would resolve a
+// relative target against the stripped request path, which is wrong under a
+// prefix.
+func (l *Lobby) redirect(target string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Location", target)
+		w.WriteHeader(http.StatusSeeOther)
+	})
+}
+
+// instrument counts requests and times them per section of the site.
+func (l *Lobby) instrument(name string, h http.Handler) http.Handler {
+	labels := prometheus.Labels{"handler": name}
+	return promhttp.InstrumentHandlerDuration(l.metrics.duration.MustCurryWith(labels),
+		promhttp.InstrumentHandlerCounter(l.metrics.requests.MustCurryWith(labels), h))
+}
+
+// httpMetrics are the request metrics of the handler.
+type httpMetrics struct {
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+func newHTTPMetrics(reg prometheus.Registerer) httpMetrics {
+	m := httpMetrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lobby_http_requests_total",
+			Help: "HTTP requests served by Lobby, by section, method and status code.",
+		}, []string{"handler", "method", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "lobby_http_request_duration_seconds",
+			Help:    "Time to serve an HTTP request, by section and method.",
+			Buckets: prometheus.DefBuckets,
+		}, []string{"handler", "method"}),
+	}
+	reg.MustRegister(m.requests, m.duration)
+	return m
+}
+
+// plain writes a short plain-text answer.
+func plain(w http.ResponseWriter, status int, body string) {
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(body))
+}
+
+var comingSoonPage = template.Must(template.New("soon").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{.Title}} — coming in a later release</title>
+<style>body{font-family:system-ui,sans-serif;margin:2rem;max-width:40rem;line-height:1.5}</style>
+</head><body>
+<h1>{{.Title}}</h1>
+<p>{{.Text}}</p>
+<p>It is coming in a later release. Guests can already register and sign in on the <a href="{{.Portal}}">guest portal</a>.</p>
+</body></html>
+`))
+
+// comingSoon serves a page saying that a side of Lobby is not built yet.
+// It answers 501 Not Implemented so that nothing mistakes it for the feature.
+func (l *Lobby) comingSoon(title, text string) http.Handler {
+	data := struct{ Title, Text, Portal string }{title, text, l.basePath + "/portal/"}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Type", "text/html; charset=utf-8")
+		h.Set("Cache-Control", "no-store")
+		h.Set("X-Content-Type-Options", "nosniff")
+		w.WriteHeader(http.StatusNotImplemented)
+		_ = comingSoonPage.Execute(w, data)
+	})
+}

@@ -1,0 +1,199 @@
+package lobby
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/lobbyhq/lobby/internal/webkit"
+	"github.com/lobbyhq/lobby/notify"
+	"github.com/lobbyhq/lobby/portal"
+	"github.com/lobbyhq/lobby/web"
+)
+
+// Lobby is a configured guest-access portal: the HTTP handler, the gate
+// middleware and the background work. Build it with New.
+type Lobby struct {
+	cfg      Config
+	logger   *slog.Logger
+	basePath string
+
+	registry  *prometheus.Registry
+	metrics   httpMetrics
+	transport *notify.Transport // nil when the Dispatcher was given
+	mail      *notify.Dispatcher
+	ownMail   bool
+	portal    *portal.Portal
+	assets    *webkit.Assets
+	handler   http.Handler
+
+	closeOnce sync.Once
+}
+
+// New validates cfg, reporting every problem at once, and builds Lobby: the
+// SMTP transport and token cache, the dispatcher reading the stored SMTP
+// settings (unless cfg.Dispatcher is given), the notification renderer and
+// the guest portal. Call Run for the background work and Close when done.
+func New(cfg Config) (*Lobby, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	cfg.Logger = cmp.Or(cfg.Logger, slog.Default())
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	secure := strings.HasPrefix(strings.ToLower(cfg.BaseURL), "https:")
+	if cfg.SecureCookies != nil {
+		secure = *cfg.SecureCookies
+	}
+
+	l := &Lobby{
+		cfg:      cfg,
+		logger:   cfg.Logger,
+		basePath: basePath(cfg.BaseURL),
+		registry: prometheus.NewRegistry(),
+	}
+	l.registry.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	l.metrics = newHTTPMetrics(l.registry)
+
+	l.mail = cfg.Dispatcher
+	if l.mail == nil {
+		l.transport = notify.NewTransport(notify.TransportOptions{
+			Tokens: notify.NewTokenCache(notify.TokenCacheOptions{Logger: cfg.Logger}),
+			Logger: cfg.Logger,
+		})
+		settings := cfg.MailSettings
+		if settings == nil {
+			settings = notify.StoreSettingsSource(cfg.Store)
+		}
+		d, err := notify.NewDispatcher(notify.DispatcherConfig{
+			Store:      cfg.Store,
+			Settings:   settings,
+			Sender:     l.transport,
+			Logger:     cfg.Logger,
+			Now:        cfg.Now,
+			Registerer: l.registry,
+		})
+		if err != nil {
+			_ = l.transport.Close()
+			return nil, fmt.Errorf("lobby: mail: %w", err)
+		}
+		l.mail, l.ownMail = d, true
+	}
+
+	renderer, err := notify.NewRenderer(nil)
+	if err != nil {
+		l.closeTransport()
+		return nil, fmt.Errorf("lobby: email templates: %w", err)
+	}
+	p, err := portal.New(portal.Config{
+		Store:         cfg.Store,
+		Mail:          l.mail,
+		Renderer:      renderer,
+		BaseURL:       strings.TrimRight(cfg.BaseURL, "/") + "/portal",
+		SecretKey:     cfg.SecretKey,
+		Policy:        cfg.Portal,
+		Logger:        cfg.Logger,
+		Now:           cfg.Now,
+		SecureCookies: secure,
+
+		Limits:            cfg.Limits,
+		TrustProxyHeaders: cfg.TrustProxyHeaders,
+	})
+	if err != nil {
+		l.closeTransport()
+		return nil, fmt.Errorf("lobby: portal: %w", err)
+	}
+	l.portal = p
+	if l.assets, err = webkit.NewAssets(web.Static()); err != nil {
+		l.closeTransport()
+		return nil, fmt.Errorf("lobby: %w", err)
+	}
+	l.handler = l.buildHandler()
+	return l, nil
+}
+
+// Metrics is the Prometheus registry behind /metrics, for a host that
+// serves metrics elsewhere (combine it with prometheus.Gatherers).
+func (l *Lobby) Metrics() *prometheus.Registry { return l.registry }
+
+// Dispatcher is the mail dispatcher Lobby uses (built by New or given in
+// Config), for a host that sends its own notifications through it.
+func (l *Lobby) Dispatcher() *notify.Dispatcher { return l.mail }
+
+// Run does the background work until ctx ends: the mail dispatcher's workers
+// and poller (when Lobby built the dispatcher) and the portal's guest
+// lifecycle jobs (expiry notices, expiring guests). If one of them fails,
+// the others are stopped and its error is returned; when ctx ends, Run
+// waits for them to finish and returns nil.
+func (l *Lobby) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	type task struct {
+		name string
+		run  func(context.Context) error
+	}
+	tasks := []task{{"portal jobs", l.portal.RunJobs}}
+	if l.ownMail {
+		tasks = append(tasks, task{"mail dispatcher", l.mail.Run})
+	}
+
+	var (
+		wg       sync.WaitGroup
+		errOnce  sync.Once
+		firstErr error
+	)
+	for _, t := range tasks {
+		wg.Go(func() {
+			err := t.run(ctx)
+			if err == nil || ctx.Err() != nil && errors.Is(err, context.Canceled) {
+				return
+			}
+			errOnce.Do(func() {
+				firstErr = fmt.Errorf("lobby: run: %s: %w", t.name, err)
+				cancel()
+			})
+		})
+	}
+	wg.Wait()
+	return firstErr
+}
+
+// Close releases what New built: the SMTP connections of the transport
+// Lobby made. It does not close the Store. Call it after Run has returned;
+// calling it again does nothing.
+func (l *Lobby) Close() error {
+	var err error
+	l.closeOnce.Do(func() { err = l.closeTransport() })
+	return err
+}
+
+func (l *Lobby) closeTransport() error {
+	if l.transport == nil {
+		return nil
+	}
+	var errs []error
+	if err := l.transport.Close(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := l.transport.Tokens().Close(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("lobby: close: %w", err)
+	}
+	return nil
+}
