@@ -256,11 +256,9 @@ func (s *Store) ListMail(ctx context.Context, f storage.MailFilter) ([]*storage.
 	return out, wrap("list mail", rows.Err())
 }
 
-// CountMail counts messages by status; every status is present, zero or not.
+// CountMail counts messages by status; a status with no message is absent.
 func (s *Store) CountMail(ctx context.Context) (map[storage.MailStatus]int, error) {
-	counts := map[storage.MailStatus]int{
-		storage.MailQueued: 0, storage.MailSending: 0, storage.MailDeferred: 0, storage.MailSent: 0, storage.MailDead: 0,
-	}
+	counts := map[storage.MailStatus]int{}
 	rows, err := s.db.Query(ctx, `SELECT status, count(*) FROM outbox GROUP BY status`)
 	if err != nil {
 		return nil, wrap("count mail", err)

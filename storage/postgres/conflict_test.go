@@ -1,0 +1,45 @@
+package postgres_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/lobbyhq/lobby/storage"
+)
+
+// TestConflictKeepsTxUsable: a taken username or idempotency key inside a
+// transaction is reported without aborting the transaction.
+func TestConflictKeepsTxUsable(t *testing.T) {
+	t.Parallel()
+	s := setup(t).open(t)
+	ctx := t.Context()
+	first := &storage.Guest{Username: "Ann", Email: "Ann@Example.com", Status: storage.GuestActive, Password: "pw"}
+	if err := s.CreateGuest(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	m := &storage.OutboxMessage{IdempotencyKey: "k1", Kind: "x", Payload: []byte("p")}
+	if err := s.EnqueueMail(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	err := s.WithTx(ctx, func(tx storage.Store) error {
+		err := tx.CreateGuest(ctx, &storage.Guest{Username: "ANN", Email: "other@example.com", Status: storage.GuestActive})
+		if !errors.Is(err, storage.ErrConflict) {
+			t.Errorf("username taken: err = %v, want ErrConflict", err)
+		}
+		err = tx.CreateGuest(ctx, &storage.Guest{Username: "bob", Email: "ann@EXAMPLE.com", Status: storage.GuestActive})
+		if !errors.Is(err, storage.ErrConflict) {
+			t.Errorf("email taken: err = %v, want ErrConflict", err)
+		}
+		dup := &storage.OutboxMessage{IdempotencyKey: "k1", Kind: "x", Payload: []byte("p")}
+		if err := tx.EnqueueMail(ctx, dup); !errors.Is(err, storage.ErrDuplicate) || dup.ID != m.ID {
+			t.Errorf("duplicate key: err = %v, id = %s; want ErrDuplicate and %s", err, dup.ID, m.ID)
+		}
+		return tx.CreateGuest(ctx, &storage.Guest{Username: "bob", Email: "bob@example.com", Status: storage.GuestActive})
+	})
+	if err != nil {
+		t.Fatalf("WithTx after conflicts: %v", err)
+	}
+	if _, err := s.GetGuestByUsername(ctx, "BOB"); err != nil {
+		t.Fatalf("guest created after conflicts: %v", err)
+	}
+}

@@ -1,0 +1,119 @@
+package postgres_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/lobbyhq/lobby/storage/postgres"
+)
+
+func TestOpenMigratesConcurrently(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	for _, name := range []string{"existing schema", "schema created at open"} {
+		t.Run(name, func(t *testing.T) {
+			opts := b.opts
+			if name == "schema created at open" {
+				opts.Schema = b.schema + "_new"
+				t.Cleanup(func() { dropSchema(t, b.url, opts.Schema) })
+			}
+			const n = 4
+			stores := make([]*postgres.Store, n)
+			errs := make([]error, n)
+			var wg sync.WaitGroup
+			for i := range n {
+				wg.Go(func() { stores[i], errs[i] = postgres.Open(t.Context(), b.url, opts) })
+			}
+			wg.Wait()
+			for i, err := range errs {
+				if err != nil {
+					t.Fatalf("Open %d: %v", i, err)
+				}
+				t.Cleanup(func() { stores[i].Close() })
+			}
+			for i, s := range stores {
+				v, err := s.SchemaVersion(t.Context())
+				if err != nil || v != 1 {
+					t.Fatalf("store %d: SchemaVersion = %d, %v; want 1", i, v, err)
+				}
+			}
+			if err := stores[0].Migrate(t.Context()); err != nil {
+				t.Fatalf("Migrate again: %v", err)
+			}
+			var applied int
+			if err := stores[0].Pool().QueryRow(t.Context(), "SELECT count(*) FROM schema_migrations").Scan(&applied); err != nil || applied != 1 {
+				t.Fatalf("schema_migrations rows = %d, %v; want 1", applied, err)
+			}
+		})
+	}
+}
+
+func dropSchema(t *testing.T, url, schema string) {
+	conn, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestSchemaAndHostPool: with Options.Schema the pool sees that schema
+// only; New works on a host's pool and leaves it open.
+func TestSchemaAndHostPool(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	s := b.open(t)
+	var path string
+	if err := s.Pool().QueryRow(t.Context(), "SHOW search_path").Scan(&path); err != nil {
+		t.Fatal(err)
+	}
+	want := pgx.Identifier{b.schema}.Sanitize()
+	if path != want {
+		t.Fatalf("search_path = %q, want %q", path, want)
+	}
+	// A table in public is out of reach of an unqualified name.
+	probe := pgx.Identifier{"public", b.schema + "_probe"}.Sanitize()
+	if _, err := s.Pool().Exec(t.Context(), "CREATE TABLE "+probe+" ()"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Pool().Exec(context.Background(), "DROP TABLE "+probe) })
+	if _, err := s.Pool().Exec(t.Context(), "SELECT FROM "+b.schema+"_probe"); err == nil {
+		t.Fatal("an unqualified query reached a table in public")
+	}
+	var n int
+	if err := s.Pool().QueryRow(t.Context(), "SELECT count(*) FROM information_schema.tables WHERE table_schema = $1 AND table_name = 'guests'", b.schema).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("guests in %s: %d, %v", b.schema, n, err)
+	}
+
+	// The URL TestSchema returns selects the schema by itself.
+	bare := b.opts
+	bare.Schema = ""
+	byURL, err := postgres.Open(t.Context(), b.url, bare)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer byURL.Close()
+	if v, err := byURL.SchemaVersion(t.Context()); err != nil || v != 1 {
+		t.Fatalf("store on the test URL alone: SchemaVersion = %d, %v; want 1", v, err)
+	}
+
+	hosted, err := postgres.New(t.Context(), s.Pool(), b.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := hosted.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Ping(t.Context()); err != nil {
+		t.Fatalf("the host's pool was closed by New's store: %v", err)
+	}
+	if _, err := postgres.Open(context.Background(), "postgres://%zz", b.opts); err == nil {
+		t.Fatal("Open with a bad URL succeeded")
+	}
+}
