@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 
@@ -113,7 +114,11 @@ func TestSchemaAndHostPool(t *testing.T) {
 	if err := s.Ping(t.Context()); err != nil {
 		t.Fatalf("the host's pool was closed by New's store: %v", err)
 	}
-	if _, err := postgres.Open(context.Background(), "postgres://%zz", b.opts); err == nil {
+	if _, err := postgres.Open(t.Context(), "postgres://%zz", b.opts); err == nil {
 		t.Fatal("Open with a bad URL succeeded")
+	}
+	_, err = postgres.Open(t.Context(), "postgres://postgres:hunter2@127.0.0.1:1/test?sslmode=disable&connect_timeout=5", b.opts)
+	if err == nil || !strings.Contains(err.Error(), "cannot reach the database") || strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("Open of a closed port: err = %v; want a hint, without the password", err)
 	}
 }

@@ -118,6 +118,9 @@ func start(ctx context.Context, pool *pgxpool.Pool, opts Options, owned bool) (*
 		owned:  owned,
 		state:  &state{leaders: map[string]*leader{}},
 	}
+	if err := pool.Ping(ctx); err != nil {
+		return nil, fmt.Errorf("postgres: open: cannot reach the database (check the URL, that PostgreSQL is running and that it accepts this user): %w", err)
+	}
 	if err := s.migrate(ctx, opts.Schema, true); err != nil {
 		return nil, err
 	}

@@ -164,3 +164,15 @@ func waitFor(t *testing.T, cond func() bool) {
 		}
 	}
 }
+
+func BenchmarkStore(b *testing.B) {
+	storetest.Bench(b, storetest.BenchBackend{
+		Name: "postgres",
+		New: func(b *testing.B) func(opts storage.Options) (storage.Store, error) {
+			url, schema := postgres.TestSchema(b)
+			return func(opts storage.Options) (storage.Store, error) {
+				return postgres.Open(b.Context(), url, postgres.Options{Options: opts, Schema: schema})
+			}
+		},
+	})
+}
