@@ -46,11 +46,15 @@ func TestLeaderAcrossPools(t *testing.T) {
 		t.Fatal("c should take the released lock")
 	}
 	// Kill c's session: c's renewal notices, and a can take over.
-	if _, err := a.Pool().Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_locks
+	// Only the session holding this schema's "jobs" lock: tests in
+	// parallel hold leader locks of their own.
+	tag, err := a.Pool().Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_locks
 		WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid()
 		AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
-		AND classid = $1`, 0x4c6f626c); err != nil {
-		t.Fatal(err)
+		AND classid::text::bigint = $1 AND objsubid = 2
+		AND objid::text::bigint = (hashtext(current_schema() || '/jobs')::bigint + 4294967296) % 4294967296`, 0x4c6f626c)
+	if err != nil || tag.RowsAffected() != 1 {
+		t.Fatalf("terminate the leader's session: %d sessions, %v; want 1", tag.RowsAffected(), err)
 	}
 	waitFor(t, func() bool { return try(a, "a") })
 	if try(c, "c") {
