@@ -74,6 +74,7 @@ func New(cfg Config) (*Lobby, error) {
 			Tokens: notify.NewTokenCache(notify.TokenCacheOptions{Logger: cfg.Logger}),
 			Logger: cfg.Logger,
 		})
+		l.registry.MustRegister(notify.NewStatsCollector(l.transport.Stats))
 		settings := cfg.MailSettings
 		if settings == nil {
 			settings = notify.StoreSettingsSource(cfg.Store)

@@ -64,8 +64,9 @@ type testBundle struct {
 	client *http.Client // with a cookie jar; does not follow redirects
 }
 
-// setup starts a host of the given kind. mod may change the Config.
-func setup(t *testing.T, kind host, mod func(*Config)) *testBundle {
+// setup starts a host of the given kind. mod may change the Config; unless
+// it sets MailSettings, the emulator's settings are saved in the store.
+func setup(t *testing.T, kind host, mod func(*testBundle, *Config)) *testBundle {
 	t.Helper()
 	ctx := t.Context()
 	b := &testBundle{clock: &testClock{}, key: make([]byte, storage.KeySize)}
@@ -87,22 +88,6 @@ func setup(t *testing.T, kind host, mod func(*Config)) *testBundle {
 	})
 
 	b.emu = exchangetest.NewServer(t, exchangetest.Options{})
-	_, err = notify.SaveSettings(ctx, st, notify.Settings{
-		Host:              b.emu.SMTPHost(),
-		Port:              b.emu.SMTPPort(),
-		Security:          notify.SecurityStartTLS,
-		From:              b.emu.Mailbox(),
-		AuthMode:          notify.AuthExchangeOnline,
-		TenantID:          b.emu.Tenant(),
-		ClientID:          b.emu.ClientID(),
-		ClientSecret:      b.emu.ClientSecret(),
-		TokenEndpointBase: b.emu.TokenEndpointBase(),
-		TrustedCAPEM:      string(b.emu.CACertPEM()),
-	}, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-
 	b.srv = httptest.NewUnstartedServer(nil)
 	cfg := Config{
 		Store:     st,
@@ -112,7 +97,24 @@ func setup(t *testing.T, kind host, mod func(*Config)) *testBundle {
 		Now:       b.clock.Now,
 	}
 	if mod != nil {
-		mod(&cfg)
+		mod(b, &cfg)
+	}
+	if cfg.MailSettings == nil {
+		_, err = notify.SaveSettings(ctx, st, notify.Settings{
+			Host:              b.emu.SMTPHost(),
+			Port:              b.emu.SMTPPort(),
+			Security:          notify.SecurityStartTLS,
+			From:              b.emu.Mailbox(),
+			AuthMode:          notify.AuthExchangeOnline,
+			TenantID:          b.emu.Tenant(),
+			ClientID:          b.emu.ClientID(),
+			ClientSecret:      b.emu.ClientSecret(),
+			TokenEndpointBase: b.emu.TokenEndpointBase(),
+			TrustedCAPEM:      string(b.emu.CACertPEM()),
+		}, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 	l, err := New(cfg)
 	if err != nil {
@@ -404,5 +406,38 @@ func TestGuestJourney(t *testing.T) {
 			res, _ = b.get(t, wifi)
 			wantLoginRedirect(t, res, wifi)
 		})
+	}
+}
+
+// TestRunAndClose: Run returns nil once its context ends, and Close may be
+// called more than once.
+func TestRunAndClose(t *testing.T) {
+	t.Parallel()
+	key := newKey(t)
+	st, err := OpenStore(t.Context(), filepath.Join(t.TempDir(), "lobby.db"), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	l, err := New(Config{Store: st, BaseURL: "https://wifi.example.com/guest", SecretKey: key, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- l.Run(ctx) }()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Run after cancel: %v, want nil", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run did not return after its context ended")
+	}
+	for range 2 {
+		if err := l.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
 	}
 }

@@ -1,0 +1,63 @@
+package lobby
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lobbyhq/lobby/portal"
+)
+
+// TestNewReportsEveryProblem: New names every bad field at once.
+func TestNewReportsEveryProblem(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		cfg  Config
+		want []string
+	}{
+		{"empty", Config{}, []string{"Store is required", "SecretKey must be 32 bytes, got 0", "BaseURL is required"}},
+		{"relative base URL", Config{BaseURL: "wifi.example.com/guest"}, []string{`BaseURL "wifi.example.com/guest" is not an absolute http(s) URL`}},
+		{"other scheme", Config{BaseURL: "ftp://wifi.example.com/guest"}, []string{"is not an absolute http(s) URL"}},
+		{"query", Config{BaseURL: "https://wifi.example.com/guest?x=1"}, []string{"must not have a query or fragment"}},
+		{"short key", Config{SecretKey: make([]byte, 16)}, []string{"SecretKey must be 32 bytes, got 16"}},
+		{"negative limit", Config{Limits: portal.Limits{Login: portal.Limit{Burst: -1}, Resend: portal.Limit{Every: -time.Second}}},
+			[]string{"Limits.Login cannot be negative", "Limits.Resend cannot be negative"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			l, err := New(tc.cfg)
+			if err == nil {
+				l.Close()
+				t.Fatal("New accepted a bad config")
+			}
+			msg := err.Error()
+			if !strings.HasPrefix(msg, "lobby: config: ") {
+				t.Errorf("error %q lacks the lobby: config: prefix", msg)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("error %q does not say %q", msg, w)
+				}
+			}
+		})
+	}
+}
+
+// TestBasePath: the path redirects are built on.
+func TestBasePath(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"https://wifi.example.com":             "",
+		"https://wifi.example.com/":            "",
+		"https://wifi.example.com/guest":       "/guest",
+		"https://wifi.example.com/guest/":      "/guest",
+		"http://127.0.0.1:8080/a/b%20c/":       "/a/b%20c",
+		"https://wifi.example.com/app/guest//": "/app/guest",
+	} {
+		if got := basePath(in); got != want {
+			t.Errorf("basePath(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
