@@ -1,0 +1,214 @@
+package portal
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/lobbyhq/lobby/notify"
+	"github.com/lobbyhq/lobby/storage"
+)
+
+// Mailer hands an enqueued message to the sender and gives its Future.
+// *notify.Dispatcher satisfies it. Track may return nil (no sender in this
+// process): the message then waits in the outbox for one.
+type Mailer interface {
+	Track(id uuid.UUID) *notify.Future
+}
+
+// FieldRule says whether an optional registration field is shown and
+// whether it must be filled in. Required implies Show.
+type FieldRule struct {
+	Show     bool
+	Required bool
+}
+
+// Fields configures the optional registration fields. First name, last
+// name and email are always shown and required.
+type Fields struct {
+	Phone         FieldRule
+	Company       FieldRule
+	PersonVisited FieldRule
+	Reason        FieldRule
+}
+
+// Policy is the guest account rules and the portal's behaviour.
+type Policy struct {
+	SiteName         string // default "Lobby"
+	Fields           Fields
+	Terms            string // acceptable-use text shown with a required checkbox; paragraphs split by blank lines
+	DefaultGuestType string // default "daily" (created at start-up if missing: 1 day default, 7 days max)
+	// RequireApproval stores self-registered guests as pending until an
+	// approver follows the approve link in their email. A guest type with
+	// RequireApproval requires it too.
+	RequireApproval bool
+	// Approvers get the approval emails. When empty, the person visited
+	// approves: that field is then shown and required, and must be the
+	// email of a sponsor.
+	Approvers       []string
+	ApprovalLinkTTL time.Duration // default 24h
+	// AllowDomains, when set, are the only email domains that may
+	// register (subdomains included); BlockDomains may not.
+	AllowDomains, BlockDomains []string
+	RegistrationCode           string        // when set, registering needs it
+	UsernamePolicy             string        // "email" (default) or "generated" (guest-xxxxxx)
+	PasswordLength             int           // default 10; alphabet without look-alikes (no 0/O/o/1/l/I)
+	SuccessWait                time.Duration // default 3s: the success page waits this long on the email's Future
+	ShowCredentials            bool          // also show the credentials on the success page
+
+	SessionTTL   time.Duration  // how long a guest stays signed in; default 12h
+	ExpiryNotice time.Duration  // expiry notices go out this long before ValidUntil; default 24h
+	JobInterval  time.Duration  // how often RunJobs runs the jobs; default 1m
+	TimeZone     *time.Location // for times shown on pages; default time.Local
+}
+
+// Limit is a token bucket: Burst requests at once, then one per Every.
+type Limit struct {
+	Burst int
+	Every time.Duration
+}
+
+// Limits are the per-client rate limits; zero fields take the defaults.
+type Limits struct {
+	Register         Limit // per client IP; default 10, then 1 per 30s
+	Login            Limit // per client IP; default 10, then 1 per 6s
+	Resend           Limit // per client IP; default 5, then 1 per minute
+	ResendPerAddress Limit // per email address; default 3, then 1 per 20 minutes
+}
+
+// Config is everything a Portal needs.
+type Config struct {
+	Store    storage.Store    // required
+	Mail     Mailer           // hands new messages to the sender; nil: the outbox poller sends them
+	Renderer *notify.Renderer // nil: the embedded email templates
+	// BaseURL is the external URL of the portal root, e.g.
+	// "https://guest.example.com/lobby/portal"; links in emails start with it. Required.
+	BaseURL       string
+	SecretKey     []byte // for sessions, CSRF and link signing; at least 32 bytes. Required
+	Policy        Policy
+	Logger        *slog.Logger
+	Now           func() time.Time
+	SecureCookies bool // mark cookies Secure even without TLS on the request (behind a TLS proxy)
+
+	Limits            Limits
+	TrustProxyHeaders bool  // key rate limits by X-Forwarded-For / X-Real-IP (only behind a proxy that sets them)
+	MaxBodyBytes      int64 // request body limit; default 64 KiB
+}
+
+// Defaults.
+const (
+	DefaultSiteName        = "Lobby"
+	DefaultGuestTypeName   = "daily"
+	DefaultApprovalLinkTTL = 24 * time.Hour
+	DefaultPasswordLength  = 10
+	DefaultSuccessWait     = 3 * time.Second
+	DefaultSessionTTL      = 12 * time.Hour
+	DefaultExpiryNotice    = 24 * time.Hour
+	DefaultJobInterval     = time.Minute
+	DefaultMaxBodyBytes    = 64 << 10
+	DefaultTerms           = "Use this network lawfully and considerately. Do not try to reach systems you were not given access to, " +
+		"and do not share your credentials. Access may be logged, limited or withdrawn at any time."
+)
+
+// Username policies.
+const (
+	UsernameEmail     = "email"
+	UsernameGenerated = "generated"
+)
+
+// withDefaults fills the defaults and checks the config, naming every bad field.
+func (c Config) withDefaults() (Config, error) {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("portal: config: "+format, args...)) }
+	if c.Store == nil {
+		bad("Store is required")
+	}
+	if len(c.SecretKey) < 32 {
+		bad("SecretKey must be at least 32 bytes (got %d)", len(c.SecretKey))
+	}
+	if u, err := url.Parse(c.BaseURL); c.BaseURL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		bad("BaseURL must be the portal's external URL, such as https://guest.example.com/portal (got %q)", c.BaseURL)
+	}
+	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
+	c.Logger = cmp.Or(c.Logger, slog.New(slog.DiscardHandler))
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	c.MaxBodyBytes = cmp.Or(c.MaxBodyBytes, DefaultMaxBodyBytes)
+
+	p := &c.Policy
+	p.SiteName = cmp.Or(strings.TrimSpace(p.SiteName), DefaultSiteName)
+	p.Terms = cmp.Or(strings.TrimSpace(p.Terms), DefaultTerms)
+	p.DefaultGuestType = cmp.Or(p.DefaultGuestType, DefaultGuestTypeName)
+	p.ApprovalLinkTTL = cmp.Or(p.ApprovalLinkTTL, DefaultApprovalLinkTTL)
+	p.PasswordLength = cmp.Or(p.PasswordLength, DefaultPasswordLength)
+	p.SuccessWait = cmp.Or(p.SuccessWait, DefaultSuccessWait)
+	p.SessionTTL = cmp.Or(p.SessionTTL, DefaultSessionTTL)
+	p.ExpiryNotice = cmp.Or(p.ExpiryNotice, DefaultExpiryNotice)
+	p.JobInterval = cmp.Or(p.JobInterval, DefaultJobInterval)
+	p.UsernamePolicy = cmp.Or(p.UsernamePolicy, UsernameEmail)
+	if p.TimeZone == nil {
+		p.TimeZone = time.Local
+	}
+	if p.UsernamePolicy != UsernameEmail && p.UsernamePolicy != UsernameGenerated {
+		bad("Policy.UsernamePolicy must be %q or %q (got %q)", UsernameEmail, UsernameGenerated, p.UsernamePolicy)
+	}
+	if p.PasswordLength < 8 || p.PasswordLength > 64 {
+		bad("Policy.PasswordLength must be between 8 and 64 (got %d)", p.PasswordLength)
+	}
+	for name, d := range map[string]time.Duration{
+		"ApprovalLinkTTL": p.ApprovalLinkTTL, "SuccessWait": p.SuccessWait, "SessionTTL": p.SessionTTL,
+		"ExpiryNotice": p.ExpiryNotice, "JobInterval": p.JobInterval,
+	} {
+		if d < 0 {
+			bad("Policy.%s must not be negative", name)
+		}
+	}
+	approvers := make([]string, 0, len(p.Approvers))
+	for i, a := range p.Approvers {
+		e, msg := normalizeEmail(a)
+		if msg != "" {
+			bad("Policy.Approvers[%d] %q is not an email address", i, a)
+		}
+		approvers = append(approvers, e)
+	}
+	p.Approvers = approvers
+	p.AllowDomains = normalizeDomains(p.AllowDomains)
+	p.BlockDomains = normalizeDomains(p.BlockDomains)
+	for _, r := range []*FieldRule{&p.Fields.Phone, &p.Fields.Company, &p.Fields.PersonVisited, &p.Fields.Reason} {
+		r.Show = r.Show || r.Required
+	}
+
+	l := &c.Limits
+	l.Register = l.Register.or(Limit{10, 30 * time.Second})
+	l.Login = l.Login.or(Limit{10, 6 * time.Second})
+	l.Resend = l.Resend.or(Limit{5, time.Minute})
+	l.ResendPerAddress = l.ResendPerAddress.or(Limit{3, 20 * time.Minute})
+	return c, errors.Join(errs...)
+}
+
+func (l Limit) or(def Limit) Limit {
+	l.Burst = cmp.Or(l.Burst, def.Burst)
+	l.Every = cmp.Or(l.Every, def.Every)
+	return l
+}
+
+// rate is l's refill rate per second.
+func (l Limit) rate() float64 { return 1 / l.Every.Seconds() }
+
+func normalizeDomains(ds []string) []string {
+	var out []string
+	for _, d := range ds {
+		d = strings.Trim(strings.ToLower(strings.TrimSpace(d)), "@.")
+		if d != "" {
+			out = append(out, d)
+		}
+	}
+	return out
+}

@@ -1,0 +1,178 @@
+package portal
+
+import (
+	"crypto/subtle"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"github.com/lobbyhq/lobby/internal/webkit"
+	"github.com/lobbyhq/lobby/storage"
+)
+
+// loginData is the login page's own data.
+type loginData struct {
+	Return string
+}
+
+func loginForm() *webkit.Form {
+	return webkit.NewForm(
+		&webkit.Field{Name: "username", Label: "Username", Type: "text", Autocomplete: "username", Required: true, MaxLen: maxEmail},
+		&webkit.Field{Name: "password", Label: "Password", Type: "password", Autocomplete: "current-password", Required: true, MaxLen: 128},
+	)
+}
+
+// Guest returns the signed-in guest of r when the session cookie is genuine
+// and the guest may log in now (active and within their validity): one
+// primary-key lookup. A suspended, expired or deleted guest is not signed
+// in, whatever their cookie says.
+func (p *Portal) Guest(r *http.Request) (*storage.Guest, bool) {
+	s, ok := p.sessions.Get(r)
+	if !ok {
+		return nil, false
+	}
+	id, err := uuid.Parse(s.Subject)
+	if err != nil {
+		return nil, false
+	}
+	g, err := p.store.GetGuest(r.Context(), id)
+	if err != nil {
+		if !errors.Is(err, storage.ErrNotFound) {
+			p.log.WarnContext(r.Context(), "portal: look up signed-in guest", "error", err.Error())
+		}
+		return nil, false
+	}
+	if !g.CanLogIn(p.now()) {
+		return nil, false
+	}
+	return g, true
+}
+
+// LoginURL is the sign-in page's URL relative to where the portal is
+// mounted, e.g. "login?return=%2Fapp%2F", for RequireGuest to redirect to.
+// returnTo must be a local path ("/app/"); anything else is dropped.
+func (p *Portal) LoginURL(returnTo string) string {
+	if rt := safeReturn(returnTo); rt != "" {
+		return "login?return=" + url.QueryEscape(rt)
+	}
+	return "login"
+}
+
+func (p *Portal) getLogin(w http.ResponseWriter, r *http.Request) {
+	ret := safeReturn(r.URL.Query().Get("return"))
+	if _, ok := p.Guest(r); ok && ret != "" {
+		webkit.SeeOther(w, ret)
+		return
+	}
+	v := p.view(r, "Sign in", loginForm(), loginData{Return: ret})
+	if r.URL.Query().Has("signed_out") {
+		v.Notice = "You are signed out."
+	}
+	p.page(w, r, http.StatusOK, "login", v)
+}
+
+func (p *Portal) postLogin(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	form := loginForm()
+	form.Load(r.PostForm)
+	ret := safeReturn(r.PostForm.Get("return"))
+	username := form.Field("username")
+	password := form.Field("password")
+	pw := r.PostForm.Get("password") // as typed: spaces may be part of it
+	password.Value = ""              // never sent back to the page
+	again := func(status int) {
+		p.page(w, r, status, "login", p.view(r, "Sign in", form, loginData{Return: ret}))
+	}
+	if username.Value == "" {
+		form.Fail("username", "Enter your username.")
+	}
+	if pw == "" {
+		form.Fail("password", "Enter your password.")
+	}
+	if !form.Valid() {
+		again(http.StatusUnprocessableEntity)
+		return
+	}
+	name := strings.ToLower(username.Value)
+	g, err := p.store.GetGuestByUsername(ctx, name)
+	if errors.Is(err, storage.ErrNotFound) && strings.Contains(name, "@") {
+		g, err = p.store.GetGuestByEmail(ctx, name)
+	}
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		p.fail(w, r, "login", err)
+		return
+	}
+	// Compare even when there is no such guest, against a stand-in, so that
+	// both cases take the same time.
+	want := "\x00no such guest\x00"
+	if g != nil {
+		want = g.Password
+	}
+	if subtle.ConstantTimeCompare([]byte(pw), []byte(want)) != 1 || g == nil {
+		username.Error = "The username or password is not right. Check the email we sent you."
+		username.ErrorLink = &webkit.Link{Href: "resend", Text: "Email me my credentials again"}
+		p.log.InfoContext(ctx, "guest login failed", "client", webkit.ClientIP(r, p.cfg.TrustProxyHeaders))
+		again(http.StatusUnauthorized)
+		return
+	}
+	if !g.CanLogIn(p.now()) {
+		form.Fail("username", cannotLogIn(g, p))
+		again(http.StatusForbidden)
+		return
+	}
+	p.sessions.Set(w, r, g.ID.String())
+	if err := p.store.Audit(ctx, storage.AuditEntry{Actor: "guest:" + g.Username, Action: "guest.login", Subject: g.ID.String()}); err != nil {
+		p.log.WarnContext(ctx, "portal: audit login", "error", err.Error())
+	}
+	p.log.InfoContext(ctx, "guest signed in", "guest_id", g.ID)
+	if ret != "" {
+		webkit.SeeOther(w, ret)
+		return
+	}
+	webkit.SeeOther(w, "account")
+}
+
+// cannotLogIn says why g's right credentials do not sign them in.
+func cannotLogIn(g *storage.Guest, p *Portal) string {
+	switch g.Status {
+	case storage.GuestPending:
+		return "Your registration is still waiting for approval. We email you when it is decided."
+	case storage.GuestSuspended:
+		return "Your access has been suspended. Ask the person you are visiting."
+	case storage.GuestDenied:
+		return "Your registration was not approved."
+	case storage.GuestExpired:
+		return "Your access has expired. Ask the person you are visiting to extend it."
+	}
+	if p.now().Before(g.ValidFrom) {
+		return "Your access starts " + p.formatTime(g.ValidFrom) + "."
+	}
+	return "Your access has expired. Ask the person you are visiting to extend it."
+}
+
+func (p *Portal) postLogout(w http.ResponseWriter, r *http.Request) {
+	if s, ok := p.sessions.Get(r); ok {
+		p.log.InfoContext(r.Context(), "guest signed out", "guest_id", s.Subject)
+	}
+	p.sessions.Clear(w, r)
+	webkit.SeeOther(w, "login?signed_out=1")
+}
+
+// accountData is the account page's own data.
+type accountData struct {
+	Name, Username, ValidUntil string
+}
+
+func (p *Portal) getAccount(w http.ResponseWriter, r *http.Request) {
+	g, ok := p.Guest(r)
+	if !ok {
+		webkit.SeeOther(w, "login")
+		return
+	}
+	p.page(w, r, http.StatusOK, "account", p.view(r, "Your guest access", nil, accountData{
+		Name: guestName(g), Username: g.Username, ValidUntil: p.formatTime(g.ValidUntil),
+	}))
+}

@@ -1,0 +1,305 @@
+package portal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"path"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/lobbyhq/lobby/internal/webkit"
+	"github.com/lobbyhq/lobby/notify"
+	"github.com/lobbyhq/lobby/storage"
+	"github.com/lobbyhq/lobby/web"
+)
+
+// Pages are the page templates the portal renders (web/pages/portal/NAME.html).
+var pageNames = []string{"account", "approve", "login", "message", "register", "registered", "resend"}
+
+// Portal is the guest side of Lobby.
+type Portal struct {
+	cfg      Config
+	store    storage.Store
+	log      *slog.Logger
+	now      func() time.Time
+	render   *notify.Renderer
+	pages    *webkit.Templates
+	assets   *webkit.Assets
+	sessions *webkit.Sessions
+
+	registered *webkit.Signer // success-page links
+	approve    *webkit.Signer // approval links
+	deny       *webkit.Signer // denial links
+	nonceKey   []byte         // turns a registration nonce into the guest's ID
+
+	limitRegister, limitLogin, limitResend, limitAddress *webkit.RateLimiter
+}
+
+// New checks cfg, parses the page templates and makes sure the default
+// guest type exists (1 day, at most 7, when it has to create it).
+func New(cfg Config) (*Portal, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	p := &Portal{cfg: cfg, store: cfg.Store, log: cfg.Logger, now: cfg.Now, render: cfg.Renderer}
+	if p.render == nil {
+		if p.render, err = notify.NewRenderer(nil); err != nil {
+			return nil, fmt.Errorf("portal: %w", err)
+		}
+	}
+	if p.pages, err = webkit.ParseTemplates(web.Pages(), "portal", nil); err != nil {
+		return nil, fmt.Errorf("portal: %w", err)
+	}
+	if names := p.pages.Names(); !slices.Equal(names, pageNames) {
+		return nil, fmt.Errorf("portal: page templates are %v, want %v", names, pageNames)
+	}
+	if p.assets, err = webkit.NewAssets(web.Static()); err != nil {
+		return nil, fmt.Errorf("portal: %w", err)
+	}
+	if p.assets.URL("lobby.css") == "" {
+		return nil, errors.New("portal: the stylesheet lobby.css is missing from the static files")
+	}
+	key := cfg.SecretKey
+	p.sessions = webkit.NewSessions(key, "lobby_guest", cfg.Policy.SessionTTL, cfg.SecureCookies, webkit.SessionClock(cfg.Now))
+	p.registered = webkit.NewSigner(key, "portal/registered")
+	p.approve = webkit.NewSigner(key, "portal/approve")
+	p.deny = webkit.NewSigner(key, "portal/deny")
+	p.nonceKey = webkit.DeriveKey(key, "portal/nonce")
+	trust := webkit.TrustProxyHeaders(cfg.TrustProxyHeaders)
+	l := cfg.Limits
+	p.limitRegister = webkit.NewRateLimiter(l.Register.rate(), l.Register.Burst, cfg.Now, trust)
+	p.limitLogin = webkit.NewRateLimiter(l.Login.rate(), l.Login.Burst, cfg.Now, trust)
+	p.limitResend = webkit.NewRateLimiter(l.Resend.rate(), l.Resend.Burst, cfg.Now, trust)
+	p.limitAddress = webkit.NewRateLimiter(l.ResendPerAddress.rate(), l.ResendPerAddress.Burst, cfg.Now)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := p.ensureGuestType(ctx); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// ensureGuestType creates the default guest type when it is missing.
+func (p *Portal) ensureGuestType(ctx context.Context) error {
+	name := p.cfg.Policy.DefaultGuestType
+	_, err := p.store.GetGuestType(ctx, name)
+	if !errors.Is(err, storage.ErrNotFound) {
+		if err != nil {
+			return fmt.Errorf("portal: guest type %q: %w", name, err)
+		}
+		return nil
+	}
+	gt := storage.GuestType{Name: name, Description: "Self-registered guests", DefaultDuration: 24 * time.Hour, MaxDuration: 7 * 24 * time.Hour}
+	if err := p.store.PutGuestType(ctx, gt); err != nil {
+		return fmt.Errorf("portal: create guest type %q: %w", name, err)
+	}
+	p.log.Info("created the default guest type", "guest_type", name, "default", gt.DefaultDuration, "max", gt.MaxDuration)
+	return nil
+}
+
+// Handler serves the guest pages. It expects its mount prefix stripped
+// (http.StripPrefix) and links with relative URLs, so it works under any
+// prefix:
+//
+//	GET /                     → register (or account when signed in)
+//	GET|POST /register        self-registration
+//	GET /registered/{id}?t=   the success page
+//	GET|POST /login           sign-in (?return=/local/path)
+//	POST /logout              sign-out
+//	GET /account              the signed-in guest's account
+//	GET|POST /resend          email me my credentials again
+//	GET|POST /approve/{token} approval link (GET asks, POST approves)
+//	GET|POST /deny/{token}    denial link
+//	GET /static/…             the stylesheet
+//
+// Every POST needs the CSRF token; register, login and resend are rate
+// limited per client; request bodies are limited to MaxBodyBytes.
+func (p *Portal) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", p.home)
+	mux.HandleFunc("GET /register", p.getRegister)
+	mux.Handle("POST /register", p.limitRegister.Limit(http.HandlerFunc(p.postRegister)))
+	mux.HandleFunc("GET /registered/{id}", p.getRegistered)
+	mux.HandleFunc("GET /login", p.getLogin)
+	mux.Handle("POST /login", p.limitLogin.Limit(http.HandlerFunc(p.postLogin)))
+	mux.HandleFunc("POST /logout", p.postLogout)
+	mux.HandleFunc("GET /account", p.getAccount)
+	mux.HandleFunc("GET /resend", p.getResend)
+	mux.Handle("POST /resend", p.limitResend.Limit(http.HandlerFunc(p.postResend)))
+	mux.HandleFunc("GET /approve/{token}", p.decision(true, false))
+	mux.HandleFunc("POST /approve/{token}", p.decision(true, true))
+	mux.HandleFunc("GET /deny/{token}", p.decision(false, false))
+	mux.HandleFunc("POST /deny/{token}", p.decision(false, true))
+	mux.Handle("GET /static/", http.StripPrefix("/static", p.assets))
+	mux.HandleFunc("/", p.notFound)
+
+	var h http.Handler = mux
+	h = webkit.NewCSRF(p.cfg.SecureCookies)(h)
+	h = webkit.MaxBody(p.cfg.MaxBodyBytes, h)
+	h = webkit.WithErrorPage(p.errorPage, h)
+	h = webkit.SecureHeaders(h)
+	return normalizePath(h)
+}
+
+// normalizePath copes with how the mount stripped the prefix: a path
+// without its leading slash gets one, and the mount point itself without a
+// trailing slash ("/portal") redirects to "portal/" so that relative links
+// resolve inside the mount.
+func normalizePath(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if r.URL.Path == "" {
+			orig, _, _ := strings.Cut(r.RequestURI, "?")
+			if !strings.HasSuffix(orig, "/") {
+				base := path.Base(orig)
+				if base == "." || base == "/" {
+					base = "."
+				}
+				webkit.SeeOther(w, base+"/")
+				return
+			}
+		}
+		r2 := new(http.Request)
+		*r2 = *r
+		u := *r.URL
+		u.Path = "/" + r.URL.Path
+		u.RawPath = ""
+		r2.URL = &u
+		next.ServeHTTP(w, r2)
+	})
+}
+
+// view builds the layout data of a page of r.
+func (p *Portal) view(r *http.Request, title string, form *webkit.Form, data any) *webkit.View {
+	root := webkit.RelRoot(r.URL.Path)
+	v := &webkit.View{
+		Lang:     "en",
+		SiteName: p.cfg.Policy.SiteName,
+		Title:    title,
+		Root:     root,
+		StyleURL: root + "static/" + p.assets.URL("lobby.css"),
+		CSRF:     webkit.CSRFToken(r),
+		Form:     form,
+		Data:     data,
+	}
+	if _, ok := p.sessions.Get(r); ok {
+		v.LogoutURL = root + "logout"
+	}
+	return v
+}
+
+// page renders page name with status.
+func (p *Portal) page(w http.ResponseWriter, r *http.Request, status int, name string, v *webkit.View) {
+	if err := p.pages.Render(w, status, name, v); err != nil {
+		p.log.ErrorContext(r.Context(), "portal: render page", "page", name, "error", err.Error())
+	}
+}
+
+// messageData is the data of the message page.
+type messageData struct {
+	Paragraphs []string
+	Link       *webkit.Link
+}
+
+// message renders a page with a title, paragraphs and an optional link
+// (relative to the portal root).
+func (p *Portal) message(w http.ResponseWriter, r *http.Request, status int, title string, link *webkit.Link, paragraphs ...string) {
+	v := p.view(r, title, nil, nil)
+	if link != nil {
+		l := *link
+		l.Href = v.Root + l.Href
+		link = &l
+	}
+	v.Data = messageData{Paragraphs: paragraphs, Link: link}
+	p.page(w, r, status, "message", v)
+}
+
+// errorPage is the webkit.ErrorPage of the portal.
+func (p *Portal) errorPage(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	title := http.StatusText(status)
+	switch status {
+	case http.StatusForbidden:
+		title = "This form has expired"
+	case http.StatusTooManyRequests:
+		title = "Too many attempts"
+	case http.StatusRequestEntityTooLarge:
+		title = "Too much text"
+	case http.StatusNotFound:
+		title = "Page not found"
+	case http.StatusInternalServerError:
+		title = "Something went wrong"
+	}
+	p.message(w, r, status, title, &webkit.Link{Href: "", Text: "Back to the start"}, msg)
+}
+
+// fail answers with a 500 page after logging err; nothing has changed.
+func (p *Portal) fail(w http.ResponseWriter, r *http.Request, what string, err error) {
+	p.log.ErrorContext(r.Context(), "portal: "+what, "error", err.Error())
+	p.errorPage(w, r, http.StatusInternalServerError,
+		"We could not do that just now, and nothing was changed. Try again in a minute; if it keeps failing, ask at reception.")
+}
+
+func (p *Portal) home(w http.ResponseWriter, r *http.Request) {
+	if _, ok := p.Guest(r); ok {
+		webkit.SeeOther(w, "account")
+		return
+	}
+	webkit.SeeOther(w, "register")
+}
+
+func (p *Portal) notFound(w http.ResponseWriter, r *http.Request) {
+	p.errorPage(w, r, http.StatusNotFound, "There is no page at this address. Check the link, or start again.")
+}
+
+// link returns the external URL of a portal path, for emails.
+func (p *Portal) link(rel string) string { return p.cfg.BaseURL + "/" + rel }
+
+// formatTime shows t on a page.
+func (p *Portal) formatTime(t time.Time) string {
+	return t.In(p.cfg.Policy.TimeZone).Format("Monday 2 January 2006, 15:04 MST")
+}
+
+// guestName is how emails and pages address a guest.
+func guestName(g *storage.Guest) string { return strings.TrimSpace(g.FirstName + " " + g.LastName) }
+
+// track hands committed messages to the mailer; it returns the Future of
+// the first, or nil.
+func (p *Portal) track(ids ...uuid.UUID) *notify.Future {
+	if p.cfg.Mail == nil {
+		return nil
+	}
+	var first *notify.Future
+	for i, id := range ids {
+		f := p.cfg.Mail.Track(id)
+		if i == 0 {
+			first = f
+		}
+	}
+	return first
+}
+
+// safeReturn returns s when it is a local absolute path (no scheme, no
+// host, no "//" or "/\" that a browser would take for another site), else "".
+func safeReturn(s string) string {
+	if s == "" || len(s) > 2000 || s[0] != '/' || strings.HasPrefix(s, "//") || strings.HasPrefix(s, "/\\") ||
+		strings.ContainsAny(s, "\\") || hasControl(s) {
+		return ""
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil {
+		return ""
+	}
+	return s
+}

@@ -1,0 +1,456 @@
+package portal
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/lobbyhq/lobby/internal/webkit"
+	"github.com/lobbyhq/lobby/notify"
+	"github.com/lobbyhq/lobby/storage"
+)
+
+// Registration form field names.
+const (
+	fFirst   = "first_name"
+	fLast    = "last_name"
+	fEmail   = "email"
+	fPhone   = "phone"
+	fCompany = "company"
+	fVisited = "person_visited"
+	fReason  = "reason"
+	fCode    = "code"
+	fTerms   = "terms"
+)
+
+// registerData is the register page's own data.
+type registerData struct {
+	Nonce           string
+	Terms           []string
+	Duration        string
+	RequireApproval bool
+}
+
+// registerForm returns the registration fields the policy shows.
+func (p *Portal) registerForm(approval bool) *webkit.Form {
+	pol := p.cfg.Policy
+	f := webkit.NewForm(
+		&webkit.Field{Name: fFirst, Label: "First name", Type: "text", Autocomplete: "given-name", Required: true, MaxLen: maxName},
+		&webkit.Field{Name: fLast, Label: "Last name", Type: "text", Autocomplete: "family-name", Required: true, MaxLen: maxName},
+		&webkit.Field{Name: fEmail, Label: "Email address", Hint: "We send your username and password here.", Type: "email", Autocomplete: "email", Required: true, MaxLen: maxEmail},
+	)
+	add := func(rule FieldRule, fl *webkit.Field) {
+		if rule.Show {
+			fl.Required = rule.Required
+			f.Fields = append(f.Fields, fl)
+		}
+	}
+	add(pol.Fields.Phone, &webkit.Field{Name: fPhone, Label: "Phone number", Type: "tel", Autocomplete: "tel", MaxLen: maxPhone})
+	add(pol.Fields.Company, &webkit.Field{Name: fCompany, Label: "Company", Type: "text", Autocomplete: "organization", MaxLen: maxOther})
+	visited := &webkit.Field{Name: fVisited, Label: "Person you are visiting", Type: "text", MaxLen: maxOther}
+	rule := pol.Fields.PersonVisited
+	if p.approverIsVisited(approval) {
+		rule = FieldRule{Show: true, Required: true}
+		visited.Hint = "Their email address at this organisation: they approve your access."
+		visited.Type = "email"
+		visited.MaxLen = maxEmail
+	}
+	add(rule, visited)
+	add(pol.Fields.Reason, &webkit.Field{Name: fReason, Label: "Reason for your visit", Type: "text", MaxLen: maxReason})
+	if pol.RegistrationCode != "" {
+		f.Fields = append(f.Fields, &webkit.Field{Name: fCode, Label: "Registration code", Hint: "Ask at reception for the code.", Type: "text", Autocomplete: "off", Required: true, MaxLen: maxCode})
+	}
+	f.Fields = append(f.Fields, &webkit.Field{Name: fTerms, Label: "I accept the acceptable-use terms", Type: "checkbox", Required: true})
+	return f
+}
+
+// approverIsVisited reports whether the person visited approves: approval
+// is needed and no approvers are configured.
+func (p *Portal) approverIsVisited(approval bool) bool {
+	return approval && len(p.cfg.Policy.Approvers) == 0
+}
+
+// guestType returns the default guest type and whether registering with it
+// needs approval.
+func (p *Portal) guestType(ctx context.Context) (*storage.GuestType, bool, error) {
+	gt, err := p.store.GetGuestType(ctx, p.cfg.Policy.DefaultGuestType)
+	if err != nil {
+		return nil, false, fmt.Errorf("guest type %q: %w", p.cfg.Policy.DefaultGuestType, err)
+	}
+	return gt, p.cfg.Policy.RequireApproval || gt.RequireApproval, nil
+}
+
+func (p *Portal) registerPage(w http.ResponseWriter, r *http.Request, status int, form *webkit.Form, nonce string, gt *storage.GuestType, approval bool, notice ...string) {
+	data := registerData{Nonce: nonce, Duration: humanDuration(validity(gt)), RequireApproval: approval}
+	for _, para := range strings.Split(p.cfg.Policy.Terms, "\n\n") {
+		if para = strings.TrimSpace(para); para != "" {
+			data.Terms = append(data.Terms, para)
+		}
+	}
+	v := p.view(r, "Register for guest access", form, data)
+	v.Notice = strings.Join(notice, " ")
+	p.page(w, r, status, "register", v)
+}
+
+func (p *Portal) getRegister(w http.ResponseWriter, r *http.Request) {
+	gt, approval, err := p.guestType(r.Context())
+	if err != nil {
+		p.fail(w, r, "register page", err)
+		return
+	}
+	p.registerPage(w, r, http.StatusOK, p.registerForm(approval), newNonce(), gt, approval)
+}
+
+// registration is a validated registration form.
+type registration struct {
+	First, Last, Email, Phone, Company, Visited, Reason string
+	Approvers                                           []string
+	SponsorID                                           uuid.UUID
+}
+
+func (p *Portal) postRegister(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	gt, approval, err := p.guestType(ctx)
+	if err != nil {
+		p.fail(w, r, "register", err)
+		return
+	}
+	form := p.registerForm(approval)
+	form.Load(r.PostForm)
+	nonce := r.PostForm.Get("nonce")
+	if !validNonce(nonce) {
+		// A form from before a restart or a tampered one: show it again, with
+		// a fresh nonce, and register nothing.
+		p.registerPage(w, r, http.StatusUnprocessableEntity, form, newNonce(), gt, approval,
+			"This form was out of date. Check your details and send it again.")
+		return
+	}
+	reg, err := p.validate(ctx, form, approval)
+	if err != nil {
+		p.fail(w, r, "register: validate", err)
+		return
+	}
+	if !form.Valid() {
+		p.registerPage(w, r, http.StatusUnprocessableEntity, form, nonce, gt, approval)
+		return
+	}
+	id := p.guestIDFor(nonce)
+
+	// A second POST of the same form (double click, reload) finds the guest
+	// the first one made: send it to the same success page.
+	if g, err := p.store.GetGuest(ctx, id); err == nil {
+		p.redirectRegistered(w, r, g, nonce)
+		return
+	} else if !errors.Is(err, storage.ErrNotFound) {
+		p.fail(w, r, "register: look up guest", err)
+		return
+	}
+	if prev, err := p.store.GetGuestByEmail(ctx, reg.Email); err == nil {
+		if prev.ID == id { // the same form, committed since the look-up above
+			p.redirectRegistered(w, r, prev, nonce)
+			return
+		}
+		p.emailTaken(w, r, form, nonce, gt, approval)
+		return
+	} else if !errors.Is(err, storage.ErrNotFound) {
+		p.fail(w, r, "register: look up email", err)
+		return
+	}
+
+	var (
+		g       *storage.Guest
+		mailIDs []uuid.UUID
+	)
+	for attempt := 0; ; attempt++ {
+		g, mailIDs, err = p.create(ctx, id, nonce, reg, gt, approval)
+		if err == nil {
+			break
+		}
+		// The same form may have been sent twice at once: the other request
+		// won. Or the email was just taken, or a generated username clashed.
+		if prev, gerr := p.store.GetGuest(ctx, id); gerr == nil {
+			p.redirectRegistered(w, r, prev, nonce)
+			return
+		}
+		if errors.Is(err, storage.ErrConflict) {
+			if prev, gerr := p.store.GetGuestByEmail(ctx, reg.Email); gerr == nil && prev.ID != id {
+				p.emailTaken(w, r, form, nonce, gt, approval)
+				return
+			}
+			if p.cfg.Policy.UsernamePolicy == UsernameGenerated && attempt < 3 {
+				continue
+			}
+		}
+		p.fail(w, r, "register: create guest", err)
+		return
+	}
+	p.log.InfoContext(ctx, "guest registered", "guest_id", g.ID, "status", g.Status, "mail_ids", mailIDs)
+	p.track(mailIDs...)
+	webkit.SeeOther(w, "registered/"+g.ID.String()+"?t="+p.registeredToken(g.ID, mailIDs[0]))
+}
+
+// guestIDFor derives the ID of the guest a registration nonce creates, so
+// that one form makes at most one guest however often it is sent.
+func (p *Portal) guestIDFor(nonce string) uuid.UUID {
+	m := hmac.New(sha256.New, p.nonceKey)
+	m.Write([]byte(nonce))
+	return uuid.NewSHA1(uuid.NameSpaceOID, m.Sum(nil))
+}
+
+// emailTaken shows the form again with a friendly message at the email field.
+func (p *Portal) emailTaken(w http.ResponseWriter, r *http.Request, form *webkit.Form, nonce string, gt *storage.GuestType, approval bool) {
+	fl := form.Field(fEmail)
+	fl.Error = "This email address is already registered."
+	email, _ := normalizeEmail(fl.Value)
+	fl.ErrorLink = &webkit.Link{Href: "resend?email=" + url.QueryEscape(email), Text: "Email me my credentials again"}
+	p.registerPage(w, r, http.StatusConflict, form, nonce, gt, approval)
+}
+
+// validate checks the form, setting a message at every bad field, and
+// returns the registration it describes.
+func (p *Portal) validate(ctx context.Context, form *webkit.Form, approval bool) (registration, error) {
+	pol := p.cfg.Policy
+	var reg registration
+	v := form.Value
+	check := func(name, msg string) {
+		if msg != "" {
+			form.Fail(name, msg)
+		}
+	}
+	reg.First, reg.Last = v(fFirst), v(fLast)
+	check(fFirst, checkName("First name", reg.First, true, "Enter your first name."))
+	check(fLast, checkName("Last name", reg.Last, true, "Enter your last name."))
+
+	email, msg := normalizeEmail(v(fEmail))
+	check(fEmail, msg)
+	if msg == "" {
+		d := emailDomain(email)
+		switch {
+		case domainIn(d, pol.BlockDomains):
+			check(fEmail, "Addresses at "+d+" cannot register here. Use another email address.")
+		case len(pol.AllowDomains) > 0 && !domainIn(d, pol.AllowDomains):
+			check(fEmail, "Use an email address at "+strings.Join(pol.AllowDomains, ", ")+".")
+		}
+	}
+	reg.Email = email
+	if fl := form.Field(fPhone); fl != nil {
+		reg.Phone = fl.Value
+		check(fPhone, checkPhone(fl.Value, fl.Required))
+	}
+	if fl := form.Field(fCompany); fl != nil {
+		reg.Company = fl.Value
+		check(fCompany, checkLine("Company", fl.Value, maxOther, fl.Required, "Enter your company."))
+	}
+	if fl := form.Field(fVisited); fl != nil {
+		reg.Visited = fl.Value
+		if p.approverIsVisited(approval) {
+			sponsorEmail, msg := normalizeEmail(fl.Value)
+			if fl.Value == "" {
+				msg = "Enter the email address of the person you are visiting."
+			} else if msg != "" {
+				msg = "Enter the email address of the person you are visiting, like name@example.com."
+			}
+			check(fVisited, msg)
+			reg.Visited = sponsorEmail
+		} else {
+			check(fVisited, checkName("Person you are visiting", fl.Value, fl.Required, "Enter the name of the person you are visiting."))
+		}
+	}
+	if fl := form.Field(fReason); fl != nil {
+		reg.Reason = fl.Value
+		check(fReason, checkLine("Reason", fl.Value, maxReason, fl.Required, "Enter the reason for your visit."))
+	}
+	if fl := form.Field(fCode); fl != nil {
+		switch {
+		case fl.Value == "":
+			check(fCode, "Enter the registration code.")
+		case subtle.ConstantTimeCompare([]byte(fl.Value), []byte(pol.RegistrationCode)) != 1:
+			check(fCode, "The registration code is not right. Ask at reception for the current code.")
+		}
+		fl.Value = "" // never echo a code back
+	}
+	if !form.Field(fTerms).Checked() {
+		check(fTerms, "Accept the acceptable-use terms to register.")
+	}
+	if !form.Valid() {
+		return reg, nil
+	}
+
+	// Who sponsors and who approves. Only when the rest is valid: it reads
+	// the staff list.
+	sponsor, err := p.sponsorByEmail(ctx, reg.Visited)
+	if err != nil {
+		return reg, err
+	}
+	if sponsor != nil {
+		reg.SponsorID = sponsor.ID
+	}
+	if approval {
+		reg.Approvers = pol.Approvers
+		if len(reg.Approvers) == 0 {
+			if sponsor == nil || sponsor.Email == "" {
+				check(fVisited, "We do not know this address. Enter the email address of the staff member you are visiting: they approve your access.")
+			} else {
+				reg.Approvers = []string{strings.ToLower(sponsor.Email)}
+			}
+		}
+	}
+	return reg, nil
+}
+
+// sponsorByEmail returns the enabled sponsor or admin whose email is email,
+// or nil.
+func (p *Portal) sponsorByEmail(ctx context.Context, email string) (*storage.Staff, error) {
+	if !strings.Contains(email, "@") {
+		return nil, nil
+	}
+	staff, err := p.store.ListStaff(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list staff: %w", err)
+	}
+	for _, s := range staff {
+		if !s.Disabled && strings.EqualFold(strings.TrimSpace(s.Email), email) {
+			return s, nil
+		}
+	}
+	return nil, nil
+}
+
+// create stores the guest and its first emails in one transaction: the
+// credentials, or (with approval) a "pending" note to the guest and an
+// approval request to each approver. It returns the guest and the outbox
+// IDs, the guest's first.
+func (p *Portal) create(ctx context.Context, id uuid.UUID, nonce string, reg registration, gt *storage.GuestType, approval bool) (*storage.Guest, []uuid.UUID, error) {
+	now := storage.Truncate(p.now())
+	username, err := p.newUsername(reg.Email)
+	if err != nil {
+		return nil, nil, err
+	}
+	password, err := p.newPassword()
+	if err != nil {
+		return nil, nil, err
+	}
+	g := &storage.Guest{
+		ID: id, Username: username, Password: password,
+		FirstName: reg.First, LastName: reg.Last, Email: reg.Email, Phone: reg.Phone, Company: reg.Company,
+		PersonVisited: reg.Visited, Reason: reg.Reason, SponsorID: reg.SponsorID, GuestType: gt.Name,
+		Status: storage.GuestActive, ValidFrom: now, ValidUntil: now.Add(validity(gt)),
+	}
+	var msgs []notify.Message
+	if approval {
+		g.Status = storage.GuestPending
+		m, err := p.pendingMessage(g)
+		if err != nil {
+			return nil, nil, err
+		}
+		msgs = append(msgs, m)
+		for _, a := range reg.Approvers {
+			m, err := p.approvalMessage(g, a, now)
+			if err != nil {
+				return nil, nil, err
+			}
+			msgs = append(msgs, m)
+		}
+	} else {
+		m, err := p.credentialsMessage(g)
+		if err != nil {
+			return nil, nil, err
+		}
+		msgs = append(msgs, m)
+	}
+	msgs[0].IdempotencyKey = registrationKey(nonce)
+
+	var ids []uuid.UUID
+	err = p.store.WithTx(ctx, func(tx storage.Store) error {
+		ids = ids[:0]
+		if err := tx.CreateGuest(ctx, g); err != nil {
+			return err
+		}
+		for _, m := range msgs {
+			mid, err := notify.Enqueue(ctx, tx, m)
+			if err != nil {
+				return err
+			}
+			ids = append(ids, mid)
+		}
+		return tx.Audit(ctx, storage.AuditEntry{Actor: "guest:" + g.Username, Action: "guest.register", Subject: g.ID.String(),
+			Detail: "self-registered, status " + string(g.Status)})
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return g, ids, nil
+}
+
+// registrationKey is the idempotency key of a registration's first email.
+func registrationKey(nonce string) string { return "portal:register:" + nonce }
+
+// redirectRegistered sends a repeated POST of a registration form to the
+// success page of the guest the first one made.
+func (p *Portal) redirectRegistered(w http.ResponseWriter, r *http.Request, g *storage.Guest, nonce string) {
+	// Enqueue with the first email's idempotency key gives that email's ID
+	// (and queues nothing). Only if the outbox no longer has it does this
+	// queue the email the guest's state calls for now.
+	var m notify.Message
+	var err error
+	if g.Status == storage.GuestActive {
+		m, err = p.credentialsMessage(g)
+	} else {
+		m, err = p.pendingMessage(g)
+	}
+	if err != nil {
+		p.fail(w, r, "register: repeated form", err)
+		return
+	}
+	m.IdempotencyKey = registrationKey(nonce)
+	var mid uuid.UUID
+	err = p.store.WithTx(r.Context(), func(tx storage.Store) error {
+		mid, err = notify.Enqueue(r.Context(), tx, m)
+		return err
+	})
+	if err != nil {
+		p.fail(w, r, "register: repeated form", err)
+		return
+	}
+	webkit.SeeOther(w, "registered/"+g.ID.String()+"?t="+p.registeredToken(g.ID, mid))
+}
+
+// validity is how long a new guest of gt may stay: its default duration,
+// capped by its maximum.
+func validity(gt *storage.GuestType) time.Duration {
+	d := gt.DefaultDuration
+	if d <= 0 {
+		d = 24 * time.Hour
+	}
+	if gt.MaxDuration > 0 && d > gt.MaxDuration {
+		d = gt.MaxDuration
+	}
+	return d
+}
+
+// humanDuration says d in words: "1 day", "7 days", "8 hours", "30 minutes".
+func humanDuration(d time.Duration) string {
+	plural := func(n int64, unit string) string {
+		if n == 1 {
+			return "1 " + unit
+		}
+		return fmt.Sprintf("%d %ss", n, unit)
+	}
+	switch {
+	case d >= 24*time.Hour && d%(24*time.Hour) == 0:
+		return plural(int64(d/(24*time.Hour)), "day")
+	case d >= time.Hour && d%time.Hour == 0:
+		return plural(int64(d/time.Hour), "hour")
+	default:
+		return plural(int64(d.Round(time.Minute)/time.Minute), "minute")
+	}
+}
