@@ -186,6 +186,11 @@ func (c Config) withDefaults() (Config, error) {
 	}
 
 	l := &c.Limits
+	for name, lim := range map[string]Limit{"Register": l.Register, "Login": l.Login, "Resend": l.Resend, "ResendPerAddress": l.ResendPerAddress} {
+		if lim.Burst < 0 || lim.Every < 0 {
+			bad("Limits.%s must not be negative (Burst %d, Every %s)", name, lim.Burst, lim.Every)
+		}
+	}
 	l.Register = l.Register.or(Limit{10, 30 * time.Second})
 	l.Login = l.Login.or(Limit{10, 6 * time.Second})
 	l.Resend = l.Resend.or(Limit{5, time.Minute})

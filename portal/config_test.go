@@ -1,0 +1,85 @@
+package portal
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestConfigErrorsNameEveryField(t *testing.T) {
+	t.Parallel()
+	_, err := New(Config{
+		BaseURL: "guest.example.com",
+		Policy: Policy{
+			UsernamePolicy: "random", PasswordLength: 4, SuccessWait: -time.Second,
+			Approvers: []string{"not an address"},
+		},
+		Limits: Limits{Login: Limit{Burst: -1}},
+	})
+	if err == nil {
+		t.Fatal("a bad config was accepted")
+	}
+	for _, want := range []string{"Store is required", "SecretKey", "BaseURL", "UsernamePolicy", "PasswordLength",
+		"SuccessWait", "Approvers[0]", "Limits.Login"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not name %s:\n%v", want, err)
+		}
+	}
+}
+
+func TestValidators(t *testing.T) {
+	t.Parallel()
+	for in, ok := range map[string]bool{
+		"ada@example.com": true, "a.b+tag@sub.example.co.uk": true, "ADA@EXAMPLE.COM": true,
+		"ada@localhost": false, "ada@@example.com": false, `"a b"@example.com`: false, "ada@exa_mple.com": false,
+		".ada@example.com": false, "ada@-example.com": false, "ada@example.com\n": false, "Ada <ada@example.com>": false,
+	} {
+		got, msg := normalizeEmail(in)
+		if (msg == "") != ok {
+			t.Errorf("normalizeEmail(%q) = %q, %q", in, got, msg)
+		}
+		if ok && got != strings.ToLower(in) {
+			t.Errorf("normalizeEmail(%q) = %q", in, got)
+		}
+	}
+	for in, bad := range map[string]bool{"Ada": false, "Zoë O'Brien-Smith": false, "A\u202eB": true, "A\tB": true, "A\u2028B": true} {
+		if got := checkName("Name", in, true, "missing") != ""; got != bad {
+			t.Errorf("checkName(%q) bad = %v", in, got)
+		}
+	}
+	if !domainIn("mail.corp.example", []string{"corp.example"}) || domainIn("evilcorp.example", []string{"corp.example"}) {
+		t.Error("domainIn matches wrongly")
+	}
+	for _, d := range []struct {
+		d    time.Duration
+		want string
+	}{{24 * time.Hour, "1 day"}, {7 * 24 * time.Hour, "7 days"}, {8 * time.Hour, "8 hours"}, {90 * time.Minute, "90 minutes"}} {
+		if got := humanDuration(d.d); got != d.want {
+			t.Errorf("humanDuration(%v) = %q", d.d, got)
+		}
+	}
+}
+
+func TestRandomStringIsUniform(t *testing.T) {
+	t.Parallel()
+	p := &Portal{cfg: Config{Policy: Policy{PasswordLength: 64}}}
+	counts := map[rune]int{}
+	for range 200 {
+		pw, err := p.newPassword()
+		if err != nil || len(pw) != 64 {
+			t.Fatalf("newPassword = %q, %v", pw, err)
+		}
+		for _, r := range pw {
+			counts[r]++
+		}
+	}
+	if len(counts) != len(passwordAlphabet) {
+		t.Fatalf("%d distinct characters, want %d", len(counts), len(passwordAlphabet))
+	}
+	// 12800 draws over 56 characters: about 229 each.
+	for r, n := range counts {
+		if !strings.ContainsRune(passwordAlphabet, r) || n < 150 || n > 320 {
+			t.Errorf("character %q drawn %d times", r, n)
+		}
+	}
+}
