@@ -1,0 +1,253 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/lobbyhq/lobby/storage"
+)
+
+const guestCols = `id, username, password, first_name, last_name, email, phone, company, person_visited, reason,
+	sponsor_id, guest_type, status, valid_from, valid_until, expiry_notified_at, created_at, updated_at`
+
+func passwordAD(id uuid.UUID) string { return "guest:" + id.String() + ":password" }
+
+// scanGuest reads one row of guestCols and opens the password.
+func (s *Store) scanGuest(sc scanner) (*storage.Guest, error) {
+	var (
+		g                                      storage.Guest
+		sealed                                 []byte
+		sponsor                                uuid.NullUUID
+		status                                 string
+		from, until, notified, created, update sql.NullInt64
+	)
+	if err := sc.Scan(&g.ID, &g.Username, &sealed, &g.FirstName, &g.LastName, &g.Email, &g.Phone, &g.Company,
+		&g.PersonVisited, &g.Reason, &sponsor, &g.GuestType, &status, &from, &until, &notified, &created, &update); err != nil {
+		return nil, err
+	}
+	pw, err := s.sealer.OpenString(sealed, passwordAD(g.ID))
+	if err != nil {
+		return nil, err
+	}
+	g.Password = pw
+	g.SponsorID = sponsor.UUID
+	g.Status = storage.GuestStatus(status)
+	g.ValidFrom, g.ValidUntil = fromMicros(from), fromMicros(until)
+	g.ExpiryNotifiedAt = fromMicros(notified)
+	g.CreatedAt, g.UpdatedAt = fromMicros(created), fromMicros(update)
+	return &g, nil
+}
+
+// guestConflict turns a unique violation on guests into ErrConflict.
+func guestConflict(op string, err error) error {
+	switch {
+	case violates(err, "guests_username_key"):
+		return fmt.Errorf("sqlite: %s: the username is taken: %w", op, storage.ErrConflict)
+	case violates(err, "guests_email_key"):
+		return fmt.Errorf("sqlite: %s: the email address is taken: %w", op, storage.ErrConflict)
+	case violates(err, ""):
+		return fmt.Errorf("sqlite: %s: %w", op, storage.ErrConflict)
+	}
+	return fmt.Errorf("sqlite: %s: %w", op, err)
+}
+
+func badStatus(op string, st storage.GuestStatus) error {
+	return fmt.Errorf("sqlite: %s: status %q is not one of pending, active, suspended, expired, denied", op, st)
+}
+
+// CreateGuest inserts g, filling ID, CreatedAt and UpdatedAt when zero. The
+// email is stored lower-case. A taken username or email is ErrConflict.
+func (s *Store) CreateGuest(ctx context.Context, g *storage.Guest) error {
+	if !g.Status.Valid() {
+		return badStatus("create guest", g.Status)
+	}
+	id := g.ID
+	if id == uuid.Nil {
+		id = uuid.New()
+	}
+	now := s.now()
+	created, updated := storage.Truncate(g.CreatedAt), storage.Truncate(g.UpdatedAt)
+	if g.CreatedAt.IsZero() {
+		created = now
+	}
+	if g.UpdatedAt.IsZero() {
+		updated = created
+	}
+	email := strings.ToLower(g.Email)
+	_, err := s.writer().ExecContext(ctx, `INSERT INTO guests (`+guestCols+`) VALUES (`+placeholders(18)+`)`,
+		id.String(), g.Username, s.sealer.SealString(g.Password, passwordAD(id)), g.FirstName, g.LastName, email,
+		g.Phone, g.Company, g.PersonVisited, g.Reason, nullUUID(g.SponsorID), g.GuestType, string(g.Status),
+		nullMicros(g.ValidFrom), nullMicros(g.ValidUntil), nullMicros(g.ExpiryNotifiedAt), micros(created), micros(updated))
+	if err != nil {
+		return guestConflict("create guest", err)
+	}
+	g.ID, g.Email, g.CreatedAt, g.UpdatedAt = id, email, created, updated
+	g.ValidFrom, g.ValidUntil = truncOrZero(g.ValidFrom), truncOrZero(g.ValidUntil)
+	g.ExpiryNotifiedAt = truncOrZero(g.ExpiryNotifiedAt)
+	return nil
+}
+
+// truncOrZero is storage.Truncate that keeps the zero time zero.
+func truncOrZero(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Time{}
+	}
+	return storage.Truncate(t)
+}
+
+func (s *Store) getGuest(ctx context.Context, what, where string, arg any) (*storage.Guest, error) {
+	g, err := s.scanGuest(s.reader().QueryRowContext(ctx, `SELECT `+guestCols+` FROM guests WHERE `+where, arg))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("sqlite: get guest: no guest with that %s: %w", what, storage.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: get guest: %w", err)
+	}
+	return g, nil
+}
+
+// GetGuest returns the guest with id, or ErrNotFound.
+func (s *Store) GetGuest(ctx context.Context, id uuid.UUID) (*storage.Guest, error) {
+	return s.getGuest(ctx, "id", "id = ?", id.String())
+}
+
+// GetGuestByUsername finds a guest by username, ignoring case.
+func (s *Store) GetGuestByUsername(ctx context.Context, username string) (*storage.Guest, error) {
+	return s.getGuest(ctx, "username", "lower(username) = lower(?)", username)
+}
+
+// GetGuestByEmail finds a guest by email address, ignoring case.
+func (s *Store) GetGuestByEmail(ctx context.Context, email string) (*storage.Guest, error) {
+	return s.getGuest(ctx, "email", "lower(email) = lower(?) AND email <> ''", strings.ToLower(email))
+}
+
+// ListGuests returns one page of guests matching f, newest first.
+func (s *Store) ListGuests(ctx context.Context, f storage.GuestFilter) (*storage.GuestPage, error) {
+	var (
+		where []string
+		args  []any
+	)
+	if len(f.Status) > 0 {
+		for _, st := range f.Status {
+			args = append(args, string(st))
+		}
+		where = append(where, "status IN ("+placeholders(len(f.Status))+")")
+	}
+	if f.SponsorID != uuid.Nil {
+		where = append(where, "sponsor_id = ?")
+		args = append(args, f.SponsorID.String())
+	}
+	if q := strings.TrimSpace(f.Query); q != "" {
+		var or []string
+		for _, col := range []string{"username", "email", "first_name", "last_name", "first_name || ' ' || last_name", "company", "phone"} {
+			or = append(or, "instr(lower("+col+"), lower(?)) > 0")
+			args = append(args, q)
+		}
+		where = append(where, "("+strings.Join(or, " OR ")+")")
+	}
+	if !f.ValidUntilBefore.IsZero() {
+		where = append(where, "valid_until < ?")
+		args = append(args, micros(f.ValidUntilBefore))
+	}
+	if f.ExpiryNotNotified {
+		where = append(where, "expiry_notified_at IS NULL")
+	}
+	if f.After != "" {
+		c, err := storage.DecodeCursor(f.After)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: list guests: %w", err)
+		}
+		where = append(where, "(created_at < ? OR (created_at = ? AND id < ?))")
+		args = append(args, micros(c.CreatedAt), micros(c.CreatedAt), c.ID.String())
+	}
+	query := `SELECT ` + guestCols + ` FROM guests`
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	limit := storage.PageLimit(f.Limit)
+	query += " ORDER BY created_at DESC, id DESC LIMIT ?"
+	args = append(args, limit+1)
+
+	rows, err := s.reader().QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list guests: %w", err)
+	}
+	defer rows.Close()
+	page := &storage.GuestPage{Guests: []*storage.Guest{}}
+	for rows.Next() {
+		g, err := s.scanGuest(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: list guests: %w", err)
+		}
+		page.Guests = append(page.Guests, g)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: list guests: %w", err)
+	}
+	if len(page.Guests) > limit {
+		page.Guests = page.Guests[:limit]
+		last := page.Guests[limit-1]
+		page.Next = storage.EncodeCursor(storage.Cursor{CreatedAt: last.CreatedAt, ID: last.ID})
+	}
+	return page, nil
+}
+
+// UpdateGuest applies u and returns the guest as stored afterwards.
+func (s *Store) UpdateGuest(ctx context.Context, id uuid.UUID, u storage.GuestUpdate) (*storage.Guest, error) {
+	set := []string{"updated_at = ?"}
+	args := []any{micros(s.now())}
+	if u.Status != nil {
+		if !u.Status.Valid() {
+			return nil, badStatus("update guest", *u.Status)
+		}
+		set = append(set, "status = ?")
+		args = append(args, string(*u.Status))
+	}
+	if u.ValidFrom != nil {
+		set = append(set, "valid_from = ?")
+		args = append(args, nullMicros(*u.ValidFrom))
+	}
+	if u.ValidUntil != nil {
+		set = append(set, "valid_until = ?")
+		args = append(args, nullMicros(*u.ValidUntil))
+	}
+	if u.ExpiryNotifiedAt != nil {
+		set = append(set, "expiry_notified_at = ?")
+		args = append(args, nullMicros(*u.ExpiryNotifiedAt))
+	}
+	if u.Password != nil {
+		set = append(set, "password = ?")
+		args = append(args, s.sealer.SealString(*u.Password, passwordAD(id)))
+	}
+	if u.SponsorID != nil {
+		set = append(set, "sponsor_id = ?")
+		args = append(args, nullUUID(*u.SponsorID))
+	}
+	args = append(args, id.String())
+	g, err := s.scanGuest(s.writer().QueryRowContext(ctx,
+		`UPDATE guests SET `+strings.Join(set, ", ")+` WHERE id = ? RETURNING `+guestCols, args...))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("sqlite: update guest: no guest with that id: %w", storage.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: update guest: %w", err)
+	}
+	return g, nil
+}
+
+// DeleteGuest deletes the guest with id, or returns ErrNotFound.
+func (s *Store) DeleteGuest(ctx context.Context, id uuid.UUID) error {
+	res, err := s.writer().ExecContext(ctx, "DELETE FROM guests WHERE id = ?", id.String())
+	if err != nil {
+		return fmt.Errorf("sqlite: delete guest: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("sqlite: delete guest: no guest with that id: %w", storage.ErrNotFound)
+	}
+	return nil
+}

@@ -1,0 +1,307 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/lobbyhq/lobby/storage"
+)
+
+const mailCols = `id, idempotency_key, kind, recipient, subject, payload, status, attempts, next_attempt_at,
+	lease_owner, lease_until, last_error, diagnosis, created_at, sent_at, updated_at`
+
+// leasable is the condition of a message a worker may lease at ? (given twice).
+const leasable = `((status IN ('queued', 'deferred') AND next_attempt_at <= ?) OR (status = 'sending' AND lease_until <= ?))`
+
+// dueIDs selects the IDs of the first ? (given three times) messages due at
+// ?, oldest due first: each branch walks an index in order and stops at the
+// limit, so a large backlog costs a batch no more than a small one.
+const dueIDs = `SELECT id FROM (
+		SELECT * FROM (SELECT id, next_attempt_at, created_at FROM outbox INDEXED BY outbox_due_idx
+			WHERE status IN ('queued', 'deferred') AND next_attempt_at <= ?1
+			ORDER BY next_attempt_at, created_at, id LIMIT ?2)
+		UNION ALL
+		SELECT * FROM (SELECT id, next_attempt_at, created_at FROM outbox
+			WHERE status = 'sending' AND lease_until <= ?1
+			ORDER BY next_attempt_at, created_at, id LIMIT ?2)
+	) ORDER BY next_attempt_at, created_at, id LIMIT ?2`
+
+func payloadAD(id uuid.UUID) string { return "outbox:" + id.String() }
+
+func (s *Store) scanMail(sc scanner) (*storage.OutboxMessage, error) {
+	var (
+		m                              storage.OutboxMessage
+		key                            sql.NullString
+		sealed                         []byte
+		status                         string
+		next, until, created, sent, up sql.NullInt64
+	)
+	if err := sc.Scan(&m.ID, &key, &m.Kind, &m.Recipient, &m.Subject, &sealed, &status, &m.Attempts, &next,
+		&m.LeaseOwner, &until, &m.LastError, &m.Diagnosis, &created, &sent, &up); err != nil {
+		return nil, err
+	}
+	payload, err := s.sealer.Open(sealed, payloadAD(m.ID))
+	if err != nil {
+		return nil, err
+	}
+	m.Payload = payload
+	m.IdempotencyKey = key.String
+	m.Status = storage.MailStatus(status)
+	m.NextAttemptAt, m.LeaseUntil = fromMicros(next), fromMicros(until)
+	m.CreatedAt, m.SentAt, m.UpdatedAt = fromMicros(created), fromMicros(sent), fromMicros(up)
+	return &m, nil
+}
+
+func (s *Store) scanMails(rows *sql.Rows) ([]*storage.OutboxMessage, error) {
+	defer rows.Close()
+	ms := []*storage.OutboxMessage{}
+	for rows.Next() {
+		m, err := s.scanMail(rows)
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, m)
+	}
+	return ms, rows.Err()
+}
+
+// EnqueueMail inserts m as queued, due at m.NextAttemptAt or now. A message
+// whose idempotency key is already present is not inserted: m.ID becomes the
+// existing message's ID and the error is ErrDuplicate.
+func (s *Store) EnqueueMail(ctx context.Context, m *storage.OutboxMessage) error {
+	id := m.ID
+	if id == uuid.Nil {
+		id = uuid.New()
+	}
+	now := s.now()
+	next := truncOrZero(m.NextAttemptAt)
+	if next.IsZero() {
+		next = now
+	}
+	payload := m.Payload
+	if payload == nil {
+		payload = []byte{}
+	}
+	q := s.writer()
+	res, err := q.ExecContext(ctx, `INSERT INTO outbox (`+mailCols+`) VALUES (`+placeholders(16)+`)
+		ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING`,
+		id.String(), nullString(m.IdempotencyKey), m.Kind, m.Recipient, m.Subject, s.sealer.Seal(payload, payloadAD(id)),
+		string(storage.MailQueued), 0, micros(next), "", nil, "", "", micros(now), nil, micros(now))
+	if err != nil {
+		if _, ok := uniqueViolation(err); ok {
+			return fmt.Errorf("sqlite: enqueue mail: the message id is taken: %w", storage.ErrConflict)
+		}
+		return fmt.Errorf("sqlite: enqueue mail: %w", err)
+	}
+	var dup uuid.UUID
+	if n, _ := res.RowsAffected(); n == 0 {
+		// Only the idempotency key can have been in the way; its message is never deleted.
+		if err := q.QueryRowContext(ctx, "SELECT id FROM outbox WHERE idempotency_key = ?", m.IdempotencyKey).Scan(&dup); err != nil {
+			return fmt.Errorf("sqlite: enqueue mail: find the queued duplicate: %w", err)
+		}
+	}
+	if dup != uuid.Nil {
+		m.ID = dup
+		return fmt.Errorf("sqlite: enqueue mail: idempotency key already queued as %s: %w", dup, storage.ErrDuplicate)
+	}
+	m.ID, m.Status, m.Attempts, m.NextAttemptAt = id, storage.MailQueued, 0, next
+	m.LeaseOwner, m.LeaseUntil, m.SentAt = "", time.Time{}, time.Time{}
+	m.CreatedAt, m.UpdatedAt = now, now
+	return nil
+}
+
+// LeaseMail leases up to n due messages, oldest due first, to owner for lease.
+// The select and the update are one statement in one immediate transaction on
+// the single writer, so concurrent callers (in this process or another) never
+// get the same message.
+func (s *Store) LeaseMail(ctx context.Context, owner string, n int, lease time.Duration) ([]*storage.OutboxMessage, error) {
+	if err := checkLease(owner, lease); err != nil {
+		return nil, fmt.Errorf("sqlite: lease mail: %w", err)
+	}
+	if n <= 0 {
+		return []*storage.OutboxMessage{}, nil
+	}
+	now := s.now()
+	rows, err := s.writer().QueryContext(ctx, `UPDATE outbox
+		SET status = 'sending', lease_owner = ?3, lease_until = ?4, attempts = attempts + 1, updated_at = ?1
+		WHERE id IN (`+dueIDs+`) RETURNING `+mailCols,
+		micros(now), n, owner, micros(now.Add(lease)))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: lease mail: %w", err)
+	}
+	ms, err := s.scanMails(rows)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: lease mail: %w", err)
+	}
+	slices.SortFunc(ms, func(a, b *storage.OutboxMessage) int {
+		if c := a.NextAttemptAt.Compare(b.NextAttemptAt); c != 0 {
+			return c
+		}
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID.String(), b.ID.String())
+	})
+	return ms, nil
+}
+
+// LeaseMailByID leases one message if it is leasable now; otherwise
+// ErrNotFound (no such message) or ErrConflict (not leasable now).
+func (s *Store) LeaseMailByID(ctx context.Context, id uuid.UUID, owner string, lease time.Duration) (*storage.OutboxMessage, error) {
+	if err := checkLease(owner, lease); err != nil {
+		return nil, fmt.Errorf("sqlite: lease mail: %w", err)
+	}
+	now := s.now()
+	q := s.writer()
+	m, err := s.scanMail(q.QueryRowContext(ctx, `UPDATE outbox
+		SET status = 'sending', lease_owner = ?, lease_until = ?, attempts = attempts + 1, updated_at = ?
+		WHERE id = ? AND `+leasable+` RETURNING `+mailCols,
+		owner, micros(now.Add(lease)), micros(now), id.String(), micros(now), micros(now)))
+	if errors.Is(err, sql.ErrNoRows) {
+		err = missingOr(ctx, q, id, storage.ErrConflict, "is not due or is leased by another worker")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: lease mail %s: %w", id, err)
+	}
+	return m, nil
+}
+
+func checkLease(owner string, lease time.Duration) error {
+	if owner == "" {
+		return errors.New("the lease owner is empty")
+	}
+	if lease <= 0 {
+		return fmt.Errorf("lease %v is not positive", lease)
+	}
+	return nil
+}
+
+// missingOr tells a message that is gone (ErrNotFound) from one in another
+// state (sentinel, explained by why).
+func missingOr(ctx context.Context, q querier, id uuid.UUID, sentinel error, why string) error {
+	var one int
+	err := q.QueryRowContext(ctx, "SELECT 1 FROM outbox WHERE id = ?", id.String()).Scan(&one)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("no such message: %w", storage.ErrNotFound)
+	case err != nil:
+		return err
+	}
+	return fmt.Errorf("the message %s: %w", why, sentinel)
+}
+
+// settle records the outcome of an attempt if owner still holds the lease.
+func (s *Store) settle(ctx context.Context, op string, id uuid.UUID, owner, set string, args ...any) error {
+	args = append(args, id.String(), owner)
+	q := s.writer()
+	res, err := q.ExecContext(ctx, "UPDATE outbox SET "+set+", lease_owner = '', lease_until = NULL WHERE id = ? AND status = 'sending' AND lease_owner = ?", args...)
+	if err == nil {
+		if n, _ := res.RowsAffected(); n == 0 {
+			err = missingOr(ctx, q, id, storage.ErrLeaseLost, "is no longer leased by "+owner)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: %s %s: %w", op, id, err)
+	}
+	return nil
+}
+
+// MarkMailSent records a successful send. The lease must still be owner's:
+// a lease that ran out but was not taken over still counts.
+func (s *Store) MarkMailSent(ctx context.Context, id uuid.UUID, owner string) error {
+	now := micros(s.now())
+	return s.settle(ctx, "mark mail sent", id, owner, "status = 'sent', sent_at = ?, updated_at = ?", now, now)
+}
+
+// MarkMailDeferred records a transient failure; the message is due again at next.
+func (s *Store) MarkMailDeferred(ctx context.Context, id uuid.UUID, owner string, next time.Time, lastErr, diagnosis string) error {
+	return s.settle(ctx, "mark mail deferred", id, owner,
+		"status = 'deferred', next_attempt_at = ?, last_error = ?, diagnosis = ?, updated_at = ?",
+		micros(next), lastErr, diagnosis, micros(s.now()))
+}
+
+// MarkMailDead records a permanent failure; the message is not tried again.
+func (s *Store) MarkMailDead(ctx context.Context, id uuid.UUID, owner, lastErr, diagnosis string) error {
+	return s.settle(ctx, "mark mail dead", id, owner,
+		"status = 'dead', last_error = ?, diagnosis = ?, updated_at = ?", lastErr, diagnosis, micros(s.now()))
+}
+
+// ReleaseMail gives a leased message back unattempted: queued, due now.
+func (s *Store) ReleaseMail(ctx context.Context, id uuid.UUID, owner string) error {
+	now := micros(s.now())
+	return s.settle(ctx, "release mail", id, owner,
+		"status = 'queued', next_attempt_at = ?, attempts = max(attempts - 1, 0), updated_at = ?", now, now)
+}
+
+// GetMail returns one message with its payload opened, or ErrNotFound.
+func (s *Store) GetMail(ctx context.Context, id uuid.UUID) (*storage.OutboxMessage, error) {
+	m, err := s.scanMail(s.reader().QueryRowContext(ctx, "SELECT "+mailCols+" FROM outbox WHERE id = ?", id.String()))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("sqlite: get mail %s: %w", id, storage.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: get mail %s: %w", id, err)
+	}
+	return m, nil
+}
+
+// ListMail lists messages newest first, for the mail log.
+func (s *Store) ListMail(ctx context.Context, f storage.MailFilter) ([]*storage.OutboxMessage, error) {
+	var (
+		where []string
+		args  []any
+	)
+	if len(f.Status) > 0 {
+		for _, st := range f.Status {
+			args = append(args, string(st))
+		}
+		where = append(where, "status IN ("+placeholders(len(f.Status))+")")
+	}
+	if q := strings.TrimSpace(f.Query); q != "" {
+		where = append(where, "(instr(lower(recipient), lower(?)) > 0 OR instr(lower(subject), lower(?)) > 0)")
+		args = append(args, q, q)
+	}
+	query := "SELECT " + mailCols + " FROM outbox"
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	query += " ORDER BY created_at DESC, id DESC LIMIT ?"
+	args = append(args, storage.PageLimit(f.Limit))
+	rows, err := s.reader().QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list mail: %w", err)
+	}
+	ms, err := s.scanMails(rows)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list mail: %w", err)
+	}
+	return ms, nil
+}
+
+// CountMail counts messages by status; statuses with none are absent.
+func (s *Store) CountMail(ctx context.Context) (map[storage.MailStatus]int, error) {
+	rows, err := s.reader().QueryContext(ctx, "SELECT status, count(*) FROM outbox GROUP BY status")
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: count mail: %w", err)
+	}
+	defer rows.Close()
+	counts := map[storage.MailStatus]int{}
+	for rows.Next() {
+		var st string
+		var n int
+		if err := rows.Scan(&st, &n); err != nil {
+			return nil, fmt.Errorf("sqlite: count mail: %w", err)
+		}
+		counts[storage.MailStatus(st)] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: count mail: %w", err)
+	}
+	return counts, nil
+}

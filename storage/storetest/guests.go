@@ -1,0 +1,486 @@
+package storetest
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/lobbyhq/lobby/storage"
+)
+
+func testGuestCRUD(t *testing.T, b Backend) {
+	bb := setup(t, b)
+	s, ctx := bb.store, t.Context()
+	sp := bb.sponsor(t, "sam")
+
+	g := bb.guest("Ada.L", "Ada.Lovelace@Example.COM")
+	g.SponsorID = sp.ID
+	g.ExpiryNotifiedAt = bb.clock.now().Add(time.Hour)
+	want := *g
+	bb.createGuest(t, g)
+	if g.ID == uuid.Nil {
+		t.Fatal("CreateGuest did not fill ID")
+	}
+	now := bb.clock.now()
+	if !g.CreatedAt.Equal(now) || !g.UpdatedAt.Equal(now) {
+		t.Fatalf("CreatedAt, UpdatedAt = %v, %v; want the clock's %v", g.CreatedAt, g.UpdatedAt, now)
+	}
+	want.ID, want.CreatedAt, want.UpdatedAt = g.ID, now, now
+	want.Email = "ada.lovelace@example.com" // stored lower-case
+
+	lookups := map[string]func() (*storage.Guest, error){
+		"GetGuest":                   func() (*storage.Guest, error) { return s.GetGuest(ctx, g.ID) },
+		"GetGuestByUsername exact":   func() (*storage.Guest, error) { return s.GetGuestByUsername(ctx, "Ada.L") },
+		"GetGuestByUsername lower":   func() (*storage.Guest, error) { return s.GetGuestByUsername(ctx, "ada.l") },
+		"GetGuestByUsername upper":   func() (*storage.Guest, error) { return s.GetGuestByUsername(ctx, "ADA.L") },
+		"GetGuestByEmail lower":      func() (*storage.Guest, error) { return s.GetGuestByEmail(ctx, "ada.lovelace@example.com") },
+		"GetGuestByEmail mixed case": func() (*storage.Guest, error) { return s.GetGuestByEmail(ctx, "ADA.LOVELACE@example.Com") },
+	}
+	for name, get := range lookups {
+		got, err := get()
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if d := diff(want, got); d != "" {
+			t.Errorf("%s: %s", name, d)
+		}
+		if got.Password != want.Password {
+			t.Errorf("%s: the password did not round-trip", name)
+		}
+		if got.CreatedAt.Location() != time.UTC {
+			t.Errorf("%s: CreatedAt is in %v, want UTC", name, got.CreatedAt.Location())
+		}
+	}
+
+	for name, get := range map[string]func() (*storage.Guest, error){
+		"GetGuest":           func() (*storage.Guest, error) { return s.GetGuest(ctx, uuid.New()) },
+		"GetGuestByUsername": func() (*storage.Guest, error) { return s.GetGuestByUsername(ctx, "nobody") },
+		"GetGuestByEmail":    func() (*storage.Guest, error) { return s.GetGuestByEmail(ctx, "nobody@example.com") },
+		"GetGuestByEmail of an empty email": func() (*storage.Guest, error) {
+			return s.GetGuestByEmail(ctx, "")
+		},
+	} {
+		if _, err := get(); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("%s of a missing guest: err = %v, want ErrNotFound", name, err)
+		}
+	}
+
+	// A caller-chosen ID and creation time are kept; optional fields stay empty.
+	id := uuid.New()
+	created := bb.clock.now().Add(-48 * time.Hour)
+	g2 := &storage.Guest{ID: id, Username: "minimal", Status: storage.GuestPending, CreatedAt: created}
+	bb.createGuest(t, g2)
+	got, err := s.GetGuest(ctx, id)
+	if err != nil {
+		t.Fatalf("GetGuest(minimal): %v", err)
+	}
+	wantMin := storage.Guest{ID: id, Username: "minimal", Status: storage.GuestPending, CreatedAt: created, UpdatedAt: got.UpdatedAt}
+	if d := diff(wantMin, got); d != "" {
+		t.Errorf("minimal guest: %s", d)
+	}
+	if got.UpdatedAt.IsZero() {
+		t.Error("minimal guest: UpdatedAt not filled")
+	}
+
+	bad := bb.guest("bad-status", "bad@example.com")
+	bad.Status = "unknown"
+	if err := s.CreateGuest(ctx, bad); err == nil {
+		t.Error("CreateGuest with status \"unknown\" succeeded")
+	}
+}
+
+func testGuestUnique(t *testing.T, b Backend) {
+	bb := setup(t, b)
+	s, ctx := bb.store, t.Context()
+	bb.createGuest(t, bb.guest("bob", "bob@example.com"))
+
+	for name, g := range map[string]*storage.Guest{
+		"same username, other case": bb.guest("BOB", "other@example.com"),
+		"same email, other case":    bb.guest("carol", "Bob@Example.com"),
+	} {
+		if err := s.CreateGuest(ctx, g); !errors.Is(err, storage.ErrConflict) {
+			t.Errorf("%s: err = %v, want ErrConflict", name, err)
+		}
+	}
+	// Guests without an email address do not conflict with each other.
+	bb.createGuest(t, bb.guest("no-email-1", ""))
+	bb.createGuest(t, bb.guest("no-email-2", ""))
+
+	page, err := s.ListGuests(ctx, storage.GuestFilter{})
+	if err != nil {
+		t.Fatalf("ListGuests: %v", err)
+	}
+	var names []string
+	for _, g := range page.Guests {
+		names = append(names, g.Username)
+	}
+	slices.Sort(names)
+	if want := []string{"bob", "no-email-1", "no-email-2"}; !slices.Equal(names, want) {
+		t.Fatalf("guests after the conflicts = %v, want %v", names, want)
+	}
+}
+
+func testGuestListFilters(t *testing.T, b Backend) {
+	bb := setup(t, b)
+	ctx := t.Context()
+	spA, spB := bb.sponsor(t, "sponsor-a"), bb.sponsor(t, "sponsor-b")
+	now := bb.clock.now()
+
+	mk := func(username, email, first, last, company, phone string, st storage.GuestStatus, sponsor uuid.UUID, until time.Duration, notified bool) *storage.Guest {
+		g := bb.guest(username, email)
+		g.FirstName, g.LastName, g.Company, g.Phone = first, last, company, phone
+		g.Status, g.SponsorID, g.ValidUntil = st, sponsor, now.Add(until)
+		if notified {
+			g.ExpiryNotifiedAt = now
+		}
+		bb.clock.Advance(time.Second) // distinct creation times: newest first is well defined
+		return bb.createGuest(t, g)
+	}
+	g1 := mk("ghopper", "grace@navy.example", "Grace", "Hopper", "Acme", "+44 20 7946 0001", storage.GuestActive, spA.ID, time.Hour, false)
+	g2 := mk("alan", "alan@bletchley.example", "Alan", "Turing", "Initech", "+44 20 7946 0002", storage.GuestPending, spB.ID, 48*time.Hour, true)
+	g3 := mk("kj", "katherine@nasa.example", "Katherine", "Johnson", "Globex", "+1 757 555 0003", storage.GuestExpired, uuid.Nil, -time.Hour, true)
+	g4 := mk("dritchie", "dennis@bell.example", "Dennis", "Ritchie", "Umbrella", "+1 908 555 0004", storage.GuestSuspended, spA.ID, 2*time.Hour, false)
+
+	tests := []struct {
+		name string
+		f    storage.GuestFilter
+		want []*storage.Guest // newest first
+	}{
+		{"no filter", storage.GuestFilter{}, []*storage.Guest{g4, g3, g2, g1}},
+		{"one status", storage.GuestFilter{Status: []storage.GuestStatus{storage.GuestActive}}, []*storage.Guest{g1}},
+		{"two statuses", storage.GuestFilter{Status: []storage.GuestStatus{storage.GuestActive, storage.GuestSuspended}}, []*storage.Guest{g4, g1}},
+		{"status nobody has", storage.GuestFilter{Status: []storage.GuestStatus{storage.GuestDenied}}, nil},
+		{"sponsor", storage.GuestFilter{SponsorID: spA.ID}, []*storage.Guest{g4, g1}},
+		{"valid until before", storage.GuestFilter{ValidUntilBefore: now.Add(3 * time.Hour)}, []*storage.Guest{g4, g3, g1}},
+		{"expiry not notified", storage.GuestFilter{ExpiryNotNotified: true}, []*storage.Guest{g4, g1}},
+		{"query username", storage.GuestFilter{Query: "GHOP"}, []*storage.Guest{g1}},
+		{"query email", storage.GuestFilter{Query: "Bletchley.EXAMPLE"}, []*storage.Guest{g2}},
+		{"query first name", storage.GuestFilter{Query: "katherine"}, []*storage.Guest{g3}},
+		{"query last name", storage.GuestFilter{Query: "RITCH"}, []*storage.Guest{g4}},
+		{"query company", storage.GuestFilter{Query: "initech"}, []*storage.Guest{g2}},
+		{"query phone", storage.GuestFilter{Query: "555 0003"}, []*storage.Guest{g3}},
+		{"query matching several", storage.GuestFilter{Query: "+44 20"}, []*storage.Guest{g2, g1}},
+		{"query with a LIKE wildcard is literal", storage.GuestFilter{Query: "%"}, nil},
+		{"query with an underscore is literal", storage.GuestFilter{Query: "g_opper"}, nil},
+		{"query nobody matches", storage.GuestFilter{Query: "zzz"}, nil},
+		{"combined", storage.GuestFilter{
+			Status:           []storage.GuestStatus{storage.GuestActive, storage.GuestSuspended},
+			SponsorID:        spA.ID,
+			ValidUntilBefore: now.Add(90 * time.Minute),
+		}, []*storage.Guest{g1}},
+	}
+	for _, tc := range tests {
+		page, err := bb.store.ListGuests(ctx, tc.f)
+		if err != nil {
+			t.Errorf("%s: ListGuests: %v", tc.name, err)
+			continue
+		}
+		if got, want := guestIDs(page.Guests), guestIDs(tc.want); !slices.Equal(got, want) {
+			t.Errorf("%s: got %v, want %v", tc.name, got, want)
+		}
+		if page.Next != "" {
+			t.Errorf("%s: Next = %q on the only page", tc.name, page.Next)
+		}
+	}
+}
+
+func testGuestPagination(t *testing.T, b Backend) {
+	bb := setup(t, b)
+	ctx := t.Context()
+	base := bb.clock.now()
+	// 11 guests on 3 creation times: ties that only the ID can order.
+	var all []*storage.Guest
+	for i := range 11 {
+		g := bb.guest("page-"+string(rune('a'+i)), "")
+		g.CreatedAt = base.Add(time.Duration(i/4) * time.Minute)
+		if i%2 == 0 {
+			g.Status = storage.GuestPending
+		}
+		all = append(all, bb.createGuest(t, g))
+	}
+	newestFirst := func(gs []*storage.Guest) []uuid.UUID {
+		gs = slices.Clone(gs)
+		slices.SortFunc(gs, func(a, b *storage.Guest) int {
+			if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
+				return c
+			}
+			return strings.Compare(b.ID.String(), a.ID.String())
+		})
+		return guestIDs(gs)
+	}
+	walk := func(f storage.GuestFilter) (ids []uuid.UUID, pages int) {
+		for {
+			page, err := bb.store.ListGuests(ctx, f)
+			if err != nil {
+				t.Fatalf("ListGuests(page %d): %v", pages+1, err)
+			}
+			pages++
+			if len(page.Guests) > f.Limit {
+				t.Fatalf("page %d has %d guests, limit %d", pages, len(page.Guests), f.Limit)
+			}
+			ids = append(ids, guestIDs(page.Guests)...)
+			if page.Next == "" {
+				return ids, pages
+			}
+			if pages > 20 {
+				t.Fatal("pagination does not end")
+			}
+			f.After = page.Next
+		}
+	}
+
+	ids, pages := walk(storage.GuestFilter{Limit: 3})
+	if want := newestFirst(all); !slices.Equal(ids, want) {
+		t.Fatalf("paged through %v, want %v", ids, want)
+	}
+	if pages != 4 {
+		t.Fatalf("%d pages of 3 for 11 guests, want 4", pages)
+	}
+
+	var pending []*storage.Guest
+	for _, g := range all {
+		if g.Status == storage.GuestPending {
+			pending = append(pending, g)
+		}
+	}
+	ids, pages = walk(storage.GuestFilter{Limit: 2, Status: []storage.GuestStatus{storage.GuestPending}})
+	if want := newestFirst(pending); !slices.Equal(ids, want) || pages != 3 {
+		t.Fatalf("pending guests paged through %v in %d pages, want %v in 3", ids, pages, want)
+	}
+
+	// An exact fit leaves no empty last page behind.
+	ids, pages = walk(storage.GuestFilter{Limit: 11})
+	if len(ids) != 11 || pages != 1 {
+		t.Fatalf("limit 11 of 11: %d guests in %d pages, want 11 in 1", len(ids), pages)
+	}
+
+	if _, err := bb.store.ListGuests(ctx, storage.GuestFilter{After: "not-a-cursor!"}); err == nil {
+		t.Fatal("ListGuests with a malformed cursor succeeded")
+	}
+}
+
+func testGuestUpdate(t *testing.T, b Backend) {
+	bb := setup(t, b)
+	s, ctx := bb.store, t.Context()
+	spA, spB := bb.sponsor(t, "sponsor-a"), bb.sponsor(t, "sponsor-b")
+	g := bb.guest("upd", "upd@example.com")
+	g.SponsorID = spA.ID
+	bb.createGuest(t, g)
+	want := *g
+
+	// check applies u, expects the guest to become want, and reads it back.
+	check := func(name string, u storage.GuestUpdate) {
+		t.Helper()
+		bb.clock.Advance(time.Minute)
+		want.UpdatedAt = bb.clock.now()
+		got, err := s.UpdateGuest(ctx, g.ID, u)
+		if err != nil {
+			t.Fatalf("%s: UpdateGuest: %v", name, err)
+		}
+		if d := diff(want, got); d != "" {
+			t.Errorf("%s: UpdateGuest returned: %s", name, d)
+		}
+		got, err = s.GetGuest(ctx, g.ID)
+		if err != nil {
+			t.Fatalf("%s: GetGuest: %v", name, err)
+		}
+		if d := diff(want, got); d != "" {
+			t.Errorf("%s: GetGuest after: %s", name, d)
+		}
+	}
+	ptr := func(tm time.Time) *time.Time { return &tm }
+
+	suspended := storage.GuestSuspended
+	want.Status = suspended
+	check("status", storage.GuestUpdate{Status: &suspended})
+
+	from, until := g.ValidFrom.Add(time.Hour), g.ValidUntil.Add(72*time.Hour)
+	want.ValidFrom, want.ValidUntil = from, until
+	check("validity", storage.GuestUpdate{ValidFrom: &from, ValidUntil: &until})
+
+	notified := bb.clock.now()
+	want.ExpiryNotifiedAt = notified
+	check("expiry notified", storage.GuestUpdate{ExpiryNotifiedAt: &notified})
+	page, err := s.ListGuests(ctx, storage.GuestFilter{ExpiryNotNotified: true})
+	if err != nil || len(page.Guests) != 0 {
+		t.Fatalf("ExpiryNotNotified after notifying: %v, %v; want none", page, err)
+	}
+	want.ExpiryNotifiedAt = time.Time{}
+	check("expiry notified cleared", storage.GuestUpdate{ExpiryNotifiedAt: ptr(time.Time{})})
+	page, err = s.ListGuests(ctx, storage.GuestFilter{ExpiryNotNotified: true})
+	if err != nil || len(page.Guests) != 1 {
+		t.Fatalf("ExpiryNotNotified after clearing: %v, %v; want the guest", page, err)
+	}
+
+	pw := "new-password"
+	want.Password = pw
+	check("password", storage.GuestUpdate{Password: &pw})
+
+	want.SponsorID = spB.ID
+	check("sponsor", storage.GuestUpdate{SponsorID: &spB.ID})
+	nobody := uuid.Nil
+	want.SponsorID = uuid.Nil
+	check("sponsor cleared", storage.GuestUpdate{SponsorID: &nobody})
+
+	check("nothing", storage.GuestUpdate{})
+
+	active := storage.GuestActive
+	when := g.ValidUntil.Add(time.Hour)
+	want.Status, want.ValidUntil = active, when
+	check("several fields", storage.GuestUpdate{Status: &active, ValidUntil: &when})
+
+	bad := storage.GuestStatus("unknown")
+	if _, err := s.UpdateGuest(ctx, g.ID, storage.GuestUpdate{Status: &bad}); err == nil {
+		t.Error("UpdateGuest to status \"unknown\" succeeded")
+	}
+	if got, err := s.GetGuest(ctx, g.ID); err != nil || got.Status != active {
+		t.Errorf("after a rejected update: %v, %v; want the guest unchanged", got, err)
+	}
+	if _, err := s.UpdateGuest(ctx, uuid.New(), storage.GuestUpdate{Status: &active}); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("UpdateGuest of a missing guest: err = %v, want ErrNotFound", err)
+	}
+}
+
+func testGuestDelete(t *testing.T, b Backend) {
+	bb := setup(t, b)
+	s, ctx := bb.store, t.Context()
+	g := bb.createGuest(t, bb.guest("gone", "gone@example.com"))
+	keep := bb.createGuest(t, bb.guest("kept", "kept@example.com"))
+	if err := s.DeleteGuest(ctx, g.ID); err != nil {
+		t.Fatalf("DeleteGuest: %v", err)
+	}
+	if _, err := s.GetGuest(ctx, g.ID); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("GetGuest after delete: err = %v, want ErrNotFound", err)
+	}
+	if err := s.DeleteGuest(ctx, g.ID); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("DeleteGuest again: err = %v, want ErrNotFound", err)
+	}
+	if _, err := s.GetGuest(ctx, keep.ID); err != nil {
+		t.Fatalf("the other guest: %v", err)
+	}
+	// The username and email are free again.
+	bb.createGuest(t, bb.guest("gone", "gone@example.com"))
+}
+
+func testGuestTypes(t *testing.T, b Backend) {
+	bb := setup(t, b)
+	s, ctx := bb.store, t.Context()
+	daily := storage.GuestType{Name: "daily", Description: "One day", DefaultDuration: 24 * time.Hour, MaxDuration: 72 * time.Hour}
+	contractor := storage.GuestType{Name: "contractor", Description: "Contractors", DefaultDuration: 7 * 24 * time.Hour,
+		MaxDuration: 90 * 24 * time.Hour, RequireApproval: true}
+	for _, gt := range []storage.GuestType{daily, contractor} {
+		if err := s.PutGuestType(ctx, gt); err != nil {
+			t.Fatalf("PutGuestType(%s): %v", gt.Name, err)
+		}
+	}
+	got, err := s.GetGuestType(ctx, "contractor")
+	if err != nil {
+		t.Fatalf("GetGuestType: %v", err)
+	}
+	if d := diff(contractor, got); d != "" {
+		t.Fatalf("GetGuestType: %s", d)
+	}
+
+	daily.Description, daily.MaxDuration, daily.RequireApproval = "A day", 48*time.Hour, true
+	if err := s.PutGuestType(ctx, daily); err != nil {
+		t.Fatalf("PutGuestType(daily again): %v", err)
+	}
+	list, err := s.ListGuestTypes(ctx)
+	if err != nil {
+		t.Fatalf("ListGuestTypes: %v", err)
+	}
+	slices.SortFunc(list, func(a, b storage.GuestType) int { return strings.Compare(a.Name, b.Name) })
+	if len(list) != 2 || diff(contractor, list[0]) != "" || diff(daily, list[1]) != "" {
+		t.Fatalf("ListGuestTypes = %+v, want contractor and the replaced daily", list)
+	}
+
+	if err := s.DeleteGuestType(ctx, "daily"); err != nil {
+		t.Fatalf("DeleteGuestType: %v", err)
+	}
+	if _, err := s.GetGuestType(ctx, "daily"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("GetGuestType after delete: err = %v, want ErrNotFound", err)
+	}
+	if err := s.DeleteGuestType(ctx, "daily"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("DeleteGuestType again: err = %v, want ErrNotFound", err)
+	}
+	if list, err := s.ListGuestTypes(ctx); err != nil || len(list) != 1 {
+		t.Fatalf("ListGuestTypes after delete = %+v, %v; want contractor only", list, err)
+	}
+}
+
+func testStaff(t *testing.T, b Backend) {
+	bb := setup(t, b)
+	s, ctx := bb.store, t.Context()
+	admin := &storage.Staff{Username: "Root", Email: "root@corp.example", DisplayName: "The Admin",
+		Role: storage.RoleAdmin, PasswordHash: "$argon2id$v=19$m=65536,t=1,p=4$c2FsdA$aGFzaA"}
+	want := *admin
+	if err := s.CreateStaff(ctx, admin); err != nil {
+		t.Fatalf("CreateStaff: %v", err)
+	}
+	if admin.ID == uuid.Nil || !admin.CreatedAt.Equal(bb.clock.now()) {
+		t.Fatalf("CreateStaff filled ID %v, CreatedAt %v; want an ID and the clock's %v", admin.ID, admin.CreatedAt, bb.clock.now())
+	}
+	want.ID, want.CreatedAt = admin.ID, admin.CreatedAt
+	for name, get := range map[string]func() (*storage.Staff, error){
+		"GetStaff":                 func() (*storage.Staff, error) { return s.GetStaff(ctx, admin.ID) },
+		"GetStaffByUsername lower": func() (*storage.Staff, error) { return s.GetStaffByUsername(ctx, "root") },
+		"GetStaffByUsername upper": func() (*storage.Staff, error) { return s.GetStaffByUsername(ctx, "ROOT") },
+	} {
+		got, err := get()
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		want.PasswordChangedAt = got.PasswordChangedAt // the interface leaves its first value open
+		if d := diff(want, got); d != "" {
+			t.Errorf("%s: %s", name, d)
+		}
+	}
+	if err := s.CreateStaff(ctx, &storage.Staff{Username: "rOOt", Role: storage.RoleSponsor}); !errors.Is(err, storage.ErrConflict) {
+		t.Fatalf("CreateStaff with a taken username: err = %v, want ErrConflict", err)
+	}
+	sp := bb.sponsor(t, "sally")
+	list, err := s.ListStaff(ctx)
+	if err != nil || len(list) != 2 {
+		t.Fatalf("ListStaff = %d users, %v; want 2", len(list), err)
+	}
+
+	bb.clock.Advance(time.Hour)
+	if err := s.SetStaffPassword(ctx, sp.ID, "$2a$10$newhashnewhashnewhash"); err != nil {
+		t.Fatalf("SetStaffPassword: %v", err)
+	}
+	got, err := s.GetStaff(ctx, sp.ID)
+	if err != nil || got.PasswordHash != "$2a$10$newhashnewhashnewhash" || !got.PasswordChangedAt.Equal(bb.clock.now()) {
+		t.Fatalf("after SetStaffPassword: changed at %v, %v; want the new hash changed at %v", got.PasswordChangedAt, err, bb.clock.now())
+	}
+	if err := s.SetStaffDisabled(ctx, sp.ID, true); err != nil {
+		t.Fatalf("SetStaffDisabled: %v", err)
+	}
+	if got, err := s.GetStaff(ctx, sp.ID); err != nil || !got.Disabled {
+		t.Fatalf("after SetStaffDisabled(true): %+v, %v", got, err)
+	}
+	if err := s.SetStaffDisabled(ctx, sp.ID, false); err != nil {
+		t.Fatalf("SetStaffDisabled: %v", err)
+	}
+	if got, err := s.GetStaff(ctx, sp.ID); err != nil || got.Disabled {
+		t.Fatalf("after SetStaffDisabled(false): %+v, %v", got, err)
+	}
+	if got, err := s.GetStaff(ctx, admin.ID); err != nil || got.Disabled || got.PasswordHash != want.PasswordHash {
+		t.Fatalf("the other staff user changed: %+v, %v", got, err)
+	}
+
+	missing := uuid.New()
+	for name, err := range map[string]error{
+		"GetStaff":           func() error { _, err := s.GetStaff(ctx, missing); return err }(),
+		"GetStaffByUsername": func() error { _, err := s.GetStaffByUsername(ctx, "nobody"); return err }(),
+		"SetStaffPassword":   s.SetStaffPassword(ctx, missing, "x"),
+		"SetStaffDisabled":   s.SetStaffDisabled(ctx, missing, true),
+	} {
+		if !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("%s of a missing user: err = %v, want ErrNotFound", name, err)
+		}
+	}
+}

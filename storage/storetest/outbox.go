@@ -1,0 +1,387 @@
+package storetest
+
+import (
+	"bytes"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/lobbyhq/lobby/storage"
+)
+
+// getMail reads a message or fails the test.
+func (bb *bundle) getMail(t *testing.T, id uuid.UUID) *storage.OutboxMessage {
+	t.Helper()
+	m, err := bb.store.GetMail(t.Context(), id)
+	if err != nil {
+		t.Fatalf("GetMail: %v", err)
+	}
+	return m
+}
+
+// lease leases up to n messages for owner, or fails the test.
+func (bb *bundle) lease(t *testing.T, owner string, n int, d time.Duration) []*storage.OutboxMessage {
+	t.Helper()
+	ms, err := bb.store.LeaseMail(t.Context(), owner, n, d)
+	if err != nil {
+		t.Fatalf("LeaseMail(%s): %v", owner, err)
+	}
+	return ms
+}
+
+func sortedIDs(ids []uuid.UUID) []uuid.UUID {
+	ids = slices.Clone(ids)
+	slices.SortFunc(ids, func(a, b uuid.UUID) int { return strings.Compare(a.String(), b.String()) })
+	return ids
+}
+
+func testOutboxEnqueue(t *testing.T, b Backend) {
+	bb := setup(t, b)
+	m := mail("ada@example.com", "Your Wi-Fi credentials")
+	m.Kind = "guest.credentials"
+	bb.enqueue(t, m)
+	now := bb.clock.now()
+	if m.ID == uuid.Nil || m.Status != storage.MailQueued || !m.CreatedAt.Equal(now) || !m.NextAttemptAt.Equal(now) {
+		t.Fatalf("EnqueueMail filled ID %v, Status %q, CreatedAt %v, NextAttemptAt %v; want an ID, queued, due now (%v)",
+			m.ID, m.Status, m.CreatedAt, m.NextAttemptAt, now)
+	}
+	want := storage.OutboxMessage{ID: m.ID, Kind: m.Kind, Recipient: m.Recipient, Subject: m.Subject, Payload: m.Payload,
+		Status: storage.MailQueued, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now}
+	if d := diff(want, bb.getMail(t, m.ID)); d != "" {
+		t.Fatalf("GetMail: %s", d)
+	}
+	if !bytes.Equal(bb.getMail(t, m.ID).Payload, m.Payload) {
+		t.Fatal("the payload did not round-trip")
+	}
+
+	later := bb.clock.now().Add(time.Hour)
+	m2 := mail("bob@example.com", "Later")
+	m2.NextAttemptAt = later
+	bb.enqueue(t, m2)
+	if got := bb.getMail(t, m2.ID); !got.NextAttemptAt.Equal(later) || got.Status != storage.MailQueued {
+		t.Fatalf("a message due later: NextAttemptAt %v, status %q; want %v, queued", got.NextAttemptAt, got.Status, later)
+	}
+	if ms := bb.lease(t, "w", 10, time.Minute); !slices.Equal(mailIDs(ms), []uuid.UUID{m.ID}) {
+		t.Fatalf("LeaseMail = %v, want only the message due now %v", mailIDs(ms), m.ID)
+	}
+
+	if _, err := bb.store.GetMail(t.Context(), uuid.New()); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("GetMail of a missing message: err = %v, want ErrNotFound", err)
+	}
+}
+
+func testOutboxIdempotency(t *testing.T, b Backend) {
+	bb := setup(t, b)
+	ctx := t.Context()
+	first := mail("ada@example.com", "Credentials")
+	first.IdempotencyKey = "guest.credentials:1234"
+	bb.enqueue(t, first)
+
+	dup := mail("ada@example.com", "Credentials, again")
+	dup.IdempotencyKey = first.IdempotencyKey
+	err := bb.store.EnqueueMail(ctx, dup)
+	if !errors.Is(err, storage.ErrDuplicate) {
+		t.Fatalf("EnqueueMail with a taken idempotency key: err = %v, want ErrDuplicate", err)
+	}
+	if dup.ID != first.ID {
+		t.Fatalf("the duplicate's ID = %v, want the existing message's %v", dup.ID, first.ID)
+	}
+	// Also inside a transaction, which goes on and commits.
+	dup2 := mail("ada@example.com", "Credentials, in a tx")
+	dup2.IdempotencyKey = first.IdempotencyKey
+	g := bb.guest("idem", "idem@example.com")
+	err = bb.store.WithTx(ctx, func(tx storage.Store) error {
+		if err := tx.EnqueueMail(ctx, dup2); !errors.Is(err, storage.ErrDuplicate) || dup2.ID != first.ID {
+			t.Errorf("EnqueueMail duplicate in a transaction: err = %v, ID %v; want ErrDuplicate and %v", err, dup2.ID, first.ID)
+		}
+		return tx.CreateGuest(ctx, g)
+	})
+	if err != nil {
+		t.Fatalf("WithTx after a duplicate: %v", err)
+	}
+	if _, err := bb.store.GetGuest(ctx, g.ID); err != nil {
+		t.Fatalf("the guest created after the duplicate: %v", err)
+	}
+
+	// Other keys, and no key at all, do not collide.
+	other := mail("ada@example.com", "Other")
+	other.IdempotencyKey = "guest.credentials:5678"
+	bb.enqueue(t, other)
+	bb.enqueue(t, mail("ada@example.com", "No key 1"))
+	bb.enqueue(t, mail("ada@example.com", "No key 2"))
+	counts, err := bb.store.CountMail(ctx)
+	if err != nil || counts[storage.MailQueued] != 4 {
+		t.Fatalf("CountMail = %v, %v; want 4 queued", counts, err)
+	}
+	if got := bb.getMail(t, first.ID); got.Subject != "Credentials" || got.IdempotencyKey != first.IdempotencyKey {
+		t.Fatalf("the first message changed: subject %q, key %q", got.Subject, got.IdempotencyKey)
+	}
+}
+
+func testLeaseExpiry(t *testing.T, b Backend) {
+	bb := setup(t, b)
+	s, ctx := bb.store, t.Context()
+	m := bb.enqueue(t, mail("ada@example.com", "Hello"))
+
+	got := bb.lease(t, "worker-a", 10, 30*time.Second)
+	if len(got) != 1 || got[0].ID != m.ID {
+		t.Fatalf("LeaseMail = %v, want %v", mailIDs(got), m.ID)
+	}
+	now := bb.clock.now()
+	if l := got[0]; l.Status != storage.MailSending || l.LeaseOwner != "worker-a" || l.Attempts != 1 ||
+		!l.LeaseUntil.Equal(now.Add(30*time.Second)) || !bytes.Equal(l.Payload, m.Payload) {
+		t.Fatalf("leased message: status %q owner %q attempts %d until %v; want sending, worker-a, 1, %v, with its payload",
+			l.Status, l.LeaseOwner, l.Attempts, l.LeaseUntil, now.Add(30*time.Second))
+	}
+	if ms := bb.lease(t, "worker-b", 10, 30*time.Second); len(ms) != 0 {
+		t.Fatalf("a leased message was leased again: %v", mailIDs(ms))
+	}
+	bb.clock.Advance(29 * time.Second)
+	if ms := bb.lease(t, "worker-b", 10, 30*time.Second); len(ms) != 0 {
+		t.Fatalf("a message was leased again before its lease ran out: %v", mailIDs(ms))
+	}
+
+	bb.clock.Advance(2 * time.Second) // 31 s: worker-a's lease ran out (a crashed node)
+	got = bb.lease(t, "worker-b", 10, 30*time.Second)
+	if len(got) != 1 || got[0].ID != m.ID || got[0].LeaseOwner != "worker-b" || got[0].Attempts != 2 {
+		t.Fatalf("after the lease ran out: %d messages, %+v; want %v taken over by worker-b on attempt 2", len(got), got, m.ID)
+	}
+
+	for name, err := range map[string]error{
+		"MarkMailSent":     s.MarkMailSent(ctx, m.ID, "worker-a"),
+		"MarkMailDeferred": s.MarkMailDeferred(ctx, m.ID, "worker-a", now.Add(time.Hour), "421", "smtp_transient"),
+		"MarkMailDead":     s.MarkMailDead(ctx, m.ID, "worker-a", "550", "rejected"),
+		"ReleaseMail":      s.ReleaseMail(ctx, m.ID, "worker-a"),
+	} {
+		if !errors.Is(err, storage.ErrLeaseLost) {
+			t.Errorf("%s by the worker that lost the lease: err = %v, want ErrLeaseLost", name, err)
+		}
+	}
+	if l := bb.getMail(t, m.ID); l.Status != storage.MailSending || l.LeaseOwner != "worker-b" {
+		t.Fatalf("after the lost-lease calls: status %q owner %q; want sending by worker-b", l.Status, l.LeaseOwner)
+	}
+
+	bb.clock.Advance(time.Second)
+	if err := s.MarkMailSent(ctx, m.ID, "worker-b"); err != nil {
+		t.Fatalf("MarkMailSent by the holder: %v", err)
+	}
+	sent := bb.getMail(t, m.ID)
+	if sent.Status != storage.MailSent || !sent.SentAt.Equal(bb.clock.now()) || sent.Attempts != 2 || sent.LeaseOwner != "" {
+		t.Fatalf("after MarkMailSent: status %q sent at %v attempts %d owner %q; want sent at %v, 2 attempts, no owner",
+			sent.Status, sent.SentAt, sent.Attempts, sent.LeaseOwner, bb.clock.now())
+	}
+	if err := s.MarkMailSent(ctx, m.ID, "worker-b"); !errors.Is(err, storage.ErrLeaseLost) {
+		t.Errorf("MarkMailSent twice: err = %v, want ErrLeaseLost", err)
+	}
+	bb.clock.Advance(time.Hour)
+	if ms := bb.lease(t, "worker-c", 10, 30*time.Second); len(ms) != 0 {
+		t.Fatalf("a sent message was leased: %v", mailIDs(ms))
+	}
+	if err := s.MarkMailSent(ctx, uuid.New(), "worker-b"); !errors.Is(err, storage.ErrLeaseLost) && !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("MarkMailSent of a missing message: err = %v, want ErrLeaseLost or ErrNotFound", err)
+	}
+}
+
+func testLeaseOldestDueFirst(t *testing.T, b Backend) {
+	bb := setup(t, b)
+	now := bb.clock.now()
+	due := func(subject string, at time.Duration) *storage.OutboxMessage {
+		m := mail("x@example.com", subject)
+		m.NextAttemptAt = now.Add(at)
+		return bb.enqueue(t, m)
+	}
+	late := due("late", 0)
+	early := due("early", -10*time.Minute)
+	mid := due("mid", -5*time.Minute)
+	due("future", time.Minute)
+
+	got := bb.lease(t, "w", 2, time.Minute)
+	if want := sortedIDs([]uuid.UUID{early.ID, mid.ID}); !slices.Equal(sortedIDs(mailIDs(got)), want) {
+		t.Fatalf("LeaseMail(2) = %v, want the two oldest due %v", mailIDs(got), want)
+	}
+	got = bb.lease(t, "w", 10, time.Minute)
+	if !slices.Equal(mailIDs(got), []uuid.UUID{late.ID}) {
+		t.Fatalf("LeaseMail(10) = %v, want only %v (the other is not due)", mailIDs(got), late.ID)
+	}
+	if got, err := bb.store.LeaseMail(t.Context(), "w", 0, time.Minute); err != nil || len(got) != 0 {
+		t.Fatalf("LeaseMail(0) = %v, %v; want nothing", mailIDs(got), err)
+	}
+}
+
+func testMailDeferredAndDead(t *testing.T, b Backend) {
+	bb := setup(t, b)
+	s, ctx := bb.store, t.Context()
+	m := bb.enqueue(t, mail("ada@example.com", "Hello"))
+	bb.lease(t, "a", 1, time.Minute)
+	next := bb.clock.now().Add(5 * time.Minute)
+	if err := s.MarkMailDeferred(ctx, m.ID, "a", next, "421 4.7.0 try again later", "smtp_transient"); err != nil {
+		t.Fatalf("MarkMailDeferred: %v", err)
+	}
+	got := bb.getMail(t, m.ID)
+	if got.Status != storage.MailDeferred || !got.NextAttemptAt.Equal(next) || got.LastError != "421 4.7.0 try again later" ||
+		got.Diagnosis != "smtp_transient" || got.LeaseOwner != "" || got.Attempts != 1 {
+		t.Fatalf("after MarkMailDeferred: %+v", got)
+	}
+	if ms := bb.lease(t, "b", 10, time.Minute); len(ms) != 0 {
+		t.Fatal("a deferred message was leased before its next attempt")
+	}
+	if _, err := s.LeaseMailByID(ctx, m.ID, "b", time.Minute); !errors.Is(err, storage.ErrConflict) {
+		t.Fatalf("LeaseMailByID of a deferred message not yet due: err = %v, want ErrConflict", err)
+	}
+	bb.clock.Advance(4 * time.Minute)
+	if ms := bb.lease(t, "b", 10, time.Minute); len(ms) != 0 {
+		t.Fatal("a deferred message was leased a minute before its next attempt")
+	}
+	bb.clock.Advance(time.Minute + time.Second)
+	ms := bb.lease(t, "b", 10, time.Minute)
+	if len(ms) != 1 || ms[0].ID != m.ID || ms[0].Attempts != 2 || ms[0].LastError != "421 4.7.0 try again later" {
+		t.Fatalf("once due: %d messages %+v; want %v on attempt 2 with its last error", len(ms), ms, m.ID)
+	}
+
+	if err := s.MarkMailDead(ctx, m.ID, "b", "535 5.7.3 Authentication unsuccessful", "mailbox_rejected_token"); err != nil {
+		t.Fatalf("MarkMailDead: %v", err)
+	}
+	got = bb.getMail(t, m.ID)
+	if got.Status != storage.MailDead || got.LastError != "535 5.7.3 Authentication unsuccessful" ||
+		got.Diagnosis != "mailbox_rejected_token" || got.LeaseOwner != "" || !got.SentAt.IsZero() {
+		t.Fatalf("after MarkMailDead: %+v", got)
+	}
+	bb.clock.Advance(24 * time.Hour)
+	if ms := bb.lease(t, "c", 10, time.Minute); len(ms) != 0 {
+		t.Fatal("a dead message was leased")
+	}
+	if _, err := s.LeaseMailByID(ctx, m.ID, "c", time.Minute); !errors.Is(err, storage.ErrConflict) {
+		t.Fatalf("LeaseMailByID of a dead message: err = %v, want ErrConflict", err)
+	}
+}
+
+func testMailRelease(t *testing.T, b Backend) {
+	bb := setup(t, b)
+	s, ctx := bb.store, t.Context()
+	m := mail("ada@example.com", "Hello")
+	m.NextAttemptAt = bb.clock.now().Add(-time.Hour)
+	bb.enqueue(t, m)
+	bb.lease(t, "a", 1, time.Hour)
+	bb.clock.Advance(time.Second)
+	if err := s.ReleaseMail(ctx, m.ID, "a"); err != nil {
+		t.Fatalf("ReleaseMail: %v", err)
+	}
+	got := bb.getMail(t, m.ID)
+	if got.Status != storage.MailQueued || got.Attempts != 0 || got.LeaseOwner != "" || !got.NextAttemptAt.Equal(bb.clock.now()) {
+		t.Fatalf("after ReleaseMail: status %q attempts %d owner %q next %v; want queued, 0, none, %v",
+			got.Status, got.Attempts, got.LeaseOwner, got.NextAttemptAt, bb.clock.now())
+	}
+	if err := s.MarkMailSent(ctx, m.ID, "a"); !errors.Is(err, storage.ErrLeaseLost) {
+		t.Fatalf("MarkMailSent after releasing: err = %v, want ErrLeaseLost", err)
+	}
+	ms := bb.lease(t, "b", 10, time.Hour) // at once, though a's lease had an hour to run
+	if len(ms) != 1 || ms[0].ID != m.ID || ms[0].Attempts != 1 || ms[0].LeaseOwner != "b" {
+		t.Fatalf("leasing after release: %+v; want %v on attempt 1 by b", ms, m.ID)
+	}
+}
+
+func testLeaseMailByID(t *testing.T, b Backend) {
+	bb := setup(t, b)
+	s, ctx := bb.store, t.Context()
+	m := bb.enqueue(t, mail("ada@example.com", "Hello"))
+	other := bb.enqueue(t, mail("bob@example.com", "Other"))
+	got, err := s.LeaseMailByID(ctx, m.ID, "a", time.Minute)
+	if err != nil {
+		t.Fatalf("LeaseMailByID: %v", err)
+	}
+	if got.ID != m.ID || got.Status != storage.MailSending || got.LeaseOwner != "a" || got.Attempts != 1 ||
+		!got.LeaseUntil.Equal(bb.clock.now().Add(time.Minute)) || !bytes.Equal(got.Payload, m.Payload) {
+		t.Fatalf("LeaseMailByID = %+v", got)
+	}
+	if _, err := s.LeaseMailByID(ctx, m.ID, "b", time.Minute); !errors.Is(err, storage.ErrConflict) {
+		t.Fatalf("LeaseMailByID of a leased message: err = %v, want ErrConflict", err)
+	}
+	if _, err := s.LeaseMailByID(ctx, uuid.New(), "b", time.Minute); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("LeaseMailByID of a missing message: err = %v, want ErrNotFound", err)
+	}
+	future := mail("c@example.com", "Future")
+	future.NextAttemptAt = bb.clock.now().Add(time.Hour)
+	bb.enqueue(t, future)
+	if _, err := s.LeaseMailByID(ctx, future.ID, "b", time.Minute); !errors.Is(err, storage.ErrConflict) {
+		t.Fatalf("LeaseMailByID of a message not yet due: err = %v, want ErrConflict", err)
+	}
+	if ms := bb.lease(t, "b", 10, time.Minute); !slices.Equal(mailIDs(ms), []uuid.UUID{other.ID}) {
+		t.Fatalf("LeaseMail beside LeaseMailByID = %v, want only %v", mailIDs(ms), other.ID)
+	}
+	bb.clock.Advance(2 * time.Minute)
+	got, err = s.LeaseMailByID(ctx, m.ID, "b", time.Minute)
+	if err != nil || got.LeaseOwner != "b" || got.Attempts != 2 {
+		t.Fatalf("LeaseMailByID after the lease ran out: %+v, %v; want b on attempt 2", got, err)
+	}
+}
+
+func testListAndCountMail(t *testing.T, b Backend) {
+	bb := setup(t, b)
+	s, ctx := bb.store, t.Context()
+	var all []*storage.OutboxMessage
+	for _, r := range []struct{ to, subject string }{
+		{"ada@example.com", "Your Wi-Fi credentials"},
+		{"bob@example.com", "Your Wi-Fi credentials"},
+		{"Carol@Example.com", "Your access expires soon"},
+		{"admin@corp.example", "Test email from Lobby"},
+		{"dave@example.com", "Password reset"},
+	} {
+		all = append(all, bb.enqueue(t, mail(r.to, r.subject)))
+		bb.clock.Advance(time.Second)
+	}
+	if _, err := s.LeaseMailByID(ctx, all[1].ID, "w", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.MarkMailSent(ctx, all[1].ID, "w"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.LeaseMailByID(ctx, all[3].ID, "w", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.MarkMailDead(ctx, all[3].ID, "w", "535 5.7.139", "smtp_auth_disabled"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.LeaseMailByID(ctx, all[4].ID, "w", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	ids := func(ms ...*storage.OutboxMessage) []uuid.UUID { return mailIDs(ms) }
+	tests := []struct {
+		name string
+		f    storage.MailFilter
+		want []uuid.UUID // newest first
+	}{
+		{"all", storage.MailFilter{}, ids(all[4], all[3], all[2], all[1], all[0])},
+		{"limit", storage.MailFilter{Limit: 2}, ids(all[4], all[3])},
+		{"one status", storage.MailFilter{Status: []storage.MailStatus{storage.MailSent}}, ids(all[1])},
+		{"two statuses", storage.MailFilter{Status: []storage.MailStatus{storage.MailQueued, storage.MailDead}}, ids(all[3], all[2], all[0])},
+		{"sending", storage.MailFilter{Status: []storage.MailStatus{storage.MailSending}}, ids(all[4])},
+		{"recipient, other case", storage.MailFilter{Query: "CAROL@example"}, ids(all[2])},
+		{"subject, other case", storage.MailFilter{Query: "wi-fi CREDENTIALS"}, ids(all[1], all[0])},
+		{"query and status", storage.MailFilter{Query: "credentials", Status: []storage.MailStatus{storage.MailQueued}}, ids(all[0])},
+		{"wildcard is literal", storage.MailFilter{Query: "%"}, nil},
+		{"nothing matches", storage.MailFilter{Query: "nope"}, nil},
+	}
+	for _, tc := range tests {
+		got, err := s.ListMail(ctx, tc.f)
+		if err != nil {
+			t.Errorf("%s: ListMail: %v", tc.name, err)
+			continue
+		}
+		if !slices.Equal(mailIDs(got), tc.want) {
+			t.Errorf("%s: ListMail = %v, want %v", tc.name, mailIDs(got), tc.want)
+		}
+	}
+	counts, err := s.CountMail(ctx)
+	if err != nil {
+		t.Fatalf("CountMail: %v", err)
+	}
+	want := map[storage.MailStatus]int{storage.MailQueued: 2, storage.MailSent: 1, storage.MailDead: 1, storage.MailSending: 1}
+	for _, st := range []storage.MailStatus{storage.MailQueued, storage.MailSending, storage.MailDeferred, storage.MailSent, storage.MailDead} {
+		if counts[st] != want[st] {
+			t.Errorf("CountMail()[%s] = %d, want %d (all: %v)", st, counts[st], want[st], counts)
+		}
+	}
+}
