@@ -22,6 +22,7 @@ import (
 	"github.com/lobbyhq/lobby/notify"
 	"github.com/lobbyhq/lobby/notify/exchangetest"
 	"github.com/lobbyhq/lobby/storage"
+	"github.com/lobbyhq/lobby/storage/postgres"
 	"github.com/lobbyhq/lobby/storage/sqlite"
 )
 
@@ -64,9 +65,17 @@ type testBundle struct {
 	client *http.Client // with a cookie jar; does not follow redirects
 }
 
-// setup starts a host of the given kind. mod may change the Config; unless
-// it sets MailSettings, the emulator's settings are saved in the store.
+// setup starts a host of the given kind on SQLite. mod may change the
+// Config; unless it sets MailSettings, the emulator's settings are saved in
+// the store.
 func setup(t *testing.T, kind host, mod func(*testBundle, *Config)) *testBundle {
+	t.Helper()
+	return setupOn(t, "sqlite", kind, mod)
+}
+
+// setupOn is setup on the named backend: "sqlite", or "postgres" in a
+// schema of its own on LOBBY_TEST_DATABASE_URL (skipped without it).
+func setupOn(t *testing.T, backend string, kind host, mod func(*testBundle, *Config)) *testBundle {
 	t.Helper()
 	ctx := t.Context()
 	b := &testBundle{clock: &testClock{}, key: make([]byte, storage.KeySize)}
@@ -76,7 +85,14 @@ func setup(t *testing.T, kind host, mod func(*testBundle, *Config)) *testBundle 
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "lobby.db"), storage.Options{Sealer: sealer, Now: b.clock.Now})
+	opts := storage.Options{Sealer: sealer, Now: b.clock.Now}
+	var st storage.Store
+	if backend == "postgres" {
+		dbURL, _ := postgres.TestSchema(t)
+		st, err = postgres.Open(ctx, dbURL, postgres.Options{Options: opts})
+	} else {
+		st, err = sqlite.Open(ctx, filepath.Join(t.TempDir(), "lobby.db"), opts)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -341,13 +357,18 @@ func wantLoginRedirect(t *testing.T, res *http.Response, returnTo string) {
 // transport with XOAUTH2 over STARTTLS to the emulator, whose CA is trusted
 // through the saved settings), signs in with exactly those credentials and
 // reaches the host's guarded page; suspending the guest, and the end of the
-// guest's validity, take that away on the next request.
+// guest's validity, take that away on the next request. It runs for a
+// net/http host and an echo host on SQLite, and for a net/http host on
+// Postgres when LOBBY_TEST_DATABASE_URL is set.
 func TestGuestJourney(t *testing.T) {
 	t.Parallel()
-	for _, kind := range []host{hostNetHTTP, hostEcho} {
-		t.Run(string(kind), func(t *testing.T) {
+	for _, tc := range []struct {
+		backend string
+		kind    host
+	}{{"sqlite", hostNetHTTP}, {"sqlite", hostEcho}, {"postgres", hostNetHTTP}} {
+		t.Run(tc.backend+"/"+string(tc.kind), func(t *testing.T) {
 			t.Parallel()
-			b := setup(t, kind, nil)
+			b := setupOn(t, tc.backend, tc.kind, nil)
 			ctx := t.Context()
 			const email = "ada.lovelace@example.org"
 			const wifi = "/wifi?ssid=guest&lang=en"
