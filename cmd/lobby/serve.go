@@ -1,0 +1,181 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/lobbyhq/lobby"
+	"github.com/lobbyhq/lobby/notify"
+	"github.com/lobbyhq/lobby/notify/exchangetest"
+	"github.com/lobbyhq/lobby/storage"
+)
+
+type serveFlags struct {
+	common
+	Addr            string
+	BaseURL         string
+	Dev             bool
+	ShutdownTimeout time.Duration
+}
+
+func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	var f serveFlags
+	f.register(fs)
+	fs.StringVar(&f.Addr, "addr", env("ADDR", "127.0.0.1:8080"), "address to listen on (LOBBY_ADDR)")
+	fs.StringVar(&f.BaseURL, "base-url", env("BASE_URL", ""), "external URL of Lobby, for links in emails; default http://ADDR (LOBBY_BASE_URL)")
+	dev, _ := strconv.ParseBool(env("DEV", "false"))
+	fs.BoolVar(&f.Dev, "dev", dev, "development mail: start the built-in Exchange Online emulator, send through it, show its mailbox at /dev/mailbox, create demo staff (LOBBY_DEV)")
+	shutdown, err := envDuration("SHUTDOWN_TIMEOUT", 15*time.Second)
+	if err != nil {
+		return err
+	}
+	fs.DurationVar(&f.ShutdownTimeout, "shutdown-timeout", shutdown, "how long to finish requests and sends on SIGTERM (LOBBY_SHUTDOWN_TIMEOUT)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	logger, err := f.logger(stderr)
+	if err != nil {
+		return err
+	}
+	key, err := f.key(stderr)
+	if err != nil {
+		return err
+	}
+
+	start := time.Now()
+	st, err := lobby.OpenStore(ctx, f.database(), key)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	logger.Info("store open", "backend", st.Backend(), "took_ms", time.Since(start).Milliseconds())
+
+	ln, err := net.Listen("tcp", f.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (is another Lobby running? pick another with --addr or LOBBY_ADDR)", f.Addr, err)
+	}
+	defer ln.Close()
+	baseURL := f.BaseURL
+	if baseURL == "" {
+		baseURL = "http://" + displayAddr(ln.Addr())
+	}
+
+	cfg := lobby.Config{Store: st, BaseURL: baseURL, SecretKey: key, Logger: logger}
+	if f.Dev {
+		emu, err := exchangetest.Start(exchangetest.Options{Logger: logger.With("component", "exchangetest")})
+		if err != nil {
+			return fmt.Errorf("start the development emulator: %w", err)
+		}
+		defer emu.Close()
+		settings := lobby.DevMailSettings(emu)
+		cfg.MailSettings = func(context.Context) (notify.Settings, error) { return settings, nil }
+		cfg.DevMailbox = emu
+		if err := devStaff(ctx, st, stdout); err != nil {
+			return err
+		}
+		logger.Warn("development mode: mail goes to the built-in Exchange Online emulator, not to real mailboxes",
+			"token_endpoint", emu.TokenEndpointBase(), "smtp", net.JoinHostPort(emu.SMTPHost(), strconv.Itoa(emu.SMTPPort())))
+	}
+	l, err := lobby.New(cfg)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+
+	srv := &http.Server{
+		Handler:           l.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	runCtx, stopRun := context.WithCancel(context.WithoutCancel(ctx))
+	runDone := make(chan error, 1)
+	go func() { runDone <- l.Run(runCtx) }()
+	serveDone := make(chan error, 1)
+	go func() { serveDone <- srv.Serve(ln) }()
+
+	fmt.Fprintf(stdout, "\nLobby %s is running at %s\n", version, baseURL)
+	fmt.Fprintf(stdout, "  guest portal:  %s/portal/\n", baseURL)
+	if f.Dev {
+		fmt.Fprintf(stdout, "  dev mailbox:   %s/dev/mailbox\n", baseURL)
+	}
+	fmt.Fprintf(stdout, "  health:        %s/healthz  %s/readyz\n", baseURL, baseURL)
+	fmt.Fprintf(stdout, "Press Ctrl+C to stop.\n\n")
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-serveDone:
+	case serveErr = <-runDone:
+		if serveErr == nil {
+			serveErr = errors.New("background work stopped unexpectedly")
+		}
+	}
+	logger.Info("shutting down", "timeout", f.ShutdownTimeout)
+	shutCtx, cancel := context.WithTimeout(context.Background(), f.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil {
+		logger.Warn("http shutdown", "err", err)
+	}
+	stopRun()
+	select {
+	case err := <-runDone:
+		if err != nil && serveErr == nil {
+			serveErr = err
+		}
+	case <-shutCtx.Done():
+		logger.Warn("background work did not stop in time; unsent mail stays in the outbox for the next start")
+	}
+	if errors.Is(serveErr, http.ErrServerClosed) {
+		serveErr = nil
+	}
+	logger.Info("stopped")
+	return serveErr
+}
+
+// displayAddr turns a listener address into one a browser can open.
+func displayAddr(a net.Addr) string {
+	tcp, ok := a.(*net.TCPAddr)
+	if !ok || tcp.IP.IsUnspecified() {
+		if ok {
+			return net.JoinHostPort("localhost", strconv.Itoa(tcp.Port))
+		}
+		return a.String()
+	}
+	return tcp.String()
+}
+
+// devStaff creates the demo admin and sponsor on first run and prints their
+// passwords once.
+func devStaff(ctx context.Context, st storage.Store, stdout io.Writer) error {
+	for _, u := range []struct {
+		name string
+		role storage.Role
+	}{{"admin", storage.RoleAdmin}, {"sponsor", storage.RoleSponsor}} {
+		_, err := st.GetStaffByUsername(ctx, u.name)
+		if err == nil {
+			fmt.Fprintf(stdout, "demo %s %q exists (its password was printed on the first run)\n", u.role, u.name)
+			continue
+		}
+		if !errors.Is(err, storage.ErrNotFound) {
+			return fmt.Errorf("look up demo staff: %w", err)
+		}
+		pw, err := addStaff(ctx, st, u.name, u.name+"@example.com", "Demo "+string(u.role), u.role)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "demo %s created: username %q, password %s (shown once)\n", u.role, u.name, pw)
+	}
+	return nil
+}
