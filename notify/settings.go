@@ -145,11 +145,12 @@ func (s Settings) Addr() string {
 	return net.JoinHostPort(s.Host, strconv.Itoa(s.Port))
 }
 
-// Secrets returns the non-empty secret values (client secret, password), for
-// callers that must scrub text they did not build themselves.
+// Secrets returns the non-empty secret values (client secret, password, the
+// proxy's password), for callers that must scrub text they did not build
+// themselves.
 func (s Settings) Secrets() []string {
 	var out []string
-	for _, v := range []string{s.ClientSecret, s.Password} {
+	for _, v := range []string{s.ClientSecret, s.Password, proxyPassword(s.ProxyURL)} {
 		if v != "" {
 			out = append(out, v)
 		}
@@ -157,7 +158,8 @@ func (s Settings) Secrets() []string {
 	return out
 }
 
-// Redacted returns a copy with every secret that is set replaced by "[redacted]".
+// Redacted returns a copy with every secret that is set replaced by
+// "[redacted]" (a proxy password by "xxxxx").
 func (s Settings) Redacted() Settings {
 	if s.ClientSecret != "" {
 		s.ClientSecret = redactedValue
@@ -165,7 +167,18 @@ func (s Settings) Redacted() Settings {
 	if s.Password != "" {
 		s.Password = redactedValue
 	}
+	if proxyPassword(s.ProxyURL) != "" {
+		s.ProxyURL = redactURL(s.ProxyURL)
+	}
 	return s
+}
+
+func proxyPassword(raw string) string {
+	if u, err := url.Parse(raw); err == nil && u.User != nil {
+		pw, _ := u.User.Password()
+		return pw
+	}
+	return ""
 }
 
 // String describes the settings without secrets.

@@ -54,10 +54,11 @@ type TransportStats struct {
 // IdleTimeout, and replaced when the access token rotates or the settings
 // change. It is safe for concurrent use.
 type Transport struct {
-	opts   TransportOptions
-	tokens *TokenCache
-	logger *slog.Logger
-	slots  chan struct{}
+	opts      TransportOptions
+	tokens    *TokenCache
+	ownTokens bool // made by NewTransport, so closed by Close
+	logger    *slog.Logger
+	slots     chan struct{}
 
 	mu       sync.Mutex
 	idle     []*smtpConn // most recently used last
@@ -80,17 +81,19 @@ func NewTransport(opts TransportOptions) *Transport {
 	opts.PoolSize = max(cmp.Or(opts.PoolSize, 4), 1)
 	opts.IdleTimeout = cmp.Or(opts.IdleTimeout, time.Minute)
 	opts.Logger = cmp.Or(opts.Logger, slog.New(slog.DiscardHandler))
-	if opts.Tokens == nil {
+	ownTokens := opts.Tokens == nil
+	if ownTokens {
 		opts.Tokens = NewTokenCache(TokenCacheOptions{Logger: opts.Logger})
 	}
 	t := &Transport{
-		opts:     opts,
-		tokens:   opts.Tokens,
-		logger:   opts.Logger,
-		slots:    make(chan struct{}, opts.PoolSize),
-		profiles: make(map[string]*profile),
-		stop:     make(chan struct{}),
-		done:     make(chan struct{}),
+		ownTokens: ownTokens,
+		opts:      opts,
+		tokens:    opts.Tokens,
+		logger:    opts.Logger,
+		slots:     make(chan struct{}, opts.PoolSize),
+		profiles:  make(map[string]*profile),
+		stop:      make(chan struct{}),
+		done:      make(chan struct{}),
 	}
 	go t.janitor()
 	return t
@@ -132,6 +135,9 @@ func (t *Transport) Close() error {
 	<-t.done
 	for _, c := range idle {
 		t.closeConn(c, true)
+	}
+	if t.ownTokens {
+		_ = t.tokens.Close()
 	}
 	return nil
 }
@@ -220,8 +226,9 @@ func (t *Transport) send(ctx context.Context, p *profile, msg *mail.Msg) (reused
 		isSendErr := errors.As(err, &se)
 		if err == nil || (isSendErr && se.Reason == mail.ErrSMTPReset && msg.IsDelivered()) {
 			c.sends++
+			reused := c.sends > 1 // read before put hands c to another sender
 			t.put(c, err == nil)
-			return c.sends > 1, nil
+			return reused, nil
 		}
 		// A connection that failed is not trusted again.
 		t.closeConn(c, false)

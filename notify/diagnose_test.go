@@ -1,0 +1,265 @@
+package notify
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/textproto"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lobbyhq/lobby/notify/exchangetest"
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+)
+
+// Every diagnosis produced by its real cause: a misconfigured emulator, a
+// wrong setting, a server that misbehaves. Each case runs a Send through a
+// Transport and, where the cause shows before any mail is sent, a
+// TestConnection, and both must name the same code.
+func TestDiagnoseRealCauses(t *testing.T) {
+	t.Parallel()
+	type testCase struct {
+		name string
+		// arrange breaks something; it may change the settings.
+		arrange func(t *testing.T, b *deliveryBundle, s *Settings)
+		code    string
+		temp    bool
+		// step is the failing TestConnection step; "" means the cause only
+		// shows when a message is sent.
+		step string
+	}
+	cases := []testCase{
+		{name: "unknown tenant GUID", code: CodeUnknownTenant, step: StepToken,
+			arrange: func(_ *testing.T, _ *deliveryBundle, s *Settings) {
+				s.TenantID = "4f1c0f3e-8d5e-4b61-9a7e-0c5b3a9d2e11"
+			}},
+		{name: "unknown tenant domain", code: CodeUnknownTenant, step: StepToken,
+			arrange: func(_ *testing.T, _ *deliveryBundle, s *Settings) { s.TenantID = "fabrikam.onmicrosoft.com" }},
+		{name: "malformed tenant", code: CodeUnknownTenant, step: StepToken,
+			arrange: func(_ *testing.T, _ *deliveryBundle, s *Settings) { s.TenantID = "contoso" }},
+		{name: "unknown client", code: CodeUnknownClient, step: StepToken,
+			arrange: func(_ *testing.T, _ *deliveryBundle, s *Settings) {
+				s.ClientID = "0b1e2c3d-4f5a-4b6c-8d7e-9f0a1b2c3d4e"
+			}},
+		{name: "secret ID instead of value", code: CodeInvalidClientSecret, step: StepToken,
+			arrange: func(_ *testing.T, b *deliveryBundle, s *Settings) { s.ClientSecret = b.srv.SecretID() }},
+		{name: "expired secret", code: CodeExpiredClientSecret, step: StepToken,
+			arrange: func(_ *testing.T, b *deliveryBundle, _ *Settings) { b.srv.ExpireSecret(b.srv.ClientID()) }},
+		{name: "token endpoint down", code: CodeTokenEndpointUnavailable, temp: true, step: StepToken,
+			arrange: func(_ *testing.T, b *deliveryBundle, _ *Settings) { b.srv.SetTokenEndpointDown(true) }},
+		{name: "token endpoint unreachable", code: CodeTokenEndpointUnavailable, temp: true, step: StepToken,
+			arrange: func(t *testing.T, _ *deliveryBundle, s *Settings) {
+				s.TokenEndpointBase = fmt.Sprintf("https://127.0.0.1:%d", closedPort(t))
+			}},
+		{name: "no service principal", code: CodeTokenRejected, step: StepAuth,
+			arrange: func(_ *testing.T, b *deliveryBundle, _ *Settings) { b.srv.SetServicePrincipal(b.srv.ClientID(), false) }},
+		{name: "no FullAccess on the mailbox", code: CodeTokenRejected, step: StepAuth,
+			arrange: func(_ *testing.T, b *deliveryBundle, _ *Settings) {
+				b.srv.SetMailboxPermission(b.srv.ClientID(), b.srv.Mailbox(), false)
+			}},
+		{name: "SMTP AUTH off for the tenant", code: CodeSMTPAuthDisabled, step: StepAuth,
+			arrange: func(_ *testing.T, b *deliveryBundle, _ *Settings) { b.srv.SetTenantSMTPAuth(false) }},
+		{name: "SMTP AUTH off for the mailbox", code: CodeSMTPAuthDisabled, step: StepAuth,
+			arrange: func(_ *testing.T, b *deliveryBundle, _ *Settings) { b.srv.SetMailboxSMTPAuth(b.srv.Mailbox(), false) }},
+		{name: "basic auth", code: CodeSMTPAuthDisabled, step: StepAuth,
+			arrange: func(_ *testing.T, _ *deliveryBundle, s *Settings) {
+				s.AuthMode, s.Password = AuthPassword, "Winter2026!"
+			}},
+		{name: "no auth", code: CodeAuthRequired,
+			arrange: func(_ *testing.T, _ *deliveryBundle, s *Settings) { s.AuthMode = AuthNone }},
+		{name: "From without SendAs", code: CodeSendAsDenied,
+			arrange: func(_ *testing.T, b *deliveryBundle, s *Settings) {
+				s.Username, s.From = b.srv.Mailbox(), "guests@contoso.onmicrosoft.com"
+			}},
+		{name: "mailbox logon failure", code: CodeMailboxLogonFailure,
+			arrange: func(_ *testing.T, b *deliveryBundle, _ *Settings) { b.srv.SetMailboxLogonFailure(true) }},
+		{name: "server busy", code: CodeServerBusy, temp: true,
+			arrange: func(_ *testing.T, b *deliveryBundle, _ *Settings) {
+				b.srv.FailNextMail(1, 421, "4.3.2", "Service not available, closing transmission channel")
+			}},
+		{name: "message rejected", code: CodeRejected,
+			arrange: func(_ *testing.T, b *deliveryBundle, _ *Settings) {
+				b.srv.FailNextMail(1, 550, "5.7.708", "Service unavailable. Access denied, traffic not accepted from this IP.")
+			}},
+		{name: "untrusted CA on SMTP", code: CodeUntrustedCertificate, step: StepStartTLS,
+			arrange: func(_ *testing.T, _ *deliveryBundle, s *Settings) { s.TrustedCAPEM, s.AuthMode = "", AuthNone }},
+		{name: "untrusted CA on the token endpoint", code: CodeUntrustedCertificate, step: StepStartTLS,
+			arrange: func(_ *testing.T, _ *deliveryBundle, s *Settings) { s.TrustedCAPEM = "" }},
+		{name: "untrusted CA with implicit TLS", code: CodeUntrustedCertificate, step: StepTLS,
+			arrange: func(_ *testing.T, b *deliveryBundle, s *Settings) {
+				s.TrustedCAPEM, s.AuthMode, s.Security, s.Port = "", AuthNone, SecurityTLS, b.srv.SMTPTLSPort()
+			}},
+		{name: "unknown host", code: CodeUnknownHost, step: StepResolve,
+			arrange: func(_ *testing.T, _ *deliveryBundle, s *Settings) { s.Host = "smtp.office365.invalid" }},
+		{name: "connection refused", code: CodeConnectionRefused, temp: true, step: StepDial,
+			arrange: func(t *testing.T, _ *deliveryBundle, s *Settings) { s.Port = closedPort(t) }},
+		{name: "connect timeout", code: CodeConnectTimeout, temp: true, step: StepDial,
+			arrange: func(t *testing.T, _ *deliveryBundle, s *Settings) {
+				s.Host, s.Port = silentServer(t)
+				s.ConnTimeout, s.AuthMode = 300*time.Millisecond, AuthNone
+			}},
+		{name: "connection dropped", code: CodeConnectionLost, temp: true, step: StepDial,
+			arrange: func(_ *testing.T, b *deliveryBundle, _ *Settings) { b.srv.DropConnections(3) }}, // Send dials twice, TestConnection once
+		{name: "STARTTLS not offered", code: CodeStartTLSUnavailable, step: StepStartTLS,
+			arrange: func(t *testing.T, _ *deliveryBundle, s *Settings) { s.Host, s.Port = plainSMTPServer(t) }},
+		{name: "insecure auth", code: CodeInsecureAuthRefused, step: StepSettings,
+			arrange: func(_ *testing.T, _ *deliveryBundle, s *Settings) { s.Security = SecurityNone }},
+		{name: "invalid settings", code: CodeInvalidSettings, step: StepSettings,
+			arrange: func(_ *testing.T, _ *deliveryBundle, s *Settings) { s.From, s.ClientID = "not an address", "" }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := deliverySetup(t, exchangetest.Options{})
+			s := b.settings
+			tc.arrange(t, b, &s)
+
+			tr := b.transport(t, TransportOptions{PoolSize: 1})
+			err := tr.Send(ctxT(t), s, testEmail(tc.name))
+			if err == nil {
+				t.Fatal("Send succeeded")
+			}
+			d := Diagnose(err)
+			if d.Code != tc.code || d.Temporary != tc.temp {
+				t.Errorf("Diagnose(%v)\n = %+v\nwant code %s, temporary %v", err, d, tc.code, tc.temp)
+			}
+			if d.Message == "" || d.Hint == "" {
+				t.Errorf("diagnosis without message or hint: %+v", d)
+			}
+			for _, secret := range []string{b.srv.ClientSecret(), "Winter2026!", "eyJ"} {
+				if strings.Contains(d.String(), secret) || strings.Contains(err.Error(), secret) {
+					t.Errorf("a secret or token leaked into %q / %q", err, d)
+				}
+			}
+			if tc.step == "" {
+				return
+			}
+			r := TestConnection(ctxT(t), s)
+			if r.OK() || r.Diagnosis == nil {
+				t.Fatalf("TestConnection passed:\n%s", r)
+			}
+			if r.Diagnosis.Code != tc.code {
+				t.Errorf("TestConnection diagnosis %s, want %s\n%s", r.Diagnosis.Code, tc.code, r)
+			}
+			st, ok := r.Step(tc.step)
+			if !ok || st.Outcome != StepFailed {
+				t.Errorf("step %s did not fail:\n%s", tc.step, r)
+			}
+		})
+	}
+}
+
+// Lobby always asks for the right scope, so AADSTS70011 is produced by
+// asking the emulator for a wrong one directly.
+func TestDiagnoseInvalidScope(t *testing.T) {
+	t.Parallel()
+	b := deliverySetup(t, exchangetest.Options{})
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: b.srv.CertPool()}}}
+	cfg := clientcredentials.Config{
+		ClientID: b.srv.ClientID(), ClientSecret: b.srv.ClientSecret(),
+		TokenURL:  b.settings.TokenURL(),
+		Scopes:    []string{"https://outlook.office365.com/SMTP.Send"},
+		AuthStyle: oauth2.AuthStyleInParams,
+	}
+	_, err := cfg.Token(context.WithValue(ctxT(t), oauth2.HTTPClient, client))
+	if err == nil {
+		t.Fatal("token issued for a wrong scope")
+	}
+	if d := Diagnose(&TokenError{Err: err}); d.Code != CodeInvalidScope || !strings.Contains(d.Detail, "AADSTS70011") {
+		t.Errorf("Diagnose = %+v, want %s", d, CodeInvalidScope)
+	}
+}
+
+func TestDiagnoseCanceled(t *testing.T) {
+	t.Parallel()
+	b := deliverySetup(t, exchangetest.Options{})
+	ctx, cancel := context.WithCancel(ctxT(t))
+	cancel()
+	_, _, err := NewTokenCache(TokenCacheOptions{}).Token(ctx, b.settings)
+	if d := Diagnose(err); d.Code != CodeCanceled || !d.Temporary {
+		t.Errorf("Diagnose(%v) = %+v", err, d)
+	}
+}
+
+// Replies the emulator does not produce, matched on their codes.
+func TestDiagnoseReplies(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		err  error
+		code string
+		temp bool
+	}{
+		{&textproto.Error{Code: 501, Msg: "5.5.127 Invalid XOAUTH2 auth data - Token will expire soon"}, CodeTokenExpiring, true},
+		{&authModeError{mode: AuthPassword, err: &textproto.Error{Code: 535, Msg: "5.7.8 Username and Password not accepted"}}, CodeCredentialsRejected, false},
+		{&textproto.Error{Code: 550, Msg: "5.7.30 Basic authentication is not supported for Client Submission."}, CodeSMTPAuthDisabled, false},
+		{&textproto.Error{Code: 451, Msg: "4.7.500 Server busy. Please try again later"}, CodeServerBusy, true},
+		{&textproto.Error{Code: 430, Msg: "4.2.0 STOREDRV; mailbox logon failure;"}, CodeMailboxLogonFailure, false},
+		{&TokenError{Err: &oauth2.RetrieveError{Response: &http.Response{StatusCode: 502, Status: "502 Bad Gateway"}}}, CodeTokenEndpointUnavailable, true},
+		{&TokenError{Err: &oauth2.RetrieveError{Response: &http.Response{StatusCode: 400, Status: "400"}, ErrorCode: "invalid_request",
+			ErrorDescription: "AADSTS50059: No tenant-identifying information found."}}, CodeTokenRequestFailed, false},
+		{ErrNoRecipient, CodeInvalidMessage, false},
+		{errors.New("something odd"), CodeUnknown, false},
+	} {
+		d := Diagnose(tc.err)
+		if d.Code != tc.code || d.Temporary != tc.temp {
+			t.Errorf("Diagnose(%v) = %+v, want %s temporary=%v", tc.err, d, tc.code, tc.temp)
+		}
+	}
+	if d := Diagnose(nil); d.Code != "" {
+		t.Errorf("Diagnose(nil) = %+v", d)
+	}
+}
+
+// plainSMTPServer speaks just enough SMTP to greet and answer EHLO, without
+// offering STARTTLS.
+func plainSMTPServer(t testing.TB) (host string, port int) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	t.Cleanup(func() {
+		_ = ln.Close()
+		wg.Wait()
+	})
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Go(func() {
+				defer c.Close()
+				_ = c.SetDeadline(time.Now().Add(30 * time.Second))
+				w := bufio.NewWriter(c)
+				r := bufio.NewReader(c)
+				reply := func(s string) { _, _ = w.WriteString(s + "\r\n"); _ = w.Flush() }
+				reply("220 relay.example.net ESMTP")
+				for {
+					line, err := r.ReadString('\n')
+					if err != nil {
+						return
+					}
+					switch verb := strings.ToUpper(strings.Fields(line + " x")[0]); verb {
+					case "EHLO":
+						reply("250-relay.example.net\r\n250-SIZE 10240000\r\n250 8BITMIME")
+					case "QUIT":
+						reply("221 2.0.0 Bye")
+						return
+					default:
+						reply("502 5.5.2 Command not implemented")
+					}
+				}
+			})
+		}
+	})
+	a := ln.Addr().(*net.TCPAddr)
+	return a.IP.String(), a.Port
+}

@@ -1,0 +1,133 @@
+package notify
+
+import (
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lobbyhq/lobby/notify/exchangetest"
+)
+
+// Many goroutines asking at once cause exactly one token request.
+func TestTokenCacheSingleFlight(t *testing.T) {
+	t.Parallel()
+	b := deliverySetup(t, exchangetest.Options{})
+	b.srv.SetTokenLatency(50 * time.Millisecond) // keep the fetch in flight while the others arrive
+	c := NewTokenCache(TokenCacheOptions{Logger: b.logger})
+	t.Cleanup(func() { _ = c.Close() })
+
+	const n = 64
+	var wg sync.WaitGroup
+	tokens := make([]string, n)
+	fresh := make([]bool, n)
+	start := make(chan struct{})
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			tok, fromCache, err := c.Token(ctxT(t), b.settings)
+			if err != nil {
+				t.Error(err)
+			}
+			tokens[i], fresh[i] = tok, !fromCache
+		})
+	}
+	close(start)
+	wg.Wait()
+	if got := b.srv.TokenRequests(); got != 1 {
+		t.Errorf("token requests = %d, want 1", got)
+	}
+	nFresh := 0
+	for i := range n {
+		if tokens[i] == "" || tokens[i] != tokens[0] {
+			t.Fatalf("goroutine %d got a different token", i)
+		}
+		if fresh[i] {
+			nFresh++
+		}
+	}
+	if nFresh != 1 {
+		t.Errorf("%d callers were told their token came from the endpoint, want 1", nFresh)
+	}
+	logs := b.logs.String()
+	if strings.Count(logs, "acquired from endpoint") != 1 || strings.Count(logs, "from cache") != n-1 {
+		t.Errorf("want 1 endpoint line and %d cache lines, got logs:\n%s", n-1, logs)
+	}
+	if !strings.Contains(logs, `"took"`) {
+		t.Error("the endpoint line lacks the fetch time")
+	}
+}
+
+func TestTokenCachePerVersionAndInvalidate(t *testing.T) {
+	t.Parallel()
+	b := deliverySetup(t, exchangetest.Options{})
+	c := NewTokenCache(TokenCacheOptions{MaxEntries: 2})
+	ctx := ctxT(t)
+
+	v1, fromCache, err := c.Token(ctx, b.settings)
+	if err != nil || fromCache {
+		t.Fatalf("first token: fromCache=%v err=%v", fromCache, err)
+	}
+	again, fromCache, _ := c.Token(ctx, b.settings)
+	if again != v1 || !fromCache {
+		t.Fatal("second call did not come from the cache")
+	}
+
+	s2 := b.settings
+	s2.Version = 2
+	v2, fromCache, _ := c.Token(ctx, s2)
+	if fromCache || v2 == v1 || b.srv.TokenRequests() != 2 {
+		t.Fatalf("a new settings version must fetch its own token (requests %d)", b.srv.TokenRequests())
+	}
+
+	if c.Invalidate(b.settings, "some other token") {
+		t.Error("Invalidate dropped a token that was not the cached one")
+	}
+	if !c.Invalidate(b.settings, v1) {
+		t.Fatal("Invalidate did not drop the cached token")
+	}
+	if c.Invalidate(b.settings, v1) {
+		t.Error("a second Invalidate of the same token dropped again")
+	}
+	v1b, fromCache, _ := c.Token(ctx, b.settings)
+	if fromCache || v1b == v1 || b.srv.TokenRequests() != 3 {
+		t.Errorf("after Invalidate: fromCache=%v, new=%v, requests %d", fromCache, v1b != v1, b.srv.TokenRequests())
+	}
+	// The version-2 source was untouched.
+	if v2b, fromCache, _ := c.Token(ctx, s2); v2b != v2 || !fromCache {
+		t.Error("Invalidate of version 1 affected version 2")
+	}
+
+	// Beyond MaxEntries the least recently used source goes.
+	s3 := b.settings
+	s3.Version = 3
+	if _, _, err := c.Token(ctx, s3); err != nil {
+		t.Fatal(err)
+	}
+	if _, fromCache, _ := c.Token(ctx, b.settings); fromCache {
+		t.Error("version 1 should have been evicted")
+	}
+}
+
+func TestTokenCacheErrors(t *testing.T) {
+	t.Parallel()
+	b := deliverySetup(t, exchangetest.Options{})
+	c := NewTokenCache(TokenCacheOptions{})
+	s := b.settings
+	s.ClientSecret = b.srv.SecretID()
+	_, _, err := c.Token(ctxT(t), s)
+	var te *TokenError
+	if !errors.As(err, &te) || Diagnose(err).Code != CodeInvalidClientSecret {
+		t.Errorf("err = %v", err)
+	}
+	// A failure is not cached: fixing the secret (a new version) works.
+	s.ClientSecret, s.Version = b.srv.ClientSecret(), 2
+	if _, _, err := c.Token(ctxT(t), s); err != nil {
+		t.Errorf("after fixing the secret: %v", err)
+	}
+	s.AuthMode = AuthPassword
+	if _, _, err := c.Token(ctxT(t), s); err == nil {
+		t.Error("Token in password mode succeeded")
+	}
+}
