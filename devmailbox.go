@@ -55,25 +55,29 @@ type mailboxEntry struct {
 	Text       string
 }
 
-var mailboxPage = template.Must(template.New("mailbox").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Development mailbox</title>
-<style>body{font-family:system-ui,sans-serif;margin:2rem;max-width:60rem}article{border:1px solid #ccc;border-radius:4px;padding:1rem;margin:1rem 0}
-dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem;margin:0 0 1rem}dt{font-weight:bold}dd{margin:0}pre{white-space:pre-wrap;background:#f6f6f6;padding:.8rem}</style>
-</head><body>
+var mailboxPage = template.Must(template.Must(pageLayout.Clone()).Parse(`{{define "title"}}Development mailbox{{end}}
+{{define "content"}}
 <h1>Development mailbox</h1>
 <p>Mail that Lobby sent to the built-in Exchange Online emulator, newest first. It never leaves this machine.</p>
-{{if not .}}<p>No mail yet. Register as a guest to see the credentials email arrive here.</p>{{end}}
-{{range .}}<article>
-<dl><dt>Received</dt><dd>{{.ReceivedAt.Format "2006-01-02 15:04:05 MST"}}</dd>
-<dt>From</dt><dd>{{.From}}</dd><dt>To</dt><dd>{{.To}}</dd><dt>Subject</dt><dd>{{.Subject}}</dd></dl>
+{{- with .Data}}
+{{- range .}}
+<section>
+<h2>{{.Subject}}</h2>
+<dl class="credentials">
+<dt>Received</dt><dd>{{.ReceivedAt.Format "2006-01-02 15:04:05 MST"}}</dd>
+<dt>From</dt><dd>{{.From}}</dd>
+<dt>To</dt><dd>{{.To}}</dd>
+</dl>
 <pre>{{.Text}}</pre>
-</article>{{end}}
-</body></html>
-`))
+</section>
+{{- end}}
+{{- else}}
+<p class="notice">No mail yet. Register as a guest to see the credentials email arrive here.</p>
+{{- end}}
+{{end}}`))
 
 // devMailbox serves the page listing the emulator's captured mail.
-func devMailbox(srv *exchangetest.Server) http.Handler {
+func (l *Lobby) devMailbox(srv *exchangetest.Server) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		msgs := srv.Messages()
 		entries := make([]mailboxEntry, 0, len(msgs))
@@ -91,16 +95,7 @@ func devMailbox(srv *exchangetest.Server) http.Handler {
 			})
 		}
 		slices.SortStableFunc(entries, func(a, b mailboxEntry) int { return b.ReceivedAt.Compare(a.ReceivedAt) })
-		var buf bytes.Buffer
-		if err := mailboxPage.Execute(&buf, entries); err != nil {
-			http.Error(w, "the mailbox page could not be rendered", http.StatusInternalServerError)
-			return
-		}
-		h := w.Header()
-		h.Set("Content-Type", "text/html; charset=utf-8")
-		h.Set("Cache-Control", "no-store")
-		h.Set("X-Content-Type-Options", "nosniff")
-		_, _ = w.Write(buf.Bytes())
+		l.page(w, r, http.StatusOK, mailboxPage, entries)
 	})
 }
 

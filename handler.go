@@ -1,6 +1,7 @@
 package lobby
 
 import (
+	"bytes"
 	"context"
 	"html/template"
 	"net/http"
@@ -8,6 +9,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/lobbyhq/lobby/internal/webkit"
 )
 
 // readyTimeout bounds the database ping of /readyz.
@@ -54,7 +57,7 @@ func (l *Lobby) buildHandler() http.Handler {
 	route("GET /static/", "static", http.StripPrefix("/static", l.assets))
 
 	if l.cfg.DevMailbox != nil {
-		route("GET /dev/mailbox", "devmailbox", devMailbox(l.cfg.DevMailbox))
+		route("GET /dev/mailbox", "devmailbox", l.devMailbox(l.cfg.DevMailbox))
 	}
 
 	mux.Handle("GET /metrics", promhttp.HandlerFor(l.registry, promhttp.HandlerOpts{Registry: l.registry}))
@@ -133,27 +136,68 @@ func plain(w http.ResponseWriter, status int, body string) {
 	_, _ = w.Write([]byte(body))
 }
 
-var comingSoonPage = template.Must(template.New("soon").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{.Title}} — coming in a later release</title>
-<style>body{font-family:system-ui,sans-serif;margin:2rem;max-width:40rem;line-height:1.5}</style>
-</head><body>
-<h1>{{.Title}}</h1>
-<p>{{.Text}}</p>
-<p>It is coming in a later release. Guests can already register and sign in on the <a href="{{.Portal}}">guest portal</a>.</p>
-</body></html>
+// pageLayout is the frame of Lobby's own pages (the portal has its own),
+// styled by the portal's stylesheet so that no inline style is needed under
+// the strict Content-Security-Policy of webkit.SecureHeaders.
+var pageLayout = template.Must(template.New("layout").Parse(`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<title>{{template "title" .}} – Lobby</title>
+<link rel="stylesheet" href="{{.Style}}">
+</head>
+<body>
+<header class="site"><div class="wrap"><a class="brand" href="{{.Portal}}">Lobby</a></div></header>
+<main id="main" class="wrap">
+{{template "content" .}}
+</main>
+</body>
+</html>
 `))
+
+var comingSoonPage = template.Must(template.Must(pageLayout.Clone()).Parse(`{{define "title"}}{{.Data.Title}}{{end}}
+{{define "content"}}
+<h1>{{.Data.Title}}</h1>
+<p>{{.Data.Text}}</p>
+<p>It is coming in a later release. Guests can already register and sign in on the <a href="{{.Portal}}">guest portal</a>.</p>
+{{end}}`))
+
+// pageData is what the page layout needs, and the page's own Data.
+type pageData struct {
+	Style  string // the stylesheet's URL
+	Portal string // the guest portal's URL
+	Data   any
+}
+
+// page renders one of Lobby's own pages with the portal's security headers.
+func (l *Lobby) page(w http.ResponseWriter, r *http.Request, status int, t *template.Template, data any) {
+	var buf bytes.Buffer
+	err := t.Execute(&buf, pageData{
+		Style:  l.basePath + "/static/" + l.assets.URL("lobby.css"),
+		Portal: l.basePath + "/portal/",
+		Data:   data,
+	})
+	if err != nil {
+		l.logger.ErrorContext(r.Context(), "lobby: render page", "page", t.Name(), "error", err.Error())
+		plain(w, http.StatusInternalServerError, "This page could not be shown; the error is in the server's log.\n")
+		return
+	}
+	webkit.SecureHeaders(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Type", "text/html; charset=utf-8")
+		h.Set("Cache-Control", "no-store")
+		w.WriteHeader(status)
+		_, _ = w.Write(buf.Bytes())
+	})).ServeHTTP(w, r)
+}
 
 // comingSoon serves a page saying that a side of Lobby is not built yet.
 // It answers 501 Not Implemented so that nothing mistakes it for the feature.
 func (l *Lobby) comingSoon(title, text string) http.Handler {
-	data := struct{ Title, Text, Portal string }{title, text, l.basePath + "/portal/"}
+	data := struct{ Title, Text string }{title, text}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		h.Set("Content-Type", "text/html; charset=utf-8")
-		h.Set("Cache-Control", "no-store")
-		h.Set("X-Content-Type-Options", "nosniff")
-		w.WriteHeader(http.StatusNotImplemented)
-		_ = comingSoonPage.Execute(w, data)
+		l.page(w, r, http.StatusNotImplemented, comingSoonPage, data)
 	})
 }

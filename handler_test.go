@@ -38,6 +38,8 @@ func TestHandlerRoutes(t *testing.T) {
 		{path: "/guest/sponsor", status: http.StatusNotImplemented, contains: []string{"not part of this release", `href="/guest/portal/"`}},
 		{path: "/guest/sponsor/guests", status: http.StatusNotImplemented, contains: []string{"Sponsor portal"}},
 		{path: "/guest/admin/", status: http.StatusNotImplemented, contains: []string{"Administration", "not part of this release"}},
+		{path: "/guest/admin", status: http.StatusNotImplemented, contains: []string{`href="/guest/static/` + css + `"`},
+			header: [2]string{"X-Frame-Options", "DENY"}},
 		{path: "/guest/static/lobby.css", status: http.StatusOK, header: [2]string{"Cache-Control", "no-cache"}},
 		{path: "/guest/static/" + css, status: http.StatusOK, header: [2]string{"Cache-Control", "public, max-age=31536000, immutable"}},
 		{path: "/guest/static/missing.css", status: http.StatusNotFound},
@@ -188,6 +190,31 @@ func TestMountEchoGroup(t *testing.T) {
 		{"/app/wifi?x=1", "/app/guest/portal/login?return=%2Fapp%2Fwifi%3Fx%3D1", http.StatusSeeOther},
 	}
 	for _, tc := range tests {
+		rec := httptest.NewRecorder()
+		e.ServeHTTP(rec, httptest.NewRequest("GET", tc.path, nil))
+		if rec.Code != tc.status || rec.Header().Get("Location") != tc.location {
+			t.Errorf("GET %s: %d %q, want %d %q", tc.path, rec.Code, rec.Header().Get("Location"), tc.status, tc.location)
+		}
+	}
+}
+
+// TestMountEchoRoot mounts Lobby at the root of an echo app, beside the
+// app's own routes.
+func TestMountEchoRoot(t *testing.T) {
+	t.Parallel()
+	b := setup(t, hostNetHTTP, func(b *testBundle, cfg *Config) { cfg.BaseURL = "https://wifi.example.com" })
+	e := echo.New()
+	b.lobby.MountEcho(e, "/")
+	e.GET("/wifi", func(c echo.Context) error { return c.String(http.StatusOK, "online") }, b.lobby.RequireGuestEcho())
+	for _, tc := range []struct {
+		path, location string
+		status         int
+	}{
+		{"/", "/portal/", http.StatusSeeOther},
+		{"/portal/register", "", http.StatusOK},
+		{"/readyz", "", http.StatusOK},
+		{"/wifi", "/portal/login?return=%2Fwifi", http.StatusSeeOther},
+	} {
 		rec := httptest.NewRecorder()
 		e.ServeHTTP(rec, httptest.NewRequest("GET", tc.path, nil))
 		if rec.Code != tc.status || rec.Header().Get("Location") != tc.location {
