@@ -221,17 +221,28 @@ func (t *Transport) send(ctx context.Context, p *profile, msg *mail.Msg) (reused
 			}
 		}
 
+		// go-mail's Send has no context: when ctx ends mid-send, closing the
+		// socket ends it, and the connection is not used again.
+		stop := context.AfterFunc(ctx, func() {
+			if c.raw != nil {
+				_ = c.raw.Close()
+			}
+		})
 		err = c.mc.Send(msg)
+		aborted := !stop()
 		var se *mail.SendError
 		isSendErr := errors.As(err, &se)
 		if err == nil || (isSendErr && se.Reason == mail.ErrSMTPReset && msg.IsDelivered()) {
 			c.sends++
 			reused := c.sends > 1 // read before put hands c to another sender
-			t.put(c, err == nil)
+			t.put(c, err == nil && !aborted)
 			return reused, nil
 		}
 		// A connection that failed is not trusted again.
 		t.closeConn(c, false)
+		if aborted {
+			return false, fmt.Errorf("notify: smtp: send via %s: %w (%w)", p.s.Addr(), ctx.Err(), err)
+		}
 		if !fresh && !redialed && isSendErr && connLevel(se) {
 			redialed = true
 			t.redials.Add(1)

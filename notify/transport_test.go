@@ -330,3 +330,35 @@ func TestSendNaive(t *testing.T) {
 			b.srv.TokenRequests(), b.srv.SMTPConnections(), len(b.srv.Messages()))
 	}
 }
+
+// A send stuck on a slow server ends with its context, and its connection
+// is not reused.
+func TestSendHonoursContextMidSend(t *testing.T) {
+	t.Parallel()
+	b := deliverySetup(t, exchangetest.Options{})
+	tr := b.transport(t, TransportOptions{PoolSize: 1})
+	if err := tr.Send(ctxT(t), b.settings, testEmail("fast")); err != nil {
+		t.Fatal(err)
+	}
+	b.srv.SetSMTPLatency(5 * time.Second)
+	ctx, cancel := context.WithTimeout(ctxT(t), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err := tr.Send(ctx, b.settings, testEmail("stuck"))
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v, want the context's deadline", err)
+	}
+	if took := time.Since(start); took > 4*time.Second {
+		t.Errorf("Send returned after %v", took)
+	}
+	if d := Diagnose(err); !d.Temporary {
+		t.Errorf("Diagnose = %+v, want temporary", d)
+	}
+	b.srv.SetSMTPLatency(0)
+	if err := tr.Send(ctxT(t), b.settings, testEmail("after")); err != nil {
+		t.Fatal(err)
+	}
+	if st := tr.Stats(); st.Opened != 2 || st.Sent != 2 {
+		t.Errorf("stats %+v; want the stuck connection replaced", st)
+	}
+}
