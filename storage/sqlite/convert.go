@@ -70,6 +70,12 @@ func uniqueViolation(err error) (string, bool) {
 	return "", false
 }
 
+// cantOpen reports whether err is SQLite failing to open the file.
+func cantOpen(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_CANTOPEN
+}
+
 // violates reports whether err is a unique violation naming what.
 func violates(err error, what string) bool {
 	msg, ok := uniqueViolation(err)

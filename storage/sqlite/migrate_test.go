@@ -143,7 +143,7 @@ func TestOpenRejects(t *testing.T) {
 		{"empty path", "", good, "not a usable database path"},
 		{"memory", ":memory:", good, "not a usable database path"},
 		{"query in path", filepath.Join(dir, "a.db?mode=ro"), good, "not a usable database path"},
-		{"missing directory", filepath.Join(dir, "no", "such", "dir", "a.db"), good, "sqlite: open"},
+		{"missing directory", filepath.Join(dir, "no", "such", "dir", "a.db"), good, "check that its directory exists"},
 	} {
 		s, err := Open(t.Context(), c.path, c.opts)
 		if err == nil {

@@ -81,6 +81,9 @@ func Open(ctx context.Context, path string, opts storage.Options) (*Store, error
 	s.ws = newStmtCache(s.w)
 	if err := s.migrate(ctx, ms); err != nil {
 		s.w.Close()
+		if cantOpen(err) {
+			return nil, fmt.Errorf("sqlite: open %s: %w; check that its directory exists and that Lobby may write there", path, err)
+		}
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	s.r, err = sql.Open("sqlite", path+"?_busy_timeout="+bt+"&_foreign_keys=1&_query_only=1")
