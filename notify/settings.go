@@ -315,10 +315,11 @@ func (s Settings) Validate() error {
 	default:
 		add("security", "choose %q, %q or %q", SecurityStartTLS, SecurityTLS, SecurityNone)
 	}
-	if s.ConnTimeout < 0 || s.ConnTimeout > 10*time.Minute {
-		add("conn_timeout", "the connection timeout must be between 1 second and 10 minutes")
-	} else if s.ConnTimeout < 100*time.Millisecond {
-		add("conn_timeout", "the connection timeout is too short to connect anywhere; use a few seconds")
+	switch {
+	case s.ConnTimeout > 10*time.Minute:
+		add("conn_timeout", "the connection timeout must be at most 10 minutes")
+	case s.ConnTimeout < 100*time.Millisecond:
+		add("conn_timeout", "the connection timeout is too short to connect anywhere; use a few seconds (30 is usual)")
 	}
 	if s.From == "" {
 		add("from", "enter the sender address, for Exchange Online the mailbox the app may use")

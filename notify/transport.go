@@ -238,6 +238,11 @@ func (t *Transport) send(ctx context.Context, p *profile, msg *mail.Msg) (reused
 			t.put(c, err == nil && !aborted)
 			return reused, nil
 		}
+		if !aborted && isSendErr && replyEndedTransaction(se) {
+			// The server refused this message and the session goes on.
+			t.put(c, true)
+			return false, fmt.Errorf("notify: smtp: send via %s: %w", p.s.Addr(), err)
+		}
 		// A connection that failed is not trusted again.
 		t.closeConn(c, false)
 		if aborted {
@@ -263,6 +268,20 @@ func connLevel(se *mail.SendError) bool {
 	}
 	switch se.Reason {
 	case mail.ErrConnCheck, mail.ErrSMTPMailFrom, mail.ErrSMTPRcptTo, mail.ErrSMTPData, mail.ErrWriteContent:
+		return true
+	}
+	return false
+}
+
+// replyEndedTransaction reports a refusal after which the session is clean
+// for the next message: go-mail sent RSET after MAIL FROM or RCPT TO, or the
+// reply to the end of DATA ended the transaction. 421 closes the session.
+func replyEndedTransaction(se *mail.SendError) bool {
+	if code := se.ErrorCode(); code == 0 || code == 421 {
+		return false
+	}
+	switch se.Reason {
+	case mail.ErrSMTPMailFrom, mail.ErrSMTPRcptTo, mail.ErrSMTPDataClose:
 		return true
 	}
 	return false

@@ -362,3 +362,38 @@ func TestSendHonoursContextMidSend(t *testing.T) {
 		t.Errorf("stats %+v; want the stuck connection replaced", st)
 	}
 }
+
+// A refused message leaves a usable connection, except after 421.
+func TestSendKeepsConnectionAfterRefusal(t *testing.T) {
+	t.Parallel()
+	b := deliverySetup(t, exchangetest.Options{})
+	tr := b.transport(t, TransportOptions{PoolSize: 1})
+	ctx := ctxT(t)
+	s := b.settings
+	s.Username = b.srv.Mailbox()
+	sendAs := testEmail("send as")
+	sendAs.From = "guests@contoso.onmicrosoft.com"
+	if err := tr.Send(ctx, s, sendAs); Diagnose(err).Code != CodeSendAsDenied {
+		t.Fatalf("err = %v", err)
+	}
+	b.srv.FailNextMail(1, 451, "4.7.500", "Server busy. Please try again later")
+	if err := tr.Send(ctx, s, testEmail("busy")); Diagnose(err).Code != CodeServerBusy {
+		t.Fatalf("err = %v", err)
+	}
+	if err := tr.Send(ctx, s, testEmail("fine")); err != nil {
+		t.Fatal(err)
+	}
+	if st := tr.Stats(); st.Opened != 1 || st.Sent != 1 {
+		t.Errorf("stats %+v; want one connection for all three", st)
+	}
+	b.srv.FailNextMail(1, 421, "4.3.2", "Service not available, closing transmission channel")
+	if err := tr.Send(ctx, s, testEmail("closing")); Diagnose(err).Code != CodeServerBusy {
+		t.Fatalf("err = %v", err)
+	}
+	if err := tr.Send(ctx, s, testEmail("again")); err != nil {
+		t.Fatal(err)
+	}
+	if st := tr.Stats(); st.Opened != 2 || st.Sent != 2 {
+		t.Errorf("stats %+v; want a new connection after 421", st)
+	}
+}
