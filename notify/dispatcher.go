@@ -1,0 +1,826 @@
+package notify
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	mrand "math/rand/v2"
+	"net/mail"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/lobbyhq/lobby/storage"
+)
+
+// SettingsSource returns the current SMTP settings; an admin may change them
+// at any time, so the dispatcher asks before every send.
+type SettingsSource func(ctx context.Context) (Settings, error)
+
+// Sender sends one email with the given settings. The pooled SMTP
+// [Transport] implements it.
+type Sender interface {
+	Send(ctx context.Context, s Settings, e *Email) error
+}
+
+// DispatcherConfig configures a [Dispatcher]. Zero values mean the defaults.
+type DispatcherConfig struct {
+	Store    storage.Store  // required
+	Settings SettingsSource // required
+	Sender   Sender         // required (the pooled SMTP transport)
+
+	Workers     int           // sends at once; default 8
+	QueueSize   int           // IDs waiting for a worker; default 1024. When full, Track does not block: the poller picks the message up later
+	MaxAttempts int           // attempts before a message is dead-lettered; default 10
+	BaseBackoff time.Duration // default 5s; attempt n waits ~BaseBackoff·2^(n-1) ± 20 %, capped by MaxBackoff
+	MaxBackoff  time.Duration // default 30m
+	// Lease is how long a worker owns a message it is sending; another
+	// node takes the message over when it runs out. Default 2m; it must be
+	// longer than SendTimeout.
+	Lease        time.Duration
+	PollInterval time.Duration // how often the poller looks for due messages; default 5s
+	SendTimeout  time.Duration // bound on one send attempt; default 60s
+	// ShutdownTimeout bounds the graceful shutdown Run does when its ctx
+	// ends; default 30s.
+	ShutdownTimeout time.Duration
+	Owner           string // lease owner id; default hostname-pid-random
+	Logger          *slog.Logger
+	// Now is the clock for scheduling retries; default time.Now. It should
+	// be the clock the Store uses.
+	Now func() time.Time
+	// Rand returns a random number in [0, 1) for the backoff jitter; it must
+	// be safe for concurrent use. Default math/rand/v2.Float64.
+	Rand       func() float64
+	Registerer prometheus.Registerer // nil: metrics are not registered (tests); they are still counted
+}
+
+// Defaults of [DispatcherConfig].
+const (
+	DefaultWorkers         = 8
+	DefaultQueueSize       = 1024
+	DefaultMaxAttempts     = 10
+	DefaultBaseBackoff     = 5 * time.Second
+	DefaultMaxBackoff      = 30 * time.Minute
+	DefaultLease           = 2 * time.Minute
+	DefaultPollInterval    = 5 * time.Second
+	DefaultSendTimeout     = 60 * time.Second
+	DefaultShutdownTimeout = 30 * time.Second
+)
+
+// storeTimeout bounds each outbox write the dispatcher makes on its own
+// behalf (they must not depend on a caller's or the shutdown's context).
+const storeTimeout = 15 * time.Second
+
+// interruptGrace is how long Shutdown waits, after cancelling the sends
+// still running when its ctx ended, for their workers to record that.
+const interruptGrace = 5 * time.Second
+
+// maxErrorText bounds the error text kept in the outbox.
+const maxErrorText = 1000
+
+// withDefaults fills the defaults and checks the config, naming every bad field.
+func (c DispatcherConfig) withDefaults() (DispatcherConfig, error) {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if c.Store == nil {
+		bad("Store is required")
+	}
+	if c.Settings == nil {
+		bad("Settings is required (notify.StoreSettingsSource gives the saved SMTP settings)")
+	}
+	if c.Sender == nil {
+		bad("Sender is required (a *notify.Transport)")
+	}
+	for name, v := range map[string]int64{
+		"Workers": int64(c.Workers), "QueueSize": int64(c.QueueSize), "MaxAttempts": int64(c.MaxAttempts),
+		"BaseBackoff": int64(c.BaseBackoff), "MaxBackoff": int64(c.MaxBackoff), "Lease": int64(c.Lease),
+		"PollInterval": int64(c.PollInterval), "SendTimeout": int64(c.SendTimeout), "ShutdownTimeout": int64(c.ShutdownTimeout),
+	} {
+		if v < 0 {
+			bad("%s must not be negative", name)
+		}
+	}
+	c.Workers = cmp.Or(c.Workers, DefaultWorkers)
+	c.QueueSize = cmp.Or(c.QueueSize, DefaultQueueSize)
+	c.MaxAttempts = cmp.Or(c.MaxAttempts, DefaultMaxAttempts)
+	c.BaseBackoff = cmp.Or(c.BaseBackoff, DefaultBaseBackoff)
+	c.MaxBackoff = cmp.Or(c.MaxBackoff, DefaultMaxBackoff)
+	c.Lease = cmp.Or(c.Lease, DefaultLease)
+	c.PollInterval = cmp.Or(c.PollInterval, DefaultPollInterval)
+	c.SendTimeout = cmp.Or(c.SendTimeout, DefaultSendTimeout)
+	c.ShutdownTimeout = cmp.Or(c.ShutdownTimeout, DefaultShutdownTimeout)
+	if c.MaxBackoff < c.BaseBackoff {
+		bad("MaxBackoff (%v) must not be shorter than BaseBackoff (%v)", c.MaxBackoff, c.BaseBackoff)
+	}
+	if c.Lease <= c.SendTimeout {
+		bad("Lease (%v) must be longer than SendTimeout (%v), or another node takes over messages still being sent", c.Lease, c.SendTimeout)
+	}
+	if c.Owner == "" {
+		c.Owner = defaultOwner()
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Rand == nil {
+		c.Rand = mrand.Float64
+	}
+	if len(errs) > 0 {
+		return c, fmt.Errorf("notify: dispatcher config: %w", errors.Join(errs...))
+	}
+	return c, nil
+}
+
+// defaultOwner names this process for leases: hostname-pid-random.
+func defaultOwner() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "lobby"
+	}
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return host + "-" + strconv.Itoa(os.Getpid()) + "-" + hex.EncodeToString(b)
+}
+
+// Dispatcher sends the messages of the outbox: a bounded pool of workers fed
+// with the IDs handed to [Dispatcher.Track], and a poller that leases due
+// messages (retries, and messages whose lease ran out on a crashed node).
+// Delivery is at least once. Build it with [NewDispatcher], start it with
+// [Dispatcher.Run].
+type Dispatcher struct {
+	cfg     DispatcherConfig
+	log     *slog.Logger
+	metrics *Metrics
+
+	queue   chan uuid.UUID // Track → workers
+	handoff chan job       // poller → workers (unbuffered: the poller leases only what workers take)
+	idle    atomic.Int64   // workers waiting for work
+
+	stopping    chan struct{} // closed by Shutdown: take no more work
+	stopOnce    sync.Once
+	sendCtx     context.Context // cancelled when a shutdown's ctx ends: interrupts sends
+	cancelSends context.CancelFunc
+	wg          sync.WaitGroup
+
+	mu      sync.Mutex
+	running bool
+	stopped bool
+	futures map[uuid.UUID]*Future // unresolved futures by message ID
+	// watched are futures whose message another worker or node holds: the
+	// poller checks the message's status until it shows an outcome.
+	watched map[uuid.UUID]*Future
+}
+
+// job is one message for a worker: by ID (the worker leases it), or leased
+// already by the poller.
+type job struct {
+	id  uuid.UUID
+	row *storage.OutboxMessage
+}
+
+// NewDispatcher checks cfg and returns a Dispatcher that is not running yet:
+// Track and Submit queue work for it until [Dispatcher.Run] starts.
+func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	m, err := NewMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	sendCtx, cancel := context.WithCancel(context.Background())
+	return &Dispatcher{
+		cfg:         cfg,
+		log:         cfg.Logger,
+		metrics:     m,
+		queue:       make(chan uuid.UUID, cfg.QueueSize),
+		handoff:     make(chan job),
+		stopping:    make(chan struct{}),
+		sendCtx:     sendCtx,
+		cancelSends: cancel,
+		futures:     make(map[uuid.UUID]*Future),
+		watched:     make(map[uuid.UUID]*Future),
+	}, nil
+}
+
+// Metrics returns the dispatcher's metrics.
+func (d *Dispatcher) Metrics() *Metrics { return d.metrics }
+
+// Owner is the lease owner id of this dispatcher.
+func (d *Dispatcher) Owner() string { return d.cfg.Owner }
+
+// Run starts the workers and the poller and blocks until ctx ends (or
+// Shutdown is called); then it shuts down gracefully within ShutdownTimeout
+// and returns Shutdown's error.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	d.mu.Lock()
+	switch {
+	case d.stopped:
+		d.mu.Unlock()
+		return errors.New("notify: dispatcher: Run after Shutdown; make a new Dispatcher")
+	case d.running:
+		d.mu.Unlock()
+		return errors.New("notify: dispatcher: already running")
+	}
+	d.running = true
+	d.wg.Add(d.cfg.Workers + 1)
+	d.mu.Unlock()
+
+	for range d.cfg.Workers {
+		go d.worker()
+	}
+	go d.poller()
+	d.log.Info("mail dispatcher started", "owner", d.cfg.Owner, "workers", d.cfg.Workers)
+
+	select {
+	case <-ctx.Done():
+	case <-d.stopping:
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.cfg.ShutdownTimeout)
+	defer cancel()
+	return d.Shutdown(sctx)
+}
+
+// Submit enqueues m (outside any transaction) and tracks it. An Enqueue
+// error yields a Future already failed with that error's diagnosis.
+func (d *Dispatcher) Submit(ctx context.Context, m Message) *Future {
+	start := time.Now()
+	id, err := Enqueue(ctx, d.cfg.Store, m)
+	if err != nil {
+		diag := enqueueDiagnosis(err)
+		d.log.WarnContext(ctx, "mail job refused", "kind", m.Kind, "to", m.To, "code", diag.Code, "error", err.Error())
+		f := newFuture(uuid.Nil, d.log)
+		f.complete(Result{Status: StatusFailed, Diagnosis: &diag})
+		return f
+	}
+	f := d.Track(id)
+	d.log.InfoContext(ctx, "mail job submitted", "id", id, "kind", m.Kind, "to", m.To,
+		"took_ms", time.Since(start).Milliseconds())
+	return f
+}
+
+// enqueueDiagnosis explains why a message could not be queued.
+func enqueueDiagnosis(err error) Diagnosis {
+	if errors.Is(err, ErrBadMessage) {
+		return Diagnosis{
+			Code:    CodeInvalidMessage,
+			Message: "The email was not queued: it is incomplete or an address is malformed.",
+			Hint:    "Check the recipient address and try again.",
+			Detail:  err.Error(),
+		}
+	}
+	return Diagnose(err)
+}
+
+// Track hands an already enqueued (and committed) message to the pool and
+// returns its Future. It never blocks: when the queue is full, the poller
+// picks the message up at its next poll. Tracking a message that is already
+// tracked returns the same Future. A message that already shows an outcome
+// (sent, dead, or deferred and not due yet) completes its Future with it.
+// After Shutdown, the Future is completed as pending at once.
+func (d *Dispatcher) Track(id uuid.UUID) *Future {
+	d.mu.Lock()
+	if d.stopped {
+		d.mu.Unlock()
+		f := newFuture(id, d.log)
+		f.complete(Result{Status: StatusPending})
+		return f
+	}
+	f, ok := d.futures[id]
+	if !ok {
+		f = newFuture(id, d.log)
+		d.futures[id] = f
+	}
+	d.mu.Unlock()
+	if ok {
+		return f
+	}
+	select {
+	case d.queue <- id:
+	default:
+		d.log.Info("mail queue full; the poller will send the message", "id", id, "queue_size", d.cfg.QueueSize)
+	}
+	return f
+}
+
+// Shutdown stops taking work, lets the sends in flight finish until ctx
+// ends (then interrupts them: they are retried later), and gives back the
+// messages leased but not attempted. Futures not completed yet complete as
+// pending. It returns ctx's error when the sends did not finish in time.
+func (d *Dispatcher) Shutdown(ctx context.Context) error {
+	d.stopOnce.Do(func() {
+		d.mu.Lock()
+		d.stopped = true
+		d.mu.Unlock()
+		close(d.stopping)
+	})
+	done := make(chan struct{})
+	go func() {
+		d.wg.Wait()
+		close(done)
+	}()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = fmt.Errorf("notify: dispatcher: shutdown: sends still in flight were interrupted: %w", ctx.Err())
+		d.cancelSends()
+		t := time.NewTimer(interruptGrace)
+		select {
+		case <-done:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	d.cancelSends()
+
+	d.mu.Lock()
+	pending := d.futures
+	d.futures = make(map[uuid.UUID]*Future)
+	clear(d.watched)
+	d.mu.Unlock()
+	for _, f := range pending {
+		f.complete(Result{Status: StatusPending})
+	}
+	d.log.Info("mail dispatcher stopped", "owner", d.cfg.Owner, "pending_futures", len(pending))
+	return err
+}
+
+func (d *Dispatcher) isStopping() bool {
+	select {
+	case <-d.stopping:
+		return true
+	default:
+		return false
+	}
+}
+
+// storeCtx bounds one outbox write; it does not end with any caller's ctx,
+// so outcomes are recorded even during shutdown.
+func (d *Dispatcher) storeCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), storeTimeout)
+}
+
+// resolve completes the Future of id, if this process has one.
+func (d *Dispatcher) resolve(id uuid.UUID, r Result) {
+	if f := d.take(id); f != nil {
+		f.complete(r)
+	}
+}
+
+// take removes and returns the Future of id (nil if none). A worker takes
+// it before it records an outcome; a Track in between finds the message
+// still leased or already settled, and watch completes its new Future.
+func (d *Dispatcher) take(id uuid.UUID) *Future {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	f := d.futures[id]
+	delete(d.futures, id)
+	delete(d.watched, id)
+	return f
+}
+
+// finish completes f, if any.
+func finish(f *Future, r Result) {
+	if f != nil {
+		f.complete(r)
+	}
+}
+
+// watch handles a message Track could not lease. If it already shows an
+// outcome (sent, dead, or deferred and not due yet), its future completes
+// with it now; otherwise (another worker or node is sending it) the poller
+// follows its status.
+func (d *Dispatcher) watch(id uuid.UUID) {
+	// The status read must come after the future was made, or a future
+	// tracked meanwhile could get an outcome older than itself.
+	d.mu.Lock()
+	f := d.futures[id]
+	d.mu.Unlock()
+	if f == nil {
+		return
+	}
+	ctx, cancel := d.storeCtx()
+	row, err := d.cfg.Store.GetMail(ctx, id)
+	cancel()
+	d.mu.Lock()
+	if d.futures[id] != f {
+		d.mu.Unlock()
+		return
+	}
+	if err == nil {
+		if r, ok := outcomeOf(row, d.cfg.Now()); ok {
+			delete(d.futures, id)
+			delete(d.watched, id)
+			d.mu.Unlock()
+			f.complete(r)
+			return
+		}
+	}
+	d.watched[id] = f
+	d.mu.Unlock()
+}
+
+// outcomeOf is the Result a stored message shows at now, if it shows one:
+// sent, dead, or deferred and not due yet (a due one is about to be tried).
+func outcomeOf(row *storage.OutboxMessage, now time.Time) (Result, bool) {
+	stored := &Diagnosis{Code: row.Diagnosis, Message: "The last attempt failed; see the mail log.", Detail: row.LastError}
+	switch row.Status {
+	case storage.MailSent:
+		return Result{Status: StatusSent, Attempts: row.Attempts}, true
+	case storage.MailDead:
+		return Result{Status: StatusFailed, Attempts: row.Attempts, Diagnosis: stored}, true
+	case storage.MailDeferred:
+		if !row.NextAttemptAt.After(now) {
+			return Result{}, false
+		}
+		stored.Temporary = true
+		return Result{Status: StatusDeferred, Attempts: row.Attempts, Diagnosis: stored}, true
+	}
+	return Result{}, false
+}
+
+// worker sends messages until Shutdown.
+func (d *Dispatcher) worker() {
+	defer d.wg.Done()
+	for {
+		d.idle.Add(1)
+		var j job
+		select {
+		case <-d.stopping:
+			d.idle.Add(-1)
+			return
+		case id := <-d.queue:
+			j = job{id: id}
+		case j = <-d.handoff:
+		}
+		d.idle.Add(-1)
+		d.handle(j)
+	}
+}
+
+// handle leases j's message if needed and attempts it, unless the
+// dispatcher is stopping (then a leased message is given back).
+func (d *Dispatcher) handle(j job) {
+	if d.isStopping() {
+		if j.row != nil {
+			d.release(j.row)
+		}
+		return
+	}
+	row := j.row
+	if row == nil {
+		ctx, cancel := d.storeCtx()
+		r, err := d.cfg.Store.LeaseMailByID(ctx, j.id, d.cfg.Owner, d.cfg.Lease)
+		cancel()
+		switch {
+		case errors.Is(err, storage.ErrConflict):
+			// Another worker, node or the poller has it, or it is not due:
+			// the poller follows its status.
+			d.log.Debug("mail held elsewhere or not due; following its status", "id", j.id)
+			d.watch(j.id)
+			return
+		case errors.Is(err, storage.ErrNotFound):
+			d.log.Warn("mail not in the outbox (was Track called before the transaction committed?)", "id", j.id)
+			d.resolve(j.id, Result{Status: StatusFailed, Diagnosis: &Diagnosis{
+				Code:    "not_in_outbox",
+				Message: "The message is not in the outbox.",
+				Hint:    "Hand a message to the dispatcher only after the transaction that enqueued it committed.",
+			}})
+			return
+		case err != nil:
+			d.log.Warn("mail lease failed; the poller will retry", "id", j.id, "error", err.Error())
+			d.watch(j.id)
+			return
+		}
+		row = r
+		if d.isStopping() {
+			d.release(row)
+			return
+		}
+	}
+	d.attempt(row)
+}
+
+// release gives a leased, unattempted message back to the outbox.
+func (d *Dispatcher) release(row *storage.OutboxMessage) {
+	ctx, cancel := d.storeCtx()
+	defer cancel()
+	if err := d.cfg.Store.ReleaseMail(ctx, row.ID, d.cfg.Owner); err != nil {
+		d.log.Warn("mail release failed; it is retried when its lease runs out", "id", row.ID, "error", err.Error())
+		return
+	}
+	d.log.Debug("mail released unattempted", "id", row.ID)
+}
+
+// attempt sends a leased message once and records the outcome.
+func (d *Dispatcher) attempt(row *storage.OutboxMessage) {
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(d.sendCtx, d.cfg.SendTimeout)
+	defer cancel()
+
+	s, err := d.cfg.Settings(ctx)
+	if err != nil {
+		d.failed(row, Settings{}, err, settingsDiagnosis(err), time.Since(start))
+		return
+	}
+	msg, err := decodePayload(row.Payload)
+	if err != nil {
+		d.failed(row, s, err, Diagnosis{
+			Code:    "bad_payload",
+			Message: "The queued message cannot be read.",
+			Hint:    "It was written by another version of Lobby or damaged; send it again.",
+		}, time.Since(start))
+		return
+	}
+	err = d.cfg.Sender.Send(ctx, s, d.email(row.ID, msg, s))
+	took := time.Since(start)
+	if err == nil {
+		d.sent(row, msg, took)
+		return
+	}
+	var diag Diagnosis
+	if d.sendCtx.Err() != nil {
+		diag = Diagnosis{
+			Code:      CodeCanceled,
+			Message:   "Sending was interrupted because Lobby was shutting down.",
+			Hint:      "Nothing to do: it is sent again after the restart.",
+			Temporary: true,
+		}
+	} else {
+		diag = Diagnose(err)
+	}
+	d.failed(row, s, err, diag, took)
+}
+
+// email builds what the Sender gets. The Message-ID is derived from the
+// outbox ID so that a message sent twice (at least once) is recognisable.
+func (d *Dispatcher) email(id uuid.UUID, m Message, s Settings) *Email {
+	return &Email{
+		From:      s.From,
+		To:        m.To,
+		Subject:   m.Subject,
+		Text:      m.Text,
+		HTML:      m.HTML,
+		MessageID: id.String() + "@" + messageIDDomain(s),
+		Headers: map[string]string{
+			// RFC 3834: no auto-replies to automated mail; the second is
+			// Exchange's own switch for out-of-office replies.
+			"Auto-Submitted":           "auto-generated",
+			"X-Auto-Response-Suppress": "All",
+		},
+	}
+}
+
+// messageIDDomain is the domain of the sender address, for Message-IDs.
+func messageIDDomain(s Settings) string {
+	addr := s.From
+	if a, err := mail.ParseAddress(s.From); err == nil {
+		addr = a.Address
+	}
+	if i := strings.LastIndexByte(addr, '@'); i >= 0 && i+1 < len(addr) {
+		return addr[i+1:]
+	}
+	return "lobby.invalid"
+}
+
+// scrub removes secrets from error text before it is stored or logged, and
+// bounds its length. Errors should carry no secrets; this is the second belt.
+func scrub(text string, secrets []string) string {
+	for _, sec := range secrets {
+		if sec != "" {
+			text = strings.ReplaceAll(text, sec, redactedValue)
+		}
+	}
+	if len(text) > maxErrorText {
+		text = strings.ToValidUTF8(text[:maxErrorText], "") + "…"
+	}
+	return text
+}
+
+// joinSentences joins the non-empty parts with spaces.
+func joinSentences(parts ...string) string {
+	var out []string
+	for _, p := range parts {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return strings.Join(out, " ")
+}
+
+// sent records a delivery.
+func (d *Dispatcher) sent(row *storage.OutboxMessage, m Message, took time.Duration) {
+	d.metrics.Sent.Inc()
+	d.metrics.SendSeconds.WithLabelValues(outcomeSent).Observe(took.Seconds())
+	f := d.take(row.ID)
+	ctx, cancel := d.storeCtx()
+	err := d.cfg.Store.MarkMailSent(ctx, row.ID, d.cfg.Owner)
+	cancel()
+	switch {
+	case errors.Is(err, storage.ErrLeaseLost):
+		d.log.Warn("mail sent after its lease ran out; another node may send it again", "id", row.ID)
+	case err != nil:
+		d.log.Error("mail sent but not recorded; it is sent again when its lease runs out", "id", row.ID, "error", err.Error())
+	}
+	d.log.Info("mail sent", "id", row.ID, "kind", row.Kind, "to", m.To, "attempts", row.Attempts,
+		"took_ms", took.Milliseconds())
+	finish(f, Result{Status: StatusSent, Attempts: row.Attempts})
+}
+
+// failed records a failed attempt: deferred when the failure is temporary
+// and attempts remain, dead (with an alarm) otherwise.
+func (d *Dispatcher) failed(row *storage.OutboxMessage, s Settings, sendErr error, diag Diagnosis, took time.Duration) {
+	diag.Code = cmp.Or(diag.Code, CodeUnknown)
+	lastErr := scrub(sendErr.Error(), s.Secrets())
+	diag.Detail = scrub(diag.Detail, s.Secrets())
+	interrupted := diag.Code == CodeCanceled && d.sendCtx.Err() != nil
+	if diag.Temporary && (row.Attempts < d.cfg.MaxAttempts || interrupted) {
+		wait := Backoff(row.Attempts, d.cfg.BaseBackoff, d.cfg.MaxBackoff, d.cfg.Rand())
+		if interrupted {
+			wait = 0
+		}
+		next := d.cfg.Now().Add(wait)
+		d.metrics.Deferred.WithLabelValues(diag.Code).Inc()
+		d.metrics.SendSeconds.WithLabelValues(outcomeDeferred).Observe(took.Seconds())
+		f := d.take(row.ID)
+		ctx, cancel := d.storeCtx()
+		err := d.cfg.Store.MarkMailDeferred(ctx, row.ID, d.cfg.Owner, next, lastErr, diag.Code)
+		cancel()
+		if err != nil {
+			d.log.Warn("mail deferral not recorded; it is retried when its lease runs out", "id", row.ID, "error", err.Error())
+		}
+		d.log.Warn("mail deferred", "id", row.ID, "kind", row.Kind, "to", row.Recipient, "attempts", row.Attempts,
+			"code", diag.Code, "next_attempt", next, "took_ms", took.Milliseconds(), "error", lastErr)
+		finish(f, Result{Status: StatusDeferred, Attempts: row.Attempts, Diagnosis: &diag})
+		return
+	}
+
+	d.metrics.Failed.WithLabelValues(diag.Code).Inc()
+	d.metrics.SendSeconds.WithLabelValues(outcomeFailed).Observe(took.Seconds())
+	f := d.take(row.ID)
+	ctx, cancel := d.storeCtx()
+	defer cancel()
+	// The alarm first: whoever sees the message dead finds the alarm raised.
+	d.raiseDeadAlarm(ctx, row, diag)
+	err := d.cfg.Store.MarkMailDead(ctx, row.ID, d.cfg.Owner, lastErr, diag.Code)
+	switch {
+	case errors.Is(err, storage.ErrLeaseLost):
+		d.log.Warn("mail failed after its lease ran out; another node retries it", "id", row.ID, "code", diag.Code)
+	case err != nil:
+		d.log.Error("mail failure not recorded; it is retried when its lease runs out", "id", row.ID, "error", err.Error())
+	}
+	d.log.Error("mail dead", "id", row.ID, "kind", row.Kind, "to", row.Recipient, "attempts", row.Attempts,
+		"code", diag.Code, "temporary", diag.Temporary, "took_ms", took.Milliseconds(), "error", lastErr)
+	finish(f, Result{Status: StatusFailed, Attempts: row.Attempts, Diagnosis: &diag})
+}
+
+// raiseDeadAlarm tells the admin a message was given up on. One alarm per
+// diagnosis code; its detail says what to do and never holds a secret.
+func (d *Dispatcher) raiseDeadAlarm(ctx context.Context, row *storage.OutboxMessage, diag Diagnosis) {
+	key := "mail.dead"
+	if diag.Code != CodeUnknown {
+		key = "mail." + diag.Code
+	}
+	title := "Email could not be delivered"
+	if diag.Temporary {
+		title += " after " + strconv.Itoa(row.Attempts) + " attempts"
+	}
+	var evidence string
+	if diag.Detail != "" {
+		evidence = "(" + strings.TrimSuffix(diag.Detail, ".") + ")"
+	}
+	detail := joinSentences(diag.Message, evidence, diag.Hint,
+		fmt.Sprintf("Last message: %s to %s (outbox ID %s); see the mail log.", row.Kind, row.Recipient, row.ID))
+	err := d.cfg.Store.RaiseAlarm(ctx, storage.Alarm{
+		Key:      key,
+		Severity: storage.SeverityCritical,
+		Title:    title + ": " + diag.Message,
+		Detail:   detail,
+	})
+	if err != nil {
+		d.log.Error("mail alarm not raised", "key", key, "error", err.Error())
+	}
+}
+
+// settingsDiagnosis explains a failure to load the SMTP settings.
+func settingsDiagnosis(err error) Diagnosis {
+	if errors.Is(err, storage.ErrNotFound) {
+		return Diagnosis{
+			Code:      "smtp_not_configured",
+			Message:   "The SMTP server is not set up yet.",
+			Hint:      "An admin must enter the SMTP settings, run Test Connection and save them; queued emails are sent then.",
+			Temporary: true,
+		}
+	}
+	return Diagnosis{
+		Code:      "settings_unavailable",
+		Message:   "The SMTP settings could not be read.",
+		Hint:      "Check that the database is reachable; the email is retried.",
+		Temporary: true,
+	}
+}
+
+// poller leases due messages every PollInterval and hands them to workers;
+// it also follows the status of futures whose message someone else holds.
+func (d *Dispatcher) poller() {
+	defer d.wg.Done()
+	t := time.NewTicker(d.cfg.PollInterval)
+	defer t.Stop()
+	for {
+		d.checkWatched()
+		d.poll()
+		select {
+		case <-d.stopping:
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// poll leases as many due messages as workers are idle (at least one, so
+// retries progress under load) until none are left or it is stopping.
+func (d *Dispatcher) poll() {
+	for !d.isStopping() {
+		n := min(max(int(d.idle.Load()), 1), d.cfg.Workers)
+		ctx, cancel := d.storeCtx()
+		rows, err := d.cfg.Store.LeaseMail(ctx, d.cfg.Owner, n, d.cfg.Lease)
+		cancel()
+		if err != nil {
+			d.log.Warn("mail poll failed", "error", err.Error())
+			return
+		}
+		if len(rows) > 0 {
+			d.log.Debug("mail poll leased due messages", "count", len(rows))
+		}
+		for i, row := range rows {
+			select {
+			case d.handoff <- job{id: row.ID, row: row}:
+			case <-d.stopping:
+				for _, r := range rows[i:] {
+					d.release(r)
+				}
+				return
+			}
+		}
+		if len(rows) < n {
+			return
+		}
+	}
+}
+
+// checkWatched completes the watched futures whose message now shows an
+// outcome. A future replaced meanwhile (completed, then tracked again) is
+// left alone.
+func (d *Dispatcher) checkWatched() {
+	d.mu.Lock()
+	watched := maps.Clone(d.watched)
+	d.mu.Unlock()
+	for id, f := range watched {
+		ctx, cancel := d.storeCtx()
+		row, err := d.cfg.Store.GetMail(ctx, id)
+		cancel()
+		var (
+			r  Result
+			ok bool
+		)
+		switch {
+		case errors.Is(err, storage.ErrNotFound):
+			r, ok = Result{Status: StatusFailed, Diagnosis: &Diagnosis{
+				Code: "not_in_outbox", Message: "The message is no longer in the outbox.",
+				Hint: "It was removed; send it again if it is still needed.",
+			}}, true
+		case err != nil:
+			d.log.Warn("mail status check failed", "id", id, "error", err.Error())
+		default:
+			r, ok = outcomeOf(row, d.cfg.Now())
+		}
+		if !ok {
+			continue
+		}
+		d.mu.Lock()
+		current := d.futures[id] == f
+		if current {
+			delete(d.futures, id)
+			delete(d.watched, id)
+		}
+		d.mu.Unlock()
+		if current {
+			f.complete(r)
+		}
+	}
+}
