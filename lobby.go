@@ -30,6 +30,7 @@ type Lobby struct {
 	registry  *prometheus.Registry
 	metrics   httpMetrics
 	transport *notify.Transport // nil when the Dispatcher was given
+	settings  notify.SettingsSource
 	mail      *notify.Dispatcher
 	ownMail   bool
 	portal    *portal.Portal
@@ -68,21 +69,24 @@ func New(cfg Config) (*Lobby, error) {
 	)
 	l.metrics = newHTTPMetrics(l.registry)
 
+	l.settings = cfg.MailSettings
+	if l.settings == nil {
+		l.settings = notify.StoreSettingsSource(cfg.Store)
+	}
 	l.mail = cfg.Dispatcher
 	if l.mail == nil {
 		l.transport = notify.NewTransport(notify.TransportOptions{
-			Tokens: notify.NewTokenCache(notify.TokenCacheOptions{Logger: cfg.Logger}),
-			Logger: cfg.Logger,
+			// One connection per worker: a worker never waits for another's connection.
+			PoolSize: notify.DefaultWorkers,
+			Tokens:   notify.NewTokenCache(notify.TokenCacheOptions{Logger: cfg.Logger}),
+			Logger:   cfg.Logger,
 		})
 		l.registry.MustRegister(notify.NewStatsCollector(l.transport.Stats))
-		settings := cfg.MailSettings
-		if settings == nil {
-			settings = notify.StoreSettingsSource(cfg.Store)
-		}
 		d, err := notify.NewDispatcher(notify.DispatcherConfig{
 			Store:      cfg.Store,
-			Settings:   settings,
+			Settings:   l.settings,
 			Sender:     l.transport,
+			Workers:    notify.DefaultWorkers,
 			Logger:     cfg.Logger,
 			Now:        cfg.Now,
 			Registerer: l.registry,
@@ -147,7 +151,7 @@ func (l *Lobby) Run(ctx context.Context) error {
 		name string
 		run  func(context.Context) error
 	}
-	tasks := []task{{"portal jobs", l.portal.RunJobs}}
+	tasks := []task{{"portal jobs", l.portal.RunJobs}, {"client secret expiry check", l.watchSecretExpiry}}
 	if l.ownMail {
 		tasks = append(tasks, task{"mail dispatcher", l.mail.Run})
 	}
