@@ -263,11 +263,11 @@ func (d *Dispatcher) Submit(ctx context.Context, m Message) *Future {
 	if err != nil {
 		diag := enqueueDiagnosis(err)
 		d.log.WarnContext(ctx, "mail job refused", "kind", m.Kind, "to", m.To, "code", diag.Code, "error", err.Error())
-		f := newFuture(uuid.Nil, d.log)
+		f := newFuture(uuid.Nil, start, d.log)
 		f.complete(Result{Status: StatusFailed, Diagnosis: &diag})
 		return f
 	}
-	f := d.Track(id)
+	f := d.track(id, start)
 	d.log.InfoContext(ctx, "mail job submitted", "id", id, "kind", m.Kind, "to", m.To,
 		"took_ms", time.Since(start).Milliseconds())
 	return f
@@ -293,16 +293,21 @@ func enqueueDiagnosis(err error) Diagnosis {
 // (sent, dead, or deferred and not due yet) completes its Future with it.
 // After Shutdown, the Future is completed as pending at once.
 func (d *Dispatcher) Track(id uuid.UUID) *Future {
+	return d.track(id, time.Now())
+}
+
+// track is Track for a message handed over at start (Result.Took counts from it).
+func (d *Dispatcher) track(id uuid.UUID, start time.Time) *Future {
 	d.mu.Lock()
 	if d.stopped {
 		d.mu.Unlock()
-		f := newFuture(id, d.log)
+		f := newFuture(id, start, d.log)
 		f.complete(Result{Status: StatusPending})
 		return f
 	}
 	f, ok := d.futures[id]
 	if !ok {
-		f = newFuture(id, d.log)
+		f = newFuture(id, start, d.log)
 		d.futures[id] = f
 	}
 	d.mu.Unlock()
@@ -550,7 +555,7 @@ func (d *Dispatcher) attempt(row *storage.OutboxMessage) {
 	err = d.cfg.Sender.Send(ctx, s, d.email(row.ID, msg, s))
 	took := time.Since(start)
 	if err == nil {
-		d.sent(row, msg, took)
+		d.sent(row, msg, s, took)
 		return
 	}
 	var diag Diagnosis
@@ -624,7 +629,7 @@ func joinSentences(parts ...string) string {
 }
 
 // sent records a delivery.
-func (d *Dispatcher) sent(row *storage.OutboxMessage, m Message, took time.Duration) {
+func (d *Dispatcher) sent(row *storage.OutboxMessage, m Message, s Settings, took time.Duration) {
 	d.metrics.Sent.Inc()
 	d.metrics.SendSeconds.WithLabelValues(outcomeSent).Observe(took.Seconds())
 	f := d.take(row.ID)
@@ -637,7 +642,7 @@ func (d *Dispatcher) sent(row *storage.OutboxMessage, m Message, took time.Durat
 	case err != nil:
 		d.log.Error("mail sent but not recorded; it is sent again when its lease runs out", "id", row.ID, "error", err.Error())
 	}
-	d.log.Info("mail sent", "id", row.ID, "kind", row.Kind, "to", m.To, "attempts", row.Attempts,
+	d.log.Info("mail sent", "id", row.ID, "kind", row.Kind, "to", m.To, "server", s.Host, "attempts", row.Attempts,
 		"took_ms", took.Milliseconds())
 	finish(f, Result{Status: StatusSent, Attempts: row.Attempts})
 }

@@ -44,10 +44,11 @@ type Future struct {
 	result Result
 }
 
-// newFuture starts a Future for id. Took is measured on the real monotonic
-// clock, not the dispatcher's injectable one (which schedules retries).
-func newFuture(id uuid.UUID, log *slog.Logger) *Future {
-	return &Future{id: id, start: time.Now(), log: log, done: make(chan struct{})}
+// newFuture starts a Future for id handed over at start. Took is measured
+// on the real monotonic clock, not the dispatcher's injectable one (which
+// schedules retries).
+func newFuture(id uuid.UUID, start time.Time, log *slog.Logger) *Future {
+	return &Future{id: id, start: start, log: log, done: make(chan struct{})}
 }
 
 // ID is the outbox ID of the message.
