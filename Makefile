@@ -29,9 +29,9 @@ lint:
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./storage/... ./notify/ .
 
-## e2e: browser end-to-end tests in headless Chromium (not written yet)
+## e2e: browser end-to-end tests in headless Chromium (LOBBY_CHROMIUM names the browser; LOBBY_E2E_SHOTS keeps the screenshots)
 e2e:
-	@echo "e2e: no browser suite yet; it arrives with its issue"
+	$(GO) test -tags e2e -race -count=1 -timeout 10m ./e2e/...
 
 clean:
 	rm -rf bin

@@ -1,0 +1,28 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"testing"
+)
+
+// TestBrowser runs the browser tests in one headless Chromium, each in a
+// tab and browser context of its own, against a Lobby of its own.
+func TestBrowser(t *testing.T) {
+	browser := startBrowser(t)
+	for _, tc := range []struct {
+		name string
+		test func(*testing.T, context.Context)
+	}{
+		{"GuestJourneyOnAPhone", testGuestJourneyOnAPhone},
+		{"ServerValidation", testServerValidation},
+		{"WithoutJavaScript", testWithoutJavaScript},
+		{"Accessibility", testAccessibility},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.test(t, browser)
+		})
+	}
+}

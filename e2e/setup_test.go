@@ -1,0 +1,172 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"crypto/rand"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/lobbyhq/lobby"
+	"github.com/lobbyhq/lobby/notify"
+	"github.com/lobbyhq/lobby/notify/exchangetest"
+	"github.com/lobbyhq/lobby/portal"
+	"github.com/lobbyhq/lobby/storage"
+)
+
+// tabTimeout bounds everything one test does in its tab, so that a page that
+// never comes fails the test with the step that waited rather than hanging
+// until the suite's timeout.
+const tabTimeout = 60 * time.Second
+
+// chromiumPath finds the browser: LOBBY_CHROMIUM, /usr/bin/chromium, or
+// chromium on PATH. Without one the test is skipped, or fails under CI=true.
+func chromiumPath(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("LOBBY_CHROMIUM"); p != "" {
+		found, err := exec.LookPath(p)
+		if err != nil {
+			t.Fatalf("LOBBY_CHROMIUM=%q is not a program that can run: %v; point it at a Chromium or Chrome binary", p, err)
+		}
+		return found
+	}
+	if found, err := exec.LookPath("/usr/bin/chromium"); err == nil {
+		return found
+	}
+	if found, err := exec.LookPath("chromium"); err == nil {
+		return found
+	}
+	const msg = "no Chromium found (looked at LOBBY_CHROMIUM, /usr/bin/chromium and chromium on PATH); " +
+		"install it (apt-get install chromium) or set LOBBY_CHROMIUM to a Chromium or Chrome binary"
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+	return ""
+}
+
+// startBrowser starts one headless Chromium for the test and its subtests
+// and returns its chromedp context; each subtest opens its own tab with
+// newTab. The browser is closed when the test ends.
+func startBrowser(t *testing.T) context.Context {
+	t.Helper()
+	path := chromiumPath(t)
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path),
+		chromedp.Headless,
+		chromedp.NoSandbox, // the suite may run as root, where Chromium's sandbox cannot start
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+	)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(allocCtx)
+	t.Cleanup(func() {
+		// Close the browser gracefully and wait for it to exit, so that its
+		// profile directory can be removed after it.
+		cctx, ccancel := context.WithTimeout(ctx, 20*time.Second)
+		defer ccancel()
+		if err := chromedp.Cancel(cctx); err != nil {
+			t.Logf("closing Chromium: %v", err)
+		}
+		cancel()
+		cancelAlloc()
+	})
+	// The first Run starts the browser; it must not have a deadline of its
+	// own, or the deadline would end the browser.
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start Chromium %s: %v", path, err)
+	}
+	return ctx
+}
+
+// newTab opens a tab in a browser context of its own (its own cookies and
+// storage, like a private window) and returns a context for its actions,
+// bounded by tabTimeout. The tab is closed when the test ends.
+func newTab(t *testing.T, browser context.Context) context.Context {
+	t.Helper()
+	tab, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
+	t.Cleanup(cancel)
+	if err := chromedp.Do(tab); err != nil {
+		t.Fatalf("open a tab: %v", err)
+	}
+	ctx, cancelTimeout := context.WithTimeout(tab, tabTimeout)
+	t.Cleanup(cancelTimeout)
+	return ctx
+}
+
+// site is Lobby running as `lobby serve --dev` runs it: a SQLite store in a
+// temporary directory, the Exchange Online emulator as its mail (the
+// emulator's SMTP settings as Config.MailSettings, its mailbox at
+// /dev/mailbox), the background work running, over real HTTP.
+type site struct {
+	URL   string // the server's root, without a trailing slash
+	store storage.Store
+	emu   *exchangetest.Server
+}
+
+func startSite(t *testing.T) *site {
+	t.Helper()
+	ctx := t.Context()
+	key := make([]byte, storage.KeySize)
+	rand.Read(key)
+
+	st, err := lobby.OpenStore(ctx, filepath.Join(t.TempDir(), "lobby.db"), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := st.Close(); err != nil {
+			t.Errorf("close store: %v", err)
+		}
+	})
+
+	emu := exchangetest.NewServer(t, exchangetest.Options{})
+	settings := lobby.DevMailSettings(emu)
+	srv := httptest.NewUnstartedServer(nil)
+	l, err := lobby.New(lobby.Config{
+		Store:        st,
+		BaseURL:      "http://" + srv.Listener.Addr().String(),
+		SecretKey:    key,
+		Logger:       testLogger(t),
+		MailSettings: func(context.Context) (notify.Settings, error) { return settings, nil },
+		DevMailbox:   emu,
+		// The success page waits for the credentials email only until it is
+		// sent; the longer bound keeps a loaded machine (Chromium and the
+		// race detector on two cores) from turning "we emailed your
+		// credentials" into "your email is on its way".
+		Portal: portal.Policy{SuccessWait: 15 * time.Second},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	runCtx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- l.Run(runCtx) }()
+	t.Cleanup(func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+		if err := l.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+
+	srv.Config.Handler = l.Handler()
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return &site{URL: srv.URL, store: st, emu: emu}
+}
