@@ -20,6 +20,7 @@ import (
 
 type serveFlags struct {
 	common
+	portal          portalFlags
 	Addr            string
 	BaseURL         string
 	Dev             bool
@@ -39,7 +40,14 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	fs.DurationVar(&f.ShutdownTimeout, "shutdown-timeout", shutdown, "how long to finish requests and sends on SIGTERM (LOBBY_SHUTDOWN_TIMEOUT)")
+	if err := f.portal.register(fs); err != nil {
+		return err
+	}
 	if err := parse(fs, args); err != nil {
+		return err
+	}
+	policy, err := f.portal.policy()
+	if err != nil {
 		return err
 	}
 	logger, err := f.logger(stderr)
@@ -69,7 +77,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		baseURL = "http://" + displayAddr(ln.Addr())
 	}
 
-	cfg := lobby.Config{Store: st, BaseURL: baseURL, SecretKey: key, Logger: logger}
+	cfg := lobby.Config{Store: st, BaseURL: baseURL, SecretKey: key, Logger: logger, Portal: policy,
+		TrustProxyHeaders: f.portal.TrustProxy}
 	if f.Dev {
 		emu, err := exchangetest.Start(exchangetest.Options{Logger: logger.With("component", "exchangetest")})
 		if err != nil {

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// lobby serve --dev on a fresh data directory answers health, readiness and
+// the portal, then stops cleanly when its context ends (as on SIGTERM).
+func TestServeDevStartsAndStops(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	pr, pw := io.Pipe()
+	done := make(chan int, 1)
+	go func() {
+		code := run(ctx, []string{"serve", "--dev", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir()}, pw, io.Discard)
+		pw.Close()
+		done <- code
+	}()
+
+	// The first lines say where Lobby runs.
+	var base string
+	sc := bufio.NewScanner(pr)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.Contains(line, "password") && !strings.Contains(line, "shown once") {
+			t.Errorf("a password line without the shown-once note: %q", line)
+		}
+		if _, after, ok := strings.Cut(line, " is running at "); ok {
+			base = strings.TrimSpace(after)
+			break
+		}
+	}
+	if base == "" {
+		t.Fatalf("serve printed no address (exit %d)", <-done)
+	}
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+
+	client := &http.Client{Timeout: 10 * time.Second}
+	for _, path := range []string{"/healthz", "/readyz", "/portal/register", "/dev/mailbox"} {
+		res, err := client.Get(base + path)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			t.Errorf("GET %s = %d, want 200", path, res.StatusCode)
+		}
+	}
+
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("serve exited %d after its context ended, want 0", code)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop within 30s of its context ending")
+	}
+}
+
+func TestPortalPolicyFlags(t *testing.T) {
+	t.Parallel()
+	p := portalFlags{Fields: "phone, company*,reason", Approvers: "a@example.com, b@example.com", UsernamePolicy: "email"}
+	pol, err := p.policy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !pol.Fields.Phone.Show || pol.Fields.Phone.Required || !pol.Fields.Company.Required || pol.Fields.PersonVisited.Show || !pol.Fields.Reason.Show {
+		t.Errorf("fields = %+v", pol.Fields)
+	}
+	if len(pol.Approvers) != 2 || pol.Approvers[1] != "b@example.com" {
+		t.Errorf("approvers = %q", pol.Approvers)
+	}
+	p.Fields = "phone,shoe_size"
+	if _, err := p.policy(); err == nil || !strings.Contains(err.Error(), `unknown field "shoe_size"`) {
+		t.Errorf("unknown field: err = %v", err)
+	}
+}
