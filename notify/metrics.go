@@ -64,7 +64,8 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 
 // StatsCollector exports the counters of the SMTP [Transport] (connections
 // opened, closed, open and idle, messages sent, reuses, redials, token
-// retries after a 535) as Prometheus metrics, read at each scrape.
+// retries after a 535, token endpoint requests and their failures) as
+// Prometheus metrics, read at each scrape.
 type StatsCollector struct {
 	stats func() TransportStats
 	descs []statDesc
@@ -99,6 +100,10 @@ func NewStatsCollector(stats func() TransportStats) *StatsCollector {
 			prometheus.CounterValue, func(s TransportStats) float64 { return float64(s.Redials) }),
 		d("lobby_smtp_auth_retries_total", "Access tokens dropped and SMTP AUTH retried after a 535 reply.",
 			prometheus.CounterValue, func(s TransportStats) float64 { return float64(s.AuthRetries) }),
+		d("lobby_smtp_token_fetches_total", "Access token requests to the token endpoint (tokens served from the cache not counted).",
+			prometheus.CounterValue, func(s TransportStats) float64 { return float64(s.TokenFetches) }),
+		d("lobby_smtp_token_fetch_failures_total", "Access token requests to the token endpoint that failed.",
+			prometheus.CounterValue, func(s TransportStats) float64 { return float64(s.TokenFailures) }),
 	}}
 }
 

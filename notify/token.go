@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -46,9 +47,27 @@ type TokenCacheOptions struct {
 type TokenCache struct {
 	logger *slog.Logger
 	max    int
+	counts tokenCounts
 
 	mu      sync.Mutex
 	entries map[string]*tokenEntry
+}
+
+// TokenStats are counters of a [TokenCache].
+type TokenStats struct {
+	Fetches  int64 // requests to the token endpoint, failed or not
+	Failures int64 // of which failed (refused, unreachable, timed out)
+}
+
+// tokenCounts count the requests of a cache's token sources.
+type tokenCounts struct {
+	fetches, failures atomic.Int64
+}
+
+// Stats returns the counters. They count requests to the endpoint, not
+// Token calls: a token served from the cache counts nothing.
+func (c *TokenCache) Stats() TokenStats {
+	return TokenStats{Fetches: c.counts.fetches.Load(), Failures: c.counts.failures.Load()}
 }
 
 // NewTokenCache returns an empty cache.
@@ -173,6 +192,7 @@ func (c *TokenCache) entry(s Settings) (*tokenEntry, error) {
 		ctx:      context.WithValue(context.Background(), oauth2.HTTPClient, client),
 		settings: s,
 		logger:   c.logger,
+		counts:   &c.counts,
 	}
 	e := &tokenEntry{
 		client:   client,
@@ -219,18 +239,26 @@ func tokenKey(s Settings) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// endpointSource fetches a new token on every call and logs it (never the token).
+// endpointSource fetches a new token on every call and logs it (never the
+// token), counting the requests when counts is set.
 type endpointSource struct {
 	cfg      *clientcredentials.Config
 	ctx      context.Context
 	settings Settings
 	logger   *slog.Logger
+	counts   *tokenCounts // nil: not counted (TestConnection)
 }
 
 func (s *endpointSource) Token() (*oauth2.Token, error) {
 	start := time.Now()
 	t, err := s.cfg.Token(s.ctx)
 	took := time.Since(start)
+	if s.counts != nil {
+		s.counts.fetches.Add(1)
+		if err != nil {
+			s.counts.failures.Add(1)
+		}
+	}
 	if err != nil {
 		s.logger.Warn("notify: token: request to the token endpoint failed",
 			append(tokenAttrs(s.settings, nil), slog.Duration("took", took), slog.String("error", safeErrorText(err)))...)

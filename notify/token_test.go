@@ -2,10 +2,14 @@ package notify
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/lobbyhq/lobby/notify/exchangetest"
 )
@@ -129,5 +133,75 @@ func TestTokenCacheErrors(t *testing.T) {
 	s.AuthMode = AuthPassword
 	if _, _, err := c.Token(ctxT(t), s); err == nil {
 		t.Error("Token in password mode succeeded")
+	}
+}
+
+// The cache counts its requests to the token endpoint (not the tokens it
+// serves from the cache), and the transport's stats and the Prometheus
+// collector show them: many sends, one fetch; a rotation, one more; a
+// failed request counts as a fetch and a failure.
+func TestTokenFetchCounters(t *testing.T) {
+	t.Parallel()
+	var skew atomic.Int64
+	b := deliverySetup(t, exchangetest.Options{Now: func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }})
+	tokens := NewTokenCache(TokenCacheOptions{Logger: b.logger})
+	t.Cleanup(func() { _ = tokens.Close() })
+	first := b.transport(t, TransportOptions{PoolSize: 1, Tokens: tokens})
+	reg := prometheus.NewRegistry()
+	if err := reg.Register(NewStatsCollector(first.Stats)); err != nil {
+		t.Fatal(err)
+	}
+	check := func(when string, fetches, failures int64) {
+		t.Helper()
+		if st := first.Stats(); st.TokenFetches != fetches || st.TokenFailures != failures {
+			t.Errorf("%s: stats %+v, want %d token fetches, %d failures", when, st, fetches, failures)
+		}
+		if got := tokens.Stats(); got != (TokenStats{Fetches: fetches, Failures: failures}) {
+			t.Errorf("%s: cache stats %+v", when, got)
+		}
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := counterIn(mfs, "lobby_smtp_token_fetches_total"); got != float64(fetches) {
+			t.Errorf("%s: lobby_smtp_token_fetches_total = %v, want %d", when, got, fetches)
+		}
+		if got := counterIn(mfs, "lobby_smtp_token_fetch_failures_total"); got != float64(failures) {
+			t.Errorf("%s: lobby_smtp_token_fetch_failures_total = %v, want %d", when, got, failures)
+		}
+	}
+	check("before any send", 0, 0)
+
+	const n = 5
+	for i := range n {
+		if err := first.Send(ctxT(t), b.settings, testEmail(fmt.Sprint(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check(fmt.Sprintf("after %d sends", n), 1, 0)
+
+	// Rotation: the server's clock passes the token's expiry, so a new
+	// connection's AUTH is refused (535); the token is dropped and fetched
+	// again. The cache and its counters are shared by both transports.
+	skew.Store(int64(2 * time.Hour))
+	second := b.transport(t, TransportOptions{PoolSize: 1, Tokens: tokens})
+	if err := second.Send(ctxT(t), b.settings, testEmail("rotated")); err != nil {
+		t.Fatal(err)
+	}
+	if st := second.Stats(); st.AuthRetries != 1 || st.TokenFetches != 2 {
+		t.Errorf("second transport: stats %+v, want 1 auth retry and 2 token fetches", st)
+	}
+	check("after a rotation", 2, 0)
+
+	// A failed request: the endpoint is down for a new settings version.
+	b.srv.SetTokenEndpointDown(true)
+	s := b.settings
+	s.Version = 2
+	if err := second.Send(ctxT(t), s, testEmail("no token")); Diagnose(err).Code != CodeTokenEndpointUnavailable {
+		t.Fatalf("Send with the endpoint down: %v", err)
+	}
+	check("after a failed request", 3, 1)
+	if got := b.srv.TokenRequests(); got != 3 {
+		t.Errorf("emulator saw %d token requests, want 3", got)
 	}
 }

@@ -46,6 +46,10 @@ type TransportStats struct {
 	Reused      int64 // of which on a connection that had already sent
 	Redials     int64 // dials repeated after a broken connection
 	AuthRetries int64 // tokens dropped and AUTH retried after a 535
+	// The token cache's counters (shared by every transport using the
+	// cache): requests to the token endpoint, and of which failed.
+	TokenFetches  int64
+	TokenFailures int64
 }
 
 // Transport sends email over SMTP, keeping up to PoolSize connections open
@@ -107,15 +111,18 @@ func (t *Transport) Stats() TransportStats {
 	t.mu.Lock()
 	open, idle := t.open, len(t.idle)
 	t.mu.Unlock()
+	ts := t.tokens.Stats()
 	return TransportStats{
-		Opened:      t.opened.Load(),
-		Closed:      t.closedConns.Load(),
-		Open:        open,
-		Idle:        idle,
-		Sent:        t.sent.Load(),
-		Reused:      t.reused.Load(),
-		Redials:     t.redials.Load(),
-		AuthRetries: t.authRetries.Load(),
+		Opened:        t.opened.Load(),
+		Closed:        t.closedConns.Load(),
+		Open:          open,
+		Idle:          idle,
+		Sent:          t.sent.Load(),
+		Reused:        t.reused.Load(),
+		Redials:       t.redials.Load(),
+		AuthRetries:   t.authRetries.Load(),
+		TokenFetches:  ts.Fetches,
+		TokenFailures: ts.Failures,
 	}
 }
 
