@@ -6,13 +6,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/lobbyhq/lobby"
 	"github.com/lobbyhq/lobby/storage"
 )
 
@@ -87,40 +87,14 @@ func (c *common) key(stderr io.Writer) ([]byte, error) {
 			"generate one with: openssl rand -base64 32")
 	}
 	path := filepath.Join(c.DataDir, "secret.key")
-	b, err := os.ReadFile(path)
-	if err == nil {
-		k, err := storage.ParseKey(string(b))
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		return k, nil
-	}
-	if !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("read secret key: %w", err)
-	}
-	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("create data directory: %w", err)
-	}
-	gen, err := storage.GenerateKey()
+	key, created, err := lobby.LoadOrCreateKey(path)
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) { // another process won the race: use its key
-		return c.key(stderr)
+	if created {
+		fmt.Fprintf(stderr, "lobby: generated a new secret key in %s (mode 0600); back it up with the database\n", path)
 	}
-	if err != nil {
-		return nil, fmt.Errorf("write secret key: %w", err)
-	}
-	if _, err := f.WriteString(gen + "\n"); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("write secret key: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return nil, fmt.Errorf("write secret key: %w", err)
-	}
-	fmt.Fprintf(stderr, "lobby: generated a new secret key in %s (mode 0600); back it up with the database\n", path)
-	return storage.ParseKey(gen)
+	return key, nil
 }
 
 func (c *common) logger(w io.Writer) (*slog.Logger, error) {

@@ -17,7 +17,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -128,24 +127,8 @@ func loadKey(path string) ([]byte, error) {
 	if v := os.Getenv("LOBBY_SECRET_KEY"); v != "" {
 		return storage.ParseKey(v)
 	}
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		k, err := storage.GenerateKey()
-		if err != nil {
-			return nil, err
-		}
-		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-			return nil, fmt.Errorf("create the key directory: %w", err)
-		}
-		if err := os.WriteFile(path, []byte(k+"\n"), 0o600); err != nil {
-			return nil, fmt.Errorf("write the key file: %w", err)
-		}
-		return storage.ParseKey(k)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read the key file: %w", err)
-	}
-	return storage.ParseKey(string(b))
+	key, _, err := lobby.LoadOrCreateKey(path)
+	return key, err
 }
 
 func main() {
