@@ -270,9 +270,17 @@ func enhancedCode(msg string) string {
 	return enhancedRE.FindString(strings.TrimSpace(msg))
 }
 
-var replyRE = regexp.MustCompile(`\b([2345]\d\d)[ -]([245]\.\d{1,3}\.\d{1,3})\b`)
+// quotedReplyRE finds a server reply in go-mail's error text, which holds
+// the *textproto.Error as text: `554 "5.2.252 SendAsDenied; ..."` (the reply
+// quoted with Go syntax). replyRE is the unquoted form.
+var (
+	quotedReplyRE = regexp.MustCompile(`\b([2345]\d\d) ("(?:[^"\\]|\\.)*")`)
+	replyRE       = regexp.MustCompile(`\b([2345]\d\d)[ -]([245]\.\d{1,3}\.\d{1,3}\b.*)`)
+)
 
 // smtpReply finds the reply code, enhanced code and text of an SMTP error.
+// The text is the server's reply as it sent it, such as "554 5.2.252
+// SendAsDenied; ..." (its first line): the evidence of a diagnosis.
 func smtpReply(err error) (code int, enhanced, text string, ok bool) {
 	var (
 		tpe *textproto.Error
@@ -280,25 +288,46 @@ func smtpReply(err error) (code int, enhanced, text string, ok bool) {
 	)
 	switch {
 	case errors.As(err, &tpe):
-		return tpe.Code, enhancedCode(tpe.Msg), fmt.Sprintf("%d %s", tpe.Code, firstLine(tpe.Msg)), true
+		return tpe.Code, enhancedCode(tpe.Msg), replyText(tpe.Code, tpe.Msg), true
 	case errors.As(err, &se) && se.ErrorCode() != 0:
 		code, enhanced = se.ErrorCode(), se.EnhancedStatusCode()
-		// go-mail keeps the reply only as text; pick the codes out of it.
-		msg := se.Error()
-		if m := replyRE.FindStringSubmatch(msg); m != nil {
-			if enhanced == "" {
-				enhanced = m[2]
-			}
-			if i := strings.Index(msg, m[0]); i >= 0 {
-				text = firstLine(msg[i:])
-			}
+		// go-mail keeps the reply only as text; pick it out again.
+		msg := sendErrorReply(se.Error(), code)
+		if enhanced == "" {
+			enhanced = enhancedCode(msg)
 		}
-		if text == "" {
-			text = strconv.Itoa(code)
-		}
-		return code, enhanced, text, true
+		return code, enhanced, replyText(code, msg), true
 	}
 	return 0, "", "", false
+}
+
+// sendErrorReply is the text of the reply with that code in a go-mail
+// error text, or "" when it is not there.
+func sendErrorReply(s string, code int) string {
+	want := strconv.Itoa(code)
+	for _, m := range quotedReplyRE.FindAllStringSubmatch(s, -1) {
+		if m[1] != want {
+			continue
+		}
+		if msg, err := strconv.Unquote(m[2]); err == nil {
+			return msg
+		}
+	}
+	for _, m := range replyRE.FindAllStringSubmatch(s, -1) {
+		if m[1] == want {
+			return m[2]
+		}
+	}
+	return ""
+}
+
+// replyText is a reply as the server sent it: "554 5.2.252 SendAsDenied;
+// ...", its first line.
+func replyText(code int, msg string) string {
+	if msg = firstLine(msg); msg == "" {
+		return strconv.Itoa(code)
+	}
+	return strconv.Itoa(code) + " " + msg
 }
 
 // diagnoseSMTPReply explains an SMTP error reply.

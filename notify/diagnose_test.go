@@ -34,6 +34,9 @@ func TestDiagnoseRealCauses(t *testing.T) {
 		// step is the failing TestConnection step; "" means the cause only
 		// shows when a message is sent.
 		step string
+		// evidence must be in the Detail of both diagnoses: the server's
+		// reply, code and text.
+		evidence []string
 	}
 	cases := []testCase{
 		{name: "unknown tenant GUID", code: CodeUnknownTenant, step: StepToken,
@@ -58,33 +61,37 @@ func TestDiagnoseRealCauses(t *testing.T) {
 			arrange: func(t *testing.T, _ *deliveryBundle, s *Settings) {
 				s.TokenEndpointBase = fmt.Sprintf("https://127.0.0.1:%d", closedPort(t))
 			}},
-		{name: "no service principal", code: CodeTokenRejected, step: StepAuth,
+		{name: "no service principal", code: CodeTokenRejected, step: StepAuth, evidence: []string{"535 5.7.3 Authentication unsuccessful"},
 			arrange: func(_ *testing.T, b *deliveryBundle, _ *Settings) { b.srv.SetServicePrincipal(b.srv.ClientID(), false) }},
-		{name: "no FullAccess on the mailbox", code: CodeTokenRejected, step: StepAuth,
+		{name: "no FullAccess on the mailbox", code: CodeTokenRejected, step: StepAuth, evidence: []string{"535 5.7.3 Authentication unsuccessful"},
 			arrange: func(_ *testing.T, b *deliveryBundle, _ *Settings) {
 				b.srv.SetMailboxPermission(b.srv.ClientID(), b.srv.Mailbox(), false)
 			}},
 		{name: "SMTP AUTH off for the tenant", code: CodeSMTPAuthDisabled, step: StepAuth,
-			arrange: func(_ *testing.T, b *deliveryBundle, _ *Settings) { b.srv.SetTenantSMTPAuth(false) }},
+			evidence: []string{"535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant."},
+			arrange:  func(_ *testing.T, b *deliveryBundle, _ *Settings) { b.srv.SetTenantSMTPAuth(false) }},
 		{name: "SMTP AUTH off for the mailbox", code: CodeSMTPAuthDisabled, step: StepAuth,
-			arrange: func(_ *testing.T, b *deliveryBundle, _ *Settings) { b.srv.SetMailboxSMTPAuth(b.srv.Mailbox(), false) }},
-		{name: "basic auth", code: CodeSMTPAuthDisabled, step: StepAuth,
+			evidence: []string{"535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Mailbox."},
+			arrange:  func(_ *testing.T, b *deliveryBundle, _ *Settings) { b.srv.SetMailboxSMTPAuth(b.srv.Mailbox(), false) }},
+		{name: "basic auth", code: CodeSMTPAuthDisabled, step: StepAuth, evidence: []string{"535 5.7.139", "basic authentication is disabled"},
 			arrange: func(_ *testing.T, _ *deliveryBundle, s *Settings) {
 				s.AuthMode, s.Password = AuthPassword, "Winter2026!"
 			}},
-		{name: "no auth", code: CodeAuthRequired,
+		{name: "no auth", code: CodeAuthRequired, evidence: []string{"530 5.7.57 Client not authenticated to send mail."},
 			arrange: func(_ *testing.T, _ *deliveryBundle, s *Settings) { s.AuthMode = AuthNone }},
-		{name: "From without SendAs", code: CodeSendAsDenied,
+		{name: "From without SendAs", code: CodeSendAsDenied, // the real 554 after DATA
+			evidence: []string{"554 5.2.252 SendAsDenied; ", "not allowed to send as guests@contoso.onmicrosoft.com"},
 			arrange: func(_ *testing.T, b *deliveryBundle, s *Settings) {
 				s.Username, s.From = b.srv.Mailbox(), "guests@contoso.onmicrosoft.com"
 			}},
-		{name: "mailbox logon failure", code: CodeMailboxLogonFailure,
+		{name: "mailbox logon failure", code: CodeMailboxLogonFailure, evidence: []string{"430 4.2.0 STOREDRV; mailbox logon failure;"},
 			arrange: func(_ *testing.T, b *deliveryBundle, _ *Settings) { b.srv.SetMailboxLogonFailure(true) }},
-		{name: "server busy", code: CodeServerBusy, temp: true,
+		{name: "server busy", code: CodeServerBusy, temp: true, evidence: []string{"421 4.3.2 Service not available, closing transmission channel"},
 			arrange: func(_ *testing.T, b *deliveryBundle, _ *Settings) {
 				b.srv.FailNextMail(1, 421, "4.3.2", "Service not available, closing transmission channel")
 			}},
 		{name: "message rejected", code: CodeRejected,
+			evidence: []string{"550 5.7.708 Service unavailable. Access denied, traffic not accepted from this IP."},
 			arrange: func(_ *testing.T, b *deliveryBundle, _ *Settings) {
 				b.srv.FailNextMail(1, 550, "5.7.708", "Service unavailable. Access denied, traffic not accepted from this IP.")
 			}},
@@ -133,6 +140,7 @@ func TestDiagnoseRealCauses(t *testing.T) {
 			if d.Message == "" || d.Hint == "" {
 				t.Errorf("diagnosis without message or hint: %+v", d)
 			}
+			checkEvidence(t, "Send", d, tc.evidence)
 			for _, secret := range []string{b.srv.ClientSecret(), "Winter2026!", "eyJ"} {
 				if strings.Contains(d.String(), secret) || strings.Contains(err.Error(), secret) {
 					t.Errorf("a secret or token leaked into %q / %q", err, d)
@@ -148,11 +156,25 @@ func TestDiagnoseRealCauses(t *testing.T) {
 			if r.Diagnosis.Code != tc.code {
 				t.Errorf("TestConnection diagnosis %s, want %s\n%s", r.Diagnosis.Code, tc.code, r)
 			}
+			checkEvidence(t, "TestConnection", *r.Diagnosis, tc.evidence)
 			st, ok := r.Step(tc.step)
 			if !ok || st.Outcome != StepFailed {
 				t.Errorf("step %s did not fail:\n%s", tc.step, r)
 			}
 		})
+	}
+}
+
+// checkEvidence wants each of evidence in the diagnosis' Detail, unquoted.
+func checkEvidence(t *testing.T, what string, d Diagnosis, evidence []string) {
+	t.Helper()
+	for _, e := range evidence {
+		if !strings.Contains(d.Detail, e) {
+			t.Errorf("%s: Detail %q lacks the server's reply %q", what, d.Detail, e)
+		}
+	}
+	if len(evidence) > 0 && strings.ContainsAny(d.Detail, `"\`) {
+		t.Errorf("%s: Detail %q is quoted or escaped, want the reply as the server sent it", what, d.Detail)
 	}
 }
 
@@ -262,4 +284,30 @@ func plainSMTPServer(t testing.TB) (host string, port int) {
 	})
 	a := ln.Addr().(*net.TCPAddr)
 	return a.IP.String(), a.Port
+}
+
+// go-mail's error text holds the reply quoted with Go syntax; the evidence
+// is the reply unquoted, whatever it contains.
+func TestSendErrorReply(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		in   string
+		code int
+		want string
+	}{
+		{`closing SMTP DATA writer: 554 "5.2.252 SendAsDenied; a@x not allowed to send as b@x", affected message ID: <1@x>`, 554,
+			"5.2.252 SendAsDenied; a@x not allowed to send as b@x"},
+		{`sending SMTP RCPT TO command: 550 "5.1.1 User \"bob\" unknown", 550 "5.1.1 second", affected recipient(s): bob@x`, 550,
+			`5.1.1 User "bob" unknown`},
+		{`sending SMTP MAIL FROM command: 451 "4.7.500 Server busy.\nPlease try again later."`, 451, "4.7.500 Server busy.\nPlease try again later."},
+		{`sending SMTP MAIL FROM command: 421 4.3.2 Service not available`, 421, "4.3.2 Service not available"},
+		{`sending SMTP DATA command: 554`, 554, ""},
+	} {
+		if got := sendErrorReply(tc.in, tc.code); got != tc.want {
+			t.Errorf("sendErrorReply(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+	if got := replyText(451, "4.7.500 Server busy.\nPlease try again later."); got != "451 4.7.500 Server busy." {
+		t.Errorf("replyText = %q, want the first line", got)
+	}
 }

@@ -130,6 +130,10 @@ func TestPoolDeadLettersPermanentFailureWithAlarm(t *testing.T) {
 			if a.Severity != storage.SeverityCritical || !strings.Contains(a.Detail, "SendAs") {
 				t.Errorf("alarm = %+v, want critical with the SendAs hint", a)
 			}
+			// The evidence: the server's reply, not just its code.
+			if !strings.Contains(a.Detail, "(554 5.2.252 SendAsDenied; ") {
+				t.Errorf("alarm detail %q lacks the server's reply", a.Detail)
+			}
 			if strings.Contains(a.Title+a.Detail, del.settings.ClientSecret) {
 				t.Error("the alarm shows the client secret")
 			}
