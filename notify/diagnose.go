@@ -70,6 +70,8 @@ const (
 	CodeMailboxLogonFailure      = "mailbox_logon_failure"
 	CodeUntrustedCertificate     = "untrusted_certificate"
 	CodeStartTLSUnavailable      = "starttls_unavailable"
+	CodeTLSMismatch              = "tls_mode_mismatch"
+	CodeNoGreeting               = "no_greeting"
 	CodeInsecureAuthRefused      = "insecure_auth_refused"
 	CodeInvalidSettings          = "invalid_settings"
 	CodeInvalidMessage           = "invalid_message"
@@ -88,6 +90,9 @@ const (
 		"and that the SMTP username is that mailbox."
 	hintAddCA = "Add the issuing and root CA certificates of that server under Trusted certificates (take them from the chain the server sends)."
 	hintProxy = "Check that this host can reach it: a firewall or a missing or wrong proxy setting usually causes this."
+	// hintTLSMismatch is the heart of the tls_mode_mismatch hint.
+	hintTLSMismatch     = "port 587 uses STARTTLS, port 465 implicit TLS: set Security to match the port"
+	hintTLSMismatchFull = "The port and security do not match; " + hintTLSMismatch + ". Exchange Online: smtp.office365.com, port 587, STARTTLS."
 )
 
 // Diagnose maps an error from [Transport.Send], [TokenCache.Token] or
@@ -101,6 +106,7 @@ func Diagnose(err error) Diagnosis {
 		ve   ValidationErrors
 		te   *TokenError
 		pe   *ProxyError
+		nge  *NoGreetingError
 		mode = authModeOf(err)
 	)
 	switch {
@@ -120,6 +126,19 @@ func Diagnose(err error) Diagnosis {
 			Message: "The SMTP server did not offer STARTTLS, so the connection could not be encrypted.",
 			Hint: "Check the host and port (Exchange Online: smtp.office365.com, port 587, STARTTLS). A firewall or " +
 				"proxy that inspects SMTP can strip STARTTLS; if the server uses implicit TLS, choose TLS (port 465)."}
+	case errors.Is(err, ErrServerNotTLS):
+		return Diagnosis{Code: CodeTLSMismatch, Detail: plainTextDetail(err),
+			Message: "The security setting does not match the port: Lobby started TLS, but the server answered in plain text (it expects STARTTLS).",
+			Hint:    hintTLSMismatchFull}
+	case errors.As(err, &nge) && nge.tlsMismatch():
+		return Diagnosis{Code: CodeTLSMismatch, Detail: nge.Error(),
+			Message: "The security setting does not match the port: the server waits for TLS from the first byte (implicit TLS), Lobby for its greeting (STARTTLS).",
+			Hint:    hintTLSMismatchFull}
+	case errors.As(err, &nge):
+		return Diagnosis{Code: CodeNoGreeting, Temporary: true, Detail: nge.Error(),
+			Message: "The SMTP server accepted the connection but never said hello (no greeting).",
+			Hint: "Check the port: a port that is not SMTP, or one that speaks TLS only (then choose TLS), behaves like this; " +
+				"Exchange Online is port 587 with STARTTLS. A firewall or proxy that holds connections open does too. Lobby retries."}
 	case errors.Is(err, context.Canceled):
 		return Diagnosis{Code: CodeCanceled, Message: "The attempt was cancelled before it finished.", Temporary: true,
 			Hint: "Nothing to fix: it is retried (Lobby was probably shutting down)."}
@@ -152,6 +171,23 @@ func Diagnose(err error) Diagnosis {
 	}
 	return Diagnosis{Code: CodeUnknown, Message: "Sending failed for a reason Lobby does not recognise.",
 		Detail: firstLine(err.Error()), Hint: "See the details and the log; run Test Connection on the SMTP settings page."}
+}
+
+// plainTextDetail is the evidence of a server that answered a TLS handshake
+// in plain text: the first bytes it sent, when they are printable (the
+// start of an SMTP greeting, such as "220 s…").
+func plainTextDetail(err error) string {
+	d := "the server answered the TLS handshake in plain text"
+	var rhe tls.RecordHeaderError
+	if !errors.As(err, &rhe) {
+		return d
+	}
+	for _, b := range rhe.RecordHeader {
+		if b < 0x20 || b > 0x7e {
+			return d
+		}
+	}
+	return d + ": " + string(rhe.RecordHeader[:]) + "…"
 }
 
 // diagnoseCertificate recognises certificate verification failures.

@@ -107,9 +107,27 @@ func TestDiagnoseRealCauses(t *testing.T) {
 			arrange: func(_ *testing.T, _ *deliveryBundle, s *Settings) { s.Host = "smtp.office365.invalid" }},
 		{name: "connection refused", code: CodeConnectionRefused, temp: true, step: StepDial,
 			arrange: func(t *testing.T, _ *deliveryBundle, s *Settings) { s.Port = closedPort(t) }},
-		{name: "connect timeout", code: CodeConnectTimeout, temp: true, step: StepDial,
+		{name: "connect timeout through a proxy", code: CodeConnectTimeout, temp: true, step: StepDial,
+			arrange: func(t *testing.T, _ *deliveryBundle, s *Settings) {
+				host, port := silentServer(t) // takes the CONNECT and never answers
+				s.ProxyURL = fmt.Sprintf("http://%s:%d", host, port)
+				s.ConnTimeout, s.AuthMode = 300*time.Millisecond, AuthNone
+			}},
+		{name: "no greeting", code: CodeNoGreeting, temp: true, step: StepDial,
 			arrange: func(t *testing.T, _ *deliveryBundle, s *Settings) {
 				s.Host, s.Port = silentServer(t)
+				s.ConnTimeout, s.AuthMode = 300*time.Millisecond, AuthNone
+			}},
+		// The emulator's two ports swapped.
+		{name: "TLS on the STARTTLS port", code: CodeTLSMismatch, step: StepTLS,
+			evidence: []string{"plain text", "220 "},
+			arrange: func(_ *testing.T, b *deliveryBundle, s *Settings) {
+				s.Security, s.Port = SecurityTLS, b.srv.SMTPPort()
+			}},
+		{name: "STARTTLS on the implicit-TLS port", code: CodeTLSMismatch, step: StepDial,
+			evidence: []string{"no SMTP greeting within 300ms", "answers a TLS handshake"},
+			arrange: func(_ *testing.T, b *deliveryBundle, s *Settings) {
+				s.Security, s.Port = SecurityStartTLS, b.srv.SMTPTLSPort()
 				s.ConnTimeout, s.AuthMode = 300*time.Millisecond, AuthNone
 			}},
 		{name: "connection dropped", code: CodeConnectionLost, temp: true, step: StepDial,
@@ -139,6 +157,9 @@ func TestDiagnoseRealCauses(t *testing.T) {
 			}
 			if d.Message == "" || d.Hint == "" {
 				t.Errorf("diagnosis without message or hint: %+v", d)
+			}
+			if d.Code == CodeTLSMismatch && !strings.Contains(d.Hint, hintTLSMismatch) {
+				t.Errorf("hint %q lacks %q", d.Hint, hintTLSMismatch)
 			}
 			checkEvidence(t, "Send", d, tc.evidence)
 			for _, secret := range []string{b.srv.ClientSecret(), "Winter2026!", "eyJ"} {
@@ -227,6 +248,11 @@ func TestDiagnoseReplies(t *testing.T) {
 		{&TokenError{Err: &oauth2.RetrieveError{Response: &http.Response{StatusCode: 400, Status: "400"}, ErrorCode: "invalid_request",
 			ErrorDescription: "AADSTS50059: No tenant-identifying information found."}}, CodeTokenRequestFailed, false},
 		{ErrNoRecipient, CodeInvalidMessage, false},
+		// No greeting: on 465, the implicit-TLS port, even when the probe
+		// could not tell; elsewhere only when the probe found TLS.
+		{&NoGreetingError{Addr: "smtp.example.net:465", Port: 465, Timeout: time.Second}, CodeTLSMismatch, false},
+		{&NoGreetingError{Addr: "smtp.example.net:2465", Port: 2465, Timeout: time.Second, SpeaksTLS: true}, CodeTLSMismatch, false},
+		{&NoGreetingError{Addr: "smtp.example.net:2525", Port: 2525, Timeout: time.Second}, CodeNoGreeting, true},
 		{errors.New("something odd"), CodeUnknown, false},
 	} {
 		d := Diagnose(tc.err)

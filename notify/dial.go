@@ -131,12 +131,12 @@ func (d *smtpDialer) dial(ctx context.Context, _, addr string) (net.Conn, error)
 		d.afterDial(c)
 	}
 	if d.implicit == nil {
-		return c, nil
+		return watchGreeting(c, addr, d.timeout), nil
 	}
 	tc := tls.Client(c, d.implicit)
 	if err := tc.HandshakeContext(ctx); err != nil {
 		_ = c.Close()
-		return nil, fmt.Errorf("tls handshake: %w", err)
+		return nil, handshakeError(err)
 	}
 	return tc, nil
 }

@@ -89,6 +89,7 @@ func (t *Transport) dial(ctx context.Context, p *profile, cred, key string) (*sm
 		if raw != nil {
 			_ = raw.Close()
 		}
+		err = d.noGreeting(ctx, err, p.tls)
 		t.logger.Debug("notify: smtp: dial failed", slog.String("addr", p.s.Addr()),
 			slog.Duration("took", time.Since(start)), slog.String("error", err.Error()))
 		return nil, wrapDialErr(p.s, err)

@@ -226,8 +226,9 @@ func (t *connTest) run(ctx context.Context, s Settings) {
 		if s.Security == SecurityTLS {
 			return detail, nil
 		}
+		conn = watchGreeting(c, s.Addr(), s.ConnTimeout)
 		if _, err := greet(); err != nil {
-			return "", err
+			return "", p.dialer.noGreeting(ctx, err, p.tls)
 		}
 		return detail + "; the server greeted and answered EHLO", nil
 	})
@@ -240,7 +241,7 @@ func (t *connTest) run(ctx context.Context, s Settings) {
 			hctx, cancel := context.WithTimeout(ctx, s.ConnTimeout)
 			defer cancel()
 			if err := tc.HandshakeContext(hctx); err != nil {
-				return "", fmt.Errorf("notify: smtp: tls handshake with %s: %w", s.Addr(), err)
+				return "", fmt.Errorf("notify: smtp: with %s: %w", s.Addr(), handshakeError(err))
 			}
 			conn = tc
 			if _, err := greet(); err != nil {
