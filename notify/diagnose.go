@@ -169,8 +169,11 @@ func Diagnose(err error) Diagnosis {
 		return Diagnosis{Code: CodeInvalidMessage, Message: "The email could not be built.", Detail: firstLine(err.Error()),
 			Hint: "Check the sender and recipient addresses."}
 	}
-	return Diagnosis{Code: CodeUnknown, Message: "Sending failed for a reason Lobby does not recognise.",
-		Detail: firstLine(err.Error()), Hint: "See the details and the log; run Test Connection on the SMTP settings page."}
+	// Unrecognised, so retried: the outbox delivers at least once, and a
+	// failure Lobby cannot explain is not known to be permanent.
+	return Diagnosis{Code: CodeUnknown, Temporary: true, Message: "Sending failed for a reason Lobby does not recognise.",
+		Detail: firstLine(err.Error()),
+		Hint:   "Lobby retries it. If it keeps failing, see the details and the log, and run Test Connection on the SMTP settings page."}
 }
 
 // plainTextDetail is the evidence of a server that answered a TLS handshake

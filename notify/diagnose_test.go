@@ -253,7 +253,8 @@ func TestDiagnoseReplies(t *testing.T) {
 		{&NoGreetingError{Addr: "smtp.example.net:465", Port: 465, Timeout: time.Second}, CodeTLSMismatch, false},
 		{&NoGreetingError{Addr: "smtp.example.net:2465", Port: 2465, Timeout: time.Second, SpeaksTLS: true}, CodeTLSMismatch, false},
 		{&NoGreetingError{Addr: "smtp.example.net:2525", Port: 2525, Timeout: time.Second}, CodeNoGreeting, true},
-		{errors.New("something odd"), CodeUnknown, false},
+		// Unrecognised: retried until MaxAttempts (the outbox is at least once).
+		{errors.New("something odd"), CodeUnknown, true},
 	} {
 		d := Diagnose(tc.err)
 		if d.Code != tc.code || d.Temporary != tc.temp {

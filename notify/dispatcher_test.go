@@ -385,7 +385,8 @@ func TestDispatcherDeadLetters(t *testing.T) {
 	}{
 		{"permanent failure", errAuthDisabled, 1, CodeSMTPAuthDisabled, "mail.smtp_auth_disabled", "SmtpClientAuthenticationDisabled"},
 		{"out of attempts", errBusy, 3, CodeServerBusy, "mail.server_busy", "retries"},
-		{"unrecognised failure", errors.New("something odd with " + testClientSecret), 1, CodeUnknown, "mail.dead", "Test Connection"},
+		// Retried like a temporary failure: a bug or an odd server must not lose mail at once.
+		{"unrecognised failure", errors.New("something odd with " + testClientSecret), 3, CodeUnknown, "mail.dead", "Test Connection"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
