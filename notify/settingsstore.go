@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"sync"
 	"time"
 
@@ -18,6 +19,8 @@ const SettingsKey = "smtp"
 const (
 	secretClientSecret = "client_secret"
 	secretPassword     = "password"
+	// secretProxyURL holds a ProxyURL with credentials (user:password@).
+	secretProxyURL = "proxy_url"
 )
 
 // DefaultSettingsCacheTTL is how long [StoreSettingsSource] reuses what it read.
@@ -42,14 +45,18 @@ func LoadSettings(ctx context.Context, st storage.Store) (Settings, error) {
 	}
 	s.ClientSecret = row.Secrets[secretClientSecret]
 	s.Password = row.Secrets[secretPassword]
+	if p, ok := row.Secrets[secretProxyURL]; ok {
+		s.ProxyURL = p
+	}
 	s.Version = row.Version
 	return s, nil
 }
 
 // SaveSettings validates s and saves it as the next version, if the stored
 // version is still expectVersion (0 for the first save); otherwise the error
-// wraps [storage.ErrConflict]. The secrets go to the store's sealed secrets,
-// the rest to the plain value. It returns s as saved, with its new Version.
+// wraps [storage.ErrConflict]. The secrets (the client secret, the password,
+// and a proxy URL with credentials) go to the store's sealed secrets, the rest
+// to the plain value. It returns s as saved, with its new Version.
 //
 // The admin page saves only after a successful [TestConnection].
 func SaveSettings(ctx context.Context, st storage.Store, s Settings, expectVersion int64) (Settings, error) {
@@ -65,6 +72,10 @@ func SaveSettingsBy(ctx context.Context, st storage.Store, s Settings, expectVer
 	}
 	plain := s
 	plain.ClientSecret, plain.Password = "", ""
+	sealProxy := proxyHasUserinfo(s.ProxyURL)
+	if sealProxy {
+		plain.ProxyURL = ""
+	}
 	value, err := json.Marshal(plain)
 	if err != nil {
 		return Settings{}, fmt.Errorf("notify: settings: save: %w", err)
@@ -75,6 +86,9 @@ func SaveSettingsBy(ctx context.Context, st storage.Store, s Settings, expectVer
 	}
 	if s.Password != "" {
 		secrets[secretPassword] = s.Password
+	}
+	if sealProxy {
+		secrets[secretProxyURL] = s.ProxyURL
 	}
 	row := &storage.Setting{Key: SettingsKey, Version: expectVersion, Value: value, Secrets: secrets, UpdatedBy: actor}
 	err = st.PutSetting(ctx, row)
@@ -87,6 +101,17 @@ func SaveSettingsBy(ctx context.Context, st storage.Store, s Settings, expectVer
 	}
 	s.Version = row.Version
 	return s, nil
+}
+
+// proxyHasUserinfo reports a proxy URL carrying credentials (user or
+// user:password), which is sealed like the other secrets. One that does not
+// parse is treated as if it did.
+func proxyHasUserinfo(raw string) bool {
+	if raw == "" {
+		return false
+	}
+	u, err := url.Parse(raw)
+	return err != nil || u.User != nil
 }
 
 // SettingsCache is a [SettingsSource] over the store that re-reads the

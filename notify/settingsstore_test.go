@@ -2,6 +2,8 @@ package notify
 
 import (
 	"errors"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -120,5 +122,68 @@ func TestSettingsCache(t *testing.T) {
 	}
 	if got, err := StoreSettingsSource(b.store)(ctx); err != nil || got.Version != 3 {
 		t.Errorf("StoreSettingsSource = %v, %v", got, err)
+	}
+}
+
+// A proxy URL with credentials is a secret: it goes to the sealed secrets,
+// never to the plain value, and loads back whole. One without credentials
+// stays in the plain value.
+func TestSettingsStoreSealsProxyCredentials(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	ctx := t.Context()
+	const proxyPass = "Pr0xy-pass~4d2c"
+	withCreds := "http://lobby-proxy-user:" + proxyPass + "@proxy.example.com:3128"
+
+	in := testSettings()
+	in.ProxyURL = withCreds
+	saved, err := SaveSettings(ctx, b.store, in, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	row, err := b.store.GetSetting(ctx, SettingsKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, leak := range []string{proxyPass, "lobby-proxy-user", "proxy.example.com"} {
+		if strings.Contains(string(row.Value), leak) {
+			t.Errorf("the plain value holds %q: %s", leak, row.Value)
+		}
+	}
+	if row.Secrets[secretProxyURL] != withCreds {
+		t.Errorf("secrets lack the proxy URL: %v", slices.Sorted(maps.Keys(row.Secrets)))
+	}
+	got, err := LoadSettings(ctx, b.store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != saved || got.ProxyURL != withCreds {
+		t.Errorf("LoadSettings = %v, want the proxy URL with its credentials back", got)
+	}
+
+	// Without credentials the proxy stays readable; no stale secret remains.
+	in.ProxyURL = "http://proxy.example.com:3128"
+	if _, err := SaveSettings(ctx, b.store, in, 1); err != nil {
+		t.Fatal(err)
+	}
+	row, _ = b.store.GetSetting(ctx, SettingsKey)
+	if !strings.Contains(string(row.Value), `"proxy_url":"http://proxy.example.com:3128"`) {
+		t.Errorf("plain value %s, want the proxy URL", row.Value)
+	}
+	if _, ok := row.Secrets[secretProxyURL]; ok {
+		t.Error("a proxy URL without credentials is still in the secrets")
+	}
+	if got, _ := LoadSettings(ctx, b.store); got.ProxyURL != in.ProxyURL {
+		t.Errorf("ProxyURL = %q, want %q", got.ProxyURL, in.ProxyURL)
+	}
+
+	// A row written before proxy URLs were sealed still loads.
+	old := &storage.Setting{Key: SettingsKey, Version: 2, Secrets: map[string]string{secretClientSecret: testClientSecret},
+		Value: []byte(`{"host":"smtp.example.com","from":"no-reply@example.com","proxy_url":"` + withCreds + `","version":0}`)}
+	if err := b.store.PutSetting(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := LoadSettings(ctx, b.store); err != nil || got.ProxyURL != withCreds {
+		t.Errorf("old row: ProxyURL %q, err %v", got.ProxyURL, err)
 	}
 }
