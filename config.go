@@ -53,6 +53,10 @@ type Config struct {
 	// Lobby over plain HTTP (TLS ended at a proxy). Default: true when
 	// BaseURL is https.
 	SecureCookies *bool
+	// ServeMetrics makes Handler serve the Prometheus metrics at /metrics.
+	// Off by default: the portal is public, and metrics are for monitoring
+	// only. Lobby.MetricsHandler serves them anywhere else.
+	ServeMetrics bool
 	// Limits are the portal's per-client rate limits on registering,
 	// signing in and resending credentials; zero fields take the portal's
 	// defaults. A benchmark or a host that limits in front of Lobby raises

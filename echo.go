@@ -60,8 +60,10 @@ func (l *Lobby) RequireGuestEcho() echo.MiddlewareFunc {
 				return nil
 			}
 			c.Response().Header().Set("Cache-Control", "private, no-store")
-			c.SetRequest(r.WithContext(withGuest(r.Context(), g)))
-			c.Set(EchoGuestKey, g)
+			ctx := withGuest(r.Context(), g)
+			c.SetRequest(r.WithContext(ctx))
+			public, _ := GuestFrom(ctx)
+			c.Set(EchoGuestKey, public)
 			return next(c)
 		}
 	}

@@ -13,7 +13,8 @@ import (
 type guestKey struct{}
 
 // GuestFrom returns the guest that RequireGuest (or RequireGuestEcho) let
-// through to the handler serving ctx's request.
+// through to the handler serving ctx's request. Its Password is always
+// empty: host code has no use for it, and could leak it by logging the guest.
 func GuestFrom(ctx context.Context) (*storage.Guest, bool) {
 	g, ok := ctx.Value(guestKey{}).(*storage.Guest)
 	return g, ok && g != nil
@@ -21,7 +22,9 @@ func GuestFrom(ctx context.Context) (*storage.Guest, bool) {
 
 // withGuest returns a copy of ctx carrying g.
 func withGuest(ctx context.Context, g *storage.Guest) context.Context {
-	return context.WithValue(ctx, guestKey{}, g)
+	public := *g
+	public.Password = ""
+	return context.WithValue(ctx, guestKey{}, &public)
 }
 
 // RequireGuest lets a request through to next only when it comes from a

@@ -5,6 +5,7 @@ import (
 	"context"
 	"html/template"
 	"net/http"
+	"path"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -60,7 +61,9 @@ func (l *Lobby) buildHandler() http.Handler {
 		route("GET /dev/mailbox", "devmailbox", l.devMailbox(l.cfg.DevMailbox))
 	}
 
-	mux.Handle("GET /metrics", promhttp.HandlerFor(l.registry, promhttp.HandlerOpts{Registry: l.registry}))
+	if l.cfg.ServeMetrics {
+		mux.Handle("GET /metrics", l.MetricsHandler())
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		plain(w, http.StatusOK, "ok\n")
 	})
@@ -83,8 +86,41 @@ func (l *Lobby) buildHandler() http.Handler {
 			toPortal.ServeHTTP(w, r)
 			return
 		}
+		// ServeMux would redirect an untidy path ("//login", "/a/../b") to
+		// its clean form without the mount's prefix; redirect within it.
+		if clean := cleanPath(r.URL.Path); clean != r.URL.Path {
+			target := l.basePath + clean
+			if r.URL.RawQuery != "" {
+				target += "?" + r.URL.RawQuery
+			}
+			w.Header().Set("Location", target)
+			w.WriteHeader(http.StatusPermanentRedirect)
+			return
+		}
 		mux.ServeHTTP(w, r)
 	})
+}
+
+// cleanPath is path.Clean keeping a trailing slash, as ServeMux tidies paths.
+func cleanPath(p string) string {
+	if p == "" {
+		return "/"
+	}
+	if p[0] != '/' {
+		p = "/" + p
+	}
+	np := path.Clean(p)
+	if p[len(p)-1] == '/' && np != "/" {
+		np += "/"
+	}
+	return np
+}
+
+// MetricsHandler serves the Prometheus metrics of this Lobby (mail, SMTP
+// connections, tokens, HTTP, Go runtime). Handler serves it at /metrics only
+// with Config.ServeMetrics; otherwise mount it where only monitoring reaches.
+func (l *Lobby) MetricsHandler() http.Handler {
+	return promhttp.HandlerFor(l.registry, promhttp.HandlerOpts{Registry: l.registry})
 }
 
 // redirect answers 303 with an absolute path. http.Redirect would resolve a

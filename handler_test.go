@@ -79,7 +79,12 @@ func TestHandlerRoutes(t *testing.T) {
 
 	// Metrics come from the Lobby's own registry: its HTTP counters (the
 	// requests above), the dispatcher's, the SMTP transport's and the Go runtime's.
-	res, body := b.get(t, "/guest/metrics")
+	if res, _ := b.get(t, "/guest/metrics"); res.StatusCode != http.StatusNotFound {
+		t.Errorf("GET /metrics without ServeMetrics: %d, want 404 (metrics are not public by default)", res.StatusCode)
+	}
+	rec = httptest.NewRecorder()
+	b.lobby.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	res, body := rec.Result(), rec.Body.String()
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("GET /metrics: %d", res.StatusCode)
 	}
@@ -188,6 +193,9 @@ func TestMountEchoGroup(t *testing.T) {
 		{"/app/guest/portal/register", "", http.StatusOK},
 		{"/app/guest/healthz", "", http.StatusOK},
 		{"/app/wifi?x=1", "/app/guest/portal/login?return=%2Fapp%2Fwifi%3Fx%3D1", http.StatusSeeOther},
+		// An untidy path is tidied within the mount, never sent out of it.
+		{"/app/guest/portal//login?return=%2Fapp%2Fwifi", "/app/guest/portal/login?return=%2Fapp%2Fwifi", http.StatusPermanentRedirect},
+		{"/app/guest/portal/x/../register", "/app/guest/portal/register", http.StatusPermanentRedirect},
 	}
 	for _, tc := range tests {
 		rec := httptest.NewRecorder()

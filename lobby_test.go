@@ -177,6 +177,9 @@ func newHost(t *testing.T, kind host, l *Lobby) http.Handler {
 			http.Error(w, "no guest", http.StatusInternalServerError)
 			return
 		}
+		if g.Password != "" {
+			t.Error("GuestFrom handed the host the guest's password")
+		}
 		fmt.Fprintf(w, "online as %s", g.Username)
 	}
 	switch kind {

@@ -24,6 +24,8 @@ type serveFlags struct {
 	Addr            string
 	BaseURL         string
 	Dev             bool
+	DevAllowRemote  bool
+	MetricsAddr     string
 	ShutdownTimeout time.Duration
 }
 
@@ -39,6 +41,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	fs.BoolVar(&f.DevAllowRemote, "dev-allow-remote", false, "allow --dev on a non-loopback address (its mailbox page shows every password to anyone who can reach it)")
+	fs.StringVar(&f.MetricsAddr, "metrics-addr", env("METRICS_ADDR", ""), "serve Prometheus metrics at /metrics on this separate address, e.g. 127.0.0.1:9090; off when empty (LOBBY_METRICS_ADDR)")
 	fs.DurationVar(&f.ShutdownTimeout, "shutdown-timeout", shutdown, "how long to finish requests and sends on SIGTERM (LOBBY_SHUTDOWN_TIMEOUT)")
 	if err := f.portal.register(fs); err != nil {
 		return err
@@ -72,6 +76,11 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("listen on %s: %w (is another Lobby running? pick another with --addr or LOBBY_ADDR)", f.Addr, err)
 	}
 	defer ln.Close()
+	if f.Dev && !f.DevAllowRemote && !isLoopback(ln.Addr()) {
+		return fmt.Errorf("%w: --dev on %s: the development mailbox shows every password and approval link to anyone "+
+			"who can reach it; listen on a loopback address (--addr 127.0.0.1:8080), or add --dev-allow-remote on a private network",
+			errUsage, ln.Addr())
+	}
 	baseURL := f.BaseURL
 	if baseURL == "" {
 		baseURL = "http://" + displayAddr(ln.Addr())
@@ -113,6 +122,20 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	go func() { runDone <- l.Run(runCtx) }()
 	serveDone := make(chan error, 1)
 	go func() { serveDone <- srv.Serve(ln) }()
+	if f.MetricsAddr != "" {
+		mln, err := net.Listen("tcp", f.MetricsAddr)
+		if err != nil {
+			stopRun()
+			<-runDone
+			return fmt.Errorf("listen on --metrics-addr %s: %w", f.MetricsAddr, err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", l.MetricsHandler())
+		msrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = msrv.Serve(mln) }()
+		defer msrv.Close()
+		logger.Info("metrics", "url", "http://"+displayAddr(mln.Addr())+"/metrics")
+	}
 
 	fmt.Fprintf(stdout, "\nLobby %s is running at %s\n", version, baseURL)
 	fmt.Fprintf(stdout, "  guest portal:  %s/portal/\n", baseURL)
@@ -151,6 +174,12 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	logger.Info("stopped")
 	return serveErr
+}
+
+// isLoopback reports whether a listener address is on the loopback network.
+func isLoopback(a net.Addr) bool {
+	tcp, ok := a.(*net.TCPAddr)
+	return ok && tcp.IP.IsLoopback()
 }
 
 // displayAddr turns a listener address into one a browser can open.

@@ -83,3 +83,12 @@ func TestPortalPolicyFlags(t *testing.T) {
 		t.Errorf("unknown field: err = %v", err)
 	}
 }
+
+func TestServeDevRefusesRemoteAddress(t *testing.T) {
+	t.Parallel()
+	var out, errOut strings.Builder
+	code := run(t.Context(), []string{"serve", "--dev", "--addr", "0.0.0.0:0", "--data-dir", t.TempDir()}, &out, &errOut)
+	if code != 2 || !strings.Contains(errOut.String(), "listen on a loopback address") {
+		t.Fatalf("serve --dev on 0.0.0.0 = %d, %q", code, errOut.String())
+	}
+}
