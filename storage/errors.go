@@ -14,7 +14,13 @@ var (
 	// ErrLeaseLost means the caller no longer holds the lease on an outbox
 	// message: it ran out and another worker took the message over.
 	ErrLeaseLost = errors.New("storage: lease lost")
-	// ErrWrongKey means the secret key cannot open what this database sealed.
+	// ErrWrongKey means the secret key is not the one this database was
+	// sealed with: the key check stored at first start does not open. Only
+	// Open reports it.
 	ErrWrongKey = errors.New("storage: the secret key does not match the one this database was sealed with; " +
 		"start Lobby with the original LOBBY_SECRET_KEY (or the key file in the data directory)")
+	// ErrUnreadable means one sealed value does not open although the key is
+	// right: its bytes were altered, or it was sealed for another row (copied
+	// there). Restarting with another key does not help.
+	ErrUnreadable = errors.New("storage: sealed value cannot be opened: altered, or sealed for another row")
 )

@@ -80,16 +80,18 @@ func (s *Sealer) Seal(plaintext []byte, ad string) []byte {
 	return s.aead.Seal(out, nonce, plaintext, []byte(ad))
 }
 
-// Open decrypts a value sealed for ad. A value sealed under another key, or
-// for another place, is ErrWrongKey.
+// Open decrypts a value sealed for ad. A value that does not open (altered,
+// truncated, sealed for another place, or under another key) is
+// ErrUnreadable: the key itself is checked once, at start-up, by
+// VerifyKeyCheck.
 func (s *Sealer) Open(sealed []byte, ad string) ([]byte, error) {
 	ns := s.aead.NonceSize()
 	if len(sealed) < 1+ns+s.aead.Overhead() || sealed[0] != sealVersion {
-		return nil, fmt.Errorf("storage: open sealed value for %s: malformed", ad)
+		return nil, fmt.Errorf("storage: open sealed value for %s: malformed: %w", ad, ErrUnreadable)
 	}
 	pt, err := s.aead.Open(nil, sealed[1:1+ns], sealed[1+ns:], []byte(ad))
 	if err != nil {
-		return nil, fmt.Errorf("open sealed value for %s: %w", ad, ErrWrongKey)
+		return nil, fmt.Errorf("storage: open sealed value for %s: %w", ad, ErrUnreadable)
 	}
 	return pt, nil
 }
