@@ -10,6 +10,7 @@ import (
 
 	"github.com/lobbyhq/lobby/storage"
 	"github.com/lobbyhq/lobby/storage/postgres"
+	"github.com/lobbyhq/lobby/storage/postgres/pgtest"
 	"github.com/lobbyhq/lobby/storage/storetest"
 )
 
@@ -19,7 +20,7 @@ func backend() storetest.Backend {
 	return storetest.Backend{
 		Name: "postgres",
 		New: func(t *testing.T) func(opts storage.Options) (storage.Store, error) {
-			url, schema := postgres.TestSchema(t)
+			url, schema := pgtest.Schema(t)
 			return func(opts storage.Options) (storage.Store, error) {
 				return postgres.Open(t.Context(), url, postgres.Options{Options: opts, Schema: schema, MaxConns: 8})
 			}
@@ -125,7 +126,7 @@ type testBundle struct {
 
 func setup(t *testing.T) *testBundle {
 	t.Helper()
-	url, schema := postgres.TestSchema(t)
+	url, schema := pgtest.Schema(t)
 	c := &clock{t: time.Date(2025, 3, 1, 9, 0, 0, 123456789, time.UTC)}
 	return &testBundle{
 		url:    url,
@@ -169,7 +170,7 @@ func BenchmarkStore(b *testing.B) {
 	storetest.Bench(b, storetest.BenchBackend{
 		Name: "postgres",
 		New: func(b *testing.B) func(opts storage.Options) (storage.Store, error) {
-			url, schema := postgres.TestSchema(b)
+			url, schema := pgtest.Schema(b)
 			return func(opts storage.Options) (storage.Store, error) {
 				return postgres.Open(b.Context(), url, postgres.Options{Options: opts, Schema: schema})
 			}
