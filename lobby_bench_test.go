@@ -19,7 +19,7 @@ import (
 
 	"github.com/lobbyhq/lobby/portal"
 	"github.com/lobbyhq/lobby/storage"
-	"github.com/lobbyhq/lobby/storage/postgres"
+	"github.com/lobbyhq/lobby/storage/postgres/pgtest"
 )
 
 // unlimited lifts the portal's rate limits: every request of a benchmark
@@ -42,7 +42,7 @@ func benchSetup(b *testing.B, backend string) *benchEnv {
 	rand.Read(key)
 	dbURL := filepath.Join(b.TempDir(), "lobby.db")
 	if backend == "postgres" {
-		dbURL, _ = postgres.TestSchema(b)
+		dbURL, _ = pgtest.Schema(b)
 	}
 	st, err := OpenStore(b.Context(), dbURL, key)
 	if err != nil {

@@ -23,6 +23,7 @@ import (
 	"github.com/lobbyhq/lobby/notify/exchangetest"
 	"github.com/lobbyhq/lobby/storage"
 	"github.com/lobbyhq/lobby/storage/postgres"
+	"github.com/lobbyhq/lobby/storage/postgres/pgtest"
 	"github.com/lobbyhq/lobby/storage/sqlite"
 )
 
@@ -88,7 +89,7 @@ func setupOn(t *testing.T, backend string, kind host, mod func(*testBundle, *Con
 	opts := storage.Options{Sealer: sealer, Now: b.clock.Now}
 	var st storage.Store
 	if backend == "postgres" {
-		dbURL, _ := postgres.TestSchema(t)
+		dbURL, _ := pgtest.Schema(t)
 		st, err = postgres.Open(ctx, dbURL, postgres.Options{Options: opts})
 	} else {
 		st, err = sqlite.Open(ctx, filepath.Join(t.TempDir(), "lobby.db"), opts)

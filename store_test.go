@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/lobbyhq/lobby/storage"
-	"github.com/lobbyhq/lobby/storage/postgres"
+	"github.com/lobbyhq/lobby/storage/postgres/pgtest"
 )
 
 func newKey(t testing.TB) []byte {
@@ -81,7 +81,7 @@ func TestOpenStoreChoosesBackend(t *testing.T) {
 // TestOpenStorePostgres opens a real Postgres database by URL.
 func TestOpenStorePostgres(t *testing.T) {
 	t.Parallel()
-	url, _ := postgres.TestSchema(t)
+	url, _ := pgtest.Schema(t)
 	st, err := OpenStore(t.Context(), url, newKey(t))
 	if err != nil {
 		t.Fatal(err)
