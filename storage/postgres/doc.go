@@ -7,6 +7,6 @@
 // leases outbox rows with FOR UPDATE SKIP LOCKED, and elects a leader with a
 // session advisory lock held on a dedicated pooled connection.
 //
-// TestSchema gives tests in any package a fresh, isolated schema on the
-// database named by LOBBY_TEST_DATABASE_URL.
+// Tests in any package get a fresh, isolated schema on the database named by
+// LOBBY_TEST_DATABASE_URL from storage/postgres/pgtest.
 package postgres
