@@ -37,7 +37,8 @@ type bucket struct {
 type LimitOption func(*RateLimiter)
 
 // TrustProxyHeaders makes the limiter key clients by the address their
-// reverse proxy reports (the last X-Forwarded-For entry, else X-Real-IP)
+// reverse proxy reports (the last X-Forwarded-For entry; X-Real-IP only
+// when there is no X-Forwarded-For)
 // rather than the connection's. Only use it behind a proxy that sets them:
 // otherwise clients choose their own key.
 func TrustProxyHeaders(trust bool) LimitOption {
@@ -131,8 +132,11 @@ func TooMany(w http.ResponseWriter, r *http.Request, wait time.Duration) {
 }
 
 // ClientIP returns the client's IP address: from the connection, or with
-// trustProxy from X-Forwarded-For (its last entry: the one the nearest
-// proxy added) or X-Real-IP.
+// trustProxy from the proxy's headers. When X-Forwarded-For is present its
+// last entry (the one the nearest proxy added) decides, with or without a
+// port ("198.51.100.7:4711", "[2001:db8::7]:4711"); an entry that is not an
+// address falls back to the connection, never to X-Real-IP, which is only
+// read when there is no X-Forwarded-For at all.
 func ClientIP(r *http.Request, trustProxy bool) string {
 	if trustProxy {
 		if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
@@ -140,11 +144,10 @@ func ClientIP(r *http.Request, trustProxy bool) string {
 			if i := strings.LastIndexByte(last, ','); i >= 0 {
 				last = last[i+1:]
 			}
-			if a, err := netip.ParseAddr(strings.TrimSpace(last)); err == nil {
+			if a, ok := parseForwarded(last); ok {
 				return a.Unmap().String()
 			}
-		}
-		if a, err := netip.ParseAddr(strings.TrimSpace(r.Header.Get("X-Real-IP"))); err == nil {
+		} else if a, ok := parseForwarded(r.Header.Get("X-Real-IP")); ok {
 			return a.Unmap().String()
 		}
 	}
@@ -156,4 +159,23 @@ func ClientIP(r *http.Request, trustProxy bool) string {
 		return a.Unmap().String()
 	}
 	return host
+}
+
+// parseForwarded reads one address a proxy reported: "203.0.113.9",
+// "2001:db8::7", with a port "203.0.113.9:80" or "[2001:db8::7]:80", or
+// bracketed without one "[2001:db8::7]".
+func parseForwarded(s string) (netip.Addr, bool) {
+	s = strings.TrimSpace(s)
+	if a, err := netip.ParseAddr(s); err == nil {
+		return a, true
+	}
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap.Addr(), true
+	}
+	if strings.HasPrefix(s, "[") && strings.HasSuffix(s, "]") {
+		if a, err := netip.ParseAddr(s[1 : len(s)-1]); err == nil && a.Is6() {
+			return a, true
+		}
+	}
+	return netip.Addr{}, false
 }
