@@ -112,3 +112,19 @@ func TestLoadMigrations(t *testing.T) {
 		}
 	}
 }
+
+// TestAssociatedDataIsStable pins the stored format: values sealed by an
+// earlier Lobby must still open.
+func TestAssociatedDataIsStable(t *testing.T) {
+	t.Parallel()
+	id := uuid.MustParse("0b7e6f3c-5a4d-4e2b-9c1a-8f0d2e3b4a5c")
+	for got, want := range map[string]string{
+		GuestPasswordAD(id):      "guest:0b7e6f3c-5a4d-4e2b-9c1a-8f0d2e3b4a5c:password",
+		OutboxPayloadAD(id):      "outbox:0b7e6f3c-5a4d-4e2b-9c1a-8f0d2e3b4a5c",
+		SettingSecretsAD("smtp"): "setting:smtp",
+	} {
+		if got != want {
+			t.Errorf("associated data %q, want %q", got, want)
+		}
+	}
+}

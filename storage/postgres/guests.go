@@ -18,8 +18,6 @@ const guestColumns = `id, username, password, first_name, last_name, email, phon
 	person_visited, reason, sponsor_id, guest_type, status, valid_from, valid_until,
 	expiry_notified_at, created_at, updated_at`
 
-func passwordAD(id uuid.UUID) string { return "guest:" + id.String() + ":password" }
-
 func (s *Store) scanGuest(r rowScanner) (*storage.Guest, error) {
 	var (
 		g                                       storage.Guest
@@ -33,7 +31,7 @@ func (s *Store) scanGuest(r rowScanner) (*storage.Guest, error) {
 		&notified, &created, &updated); err != nil {
 		return nil, err
 	}
-	pw, err := s.sealer.OpenString(sealed, passwordAD(g.ID))
+	pw, err := s.sealer.OpenString(sealed, storage.GuestPasswordAD(g.ID))
 	if err != nil {
 		return nil, err
 	}
@@ -70,7 +68,7 @@ func (s *Store) CreateGuest(ctx context.Context, g *storage.Guest) error {
 	tag, err := s.db.Exec(ctx, `INSERT INTO guests (`+guestColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
 		ON CONFLICT DO NOTHING`,
-		stored.ID, stored.Username, s.sealer.SealString(stored.Password, passwordAD(stored.ID)), stored.FirstName,
+		stored.ID, stored.Username, s.sealer.SealString(stored.Password, storage.GuestPasswordAD(stored.ID)), stored.FirstName,
 		stored.LastName, stored.Email, stored.Phone, stored.Company, stored.PersonVisited, stored.Reason,
 		uuidIn(stored.SponsorID), stored.GuestType, string(stored.Status), tsIn(stored.ValidFrom),
 		tsIn(stored.ValidUntil), tsIn(stored.ExpiryNotifiedAt), stored.CreatedAt, stored.UpdatedAt)
@@ -225,7 +223,7 @@ func (s *Store) UpdateGuest(ctx context.Context, id uuid.UUID, u storage.GuestUp
 		set = append(set, "expiry_notified_at = "+arg(tsIn(*u.ExpiryNotifiedAt)))
 	}
 	if u.Password != nil {
-		set = append(set, "password = "+arg(s.sealer.SealString(*u.Password, passwordAD(id))))
+		set = append(set, "password = "+arg(s.sealer.SealString(*u.Password, storage.GuestPasswordAD(id))))
 	}
 	if u.SponsorID != nil {
 		set = append(set, "sponsor_id = "+arg(uuidIn(*u.SponsorID)))

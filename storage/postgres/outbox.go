@@ -26,8 +26,6 @@ func mailDue(now string) string {
 		OR (status = 'sending' AND lease_until <= ` + now + `))`
 }
 
-func payloadAD(id uuid.UUID) string { return "outbox:" + id.String() }
-
 func (s *Store) scanMail(r rowScanner) (*storage.OutboxMessage, error) {
 	var (
 		m                               storage.OutboxMessage
@@ -40,7 +38,7 @@ func (s *Store) scanMail(r rowScanner) (*storage.OutboxMessage, error) {
 		&m.LeaseOwner, &until, &m.LastError, &m.Diagnosis, &created, &sent, &upd); err != nil {
 		return nil, err
 	}
-	payload, err := s.sealer.Open(sealed, payloadAD(m.ID))
+	payload, err := s.sealer.Open(sealed, storage.OutboxPayloadAD(m.ID))
 	if err != nil {
 		return nil, err
 	}
@@ -78,7 +76,7 @@ func (s *Store) EnqueueMail(ctx context.Context, m *storage.OutboxMessage) error
 			attempts, next_attempt_at, last_error, diagnosis, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, 'queued', 0, $7, $8, $9, $10, $11)
 		ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING`,
-		m.ID, textIn(m.IdempotencyKey), m.Kind, m.Recipient, m.Subject, s.sealer.Seal(m.Payload, payloadAD(m.ID)),
+		m.ID, textIn(m.IdempotencyKey), m.Kind, m.Recipient, m.Subject, s.sealer.Seal(m.Payload, storage.OutboxPayloadAD(m.ID)),
 		m.NextAttemptAt, m.LastError, m.Diagnosis, m.CreatedAt, m.UpdatedAt)
 	if err != nil {
 		return wrap("enqueue mail", err)

@@ -11,8 +11,6 @@ import (
 	"github.com/lobbyhq/lobby/storage"
 )
 
-func settingAD(key string) string { return "setting:" + key }
-
 // GetSetting returns the current version of key, secrets opened, or ErrNotFound.
 func (s *Store) GetSetting(ctx context.Context, key string) (*storage.Setting, error) {
 	var (
@@ -29,7 +27,7 @@ func (s *Store) GetSetting(ctx context.Context, key string) (*storage.Setting, e
 	st.Value = json.RawMessage(value)
 	st.UpdatedAt = tsOut(updated)
 	if len(sealed) > 0 {
-		plain, err := s.sealer.Open(sealed, settingAD(key))
+		plain, err := s.sealer.Open(sealed, storage.SettingSecretsAD(key))
 		if err != nil {
 			return nil, fmt.Errorf("postgres: get setting %s: %w", key, err)
 		}
@@ -59,7 +57,7 @@ func (s *Store) PutSetting(ctx context.Context, st *storage.Setting) error {
 		if err != nil {
 			return fmt.Errorf("postgres: put setting %s: %w", st.Key, err)
 		}
-		sealed = s.sealer.Seal(plain, settingAD(st.Key))
+		sealed = s.sealer.Seal(plain, storage.SettingSecretsAD(st.Key))
 	}
 	now := s.clock()
 	var q string

@@ -15,8 +15,6 @@ import (
 const guestCols = `id, username, password, first_name, last_name, email, phone, company, person_visited, reason,
 	sponsor_id, guest_type, status, valid_from, valid_until, expiry_notified_at, created_at, updated_at`
 
-func passwordAD(id uuid.UUID) string { return "guest:" + id.String() + ":password" }
-
 // scanGuest reads one row of guestCols and opens the password.
 func (s *Store) scanGuest(sc scanner) (*storage.Guest, error) {
 	var (
@@ -30,7 +28,7 @@ func (s *Store) scanGuest(sc scanner) (*storage.Guest, error) {
 		&g.PersonVisited, &g.Reason, &sponsor, &g.GuestType, &status, &from, &until, &notified, &created, &update); err != nil {
 		return nil, err
 	}
-	pw, err := s.sealer.OpenString(sealed, passwordAD(g.ID))
+	pw, err := s.sealer.OpenString(sealed, storage.GuestPasswordAD(g.ID))
 	if err != nil {
 		return nil, err
 	}
@@ -80,7 +78,7 @@ func (s *Store) CreateGuest(ctx context.Context, g *storage.Guest) error {
 	}
 	email := strings.ToLower(g.Email)
 	_, err := s.writer().ExecContext(ctx, `INSERT INTO guests (`+guestCols+`) VALUES (`+placeholders(18)+`)`,
-		id.String(), g.Username, s.sealer.SealString(g.Password, passwordAD(id)), g.FirstName, g.LastName, email,
+		id.String(), g.Username, s.sealer.SealString(g.Password, storage.GuestPasswordAD(id)), g.FirstName, g.LastName, email,
 		g.Phone, g.Company, g.PersonVisited, g.Reason, nullUUID(g.SponsorID), g.GuestType, string(g.Status),
 		nullMicros(g.ValidFrom), nullMicros(g.ValidUntil), nullMicros(g.ExpiryNotifiedAt), micros(created), micros(updated))
 	if err != nil {
@@ -222,7 +220,7 @@ func (s *Store) UpdateGuest(ctx context.Context, id uuid.UUID, u storage.GuestUp
 	}
 	if u.Password != nil {
 		set = append(set, "password = ?")
-		args = append(args, s.sealer.SealString(*u.Password, passwordAD(id)))
+		args = append(args, s.sealer.SealString(*u.Password, storage.GuestPasswordAD(id)))
 	}
 	if u.SponsorID != nil {
 		set = append(set, "sponsor_id = ?")

@@ -32,8 +32,6 @@ const dueIDs = `SELECT id FROM (
 			ORDER BY next_attempt_at, created_at, id LIMIT ?2)
 	) ORDER BY next_attempt_at, created_at, id LIMIT ?2`
 
-func payloadAD(id uuid.UUID) string { return "outbox:" + id.String() }
-
 func (s *Store) scanMail(sc scanner) (*storage.OutboxMessage, error) {
 	var (
 		m                              storage.OutboxMessage
@@ -46,7 +44,7 @@ func (s *Store) scanMail(sc scanner) (*storage.OutboxMessage, error) {
 		&m.LeaseOwner, &until, &m.LastError, &m.Diagnosis, &created, &sent, &up); err != nil {
 		return nil, err
 	}
-	payload, err := s.sealer.Open(sealed, payloadAD(m.ID))
+	payload, err := s.sealer.Open(sealed, storage.OutboxPayloadAD(m.ID))
 	if err != nil {
 		return nil, err
 	}
@@ -91,7 +89,7 @@ func (s *Store) EnqueueMail(ctx context.Context, m *storage.OutboxMessage) error
 	q := s.writer()
 	res, err := q.ExecContext(ctx, `INSERT INTO outbox (`+mailCols+`) VALUES (`+placeholders(16)+`)
 		ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING`,
-		id.String(), nullString(m.IdempotencyKey), m.Kind, m.Recipient, m.Subject, s.sealer.Seal(payload, payloadAD(id)),
+		id.String(), nullString(m.IdempotencyKey), m.Kind, m.Recipient, m.Subject, s.sealer.Seal(payload, storage.OutboxPayloadAD(id)),
 		string(storage.MailQueued), 0, micros(next), "", nil, "", "", micros(now), nil, micros(now))
 	if err != nil {
 		if _, ok := uniqueViolation(err); ok {

@@ -10,8 +10,6 @@ import (
 	"github.com/lobbyhq/lobby/storage"
 )
 
-func settingAD(key string) string { return "setting:" + key }
-
 // GetSetting returns the current version of key with its secrets opened, or
 // ErrNotFound.
 func (s *Store) GetSetting(ctx context.Context, key string) (*storage.Setting, error) {
@@ -33,7 +31,7 @@ func (s *Store) GetSetting(ctx context.Context, key string) (*storage.Setting, e
 	st.Value = json.RawMessage(value)
 	st.UpdatedAt = fromMicros(updated)
 	if len(sealed) > 0 {
-		plain, err := s.sealer.Open(sealed, settingAD(key))
+		plain, err := s.sealer.Open(sealed, storage.SettingSecretsAD(key))
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: get setting %q: %w", key, err)
 		}
@@ -63,7 +61,7 @@ func (s *Store) PutSetting(ctx context.Context, st *storage.Setting) error {
 		if err != nil {
 			return fmt.Errorf("sqlite: put setting %q: encode secrets: %w", st.Key, err)
 		}
-		sealed = s.sealer.Seal(plain, settingAD(st.Key))
+		sealed = s.sealer.Seal(plain, storage.SettingSecretsAD(st.Key))
 	}
 	now := s.now()
 	var res sql.Result
