@@ -75,8 +75,14 @@ type Limit struct {
 }
 
 // Limits are the per-client rate limits; zero fields take the defaults.
+//
+// Clients are told apart by IP address (IPv6 by /64), so everyone behind a
+// venue's NAT shares one bucket: the register default allows a group of 30
+// to register at once, then one every 10 seconds (360 an hour). Raise
+// Register.Burst for larger events on one address. Each limiter tracks at
+// most 100,000 clients.
 type Limits struct {
-	Register         Limit // per client IP; default 10, then 1 per 30s
+	Register         Limit // per client IP; default 30, then 1 per 10s
 	Login            Limit // per client IP; default 10, then 1 per 6s
 	Resend           Limit // per client IP; default 5, then 1 per minute
 	ResendPerAddress Limit // per email address; default 3, then 1 per 20 minutes
@@ -191,7 +197,7 @@ func (c Config) withDefaults() (Config, error) {
 			bad("Limits.%s must not be negative (Burst %d, Every %s)", name, lim.Burst, lim.Every)
 		}
 	}
-	l.Register = l.Register.or(Limit{10, 30 * time.Second})
+	l.Register = l.Register.or(Limit{30, 10 * time.Second})
 	l.Login = l.Login.or(Limit{10, 6 * time.Second})
 	l.Resend = l.Resend.or(Limit{5, time.Minute})
 	l.ResendPerAddress = l.ResendPerAddress.or(Limit{3, 20 * time.Minute})

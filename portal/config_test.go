@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lobbyhq/lobby/storage"
 )
 
 func TestConfigErrorsNameEveryField(t *testing.T) {
@@ -83,3 +85,26 @@ func TestRandomStringIsUniform(t *testing.T) {
 		}
 	}
 }
+
+// The register limit lets a venue's guests share one NAT address: a burst
+// of 30, then one every 10 seconds.
+func TestDefaultLimits(t *testing.T) {
+	t.Parallel()
+	cfg, err := Config{Store: nopStore{}, SecretKey: make([]byte, 32), BaseURL: "https://guest.example.com/portal"}.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, tc := range map[string]struct{ got, want Limit }{
+		"Register":         {cfg.Limits.Register, Limit{Burst: 30, Every: 10 * time.Second}},
+		"Login":            {cfg.Limits.Login, Limit{Burst: 10, Every: 6 * time.Second}},
+		"Resend":           {cfg.Limits.Resend, Limit{Burst: 5, Every: time.Minute}},
+		"ResendPerAddress": {cfg.Limits.ResendPerAddress, Limit{Burst: 3, Every: 20 * time.Minute}},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("Limits.%s = %+v, want %+v", name, tc.got, tc.want)
+		}
+	}
+}
+
+// nopStore stands in for a store where a test needs only a non-nil one.
+type nopStore struct{ storage.Store }

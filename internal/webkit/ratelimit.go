@@ -17,32 +17,54 @@ const RateLimitMessage = "Too many attempts from your device. Wait a minute, the
 // RateLimiter is a token bucket per key (by default the client's IP
 // address; IPv6 clients by their /64 network): each key may do burst
 // requests at once and rate more per second after that.
+//
+// It keeps at most MaxKeys buckets (default DefaultMaxKeys). Buckets that
+// have filled up again are forgotten once a minute; when a new key finds
+// the map full, the full buckets go first, then the least recently used,
+// down to nine tenths of the cap, so that the cost of evicting is spread
+// over the requests in between rather than paid on every one.
 type RateLimiter struct {
 	rate       float64
 	burst      float64
 	now        func() time.Time
 	trustProxy bool
+	maxKeys    int
 
 	mu        sync.Mutex
 	buckets   map[string]*bucket
+	lru       bucket // sentinel of a ring of the buckets, least recently used first
 	lastSweep time.Time
+	visited   int // buckets looked at while sweeping or evicting (for tests)
 }
 
 type bucket struct {
-	tokens float64
-	at     time.Time
+	key        string
+	tokens     float64
+	at         time.Time
+	prev, next *bucket
 }
+
+// DefaultMaxKeys is how many clients a RateLimiter tracks at most.
+const DefaultMaxKeys = 100_000
 
 // LimitOption adjusts NewRateLimiter.
 type LimitOption func(*RateLimiter)
 
 // TrustProxyHeaders makes the limiter key clients by the address their
-// reverse proxy reports (the last X-Forwarded-For entry; X-Real-IP only
-// when there is no X-Forwarded-For)
-// rather than the connection's. Only use it behind a proxy that sets them:
-// otherwise clients choose their own key.
+// reverse proxy reports rather than the connection's (see ClientIP). Only
+// use it behind a proxy that sets X-Forwarded-For: otherwise clients choose
+// their own key.
 func TrustProxyHeaders(trust bool) LimitOption {
 	return func(l *RateLimiter) { l.trustProxy = trust }
+}
+
+// MaxKeys caps the number of clients the limiter tracks (n < 1: the default).
+func MaxKeys(n int) LimitOption {
+	return func(l *RateLimiter) {
+		if n >= 1 {
+			l.maxKeys = n
+		}
+	}
 }
 
 // NewRateLimiter returns a limiter allowing burst requests at once and rate
@@ -54,7 +76,8 @@ func NewRateLimiter(rate float64, burst int, now func() time.Time, opts ...Limit
 	if burst < 1 {
 		burst = 1
 	}
-	l := &RateLimiter{rate: rate, burst: float64(burst), now: now, buckets: map[string]*bucket{}}
+	l := &RateLimiter{rate: rate, burst: float64(burst), now: now, maxKeys: DefaultMaxKeys, buckets: map[string]*bucket{}}
+	l.lru.prev, l.lru.next = &l.lru, &l.lru
 	for _, o := range opts {
 		o(l)
 	}
@@ -67,12 +90,23 @@ func (l *RateLimiter) Allow(key string) (bool, time.Duration) {
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.sweep(now)
+	if now.Sub(l.lastSweep) >= time.Minute {
+		l.lastSweep = now
+		l.dropFull(now)
+	}
 	b := l.buckets[key]
 	if b == nil {
-		b = &bucket{tokens: l.burst, at: now}
+		if len(l.buckets) >= l.maxKeys {
+			l.evict(now)
+		}
+		b = &bucket{key: key, tokens: l.burst, at: now}
 		l.buckets[key] = b
+	} else {
+		b.unlink()
 	}
+	b.prev, b.next = l.lru.prev, &l.lru // most recently used: at the back
+	l.lru.prev.next = b
+	l.lru.prev = b
 	if el := now.Sub(b.at); el > 0 {
 		b.tokens = math.Min(l.burst, b.tokens+el.Seconds()*l.rate)
 	}
@@ -87,17 +121,44 @@ func (l *RateLimiter) Allow(key string) (bool, time.Duration) {
 	return false, time.Duration((1 - b.tokens) / l.rate * float64(time.Second))
 }
 
-// sweep forgets buckets that have filled up again, at most once a minute,
-// so that the map does not grow with every client ever seen.
-func (l *RateLimiter) sweep(now time.Time) {
-	if now.Sub(l.lastSweep) < time.Minute && len(l.buckets) < 100_000 {
-		return
-	}
-	l.lastSweep = now
-	for k, b := range l.buckets {
+// Len is the number of clients the limiter tracks now.
+func (l *RateLimiter) Len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.buckets)
+}
+
+func (b *bucket) unlink() {
+	b.prev.next, b.next.prev = b.next, b.prev
+	b.prev, b.next = nil, nil
+}
+
+func (l *RateLimiter) remove(b *bucket) {
+	b.unlink()
+	delete(l.buckets, b.key)
+}
+
+// dropFull forgets the buckets that have filled up again: a client coming
+// back gets the same full bucket it would have had.
+func (l *RateLimiter) dropFull(now time.Time) {
+	for b := l.lru.next; b != &l.lru; {
+		next := b.next
+		l.visited++
 		if b.tokens+now.Sub(b.at).Seconds()*l.rate >= l.burst {
-			delete(l.buckets, k)
+			l.remove(b)
 		}
+		b = next
+	}
+}
+
+// evict makes room below the cap: full buckets first, then the least
+// recently used, until the map is at nine tenths of the cap.
+func (l *RateLimiter) evict(now time.Time) {
+	l.dropFull(now)
+	target := l.maxKeys - max(1, l.maxKeys/10)
+	for len(l.buckets) > target && l.lru.next != &l.lru {
+		l.visited++
+		l.remove(l.lru.next)
 	}
 }
 

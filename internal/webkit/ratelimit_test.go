@@ -1,8 +1,10 @@
 package webkit
 
 import (
+	"fmt"
 	"net/http/httptest"
 	"testing"
+	"time"
 )
 
 func TestClientIPForwardedEntries(t *testing.T) {
@@ -42,5 +44,57 @@ func TestClientIPForwardedEntries(t *testing.T) {
 		if got := ClientIP(r, false); got != "10.0.0.1" {
 			t.Errorf("%s: untrusted ClientIP = %q, want the connection's", tc.name, got)
 		}
+	}
+}
+
+// A limiter keeps at most MaxKeys buckets: full (refilled) ones go first,
+// then the least recently used, and the busy client keeps its bucket.
+func TestRateLimiterCapsItsBuckets(t *testing.T) {
+	t.Parallel()
+	clk := newClock()
+	l := NewRateLimiter(1, 2, clk.Now, MaxKeys(100))
+	busy := "busy"
+	l.Allow(busy)
+	l.Allow(busy) // empty now
+	for i := range 1000 {
+		key := fmt.Sprintf("k%d", i)
+		l.Allow(key)
+		if i%10 == 0 {
+			l.Allow(busy) // stays recently used, and empty
+		}
+		if n := l.Len(); n > 100 {
+			t.Fatalf("after %d keys the limiter holds %d buckets, want at most 100", i+1, n)
+		}
+	}
+	if ok, _ := l.Allow(busy); ok {
+		t.Fatal("the busy client's empty bucket was evicted: it got a fresh burst")
+	}
+	// A second later every bucket but the busy one has refilled: a sweep
+	// at the cap drops those first.
+	clk.Add(2 * time.Second)
+	for i := range 5 {
+		l.Allow(fmt.Sprintf("new%d", i))
+	}
+	if n := l.Len(); n > 100 {
+		t.Fatalf("%d buckets", n)
+	}
+}
+
+// Evicting at the cap is amortised: the limiter does not scan its whole map
+// on every request once it is full.
+func TestRateLimiterSweepIsAmortised(t *testing.T) {
+	t.Parallel()
+	clk := newClock()
+	l := NewRateLimiter(0.001, 1, clk.Now, MaxKeys(1000))
+	for i := range 20_000 {
+		l.Allow(fmt.Sprintf("k%d", i)) // every bucket stays empty: nothing refills
+	}
+	// 19,000 keys past the cap; a full scan per request would visit about
+	// 19,000,000 buckets.
+	if v := l.visited; v > 400_000 {
+		t.Fatalf("evicting visited %d buckets for 20,000 requests: not amortised", v)
+	}
+	if n := l.Len(); n > 1000 {
+		t.Fatalf("%d buckets, want at most 1000", n)
 	}
 }
