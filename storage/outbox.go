@@ -1,6 +1,8 @@
 package storage
 
 import (
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/google/uuid"
@@ -45,4 +47,17 @@ type MailFilter struct {
 	Status []MailStatus
 	Query  string // recipient or subject, case-insensitive
 	Limit  int    // default 50, at most 500
+}
+
+// CheckLease checks the arguments that LeaseMail and LeaseMailByID take on
+// every backend: a lease needs an owner (for the mail log) and a positive
+// duration.
+func CheckLease(owner string, lease time.Duration) error {
+	if owner == "" {
+		return errors.New("the lease owner is empty")
+	}
+	if lease <= 0 {
+		return fmt.Errorf("the lease duration %v is not positive", lease)
+	}
+	return nil
 }

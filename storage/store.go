@@ -79,7 +79,9 @@ type OutboxStore interface {
 	// LeaseMail leases up to n messages that are due (queued or deferred with
 	// NextAttemptAt <= now, or sending with an expired lease), oldest due
 	// first, to owner until now+lease. Each lease increments Attempts.
-	// Concurrent callers never get the same message.
+	// Concurrent callers never get the same message. An empty owner or a
+	// lease that is not positive is an error (see CheckLease); n <= 0
+	// leases nothing.
 	LeaseMail(ctx context.Context, owner string, n int, lease time.Duration) ([]*OutboxMessage, error)
 	// LeaseMailByID leases one message if it is leasable; otherwise it
 	// returns ErrNotFound (gone) or ErrConflict (not leasable now).

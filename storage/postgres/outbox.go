@@ -96,6 +96,9 @@ func (s *Store) EnqueueMail(ctx context.Context, m *storage.OutboxMessage) error
 // now+lease. Concurrent callers skip each other's rows (FOR UPDATE SKIP
 // LOCKED) and never get the same message.
 func (s *Store) LeaseMail(ctx context.Context, owner string, n int, lease time.Duration) ([]*storage.OutboxMessage, error) {
+	if err := storage.CheckLease(owner, lease); err != nil {
+		return nil, fmt.Errorf("postgres: lease mail: %w", err)
+	}
 	if n <= 0 {
 		return []*storage.OutboxMessage{}, nil
 	}
@@ -133,6 +136,9 @@ func (s *Store) LeaseMail(ctx context.Context, owner string, n int, lease time.D
 // LeaseMailByID leases one message if it is leasable; otherwise it returns
 // ErrNotFound (gone) or ErrConflict (not leasable now, or being leased).
 func (s *Store) LeaseMailByID(ctx context.Context, id uuid.UUID, owner string, lease time.Duration) (*storage.OutboxMessage, error) {
+	if err := storage.CheckLease(owner, lease); err != nil {
+		return nil, fmt.Errorf("postgres: lease mail %s: %w", id, err)
+	}
 	now := s.clock()
 	m, err := s.scanMail(s.db.QueryRow(ctx, `UPDATE outbox SET status = 'sending', lease_owner = $2, lease_until = $3,
 			attempts = attempts + 1, updated_at = $4

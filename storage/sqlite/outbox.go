@@ -119,7 +119,7 @@ func (s *Store) EnqueueMail(ctx context.Context, m *storage.OutboxMessage) error
 // the single writer, so concurrent callers (in this process or another) never
 // get the same message.
 func (s *Store) LeaseMail(ctx context.Context, owner string, n int, lease time.Duration) ([]*storage.OutboxMessage, error) {
-	if err := checkLease(owner, lease); err != nil {
+	if err := storage.CheckLease(owner, lease); err != nil {
 		return nil, fmt.Errorf("sqlite: lease mail: %w", err)
 	}
 	if n <= 0 {
@@ -152,8 +152,8 @@ func (s *Store) LeaseMail(ctx context.Context, owner string, n int, lease time.D
 // LeaseMailByID leases one message if it is leasable now; otherwise
 // ErrNotFound (no such message) or ErrConflict (not leasable now).
 func (s *Store) LeaseMailByID(ctx context.Context, id uuid.UUID, owner string, lease time.Duration) (*storage.OutboxMessage, error) {
-	if err := checkLease(owner, lease); err != nil {
-		return nil, fmt.Errorf("sqlite: lease mail: %w", err)
+	if err := storage.CheckLease(owner, lease); err != nil {
+		return nil, fmt.Errorf("sqlite: lease mail %s: %w", id, err)
 	}
 	now := s.now()
 	q := s.writer()
@@ -168,16 +168,6 @@ func (s *Store) LeaseMailByID(ctx context.Context, id uuid.UUID, owner string, l
 		return nil, fmt.Errorf("sqlite: lease mail %s: %w", id, err)
 	}
 	return m, nil
-}
-
-func checkLease(owner string, lease time.Duration) error {
-	if owner == "" {
-		return errors.New("the lease owner is empty")
-	}
-	if lease <= 0 {
-		return fmt.Errorf("lease %v is not positive", lease)
-	}
-	return nil
 }
 
 // missingOr tells a message that is gone (ErrNotFound) from one in another

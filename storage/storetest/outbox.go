@@ -211,6 +211,31 @@ func testLeaseOldestDueFirst(t *testing.T, b Backend) {
 	}
 }
 
+// testLeaseArguments: both backends refuse a lease without an owner or with
+// a duration that is not positive, and lease nothing then.
+func testLeaseArguments(t *testing.T, b Backend) {
+	bb := setup(t, b)
+	s, ctx := bb.store, t.Context()
+	m := bb.enqueue(t, mail("ada@example.com", "Hello"))
+	for _, c := range []struct {
+		owner string
+		lease time.Duration
+	}{{"", time.Minute}, {"w", 0}, {"w", -time.Second}, {"", 0}} {
+		if ms, err := s.LeaseMail(ctx, c.owner, 1, c.lease); err == nil {
+			t.Errorf("LeaseMail(%q, 1, %v) = %d messages, no error; want an error", c.owner, c.lease, len(ms))
+		}
+		if _, err := s.LeaseMailByID(ctx, m.ID, c.owner, c.lease); err == nil || errors.Is(err, storage.ErrConflict) || errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("LeaseMailByID(%q, %v): err = %v; want an argument error", c.owner, c.lease, err)
+		}
+	}
+	if got := bb.getMail(t, m.ID); got.Status != storage.MailQueued || got.Attempts != 0 {
+		t.Fatalf("after the refused leases: status %q, attempts %d; want queued, 0", got.Status, got.Attempts)
+	}
+	if ms, err := s.LeaseMail(ctx, "w", -1, time.Minute); err != nil || len(ms) != 0 {
+		t.Fatalf("LeaseMail(n = -1) = %d messages, %v; want none and no error", len(ms), err)
+	}
+}
+
 func testMailDeferredAndDead(t *testing.T, b Backend) {
 	bb := setup(t, b)
 	s, ctx := bb.store, t.Context()

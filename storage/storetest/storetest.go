@@ -65,6 +65,7 @@ func Run(t *testing.T, b Backend) {
 		{"LeaseConcurrentTwoStores", testLeaseConcurrent},
 		{"LeaseExpiry", testLeaseExpiry},
 		{"LeaseOldestDueFirst", testLeaseOldestDueFirst},
+		{"LeaseArguments", testLeaseArguments},
 		{"MailDeferredAndDead", testMailDeferredAndDead},
 		{"MailRelease", testMailRelease},
 		{"LeaseMailByID", testLeaseMailByID},
