@@ -44,12 +44,9 @@ func (s *Store) PutSetting(ctx context.Context, st *storage.Setting) error {
 	if st.Key == "" {
 		return errors.New("postgres: put setting: key is empty")
 	}
-	value := []byte(st.Value)
-	if len(value) == 0 {
-		value = []byte("{}")
-	}
-	if !json.Valid(value) {
-		return fmt.Errorf("postgres: put setting %s: value is not valid JSON", st.Key)
+	value, err := storage.SettingValue(st.Value)
+	if err != nil {
+		return fmt.Errorf("postgres: put setting %s: %w", st.Key, err)
 	}
 	var sealed []byte
 	if len(st.Secrets) > 0 {

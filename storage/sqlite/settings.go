@@ -48,13 +48,11 @@ func (s *Store) PutSetting(ctx context.Context, st *storage.Setting) error {
 	if st.Key == "" {
 		return errors.New("sqlite: put setting: the key is empty")
 	}
-	value := string(st.Value)
-	if value == "" {
-		value = "null"
+	v, err := storage.SettingValue(st.Value)
+	if err != nil {
+		return fmt.Errorf("sqlite: put setting %q: %w", st.Key, err)
 	}
-	if !json.Valid([]byte(value)) {
-		return fmt.Errorf("sqlite: put setting %q: the value is not valid JSON", st.Key)
-	}
+	value := string(v)
 	var sealed []byte
 	if len(st.Secrets) > 0 {
 		plain, err := json.Marshal(st.Secrets)
@@ -65,7 +63,6 @@ func (s *Store) PutSetting(ctx context.Context, st *storage.Setting) error {
 	}
 	now := s.now()
 	var res sql.Result
-	var err error
 	if st.Version == 0 {
 		res, err = s.writer().ExecContext(ctx, `INSERT INTO settings (key, version, value, secrets, updated_at, updated_by)
 			VALUES (?, 1, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING`,

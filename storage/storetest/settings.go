@@ -91,6 +91,17 @@ func testSettings(t *testing.T, b Backend) {
 	}
 	check("after the rejected saves", second)
 
+	empty := &storage.Setting{Key: "empty"}
+	if err := s.PutSetting(ctx, empty); err != nil {
+		t.Fatalf("PutSetting with an empty value: %v", err)
+	}
+	if got, err := s.GetSetting(ctx, "empty"); err != nil || string(got.Value) != "{}" {
+		t.Fatalf("an empty value reads back as %q, %v; want {}", got.Value, err)
+	}
+	if err := s.PutSetting(ctx, &storage.Setting{Key: "bad", Value: json.RawMessage(`{"a":`)}); err == nil {
+		t.Fatal("PutSetting with invalid JSON succeeded")
+	}
+
 	other := &storage.Setting{Key: "branding", Value: json.RawMessage(`{"title":"Welcome"}`)}
 	if err := s.PutSetting(ctx, other); err != nil || other.Version != 1 {
 		t.Fatalf("PutSetting(branding): version %d, %v", other.Version, err)
