@@ -103,3 +103,27 @@ func TestPagesRender(t *testing.T) {
 		t.Fatal("the title does not say the page has errors")
 	}
 }
+
+// The stylesheet is served outside the CSRF middleware: an immutable,
+// publicly cacheable response never carries a Set-Cookie.
+func TestStaticHasNoCookies(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	c := b.client(t)
+	page := c.get(mount + "/login")
+	css := regexpFind(page.body, `href="\./(static/lobby\.css\?v=[0-9a-f]+)"`)
+	if css == "" {
+		t.Fatalf("no stylesheet link:\n%s", page.body)
+	}
+	fresh := b.client(t) // no cookies yet: the CSRF middleware would set one
+	r := fresh.get(mount + "/" + css)
+	if r.StatusCode != 200 || !strings.Contains(r.Header.Get("Cache-Control"), "immutable") {
+		t.Fatalf("stylesheet: %d, Cache-Control %q", r.StatusCode, r.Header.Get("Cache-Control"))
+	}
+	if sc := r.Header.Values("Set-Cookie"); len(sc) != 0 {
+		t.Fatalf("the stylesheet response sets cookies: %q", sc)
+	}
+	if h := r.Header.Get("X-Content-Type-Options"); h != "nosniff" {
+		t.Fatalf("X-Content-Type-Options %q", h)
+	}
+}

@@ -139,12 +139,19 @@ func (p *Portal) Handler() http.Handler {
 	mux.HandleFunc("POST /approve/{token}", p.decision(true, true))
 	mux.HandleFunc("GET /deny/{token}", p.decision(false, false))
 	mux.HandleFunc("POST /deny/{token}", p.decision(false, true))
-	mux.Handle("GET /static/", http.StripPrefix("/static", p.assets))
 	mux.HandleFunc("/", p.notFound)
 
-	var h http.Handler = mux
-	h = webkit.NewCSRF(p.cfg.SecureCookies)(h)
-	h = webkit.MaxBody(p.cfg.MaxBodyBytes, h)
+	var pages http.Handler = mux
+	pages = webkit.NewCSRF(p.cfg.SecretKey, p.cfg.SecureCookies)(pages)
+	pages = webkit.MaxBody(p.cfg.MaxBodyBytes, pages)
+
+	// The static files stay outside the CSRF middleware: an immutable,
+	// publicly cached response must not carry a Set-Cookie.
+	outer := http.NewServeMux()
+	outer.Handle("GET /static/", http.StripPrefix("/static", p.assets))
+	outer.Handle("/", pages)
+
+	var h http.Handler = outer
 	h = webkit.WithErrorPage(p.errorPage, h)
 	h = webkit.SecureHeaders(h)
 	return normalizePath(h)

@@ -24,6 +24,7 @@ type Session struct {
 // the subject may still be signed in.
 type Sessions struct {
 	key    []byte
+	csrf   []byte // the CSRF tokens' key
 	name   string
 	maxAge time.Duration
 	secure bool
@@ -44,10 +45,12 @@ func SessionClock(now func() time.Time) SessionOption {
 }
 
 // NewSessions returns sessions kept in the cookie cookieName and valid for
-// maxAge after sign-in.
+// maxAge after sign-in. key is the secret key: the one NewCSRF has, so that
+// the CSRF token Set rotates to verifies there.
 func NewSessions(key []byte, cookieName string, maxAge time.Duration, secure bool, opts ...SessionOption) *Sessions {
 	s := &Sessions{
 		key:    DeriveKey(key, "session/"+cookieName),
+		csrf:   csrfKeyFor(key),
 		name:   cookieName,
 		maxAge: maxAge,
 		secure: secure,
@@ -102,7 +105,7 @@ func (s *Sessions) Get(r *http.Request) (Session, bool) {
 // replaced too), so that nothing an attacker planted before sign-in
 // survives it. Call it at sign-in, then redirect.
 func (s *Sessions) Set(w http.ResponseWriter, r *http.Request, subject string) Session {
-	sess := Session{ID: newToken(), Subject: subject, IssuedAt: s.now().Truncate(time.Second), CSRF: newToken()}
+	sess := Session{ID: newToken(), Subject: subject, IssuedAt: s.now().Truncate(time.Second), CSRF: newCSRFToken(s.csrf)}
 	raw, _ := json.Marshal(sessionWire{ID: sess.ID, Sub: sess.Subject, Iat: sess.IssuedAt.Unix(), Tok: sess.CSRF}) // cannot fail: strings and an int
 	body := base64.RawURLEncoding.EncodeToString(raw)
 	http.SetCookie(w, &http.Cookie{
@@ -129,5 +132,5 @@ func (s *Sessions) Clear(w http.ResponseWriter, r *http.Request) {
 		Secure:   s.secure || r.TLS != nil,
 		SameSite: http.SameSiteLaxMode,
 	})
-	setCSRFCookie(w, r, newToken(), s.secure)
+	setCSRFCookie(w, r, newCSRFToken(s.csrf), s.secure)
 }

@@ -117,7 +117,7 @@ func TestSessions(t *testing.T) {
 }
 
 func csrfServer() http.Handler {
-	return MaxBody(1024, CSRF(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return MaxBody(1024, NewCSRF(testKey, false)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, CSRFToken(r))
 	})))
 }
@@ -129,7 +129,7 @@ func TestCSRF(t *testing.T) {
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "/form", nil))
 	token := rec.Body.String()
 	c := cookiesOf(rec)[CSRFCookie]
-	if c == nil || c.Value != token || !c.HttpOnly || len(token) != 43 {
+	if c == nil || c.Value != token || !c.HttpOnly || len(token) != 86 {
 		t.Fatalf("GET: token %q, cookie %+v", token, c)
 	}
 	post := func(form url.Values, cookie string, hdr map[string]string) int {
@@ -156,7 +156,7 @@ func TestCSRF(t *testing.T) {
 		{"valid", ok, token, nil, 200},
 		{"no field", url.Values{}, token, nil, 403},
 		{"no cookie", ok, "", nil, 403},
-		{"wrong token", url.Values{CSRFField: {strings.Repeat("A", 43)}}, token, nil, 403},
+		{"wrong token", url.Values{CSRFField: {strings.Repeat("A", 86)}}, token, nil, 403},
 		{"cross-site browser post", ok, token, map[string]string{"Sec-Fetch-Site": "cross-site"}, 403},
 		{"foreign origin", ok, token, map[string]string{"Origin": "https://evil.example"}, 403},
 		{"header token", url.Values{}, token, map[string]string{CSRFHeader: token}, 200},
