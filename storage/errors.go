@@ -5,11 +5,13 @@ import "errors"
 var (
 	// ErrNotFound means no record matched.
 	ErrNotFound = errors.New("storage: not found")
-	// ErrConflict means a unique value (username, email, idempotency key) is
-	// already taken, or an optimistic version check failed.
+	// ErrConflict means a unique value (username, email, ID) is already
+	// taken, or an optimistic check failed (a settings version, an update's
+	// precondition).
 	ErrConflict = errors.New("storage: conflict")
 	// ErrDuplicate means an outbox message with the same idempotency key is
-	// already queued; the caller's message carries the existing ID.
+	// already in the outbox; the caller's message carries the existing ID.
+	// It is not an ErrConflict: the message is queued, once.
 	ErrDuplicate = errors.New("storage: duplicate idempotency key")
 	// ErrLeaseLost means the caller no longer holds the lease on an outbox
 	// message: it ran out and another worker took the message over.

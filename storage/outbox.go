@@ -61,3 +61,31 @@ func CheckLease(owner string, lease time.Duration) error {
 	}
 	return nil
 }
+
+// QueuedMail is the row EnqueueMail stores for m at now, on every backend:
+// m's ID (a new one when zero), idempotency key, kind, recipient, subject and
+// payload; queued, due at m.NextAttemptAt (now when zero), created and
+// updated now, with no attempt, lease, error or diagnosis, whatever m says.
+// m itself is left alone.
+func QueuedMail(m *OutboxMessage, now time.Time) OutboxMessage {
+	now = Truncate(now)
+	q := OutboxMessage{
+		ID:             m.ID,
+		IdempotencyKey: m.IdempotencyKey,
+		Kind:           m.Kind,
+		Recipient:      m.Recipient,
+		Subject:        m.Subject,
+		Payload:        m.Payload,
+		Status:         MailQueued,
+		NextAttemptAt:  now,
+		CreatedAt:      now,
+		UpdatedAt:      now,
+	}
+	if q.ID == uuid.Nil {
+		q.ID = uuid.New()
+	}
+	if !m.NextAttemptAt.IsZero() {
+		q.NextAttemptAt = Truncate(m.NextAttemptAt)
+	}
+	return q
+}

@@ -73,8 +73,12 @@ type SettingsStore interface {
 // OutboxStore is the mail outbox: nothing accepted here is lost.
 type OutboxStore interface {
 	// EnqueueMail inserts m as queued and due now (or at m.NextAttemptAt if
-	// set). With an idempotency key already present it returns ErrDuplicate
-	// and sets m.ID to the existing message's ID.
+	// set), and fills m in as stored (see QueuedMail: the caller's status,
+	// attempts, lease, errors and times other than NextAttemptAt are not
+	// taken). With an idempotency key already present it returns
+	// ErrDuplicate (only: it is not an ErrConflict) and sets m.ID to the
+	// existing message's ID, changing nothing else. On any other error m is
+	// left as it was.
 	EnqueueMail(ctx context.Context, m *OutboxMessage) error
 	// LeaseMail leases up to n messages that are due (queued or deferred with
 	// NextAttemptAt <= now, or sending with an expired lease), oldest due

@@ -50,46 +50,32 @@ func (s *Store) scanMail(r rowScanner) (*storage.OutboxMessage, error) {
 	return &m, nil
 }
 
-// EnqueueMail inserts m as queued and due now (or at m.NextAttemptAt). With
-// an idempotency key already present it returns ErrDuplicate (which is also
-// an ErrConflict) and sets m.ID to the existing message's ID; the
-// transaction stays usable.
+// EnqueueMail inserts m as queued and due now (or at m.NextAttemptAt), and
+// fills it in as stored (see storage.QueuedMail). With an idempotency key
+// already present it returns ErrDuplicate and sets m.ID to the existing
+// message's ID, changing nothing else; the transaction stays usable. On any
+// other error m is left as it was.
 func (s *Store) EnqueueMail(ctx context.Context, m *storage.OutboxMessage) error {
-	if m.ID == uuid.Nil {
-		m.ID = uuid.New()
-	}
-	now := s.clock()
-	m.Status = storage.MailQueued
-	m.Attempts = 0
-	m.LeaseOwner, m.LeaseUntil, m.SentAt = "", time.Time{}, time.Time{}
-	if m.NextAttemptAt.IsZero() {
-		m.NextAttemptAt = now
-	}
-	m.NextAttemptAt = storage.Truncate(m.NextAttemptAt)
-	if m.CreatedAt.IsZero() {
-		m.CreatedAt = now
-	}
-	m.CreatedAt = storage.Truncate(m.CreatedAt)
-	m.UpdatedAt = now
-
+	q := storage.QueuedMail(m, s.clock())
 	tag, err := s.db.Exec(ctx, `INSERT INTO outbox (id, idempotency_key, kind, recipient, subject, payload, status,
-			attempts, next_attempt_at, last_error, diagnosis, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, 'queued', 0, $7, $8, $9, $10, $11)
+			attempts, next_attempt_at, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, 'queued', 0, $7, $8, $9)
 		ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING`,
-		m.ID, textIn(m.IdempotencyKey), m.Kind, m.Recipient, m.Subject, s.sealer.Seal(m.Payload, storage.OutboxPayloadAD(m.ID)),
-		m.NextAttemptAt, m.LastError, m.Diagnosis, m.CreatedAt, m.UpdatedAt)
+		q.ID, textIn(q.IdempotencyKey), q.Kind, q.Recipient, q.Subject, s.sealer.Seal(q.Payload, storage.OutboxPayloadAD(q.ID)),
+		q.NextAttemptAt, q.CreatedAt, q.UpdatedAt)
 	if err != nil {
 		return wrap("enqueue mail", err)
 	}
 	if tag.RowsAffected() > 0 {
+		*m = q
 		return nil
 	}
 	var existing uuid.UUID
-	if err := s.db.QueryRow(ctx, `SELECT id FROM outbox WHERE idempotency_key = $1`, m.IdempotencyKey).Scan(&existing); err != nil {
+	if err := s.db.QueryRow(ctx, `SELECT id FROM outbox WHERE idempotency_key = $1`, q.IdempotencyKey).Scan(&existing); err != nil {
 		return wrap("enqueue mail: find duplicate", err)
 	}
 	m.ID = existing
-	return fmt.Errorf("postgres: enqueue mail: %w (%w)", storage.ErrDuplicate, storage.ErrConflict)
+	return fmt.Errorf("postgres: enqueue mail: idempotency key already queued as %s: %w", existing, storage.ErrDuplicate)
 }
 
 // LeaseMail leases up to n due messages, oldest due first, to owner until

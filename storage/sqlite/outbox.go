@@ -69,49 +69,36 @@ func (s *Store) scanMails(rows *sql.Rows) ([]*storage.OutboxMessage, error) {
 	return ms, rows.Err()
 }
 
-// EnqueueMail inserts m as queued, due at m.NextAttemptAt or now. A message
-// whose idempotency key is already present is not inserted: m.ID becomes the
-// existing message's ID and the error is ErrDuplicate.
+// EnqueueMail inserts m as queued, due at m.NextAttemptAt or now, and fills
+// it in as stored (see storage.QueuedMail). A message whose idempotency key
+// is already present is not inserted: m.ID becomes the existing message's ID
+// (nothing else changes) and the error is ErrDuplicate. On any other error m
+// is left as it was.
 func (s *Store) EnqueueMail(ctx context.Context, m *storage.OutboxMessage) error {
-	id := m.ID
-	if id == uuid.Nil {
-		id = uuid.New()
-	}
-	now := s.now()
-	next := truncOrZero(m.NextAttemptAt)
-	if next.IsZero() {
-		next = now
-	}
-	payload := m.Payload
-	if payload == nil {
-		payload = []byte{}
-	}
-	q := s.writer()
-	res, err := q.ExecContext(ctx, `INSERT INTO outbox (`+mailCols+`) VALUES (`+placeholders(16)+`)
+	q := storage.QueuedMail(m, s.now())
+	w := s.writer()
+	res, err := w.ExecContext(ctx, `INSERT INTO outbox (`+mailCols+`) VALUES (`+placeholders(16)+`)
 		ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING`,
-		id.String(), nullString(m.IdempotencyKey), m.Kind, m.Recipient, m.Subject, s.sealer.Seal(payload, storage.OutboxPayloadAD(id)),
-		string(storage.MailQueued), 0, micros(next), "", nil, "", "", micros(now), nil, micros(now))
+		q.ID.String(), nullString(q.IdempotencyKey), q.Kind, q.Recipient, q.Subject,
+		s.sealer.Seal(q.Payload, storage.OutboxPayloadAD(q.ID)),
+		string(storage.MailQueued), 0, micros(q.NextAttemptAt), "", nil, "", "", micros(q.CreatedAt), nil, micros(q.UpdatedAt))
 	if err != nil {
 		if _, ok := uniqueViolation(err); ok {
 			return fmt.Errorf("sqlite: enqueue mail: the message id is taken: %w", storage.ErrConflict)
 		}
 		return fmt.Errorf("sqlite: enqueue mail: %w", err)
 	}
+	if n, _ := res.RowsAffected(); n > 0 {
+		*m = q
+		return nil
+	}
+	// Only the idempotency key can have been in the way.
 	var dup uuid.UUID
-	if n, _ := res.RowsAffected(); n == 0 {
-		// Only the idempotency key can have been in the way; its message is never deleted.
-		if err := q.QueryRowContext(ctx, "SELECT id FROM outbox WHERE idempotency_key = ?", m.IdempotencyKey).Scan(&dup); err != nil {
-			return fmt.Errorf("sqlite: enqueue mail: find the queued duplicate: %w", err)
-		}
+	if err := w.QueryRowContext(ctx, "SELECT id FROM outbox WHERE idempotency_key = ?", q.IdempotencyKey).Scan(&dup); err != nil {
+		return fmt.Errorf("sqlite: enqueue mail: find the queued duplicate: %w", err)
 	}
-	if dup != uuid.Nil {
-		m.ID = dup
-		return fmt.Errorf("sqlite: enqueue mail: idempotency key already queued as %s: %w", dup, storage.ErrDuplicate)
-	}
-	m.ID, m.Status, m.Attempts, m.NextAttemptAt = id, storage.MailQueued, 0, next
-	m.LeaseOwner, m.LeaseUntil, m.SentAt = "", time.Time{}, time.Time{}
-	m.CreatedAt, m.UpdatedAt = now, now
-	return nil
+	m.ID = dup
+	return fmt.Errorf("sqlite: enqueue mail: idempotency key already queued as %s: %w", dup, storage.ErrDuplicate)
 }
 
 // LeaseMail leases up to n due messages, oldest due first, to owner for lease.

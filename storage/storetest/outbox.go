@@ -71,6 +71,36 @@ func testOutboxEnqueue(t *testing.T, b Backend) {
 	if _, err := bb.store.GetMail(t.Context(), uuid.New()); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("GetMail of a missing message: err = %v, want ErrNotFound", err)
 	}
+
+	// What the caller says about the message's state is not taken: a new
+	// message is queued now, unattempted, without errors.
+	bb.clock.Advance(time.Minute)
+	now = bb.clock.now()
+	forged := mail("eve@example.com", "Forged state")
+	forged.Status, forged.Attempts, forged.LeaseOwner, forged.LeaseUntil = storage.MailDead, 7, "w", now.Add(time.Hour)
+	forged.LastError, forged.Diagnosis = "550 no such user", "rejected"
+	forged.CreatedAt, forged.SentAt, forged.UpdatedAt = now.Add(-48*time.Hour), now.Add(-time.Hour), now.Add(-time.Hour)
+	bb.enqueue(t, forged)
+	want = storage.OutboxMessage{ID: forged.ID, Kind: forged.Kind, Recipient: forged.Recipient, Subject: forged.Subject,
+		Payload: forged.Payload, Status: storage.MailQueued, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now}
+	if d := diff(want, forged); d != "" {
+		t.Errorf("EnqueueMail filled in a message with a forged state: %s", d)
+	}
+	if d := diff(want, bb.getMail(t, forged.ID)); d != "" {
+		t.Errorf("GetMail of a message enqueued with a forged state: %s", d)
+	}
+
+	// A failed enqueue leaves the caller's message as it was.
+	taken := mail("mallory@example.com", "Taken ID")
+	taken.ID = m.ID
+	taken.LastError = "kept"
+	before := *taken
+	if err := bb.store.EnqueueMail(t.Context(), taken); !errors.Is(err, storage.ErrConflict) {
+		t.Fatalf("EnqueueMail with a taken ID: err = %v, want ErrConflict", err)
+	}
+	if d := diff(before, taken); d != "" {
+		t.Errorf("a failed EnqueueMail changed the caller's message: %s", d)
+	}
 }
 
 func testOutboxIdempotency(t *testing.T, b Backend) {
@@ -82,12 +112,22 @@ func testOutboxIdempotency(t *testing.T, b Backend) {
 
 	dup := mail("ada@example.com", "Credentials, again")
 	dup.IdempotencyKey = first.IdempotencyKey
+	before := *dup
 	err := bb.store.EnqueueMail(ctx, dup)
 	if !errors.Is(err, storage.ErrDuplicate) {
 		t.Fatalf("EnqueueMail with a taken idempotency key: err = %v, want ErrDuplicate", err)
 	}
+	// A duplicate is the message being queued already, not a failure:
+	// callers that treat ErrConflict as one must not see it.
+	if errors.Is(err, storage.ErrConflict) {
+		t.Fatalf("EnqueueMail with a taken idempotency key: err = %v is also ErrConflict; want ErrDuplicate only", err)
+	}
 	if dup.ID != first.ID {
 		t.Fatalf("the duplicate's ID = %v, want the existing message's %v", dup.ID, first.ID)
+	}
+	before.ID = first.ID
+	if d := diff(before, dup); d != "" {
+		t.Fatalf("EnqueueMail of a duplicate changed more than its ID: %s", d)
 	}
 	// Also inside a transaction, which goes on and commits.
 	dup2 := mail("ada@example.com", "Credentials, in a tx")
