@@ -108,7 +108,9 @@ type OutboxStore interface {
 // AlarmStore keeps alarms and the audit log.
 type AlarmStore interface {
 	// RaiseAlarm raises a; if an active alarm with a.Key exists, it bumps its
-	// Count and LastSeen (and takes the new title, detail and severity).
+	// Count and LastSeen (and takes the new title, detail and severity). The
+	// store counts and stamps: a's Count, RaisedAt, LastSeen and ClearedAt
+	// are not taken.
 	RaiseAlarm(ctx context.Context, a Alarm) error
 	// ClearAlarm clears the active alarm with key; no active alarm is not an error.
 	ClearAlarm(ctx context.Context, key string) error

@@ -14,6 +14,8 @@ import (
 const alarmColumns = `id, key, severity, title, detail, count, raised_at, last_seen, cleared_at`
 
 // RaiseAlarm raises a, or counts it again when an alarm with a.Key is active.
+// The store counts and stamps: a's Count, RaisedAt, LastSeen and ClearedAt
+// are not taken.
 func (s *Store) RaiseAlarm(ctx context.Context, a storage.Alarm) error {
 	if a.Key == "" {
 		return errors.New("postgres: raise alarm: key is empty")
@@ -22,20 +24,11 @@ func (s *Store) RaiseAlarm(ctx context.Context, a storage.Alarm) error {
 		a.ID = uuid.New()
 	}
 	now := s.clock()
-	if a.RaisedAt.IsZero() {
-		a.RaisedAt = now
-	}
-	if a.LastSeen.IsZero() {
-		a.LastSeen = now
-	}
-	if a.Count <= 0 {
-		a.Count = 1
-	}
 	_, err := s.db.Exec(ctx, `INSERT INTO alarms (id, key, severity, title, detail, count, raised_at, last_seen)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+		VALUES ($1, $2, $3, $4, $5, 1, $6, $6)
 		ON CONFLICT (key) WHERE cleared_at IS NULL DO UPDATE SET count = alarms.count + 1,
 			last_seen = EXCLUDED.last_seen, severity = EXCLUDED.severity, title = EXCLUDED.title, detail = EXCLUDED.detail`,
-		a.ID, a.Key, string(a.Severity), a.Title, a.Detail, a.Count, storage.Truncate(a.RaisedAt), storage.Truncate(a.LastSeen))
+		a.ID, a.Key, string(a.Severity), a.Title, a.Detail, now)
 	return wrap("raise alarm "+a.Key, err)
 }
 

@@ -11,7 +11,8 @@ import (
 )
 
 // RaiseAlarm raises a, or counts it again if an alarm with a.Key is active
-// (taking the new severity, title and detail).
+// (taking the new severity, title and detail). The store counts and stamps:
+// a's Count, RaisedAt, LastSeen and ClearedAt are not taken.
 func (s *Store) RaiseAlarm(ctx context.Context, a storage.Alarm) error {
 	if a.Key == "" {
 		return errors.New("sqlite: raise alarm: the key is empty")

@@ -81,6 +81,24 @@ func testAlarms(t *testing.T, b Backend) {
 	if all := list(true); len(all) != 3 {
 		t.Fatalf("ListAlarms(true) = %d alarms, want 3", len(all))
 	}
+
+	// The store counts and stamps: a caller's Count, RaisedAt, LastSeen
+	// and ClearedAt are not taken.
+	bb.clock.Advance(time.Minute)
+	now := bb.clock.now()
+	forged := storage.Alarm{Key: "forged", Severity: storage.SeverityWarning, Title: "forged", Count: 5,
+		RaisedAt: now.Add(-time.Hour), LastSeen: now.Add(-time.Hour), ClearedAt: now.Add(-time.Minute)}
+	raise(forged)
+	got, ok := findAlarm(list(false), "forged", true)
+	if !ok || got.Count != 1 || !got.RaisedAt.Equal(now) || !got.LastSeen.Equal(now) {
+		t.Fatalf("an alarm raised with a forged count and times = %+v; want active, count 1, raised and seen at %v", got, now)
+	}
+	bb.clock.Advance(time.Minute)
+	forged.Count = 10
+	raise(forged)
+	if got, ok = findAlarm(list(false), "forged", true); !ok || got.Count != 2 || !got.RaisedAt.Equal(now) || !got.LastSeen.Equal(bb.clock.now()) {
+		t.Fatalf("raised again with a forged count = %+v; want count 2, raised at %v, seen at %v", got, now, bb.clock.now())
+	}
 }
 
 func testAudit(t *testing.T, b Backend) {
