@@ -248,7 +248,7 @@ func (p *Portal) validate(ctx context.Context, form *webkit.Form, approval bool)
 	}
 	if fl := form.Field(fCompany); fl != nil {
 		reg.Company = fl.Value
-		check(fCompany, checkLine("Company", fl.Value, maxOther, fl.Required, "Enter your company."))
+		check(fCompany, checkText("Company", fl.Value, maxOther, fl.Required, "Enter your company."))
 	}
 	if fl := form.Field(fVisited); fl != nil {
 		reg.Visited = fl.Value
@@ -262,12 +262,12 @@ func (p *Portal) validate(ctx context.Context, form *webkit.Form, approval bool)
 			check(fVisited, msg)
 			reg.Visited = sponsorEmail
 		} else {
-			check(fVisited, checkName("Person you are visiting", fl.Value, fl.Required, "Enter the name of the person you are visiting."))
+			check(fVisited, checkVisited(fl.Value, fl.Required))
 		}
 	}
 	if fl := form.Field(fReason); fl != nil {
 		reg.Reason = fl.Value
-		check(fReason, checkLine("Reason", fl.Value, maxReason, fl.Required, "Enter the reason for your visit."))
+		check(fReason, checkText("Reason", fl.Value, maxReason, fl.Required, "Enter the reason for your visit."))
 	}
 	if fl := form.Field(fCode); fl != nil {
 		switch {

@@ -162,8 +162,15 @@ func TestRegisterBadInput(t *testing.T) {
 		{"name too long", map[string]string{"last_name": strings.Repeat("x", 101)}, 422, "last_name", "100 characters or fewer"},
 		{"CR/LF in a name", map[string]string{"first_name": "Ada\r\nBcc: x@evil.example"}, 422, "first_name", "on one line"},
 		{"control char in company", map[string]string{"company": "Acme\x00"}, 422, "company", "on one line"},
-		{"script tag in a name", map[string]string{"first_name": "<script>alert(1)</script>"}, 422, "first_name", "not allowed (&lt; or &gt;)"},
+		{"script tag in a name", map[string]string{"first_name": "<script>alert(1)</script>"}, 422, "first_name", "can only have letters"},
 		{"bad phone", map[string]string{"phone": "call me"}, 422, "phone", "digits"},
+		{"digits in a name", map[string]string{"first_name": "Ada2"}, 422, "first_name", "can only have letters"},
+		{"web address as a name", map[string]string{"last_name": "www.evil.example"}, 422, "last_name", "web address"},
+		{"link in the reason", map[string]string{"reason": "see https://evil.example/login"}, 422, "reason", "must not contain a web address"},
+		{"email in the company", map[string]string{"company": "write to boss@evil.example"}, 422, "company", "must not contain an @"},
+		{"formula in the company", map[string]string{"company": `=HYPERLINK("https://evil.example")`}, 422, "company", "Company must not start with"},
+		{"formula in the reason", map[string]string{"reason": "+cmd|' /C calc'!A0"}, 422, "reason", "spreadsheets read those as formulas"},
+		{"link as the person visited", map[string]string{"person_visited": "www.evil.example"}, 422, "person_visited", "web address"},
 		{"100 KB field", map[string]string{"reason": strings.Repeat("x", 100<<10)}, 413, "", "too large"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -2,6 +2,7 @@ package portal
 
 import (
 	"net/mail"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -38,16 +39,78 @@ func checkLine(label, v string, max int, required bool, missing string) string {
 	return ""
 }
 
-// checkName is checkLine for names, which also may not hold < or >.
+// checkName is checkLine for a person's name: letters, combining marks,
+// spaces and - . ' ’ only (any script), at least one letter, and no web
+// address ("www."). Names go into emails the organisation sends, so they
+// must not carry links, addresses or markup.
 func checkName(label, v string, required bool, missing string) string {
 	if msg := checkLine(label, v, maxName, required, missing); msg != "" || v == "" {
+		return msg
+	}
+	letters := 0
+	for _, r := range v {
+		switch {
+		case unicode.IsLetter(r):
+			letters++
+		case unicode.IsMark(r), r == ' ', strings.ContainsRune(nameMarks, r):
+		default:
+			return label + " can only have letters, spaces and - . ' (no digits or other symbols)."
+		}
+	}
+	if letters == 0 {
+		return label + " must have letters in it."
+	}
+	if hasURL(v) {
+		return label + " must not be a web address."
+	}
+	return ""
+}
+
+// nameMarks is the punctuation a name may have besides letters and spaces.
+const nameMarks = "-.'’"
+
+// checkText is checkLine for the free-text fields that a spreadsheet export
+// or an email may show (company, reason): no web address, no @, and no
+// leading = + - @ that would start a spreadsheet formula.
+func checkText(label, v string, max int, required bool, missing string) string {
+	if msg := checkLine(label, v, max, required, missing); msg != "" || v == "" {
+		return msg
+	}
+	if strings.ContainsRune("=+-@", rune(v[0])) {
+		return label + " must not start with = + - or @ (spreadsheets read those as formulas). Remove the first character."
+	}
+	return checkNoLinks(label, v)
+}
+
+// checkVisited checks the person visited typed as a name (not as the
+// email of an approver): one line, no markup, no web address, no @.
+func checkVisited(v string, required bool) string {
+	const label = "Person you are visiting"
+	if msg := checkLine(label, v, maxOther, required, "Enter the name of the person you are visiting."); msg != "" || v == "" {
 		return msg
 	}
 	if strings.ContainsAny(v, "<>") {
 		return label + " contains characters that are not allowed (< or >)."
 	}
+	return checkNoLinks(label, v)
+}
+
+// checkNoLinks refuses web addresses and @ (email addresses) in v.
+func checkNoLinks(label, v string) string {
+	if hasURL(v) {
+		return label + " must not contain a web address."
+	}
+	if strings.ContainsRune(v, '@') {
+		return label + " must not contain an @ or an email address."
+	}
 	return ""
 }
+
+// urlRe finds "scheme://" and "www." anywhere, in any case.
+var urlRe = regexp.MustCompile(`(?i)[a-z][a-z0-9+.\-]*://|www\.`)
+
+// hasURL reports whether s holds something a mail client would make a link.
+func hasURL(s string) bool { return urlRe.MatchString(s) }
 
 // checkPhone allows digits, spaces and + ( ) - . /
 func checkPhone(v string, required bool) string {
