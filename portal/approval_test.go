@@ -220,3 +220,37 @@ func TestApprovalByPersonVisited(t *testing.T) {
 		t.Fatalf("sponsor got %v", got)
 	}
 }
+
+// The approval request comes from the organisation's mailbox: what the
+// guest typed stays out of its subject, and the body says which details
+// the guest provided.
+func TestApprovalEmailLabelsGuestText(t *testing.T) {
+	t.Parallel()
+	b := approvalSetup(t)
+	registerPending(t, b, "ada@example.com")
+	var req *struct{ subject, text, html string }
+	for _, m := range b.outbox(t) {
+		if m.Kind == KindApproval {
+			req = &struct{ subject, text, html string }{m.Subject, m.Text, m.HTML}
+		}
+	}
+	if req == nil {
+		t.Fatal("no approval request")
+	}
+	if want := "Guest approval request — Test Lobby"; req.subject != want {
+		t.Errorf("subject %q, want %q", req.subject, want)
+	}
+	for _, guestText := range []string{"Ada", "Lovelace", "Analytical", "Meeting", "ada@example.com"} {
+		if strings.Contains(req.subject, guestText) {
+			t.Errorf("subject %q holds the guest's %q", req.subject, guestText)
+		}
+	}
+	for part, body := range map[string]string{"text": req.text, "html": req.html} {
+		if !strings.Contains(body, "provided by the guest") {
+			t.Errorf("the %s body does not say which details the guest provided:\n%s", part, body)
+		}
+		if strings.Contains(body, "<title>Ada") {
+			t.Errorf("the %s body's title holds the guest's name", part)
+		}
+	}
+}
