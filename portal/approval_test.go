@@ -202,8 +202,23 @@ func TestApprovalByPersonVisited(t *testing.T) {
 	}
 	form := c.registerForm()
 	form.Set("person_visited", "nobody@example.com")
-	if r := c.post(mount+"/register", form); r.StatusCode != 422 || !strings.Contains(r.body, "We do not know this address") {
-		t.Fatalf("unknown sponsor: %d", r.StatusCode)
+	const generic = "We could not find that host; check the address or ask at the front desk."
+	r := c.post(mount+"/register", form)
+	if r.StatusCode != 422 || !strings.Contains(r.body, generic) || strings.Contains(r.body, "know this address") {
+		t.Fatalf("unknown sponsor: %d\n%s", r.StatusCode, r.body)
+	}
+	// A disabled sponsor reads the same: the page does not tell staff
+	// addresses apart.
+	disabled := &storage.Staff{Username: "old", Email: "old@example.com", DisplayName: "Old", Role: storage.RoleSponsor, PasswordHash: "x"}
+	if err := b.store.CreateStaff(ctx, disabled); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.store.SetStaffDisabled(ctx, disabled.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	form.Set("person_visited", "old@example.com")
+	if r2 := c.post(mount+"/register", form); r2.StatusCode != 422 || !strings.Contains(r2.body, generic) {
+		t.Fatalf("disabled sponsor: %d", r2.StatusCode)
 	}
 	if len(b.guests(t)) != 0 || b.mailCount(t) != 0 {
 		t.Fatal("an unknown sponsor stored something")

@@ -298,7 +298,9 @@ func (p *Portal) validate(ctx context.Context, form *webkit.Form, approval bool)
 		reg.Approvers = pol.Approvers
 		if len(reg.Approvers) == 0 {
 			if sponsor == nil || sponsor.Email == "" {
-				check(fVisited, "We do not know this address. Enter the email address of the staff member you are visiting: they approve your access.")
+				// The same words for every address that is not an enabled
+				// sponsor's, so that the form does not tell who works here.
+				check(fVisited, "We could not find that host; check the address or ask at the front desk.")
 			} else {
 				reg.Approvers = []string{strings.ToLower(sponsor.Email)}
 			}
