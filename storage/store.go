@@ -52,6 +52,9 @@ type GuestStore interface {
 
 // StaffStore keeps sponsors and admins.
 type StaffStore interface {
+	// CreateStaff inserts s, filling ID and CreatedAt when zero, and sets
+	// PasswordChangedAt to CreatedAt (the caller's value is not taken). A
+	// taken username is ErrConflict.
 	CreateStaff(ctx context.Context, s *Staff) error
 	GetStaff(ctx context.Context, id uuid.UUID) (*Staff, error)
 	GetStaffByUsername(ctx context.Context, username string) (*Staff, error)

@@ -27,29 +27,34 @@ func scanStaff(r rowScanner) (*storage.Staff, error) {
 	return &st, nil
 }
 
-// CreateStaff inserts st, filling ID and CreatedAt when zero. A taken
-// username is ErrConflict, and the transaction stays usable.
+// CreateStaff inserts st, filling ID and CreatedAt when zero; the password
+// is as new as the user (PasswordChangedAt is CreatedAt). A taken username
+// is ErrConflict, and the transaction stays usable. On error st is left as
+// it was.
 func (s *Store) CreateStaff(ctx context.Context, st *storage.Staff) error {
 	if st.Role != storage.RoleSponsor && st.Role != storage.RoleAdmin {
 		return fmt.Errorf("postgres: create staff: unknown role %q", st.Role)
 	}
-	if st.ID == uuid.Nil {
-		st.ID = uuid.New()
+	stored := *st
+	if stored.ID == uuid.Nil {
+		stored.ID = uuid.New()
 	}
-	if st.CreatedAt.IsZero() {
-		st.CreatedAt = s.clock()
+	if stored.CreatedAt.IsZero() {
+		stored.CreatedAt = s.clock()
 	}
-	st.CreatedAt, st.PasswordChangedAt = storage.Truncate(st.CreatedAt), trunc(st.PasswordChangedAt)
+	stored.CreatedAt = storage.Truncate(stored.CreatedAt)
+	stored.PasswordChangedAt = stored.CreatedAt
 	tag, err := s.db.Exec(ctx, `INSERT INTO staff (`+staffColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 		ON CONFLICT DO NOTHING`,
-		st.ID, st.Username, st.Email, st.DisplayName, string(st.Role), st.PasswordHash, tsIn(st.PasswordChangedAt),
-		st.Disabled, st.CreatedAt)
+		stored.ID, stored.Username, stored.Email, stored.DisplayName, string(stored.Role), stored.PasswordHash,
+		stored.PasswordChangedAt, stored.Disabled, stored.CreatedAt)
 	if err != nil {
 		return wrap("create staff", err)
 	}
 	if tag.RowsAffected() == 0 {
 		return fmt.Errorf("postgres: create staff: username or id already taken: %w", storage.ErrConflict)
 	}
+	*st = stored
 	return nil
 }
 

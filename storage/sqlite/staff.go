@@ -103,8 +103,9 @@ func scanStaff(sc scanner) (*storage.Staff, error) {
 	return &st, nil
 }
 
-// CreateStaff inserts st, filling ID, CreatedAt and (when a hash is set)
-// PasswordChangedAt when zero. A taken username is ErrConflict.
+// CreateStaff inserts st, filling ID and CreatedAt when zero; the password
+// is as new as the user (PasswordChangedAt is CreatedAt). A taken username
+// is ErrConflict. On error st is left as it was.
 func (s *Store) CreateStaff(ctx context.Context, st *storage.Staff) error {
 	if st.Role != storage.RoleSponsor && st.Role != storage.RoleAdmin {
 		return fmt.Errorf("sqlite: create staff: role %q is not sponsor or admin", st.Role)
@@ -117,10 +118,7 @@ func (s *Store) CreateStaff(ctx context.Context, st *storage.Staff) error {
 	if created.IsZero() {
 		created = s.now()
 	}
-	changed := truncOrZero(st.PasswordChangedAt)
-	if changed.IsZero() && st.PasswordHash != "" {
-		changed = created
-	}
+	changed := created
 	_, err := s.writer().ExecContext(ctx, "INSERT INTO staff ("+staffCols+") VALUES ("+placeholders(9)+")",
 		id.String(), st.Username, st.Email, st.DisplayName, string(st.Role), st.PasswordHash, nullMicros(changed),
 		boolInt(st.Disabled), micros(created))

@@ -421,10 +421,11 @@ func testStaff(t *testing.T, b Backend) {
 	if err := s.CreateStaff(ctx, admin); err != nil {
 		t.Fatalf("CreateStaff: %v", err)
 	}
-	if admin.ID == uuid.Nil || !admin.CreatedAt.Equal(bb.clock.now()) {
-		t.Fatalf("CreateStaff filled ID %v, CreatedAt %v; want an ID and the clock's %v", admin.ID, admin.CreatedAt, bb.clock.now())
+	if admin.ID == uuid.Nil || !admin.CreatedAt.Equal(bb.clock.now()) || !admin.PasswordChangedAt.Equal(bb.clock.now()) {
+		t.Fatalf("CreateStaff filled ID %v, CreatedAt %v, PasswordChangedAt %v; want an ID and the clock's %v for both",
+			admin.ID, admin.CreatedAt, admin.PasswordChangedAt, bb.clock.now())
 	}
-	want.ID, want.CreatedAt = admin.ID, admin.CreatedAt
+	want.ID, want.CreatedAt, want.PasswordChangedAt = admin.ID, admin.CreatedAt, admin.CreatedAt
 	for name, get := range map[string]func() (*storage.Staff, error){
 		"GetStaff":                 func() (*storage.Staff, error) { return s.GetStaff(ctx, admin.ID) },
 		"GetStaffByUsername lower": func() (*storage.Staff, error) { return s.GetStaffByUsername(ctx, "root") },
@@ -434,18 +435,30 @@ func testStaff(t *testing.T, b Backend) {
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		want.PasswordChangedAt = got.PasswordChangedAt // the interface leaves its first value open
 		if d := diff(want, got); d != "" {
 			t.Errorf("%s: %s", name, d)
 		}
+	}
+	// The password is as new as the user: a caller's PasswordChangedAt is
+	// not taken, a caller's CreatedAt is.
+	created := bb.clock.now().Add(-24 * time.Hour)
+	imported := &storage.Staff{Username: "imported", Role: storage.RoleSponsor, CreatedAt: created,
+		PasswordChangedAt: created.Add(-time.Hour)}
+	if err := s.CreateStaff(ctx, imported); err != nil {
+		t.Fatalf("CreateStaff(imported): %v", err)
+	}
+	if got, err := s.GetStaff(ctx, imported.ID); err != nil || !got.CreatedAt.Equal(created) || !got.PasswordChangedAt.Equal(created) ||
+		!imported.PasswordChangedAt.Equal(created) {
+		t.Fatalf("a staff user created at %v: stored %+v, %v, returned PasswordChangedAt %v; want the password changed at creation",
+			created, got, err, imported.PasswordChangedAt)
 	}
 	if err := s.CreateStaff(ctx, &storage.Staff{Username: "rOOt", Role: storage.RoleSponsor}); !errors.Is(err, storage.ErrConflict) {
 		t.Fatalf("CreateStaff with a taken username: err = %v, want ErrConflict", err)
 	}
 	sp := bb.sponsor(t, "sally")
 	list, err := s.ListStaff(ctx)
-	if err != nil || len(list) != 2 {
-		t.Fatalf("ListStaff = %d users, %v; want 2", len(list), err)
+	if err != nil || len(list) != 3 {
+		t.Fatalf("ListStaff = %d users, %v; want 3", len(list), err)
 	}
 
 	bb.clock.Advance(time.Hour)
