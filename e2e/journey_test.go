@@ -109,8 +109,20 @@ func testGuestJourneyOnAPhone(t *testing.T, browser context.Context) {
 		t.Errorf("the account page shows username %q, want %q", got, username)
 	}
 
+	// One sign-out button, in the header, big enough for a finger (44 CSS pixels).
+	if n := eval[int](t, ctx, "count the sign-out buttons", `document.querySelectorAll('form[action$="logout"] button').length`); n != 1 {
+		t.Errorf("the account page has %d sign-out buttons, want 1", n)
+	}
+	size := eval[[]float64](t, ctx, "measure the sign-out button", `(() => {
+		const r = document.querySelector('header form[action$="logout"] button').getBoundingClientRect();
+		return [r.width, r.height];
+	})()`)
+	if size[0] < 44 || size[1] < 44 {
+		t.Errorf("the sign-out button is %.0f×%.0f CSS pixels, want at least 44×44", size[0], size[1])
+	}
+
 	// Sign out: back at the sign-in page, and the account is closed to this browser.
-	res = submit(t, ctx, `main form[action="logout"] button[type="submit"]`)
+	res = submit(t, ctx, `header form[action$="logout"] button[type="submit"]`)
 	if lu, err := url.Parse(res.URL); err != nil || lu.Path != "/portal/login" || res.Status != 200 {
 		t.Fatalf("signing out led to %s, want the sign-in page", status(res))
 	}

@@ -78,6 +78,9 @@ func TestLogin(t *testing.T) {
 	if acct.StatusCode != 200 || !strings.Contains(acct.body, "ada@example.com") || !strings.Contains(acct.body, "Sign out") {
 		t.Fatalf("account: %d", acct.StatusCode)
 	}
+	if n := strings.Count(acct.body, ">Sign out</button>"); n != 1 {
+		t.Fatalf("the account page has %d sign-out buttons, want the one in the header", n)
+	}
 	after := hidden(t, csrfRe, acct.body)
 	if after == before {
 		t.Fatal("the CSRF token was not rotated at sign-in")
