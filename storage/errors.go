@@ -21,6 +21,10 @@ var (
 	// Open reports it.
 	ErrWrongKey = errors.New("storage: the secret key does not match the one this database was sealed with; " +
 		"start Lobby with the original LOBBY_SECRET_KEY (or the key file in the data directory)")
+	// ErrInTx means the call is not allowed on the Store that WithTx hands
+	// to its function: Close and the leader locks belong to the Store that
+	// opened the database.
+	ErrInTx = errors.New("storage: not allowed on the Store of a transaction; call it on the Store that opened the database")
 	// ErrUnreadable means one sealed value does not open although the key is
 	// right: its bytes were altered, or it was sealed for another row (copied
 	// there). Restarting with another key does not help.

@@ -13,14 +13,16 @@ type Store interface {
 	// WithTx runs fn in one transaction: it commits when fn returns nil and
 	// rolls back otherwise. The Store handed to fn is bound to the
 	// transaction; calling WithTx on it runs fn in the same transaction.
-	// Leader locks are not transactional and must not be taken inside.
+	// Leader locks are not transactional: TryLeader, ReleaseLeader and
+	// Close on the transaction's Store return ErrInTx.
 	WithTx(ctx context.Context, fn func(tx Store) error) error
 
 	// Ping checks that the database answers (for /readyz).
 	Ping(ctx context.Context) error
 	// Backend names the backend: "postgres" or "sqlite".
 	Backend() string
-	// Close releases the store's connections and locks.
+	// Close releases the store's connections and locks. On the Store of a
+	// transaction it does nothing and returns ErrInTx.
 	Close() error
 
 	GuestStore

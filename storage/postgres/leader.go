@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/lobbyhq/lobby/storage"
 )
 
 // leader is a session advisory lock this store holds, on a connection kept
@@ -30,7 +32,7 @@ const (
 // Renewing checks that the connection is still alive.
 func (s *Store) TryLeader(ctx context.Context, name, owner string, _ time.Duration) (bool, error) {
 	if s.inTx {
-		return false, errors.New("postgres: try leader: leader locks are not transactional; take them outside WithTx")
+		return false, fmt.Errorf("postgres: try leader %s: %w", name, storage.ErrInTx)
 	}
 	st := s.state
 	st.mu.Lock()
@@ -71,6 +73,9 @@ func (s *Store) TryLeader(ctx context.Context, name, owner string, _ time.Durati
 
 // ReleaseLeader gives the named lock up if owner holds it.
 func (s *Store) ReleaseLeader(ctx context.Context, name, owner string) error {
+	if s.inTx {
+		return fmt.Errorf("postgres: release leader %s: %w", name, storage.ErrInTx)
+	}
 	st := s.state
 	st.mu.Lock()
 	l := st.leaders[name]

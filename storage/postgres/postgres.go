@@ -142,10 +142,10 @@ func (s *Store) Ping(ctx context.Context) error {
 }
 
 // Close releases the leader locks and, when Open made the pool, closes it.
-// On a tx-bound Store it does nothing.
+// On a tx-bound Store it does nothing and returns storage.ErrInTx.
 func (s *Store) Close() error {
 	if s.inTx {
-		return nil
+		return fmt.Errorf("postgres: close: %w", storage.ErrInTx)
 	}
 	s.state.mu.Lock()
 	if s.state.closed {

@@ -6,17 +6,17 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/lobbyhq/lobby/storage"
 )
 
-// errLeaderInTx refuses leader locks inside a transaction, as storage.Store documents.
-var errLeaderInTx = errors.New("sqlite: leader lock: not inside a transaction; take it on the Store itself")
 
 // TryLeader takes the named lock for owner, or renews it, for ttl. It
 // succeeds when nobody holds the lock, when owner already does, or when the
 // holder's lease ran out.
 func (s *Store) TryLeader(ctx context.Context, name, owner string, ttl time.Duration) (bool, error) {
 	if s.tx != nil {
-		return false, errLeaderInTx
+		return false, fmt.Errorf("sqlite: leader lock %s: %w", name, storage.ErrInTx)
 	}
 	if name == "" || owner == "" {
 		return false, errors.New("sqlite: leader lock: the name and the owner must not be empty")
@@ -47,7 +47,7 @@ func (s *Store) TryLeader(ctx context.Context, name, owner string, ttl time.Dura
 // ReleaseLeader gives the lock up if owner holds it.
 func (s *Store) ReleaseLeader(ctx context.Context, name, owner string) error {
 	if s.tx != nil {
-		return errLeaderInTx
+		return fmt.Errorf("sqlite: release leader lock %s: %w", name, storage.ErrInTx)
 	}
 	s.held.mu.Lock()
 	delete(s.held.names, [2]string{name, owner})

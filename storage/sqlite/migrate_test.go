@@ -221,21 +221,6 @@ func TestTimesAreMicroseconds(t *testing.T) {
 	}
 }
 
-func TestLeaderNotInTx(t *testing.T) {
-	t.Parallel()
-	s := openT(t, filepath.Join(t.TempDir(), "lobby.db"), storage.Options{Sealer: testSealer(t)})
-	err := s.WithTx(t.Context(), func(tx storage.Store) error {
-		_, err := tx.TryLeader(t.Context(), "jobs", "me", time.Minute)
-		return err
-	})
-	if err == nil || !strings.Contains(err.Error(), "not inside a transaction") {
-		t.Fatalf("TryLeader inside WithTx: err = %v, want a refusal", err)
-	}
-	if err := s.WithTx(t.Context(), func(tx storage.Store) error { return tx.Close() }); err == nil {
-		t.Fatal("Close of a transaction's store succeeded")
-	}
-}
-
 // TestLeaseUsesIndexes keeps the poller's query off a full table scan: the
 // outbox keeps every sent message.
 func TestLeaseUsesIndexes(t *testing.T) {

@@ -126,7 +126,7 @@ func (s *Store) Ping(ctx context.Context) error {
 // Close releases the leader locks this Store holds and closes its connections.
 func (s *Store) Close() error {
 	if s.tx != nil {
-		return errors.New("sqlite: Close called on the Store of a transaction; close the Store that opened it")
+		return fmt.Errorf("sqlite: close: %w", storage.ErrInTx)
 	}
 	s.held.mu.Lock()
 	held := s.held.names

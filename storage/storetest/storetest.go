@@ -60,6 +60,7 @@ func Run(t *testing.T, b Backend) {
 		{"WrongKey", testWrongKey},
 		{"TxCommit", testTxCommit},
 		{"TxRollback", testTxRollback},
+		{"TxBoundStore", testTxBoundStore},
 		{"OutboxEnqueue", testOutboxEnqueue},
 		{"OutboxIdempotency", testOutboxIdempotency},
 		{"LeaseConcurrentTwoStores", testLeaseConcurrent},

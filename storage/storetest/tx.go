@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/lobbyhq/lobby/storage"
 )
@@ -116,4 +117,33 @@ func testTxRollback(t *testing.T, b Backend) {
 	}
 	// The store still works after rollbacks.
 	bb.createGuest(t, bb.guest("after", "after@example.com"))
+}
+
+// testTxBoundStore: Close and the leader locks are refused, alike, on the
+// Store of a transaction, which stays usable, as does the Store after.
+func testTxBoundStore(t *testing.T, b Backend) {
+	bb := setup(t, b)
+	s, ctx := bb.store, t.Context()
+	g := bb.guest("in-tx", "in-tx@example.com")
+	err := s.WithTx(ctx, func(tx storage.Store) error {
+		if err := tx.Close(); !errors.Is(err, storage.ErrInTx) {
+			t.Errorf("Close of a transaction's Store: err = %v, want ErrInTx", err)
+		}
+		if _, err := tx.TryLeader(ctx, "jobs", "me", time.Minute); !errors.Is(err, storage.ErrInTx) {
+			t.Errorf("TryLeader in a transaction: err = %v, want ErrInTx", err)
+		}
+		if err := tx.ReleaseLeader(ctx, "jobs", "me"); !errors.Is(err, storage.ErrInTx) {
+			t.Errorf("ReleaseLeader in a transaction: err = %v, want ErrInTx", err)
+		}
+		return tx.CreateGuest(ctx, g)
+	})
+	if err != nil {
+		t.Fatalf("WithTx: %v", err)
+	}
+	if _, err := s.GetGuest(ctx, g.ID); err != nil {
+		t.Fatalf("the guest created in the transaction: %v", err)
+	}
+	if ok, err := s.TryLeader(ctx, "jobs", "me", time.Minute); err != nil || !ok {
+		t.Fatalf("TryLeader on the Store after: %v, %v; want the lock", ok, err)
+	}
 }
