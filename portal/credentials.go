@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
+	"time"
 )
 
 // Alphabets without look-alike characters: no 0/O/o, no 1/l/I.
@@ -50,18 +51,23 @@ func (p *Portal) newUsername(email string) (string, error) {
 	return "guest-" + s, nil
 }
 
-// newNonce returns a one-time registration nonce: 16 random bytes, base64url.
-func newNonce() string {
+// nonceTTL is how long a registration form may be sent after it was shown.
+const nonceTTL = 2 * time.Hour
+
+// newNonce returns a registration nonce: 16 random bytes, signed with an
+// expiry nonceTTL from now, so that only forms this server issued (and not
+// long ago) register anyone.
+func (p *Portal) newNonce() string {
 	b := make([]byte, 16)
 	_, _ = rand.Read(b) // crypto/rand.Read never fails on supported systems
-	return base64.RawURLEncoding.EncodeToString(b)
+	return p.nonces.Sign(base64.RawURLEncoding.EncodeToString(b), p.now().Add(nonceTTL))
 }
 
-// validNonce reports whether s looks like a newNonce value.
-func validNonce(s string) bool {
-	if len(s) != 22 {
+// validNonce reports whether s is a nonce newNonce made that has not expired.
+func (p *Portal) validNonce(s string) bool {
+	if len(s) > 200 {
 		return false
 	}
-	_, err := base64.RawURLEncoding.DecodeString(s)
+	_, err := p.nonces.Verify(s, p.now())
 	return err == nil
 }

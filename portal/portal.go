@@ -37,6 +37,7 @@ type Portal struct {
 	registered *webkit.Signer // success-page links
 	approve    *webkit.Signer // approval links
 	deny       *webkit.Signer // denial links
+	nonces     *webkit.Signer // registration nonces
 	nonceKey   []byte         // turns a registration nonce into the guest's ID
 
 	limitRegister, limitLogin, limitResend, limitAddress *webkit.RateLimiter
@@ -72,6 +73,7 @@ func New(cfg Config) (*Portal, error) {
 	p.registered = webkit.NewSigner(key, "portal/registered")
 	p.approve = webkit.NewSigner(key, "portal/approve")
 	p.deny = webkit.NewSigner(key, "portal/deny")
+	p.nonces = webkit.NewSigner(key, "portal/nonce")
 	p.nonceKey = webkit.DeriveKey(key, "portal/nonce")
 	trust := webkit.TrustProxyHeaders(cfg.TrustProxyHeaders)
 	l := cfg.Limits

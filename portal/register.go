@@ -107,7 +107,7 @@ func (p *Portal) getRegister(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, "register page", err)
 		return
 	}
-	p.registerPage(w, r, http.StatusOK, p.registerForm(approval), newNonce(), gt, approval)
+	p.registerPage(w, r, http.StatusOK, p.registerForm(approval), p.newNonce(), gt, approval)
 }
 
 // registration is a validated registration form.
@@ -127,10 +127,10 @@ func (p *Portal) postRegister(w http.ResponseWriter, r *http.Request) {
 	form := p.registerForm(approval)
 	form.Load(r.PostForm)
 	nonce := r.PostForm.Get("nonce")
-	if !validNonce(nonce) {
-		// A form from before a restart or a tampered one: show it again, with
-		// a fresh nonce, and register nothing.
-		p.registerPage(w, r, http.StatusUnprocessableEntity, form, newNonce(), gt, approval,
+	if !p.validNonce(nonce) {
+		// A form shown over two hours ago, or one this server did not
+		// issue: show it again, with a fresh nonce, and register nothing.
+		p.registerPage(w, r, http.StatusUnprocessableEntity, form, p.newNonce(), gt, approval,
 			"This form was out of date. Check your details and send it again.")
 		return
 	}
@@ -146,8 +146,14 @@ func (p *Portal) postRegister(w http.ResponseWriter, r *http.Request) {
 	id := p.guestIDFor(nonce)
 
 	// A second POST of the same form (double click, reload) finds the guest
-	// the first one made: send it to the same success page.
+	// the first one made: send it to the same success page, but only for
+	// the same address, so that a form left in a browser does not lead
+	// someone else to the first guest's page.
 	if g, err := p.store.GetGuest(ctx, id); err == nil {
+		if g.Email != reg.Email {
+			p.formUsed(w, r, gt, approval)
+			return
+		}
 		p.redirectRegistered(w, r, g, nonce)
 		return
 	} else if !errors.Is(err, storage.ErrNotFound) {
@@ -178,6 +184,10 @@ func (p *Portal) postRegister(w http.ResponseWriter, r *http.Request) {
 		// The same form may have been sent twice at once: the other request
 		// won. Or the email was just taken, or a generated username clashed.
 		if prev, gerr := p.store.GetGuest(ctx, id); gerr == nil {
+			if prev.Email != reg.Email {
+				p.formUsed(w, r, gt, approval)
+				return
+			}
 			p.redirectRegistered(w, r, prev, nonce)
 			return
 		}
@@ -204,6 +214,13 @@ func (p *Portal) guestIDFor(nonce string) uuid.UUID {
 	m := hmac.New(sha256.New, p.nonceKey)
 	m.Write([]byte(nonce))
 	return uuid.NewSHA1(uuid.NameSpaceOID, m.Sum(nil))
+}
+
+// formUsed answers a form whose nonce already registered another address
+// with a new, empty form.
+func (p *Portal) formUsed(w http.ResponseWriter, r *http.Request, gt *storage.GuestType, approval bool) {
+	p.registerPage(w, r, http.StatusUnprocessableEntity, p.registerForm(approval), p.newNonce(), gt, approval,
+		"This form was already used; please start again.")
 }
 
 // emailTaken shows the form again with a friendly message at the email field.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -401,5 +402,69 @@ func TestMountPointWithoutSlash(t *testing.T) {
 	http.StripPrefix("/guest/portal/", h).ServeHTTP(rec, httptest.NewRequest("GET", "/guest/portal/", nil))
 	if rec.Code != 303 || rec.Header().Get("Location") != "register" {
 		t.Fatalf("GET /guest/portal/ under a slash-stripped prefix: %d → %q", rec.Code, rec.Header().Get("Location"))
+	}
+}
+
+// The form's nonce is signed with an expiry: a made-up or old one registers
+// nothing and gives a fresh form.
+func TestRegisterNonceMustBeIssued(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	c := b.client(t)
+	for _, tc := range []struct {
+		name  string
+		nonce func(form url.Values) string
+		wait  time.Duration
+	}{
+		{"made up", func(url.Values) string { return "AAAAAAAAAAAAAAAAAAAAAA" }, 0},
+		{"tampered", func(f url.Values) string { n := f.Get("nonce"); return "B" + n[1:] }, 0},
+		{"expired", func(f url.Values) string { return f.Get("nonce") }, 2*time.Hour + time.Second},
+	} {
+		form := c.registerForm()
+		form.Set("nonce", tc.nonce(form))
+		b.clock.Add(tc.wait)
+		r := c.post(mount+"/register", form)
+		if r.StatusCode != 422 || !strings.Contains(r.body, "This form was out of date") {
+			t.Fatalf("%s nonce: %d\n%s", tc.name, r.StatusCode, r.body)
+		}
+		if fresh := hidden(t, nonceRe, r.body); fresh == form.Get("nonce") {
+			t.Fatalf("%s nonce: the page kept it", tc.name)
+		}
+	}
+	if len(b.guests(t)) != 0 || b.mailCount(t) != 0 {
+		t.Fatal("a form with a bad nonce registered someone")
+	}
+	// Within two hours the form works.
+	form := c.registerForm()
+	b.clock.Add(2*time.Hour - time.Minute)
+	if r := c.post(mount+"/register", form); r.StatusCode != 303 {
+		t.Fatalf("a form 1h59m old: %d\n%s", r.StatusCode, r.body)
+	}
+}
+
+// A form sent again with another email address does not lead to the first
+// registration's success page: it says the form was used and gives a new one.
+func TestRegisterUsedFormOtherEmail(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	c := b.client(t)
+	form := c.registerForm()
+	if r := c.post(mount+"/register", form); r.StatusCode != 303 {
+		t.Fatalf("first: %d", r.StatusCode)
+	}
+	form.Set("email", "mallory@example.com")
+	form.Set("first_name", "Mallory")
+	r := c.post(mount+"/register", form)
+	if r.StatusCode != 422 || !strings.Contains(r.body, "This form was already used; please start again.") {
+		t.Fatalf("reused form: %d\n%s", r.StatusCode, r.body)
+	}
+	if strings.Contains(r.body, "ada@example.com") || strings.Contains(r.body, "Ada") || strings.Contains(r.body, "mallory") {
+		t.Fatalf("the fresh form holds values:\n%s", r.body)
+	}
+	if n := hidden(t, nonceRe, r.body); n == form.Get("nonce") {
+		t.Fatal("the fresh form has the used nonce")
+	}
+	if len(b.guests(t)) != 1 || b.mailCount(t) != 1 {
+		t.Fatal("the reused form changed something")
 	}
 }
