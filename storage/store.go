@@ -41,6 +41,9 @@ type GuestStore interface {
 	GetGuest(ctx context.Context, id uuid.UUID) (*Guest, error)
 	GetGuestByUsername(ctx context.Context, username string) (*Guest, error)
 	GetGuestByEmail(ctx context.Context, email string) (*Guest, error)
+	// ListGuests returns one page of guests matching f, newest first. Lists
+	// never carry secrets: the password is neither read nor opened, and
+	// Guest.Password is empty; GetGuest* return it.
 	ListGuests(ctx context.Context, f GuestFilter) (*GuestPage, error)
 	// UpdateGuest applies u and returns the guest as stored afterwards.
 	UpdateGuest(ctx context.Context, id uuid.UUID, u GuestUpdate) (*Guest, error)
@@ -104,7 +107,9 @@ type OutboxStore interface {
 	// queued, due now, Attempts decremented.
 	ReleaseMail(ctx context.Context, id uuid.UUID, owner string) error
 	GetMail(ctx context.Context, id uuid.UUID) (*OutboxMessage, error)
-	// ListMail lists messages newest first, for the mail log.
+	// ListMail lists messages newest first, for the mail log. Lists never
+	// carry secrets: the payload is neither read nor opened, and
+	// OutboxMessage.Payload is empty; GetMail and the leases return it.
 	ListMail(ctx context.Context, f MailFilter) ([]*OutboxMessage, error)
 	// CountMail counts messages by status.
 	CountMail(ctx context.Context) (map[MailStatus]int, error)

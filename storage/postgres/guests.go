@@ -18,6 +18,12 @@ const guestColumns = `id, username, password, first_name, last_name, email, phon
 	person_visited, reason, sponsor_id, guest_type, status, valid_from, valid_until,
 	expiry_notified_at, created_at, updated_at`
 
+// guestListColumns are guestColumns without the password: lists never need
+// it, so they neither read nor open it.
+const guestListColumns = `id, username, NULL::bytea, first_name, last_name, email, phone, company,
+	person_visited, reason, sponsor_id, guest_type, status, valid_from, valid_until,
+	expiry_notified_at, created_at, updated_at`
+
 func (s *Store) scanGuest(r rowScanner) (*storage.Guest, error) {
 	var (
 		g                                       storage.Guest
@@ -125,7 +131,8 @@ func (s *Store) GetGuestByEmail(ctx context.Context, email string) (*storage.Gue
 	return g, wrap("get guest by email", err)
 }
 
-// ListGuests returns one page of guests matching f, newest first.
+// ListGuests returns one page of guests matching f, newest first, without
+// their passwords.
 func (s *Store) ListGuests(ctx context.Context, f storage.GuestFilter) (*storage.GuestPage, error) {
 	var (
 		where []string
@@ -167,7 +174,7 @@ func (s *Store) ListGuests(ctx context.Context, f storage.GuestFilter) (*storage
 		where = append(where, "(created_at, id) < ("+arg(c.CreatedAt)+", "+arg(c.ID)+")")
 	}
 	limit := storage.PageLimit(f.Limit)
-	sql := `SELECT ` + guestColumns + ` FROM guests`
+	sql := `SELECT ` + guestListColumns + ` FROM guests`
 	if len(where) > 0 {
 		sql += " WHERE " + strings.Join(where, " AND ")
 	}

@@ -20,6 +20,11 @@ import (
 const mailColumns = `id, idempotency_key, kind, recipient, subject, payload, status, attempts, next_attempt_at,
 	lease_owner, lease_until, last_error, diagnosis, created_at, sent_at, updated_at`
 
+// mailListColumns are mailColumns without the payload: the mail log never
+// needs it, so it is neither read nor opened.
+const mailListColumns = `id, idempotency_key, kind, recipient, subject, NULL::bytea, status, attempts, next_attempt_at,
+	lease_owner, lease_until, last_error, diagnosis, created_at, sent_at, updated_at`
+
 // mailDue is the condition of a leasable message, with $n as now.
 func mailDue(now string) string {
 	return `((status IN ('queued', 'deferred') AND next_attempt_at <= ` + now + `)
@@ -38,11 +43,13 @@ func (s *Store) scanMail(r rowScanner) (*storage.OutboxMessage, error) {
 		&m.LeaseOwner, &until, &m.LastError, &m.Diagnosis, &created, &sent, &upd); err != nil {
 		return nil, err
 	}
-	payload, err := s.sealer.Open(sealed, storage.OutboxPayloadAD(m.ID))
-	if err != nil {
-		return nil, err
+	if len(sealed) > 0 {
+		payload, err := s.sealer.Open(sealed, storage.OutboxPayloadAD(m.ID))
+		if err != nil {
+			return nil, err
+		}
+		m.Payload = payload
 	}
-	m.Payload = payload
 	m.IdempotencyKey = key.String
 	m.Status = storage.MailStatus(status)
 	m.NextAttemptAt, m.LeaseUntil = tsOut(next), tsOut(until)
@@ -204,7 +211,7 @@ func (s *Store) GetMail(ctx context.Context, id uuid.UUID) (*storage.OutboxMessa
 	return m, wrap("get mail", err)
 }
 
-// ListMail lists messages matching f, newest first.
+// ListMail lists messages matching f, newest first, without their payloads.
 func (s *Store) ListMail(ctx context.Context, f storage.MailFilter) ([]*storage.OutboxMessage, error) {
 	var (
 		where []string
@@ -225,7 +232,7 @@ func (s *Store) ListMail(ctx context.Context, f storage.MailFilter) ([]*storage.
 		p := arg(strings.ToLower(q))
 		where = append(where, "(strpos(lower(recipient), "+p+") > 0 OR strpos(lower(subject), "+p+") > 0)")
 	}
-	sql := `SELECT ` + mailColumns + ` FROM outbox`
+	sql := `SELECT ` + mailListColumns + ` FROM outbox`
 	if len(where) > 0 {
 		sql += " WHERE " + strings.Join(where, " AND ")
 	}

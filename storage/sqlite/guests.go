@@ -15,6 +15,11 @@ import (
 const guestCols = `id, username, password, first_name, last_name, email, phone, company, person_visited, reason,
 	sponsor_id, guest_type, status, valid_from, valid_until, expiry_notified_at, created_at, updated_at`
 
+// guestListCols are guestCols without the password: lists never need it, so
+// they neither read nor open it.
+const guestListCols = `id, username, NULL, first_name, last_name, email, phone, company, person_visited, reason,
+	sponsor_id, guest_type, status, valid_from, valid_until, expiry_notified_at, created_at, updated_at`
+
 // scanGuest reads one row of guestCols and opens the password.
 func (s *Store) scanGuest(sc scanner) (*storage.Guest, error) {
 	var (
@@ -124,7 +129,8 @@ func (s *Store) GetGuestByEmail(ctx context.Context, email string) (*storage.Gue
 	return s.getGuest(ctx, "email", "lower(email) = lower(?) AND email <> ''", strings.ToLower(email))
 }
 
-// ListGuests returns one page of guests matching f, newest first.
+// ListGuests returns one page of guests matching f, newest first, without
+// their passwords.
 func (s *Store) ListGuests(ctx context.Context, f storage.GuestFilter) (*storage.GuestPage, error) {
 	var (
 		where []string
@@ -163,7 +169,7 @@ func (s *Store) ListGuests(ctx context.Context, f storage.GuestFilter) (*storage
 		where = append(where, "(created_at < ? OR (created_at = ? AND id < ?))")
 		args = append(args, micros(c.CreatedAt), micros(c.CreatedAt), c.ID.String())
 	}
-	query := `SELECT ` + guestCols + ` FROM guests`
+	query := `SELECT ` + guestListCols + ` FROM guests`
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
 	}

@@ -16,6 +16,11 @@ import (
 const mailCols = `id, idempotency_key, kind, recipient, subject, payload, status, attempts, next_attempt_at,
 	lease_owner, lease_until, last_error, diagnosis, created_at, sent_at, updated_at`
 
+// mailListCols are mailCols without the payload: the mail log never needs
+// it, so it is neither read nor opened.
+const mailListCols = `id, idempotency_key, kind, recipient, subject, NULL, status, attempts, next_attempt_at,
+	lease_owner, lease_until, last_error, diagnosis, created_at, sent_at, updated_at`
+
 // leasable is the condition of a message a worker may lease at ? (given twice).
 const leasable = `((status IN ('queued', 'deferred') AND next_attempt_at <= ?) OR (status = 'sending' AND lease_until <= ?))`
 
@@ -44,11 +49,13 @@ func (s *Store) scanMail(sc scanner) (*storage.OutboxMessage, error) {
 		&m.LeaseOwner, &until, &m.LastError, &m.Diagnosis, &created, &sent, &up); err != nil {
 		return nil, err
 	}
-	payload, err := s.sealer.Open(sealed, storage.OutboxPayloadAD(m.ID))
-	if err != nil {
-		return nil, err
+	if len(sealed) > 0 {
+		payload, err := s.sealer.Open(sealed, storage.OutboxPayloadAD(m.ID))
+		if err != nil {
+			return nil, err
+		}
+		m.Payload = payload
 	}
-	m.Payload = payload
 	m.IdempotencyKey = key.String
 	m.Status = storage.MailStatus(status)
 	m.NextAttemptAt, m.LeaseUntil = fromMicros(next), fromMicros(until)
@@ -226,7 +233,8 @@ func (s *Store) GetMail(ctx context.Context, id uuid.UUID) (*storage.OutboxMessa
 	return m, nil
 }
 
-// ListMail lists messages newest first, for the mail log.
+// ListMail lists messages newest first, for the mail log, without their
+// payloads.
 func (s *Store) ListMail(ctx context.Context, f storage.MailFilter) ([]*storage.OutboxMessage, error) {
 	var (
 		where []string
@@ -242,7 +250,7 @@ func (s *Store) ListMail(ctx context.Context, f storage.MailFilter) ([]*storage.
 		where = append(where, "(instr(lower(recipient), lower(?)) > 0 OR instr(lower(subject), lower(?)) > 0)")
 		args = append(args, q, q)
 	}
-	query := "SELECT " + mailCols + " FROM outbox"
+	query := "SELECT " + mailListCols + " FROM outbox"
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
 	}

@@ -233,6 +233,28 @@ func testSecretsAtRest(t *testing.T, b Backend) {
 	b.Raw(t, s, "UPDATE settings SET secrets = (SELECT secrets FROM settings WHERE key = 'smtp') WHERE key = 'smtp-copy'")
 	_, err = s.GetSetting(ctx, "smtp-copy")
 	unreadable("GetSetting of a setting holding another's sealed secrets", err)
+	// Lists never need a secret: they neither open nor return one, so an
+	// unreadable value does not break them.
+	page, err := s.ListGuests(ctx, storage.GuestFilter{})
+	if err != nil || len(page.Guests) != 2 {
+		t.Errorf("ListGuests with an unreadable password in one row: %v; want both guests", err)
+	} else {
+		for _, lg := range page.Guests {
+			if lg.Password != "" {
+				t.Errorf("ListGuests returned guest %s with a password; lists carry none", lg.Username)
+			}
+		}
+	}
+	mails, err := s.ListMail(ctx, storage.MailFilter{})
+	if err != nil || len(mails) != 2 {
+		t.Errorf("ListMail with an unreadable payload in one row: %v; want both messages", err)
+	} else {
+		for _, lm := range mails {
+			if len(lm.Payload) != 0 {
+				t.Errorf("ListMail returned message %s with a payload; lists carry none", lm.ID)
+			}
+		}
+	}
 	for _, err := range []error{
 		func() error { _, err := s.GetGuest(ctx, other.ID); return err }(),
 		func() error { _, err := s.GetMail(ctx, m2.ID); return err }(),
