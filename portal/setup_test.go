@@ -249,8 +249,12 @@ func (b *testBundle) outbox(t *testing.T) []notify.Message {
 	}
 	var out []notify.Message
 	for i := len(rows) - 1; i >= 0; i-- {
+		row, err := b.store.GetMail(context.Background(), rows[i].ID) // lists carry no payload
+		if err != nil {
+			t.Fatal(err)
+		}
 		var m notify.Message
-		if err := json.Unmarshal(rows[i].Payload, &m); err != nil {
+		if err := json.Unmarshal(row.Payload, &m); err != nil {
 			t.Fatalf("outbox payload: %v", err)
 		}
 		out = append(out, m)
@@ -277,7 +281,13 @@ func (b *testBundle) guests(t *testing.T) []*storage.Guest {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return page.Guests
+	gs := make([]*storage.Guest, len(page.Guests))
+	for i, g := range page.Guests {
+		if gs[i], err = b.store.GetGuest(context.Background(), g.ID); err != nil { // lists carry no password
+			t.Fatal(err)
+		}
+	}
+	return gs
 }
 
 // field returns the value after "label:" in an email's text.
