@@ -39,7 +39,7 @@ func TestPagesRender(t *testing.T) {
 		want string
 	}{
 		"register":   {withErrors, registerData{Nonce: p.newNonce(), Terms: []string{"Be nice."}, Duration: "1 day"}, "Be nice."},
-		"registered": {nil, registeredData{Name: "Ada", Email: "ada@example.com", Sent: true, Credentials: true, Username: "u", Password: "p"}, "<code>p</code>"},
+		"registered": {nil, registeredData{Name: "Ada", Email: "ada@example.com", Mail: mailSent, Credentials: true, Username: "u", Password: "p"}, "<code>p</code>"},
 		"login":      {loginForm(), loginData{Return: "/app"}, `value="/app"`},
 		"account":    {nil, accountData{Name: "Ada", Username: "ada@example.com", ValidUntil: "soon"}, "ada@example.com"},
 		"resend":     {resendForm(), resendData{}, "Email my credentials"},

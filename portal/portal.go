@@ -34,7 +34,7 @@ type Portal struct {
 	assets   *webkit.Assets
 	sessions *webkit.Sessions
 
-	registered *webkit.Signer // success-page links
+	registered *webkit.Box    // success-page links
 	approve    *webkit.Signer // approval links
 	deny       *webkit.Signer // denial links
 	nonces     *webkit.Signer // registration nonces
@@ -70,7 +70,7 @@ func New(cfg Config) (*Portal, error) {
 	}
 	key := cfg.SecretKey
 	p.sessions = webkit.NewSessions(key, "lobby_guest", cfg.Policy.SessionTTL, cfg.SecureCookies, webkit.SessionClock(cfg.Now))
-	p.registered = webkit.NewSigner(key, "portal/registered")
+	p.registered = webkit.NewBox(key, "portal/registered")
 	p.approve = webkit.NewSigner(key, "portal/approve")
 	p.deny = webkit.NewSigner(key, "portal/deny")
 	p.nonces = webkit.NewSigner(key, "portal/nonce")

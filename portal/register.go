@@ -205,7 +205,7 @@ func (p *Portal) postRegister(w http.ResponseWriter, r *http.Request) {
 	}
 	p.log.InfoContext(ctx, "guest registered", "guest_id", g.ID, "status", g.Status, "mail_ids", mailIDs)
 	p.track(mailIDs...)
-	webkit.SeeOther(w, "registered/"+g.ID.String()+"?t="+p.registeredToken(g.ID, mailIDs[0]))
+	webkit.SeeOther(w, p.successURL(guestTicket(g, mailIDs[0])))
 }
 
 // guestIDFor derives the ID of the guest a registration nonce creates, so
@@ -440,7 +440,7 @@ func (p *Portal) redirectRegistered(w http.ResponseWriter, r *http.Request, g *s
 		p.fail(w, r, "register: repeated form", err)
 		return
 	}
-	webkit.SeeOther(w, "registered/"+g.ID.String()+"?t="+p.registeredToken(g.ID, mid))
+	webkit.SeeOther(w, p.successURL(guestTicket(g, mid)))
 }
 
 // validity is how long a new guest of gt may stay: its default duration,

@@ -2,9 +2,9 @@ package portal
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -17,65 +17,108 @@ import (
 // successLinkTTL is how long the success page's link works.
 const successLinkTTL = time.Hour
 
-// registeredToken signs the success page's link: the guest and their
-// first email.
-func (p *Portal) registeredToken(guest, mail uuid.UUID) string {
-	return p.registered.Sign(guest.String()+"|"+mail.String(), p.now().Add(successLinkTTL))
+// ticket is what a success page's link carries, sealed (webkit.Box) so that
+// the link shows nothing of it: the registration it reports on and what
+// the registrant typed.
+type ticket struct {
+	// Kind is ticketGuest for a registration that made or renewed guest
+	// Guest, ticketEcho for one that changed nothing (the address was
+	// registered already): its page repeats what was typed, with Status
+	// the status a new guest would have had, and reads nothing stored.
+	Kind   string              `json:"k"`
+	Guest  uuid.UUID           `json:"g"` // the page's path ID
+	Mail   uuid.UUID           `json:"m"` // the first email, or uuid.Nil
+	Status storage.GuestStatus `json:"s"`
+	Until  int64               `json:"u"` // access ends (Unix seconds) for a new guest
+	Name   string              `json:"n"`
+	Email  string              `json:"e"`
 }
+
+// Ticket kinds.
+const (
+	ticketGuest = "g"
+	ticketEcho  = "e"
+)
+
+// successURL is the success page of t, relative to the portal root.
+func (p *Portal) successURL(t ticket) string {
+	raw, _ := json.Marshal(t) // cannot fail: strings, numbers and UUIDs
+	return "registered/" + t.Guest.String() + "?t=" + p.registered.Seal(string(raw), p.now().Add(successLinkTTL))
+}
+
+// guestTicket is the ticket of a registration that made or renewed g with
+// first email mail.
+func guestTicket(g *storage.Guest, mail uuid.UUID) ticket {
+	return ticket{Kind: ticketGuest, Guest: g.ID, Mail: mail, Status: g.Status, Until: g.ValidUntil.Unix(), Name: guestName(g), Email: g.Email}
+}
+
+// Mail states on the success page.
+const (
+	mailSent    = "sent"
+	mailDead    = "dead"    // failed for good: it will not arrive
+	mailWaiting = "waiting" // queued or being retried
+)
 
 // registeredData is the success page's own data.
 type registeredData struct {
 	Name, Email        string
 	Pending            bool
-	Sent               bool
+	Mail               string // mailSent, mailDead or mailWaiting
 	Credentials        bool
 	Username, Password string
 	ValidUntil         string
 }
 
-// getRegistered is the success page. It waits up to SuccessWait for the
-// first email's outcome: sent, or still on its way (never an error: the
-// outbox has the message and keeps retrying).
+// getRegistered is the success page. It says where the registration stands
+// now: waiting for approval, or active with the credentials email sent, on
+// its way (it waits up to SuccessWait for that), or failed for good.
 func (p *Portal) getRegistered(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	payload, err := p.registered.Verify(r.URL.Query().Get("t"), p.now())
-	gid, mid, ok := strings.Cut(payload, "|")
+	payload, err := p.registered.Open(r.URL.Query().Get("t"), p.now())
 	if errors.Is(err, webkit.ErrTokenExpired) {
 		p.message(w, r, http.StatusGone, "This page has expired", &webkit.Link{Href: "login", Text: "Sign in"},
 			"For your security this page only works for an hour. Sign in with the credentials we emailed you.")
 		return
 	}
-	if err != nil || !ok || gid != r.PathValue("id") {
+	var t ticket
+	if err != nil || json.Unmarshal([]byte(payload), &t) != nil || t.Guest.String() != r.PathValue("id") {
 		p.notFound(w, r)
 		return
 	}
-	guestID, err1 := uuid.Parse(gid)
-	mailID, err2 := uuid.Parse(mid)
-	if err1 != nil || err2 != nil {
-		p.notFound(w, r)
-		return
+	d := registeredData{Name: t.Name, Email: t.Email, ValidUntil: p.formatTime(time.Unix(t.Until, 0))}
+	status, mail := t.Status, t.Mail
+	var g *storage.Guest
+	if t.Kind == ticketGuest {
+		g, err = p.store.GetGuest(ctx, t.Guest)
+		if errors.Is(err, storage.ErrNotFound) {
+			p.notFound(w, r)
+			return
+		} else if err != nil {
+			p.fail(w, r, "success page", err)
+			return
+		}
+		status, d.ValidUntil = g.Status, p.formatTime(g.ValidUntil)
+		if status == storage.GuestActive && t.Status == storage.GuestPending {
+			// Approved since: the credentials email is the one to report on.
+			if mail, err = p.credentialsMail(ctx, g); err != nil {
+				p.fail(w, r, "success page", err)
+				return
+			}
+		}
 	}
-	g, err := p.store.GetGuest(ctx, guestID)
-	if errors.Is(err, storage.ErrNotFound) {
-		p.notFound(w, r)
-		return
-	} else if err != nil {
-		p.fail(w, r, "success page", err)
-		return
-	}
-	if g.Status == storage.GuestDenied {
+	switch status {
+	case storage.GuestPending, storage.GuestActive:
+	case storage.GuestDenied:
 		p.message(w, r, http.StatusOK, "Registration not approved", nil,
 			"Your host did not approve this registration; we have emailed you about it.")
 		return
+	default:
+		p.message(w, r, http.StatusOK, "Your access is not active", &webkit.Link{Href: "", Text: "Back to the start"}, cannotLogIn(g, p))
+		return
 	}
-	d := registeredData{
-		Name:       guestName(g),
-		Email:      g.Email,
-		Pending:    g.Status == storage.GuestPending,
-		Sent:       p.mailSent(ctx, mailID),
-		ValidUntil: p.formatTime(g.ValidUntil),
-	}
-	if p.cfg.Policy.ShowCredentials && g.Status == storage.GuestActive {
+	d.Pending = status == storage.GuestPending
+	d.Mail = p.mailState(ctx, mail)
+	if p.cfg.Policy.ShowCredentials && g != nil && status == storage.GuestActive {
 		d.Credentials, d.Username, d.Password = true, g.Username, g.Password
 	}
 	title := "You are registered"
@@ -85,17 +128,64 @@ func (p *Portal) getRegistered(w http.ResponseWriter, r *http.Request) {
 	p.page(w, r, http.StatusOK, "registered", p.view(r, title, nil, d))
 }
 
-// mailSent reports whether outbox message id is sent, waiting up to
-// SuccessWait for its Future when it is not yet.
-func (p *Portal) mailSent(ctx context.Context, id uuid.UUID) bool {
-	if m, err := p.store.GetMail(ctx, id); err == nil && m.Status == storage.MailSent {
-		return true
+// credentialsMail finds the newest credentials email to g since g was
+// registered, or uuid.Nil when there is none yet.
+func (p *Portal) credentialsMail(ctx context.Context, g *storage.Guest) (uuid.UUID, error) {
+	rows, err := p.store.ListMail(ctx, storage.MailFilter{Query: g.Email, Limit: 50})
+	if err != nil {
+		return uuid.Nil, err
 	}
-	f := p.track(id)
-	if f == nil {
-		return false
+	for _, m := range rows { // newest first
+		if m.Kind == KindCredentials && m.Recipient == g.Email && !m.CreatedAt.Before(g.CreatedAt) {
+			return m.ID, nil
+		}
+	}
+	return uuid.Nil, nil
+}
+
+// mailState says where outbox message id stands, waiting up to SuccessWait
+// for its Future when it is not settled yet. uuid.Nil (no message) reads as
+// one that has not gone out, after the same wait.
+func (p *Portal) mailState(ctx context.Context, id uuid.UUID) string {
+	if id != uuid.Nil {
+		if s := p.settled(ctx, id); s != "" {
+			return s
+		}
+	}
+	if p.cfg.Mail == nil {
+		return mailWaiting
 	}
 	wctx, cancel := context.WithTimeout(ctx, p.cfg.Policy.SuccessWait)
 	defer cancel()
-	return f.Wait(wctx).Status == notify.StatusSent
+	if id == uuid.Nil {
+		<-wctx.Done()
+		return mailWaiting
+	}
+	if f := p.track(id); f != nil {
+		switch f.Wait(wctx).Status {
+		case notify.StatusSent:
+			return mailSent
+		case notify.StatusFailed:
+			return mailDead
+		}
+	}
+	if s := p.settled(ctx, id); s != "" {
+		return s
+	}
+	return mailWaiting
+}
+
+// settled returns mailSent or mailDead when message id is, else "".
+func (p *Portal) settled(ctx context.Context, id uuid.UUID) string {
+	m, err := p.store.GetMail(ctx, id)
+	if err != nil {
+		return ""
+	}
+	switch m.Status {
+	case storage.MailSent:
+		return mailSent
+	case storage.MailDead:
+		return mailDead
+	}
+	return ""
 }

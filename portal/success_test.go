@@ -1,0 +1,112 @@
+package portal
+
+import (
+	"context"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/lobbyhq/lobby/storage"
+)
+
+// settle records the outcome of outbox message id as a worker would.
+func (b *testBundle) settle(t *testing.T, id uuid.UUID, status storage.MailStatus) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := b.store.LeaseMailByID(ctx, id, "test-worker", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	switch status {
+	case storage.MailSent:
+		err = b.store.MarkMailSent(ctx, id, "test-worker")
+	case storage.MailDead:
+		err = b.store.MarkMailDead(ctx, id, "test-worker", "550 5.1.1 mailbox unavailable", "recipient_rejected")
+	default:
+		t.Fatalf("settle: %s", status)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// mailTo returns the newest outbox row of kind to addr.
+func (b *testBundle) mailTo(t *testing.T, kind, addr string) *storage.OutboxMessage {
+	t.Helper()
+	rows, err := b.store.ListMail(context.Background(), storage.MailFilter{Limit: 500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range rows {
+		if m.Kind == kind && m.Recipient == addr {
+			return m
+		}
+	}
+	t.Fatalf("no %s email to %s", kind, addr)
+	return nil
+}
+
+// A credentials email that failed for good is said plainly, with what to do.
+func TestSuccessPageDeadMail(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	c := b.client(t)
+	loc := c.post(mount+"/register", c.registerForm()).location()
+	b.settle(t, b.mailTo(t, KindCredentials, "ada@example.com").ID, storage.MailDead)
+	r := c.get(loc)
+	if r.StatusCode != 200 || !strings.Contains(r.body, "We could not send the email with your credentials to <strong>ada@example.com</strong>") ||
+		!strings.Contains(r.body, "ask at the front desk") {
+		t.Fatalf("success page with a dead email: %d\n%s", r.StatusCode, r.body)
+	}
+	for _, wrong := range []string{"retrying", "on its way", "have it sent again"} {
+		if strings.Contains(r.body, wrong) {
+			t.Errorf("the page says %q about an email that will not be sent", wrong)
+		}
+	}
+}
+
+// The success page follows the guest: waiting while pending, then the
+// credentials email's progress once approved.
+func TestSuccessPageFollowsApproval(t *testing.T) {
+	t.Parallel()
+	b := approvalSetup(t)
+	c := b.client(t)
+	loc := c.post(mount+"/register", c.registerForm()).location()
+	if r := c.get(loc); !strings.Contains(r.body, "waiting for approval") || !strings.Contains(r.body, "Thank you, Ada Lovelace") {
+		t.Fatalf("pending: %s", r.body)
+	}
+	var approve string
+	for _, m := range b.outbox(t) {
+		if m.Kind == KindApproval {
+			approve = linkPath(t, field(t, m.Text, "Approve"))
+		}
+	}
+	ac := b.client(t)
+	page := ac.get(approve)
+	if r := ac.post(approve, url.Values{"csrf_token": {hidden(t, csrfRe, page.body)}}); !strings.Contains(r.body, "Guest approved") {
+		t.Fatalf("approve: %d", r.StatusCode)
+	}
+	r := c.get(loc)
+	if !strings.Contains(r.body, "You are registered, Ada Lovelace") || !strings.Contains(r.body, "Your email is on its way to <strong>ada@example.com</strong>") ||
+		strings.Contains(r.body, "waiting for approval") {
+		t.Fatalf("after approval, credentials queued:\n%s", r.body)
+	}
+	b.settle(t, b.mailTo(t, KindCredentials, "ada@example.com").ID, storage.MailSent)
+	if r := c.get(loc); !strings.Contains(r.body, "We emailed your credentials to <strong>ada@example.com</strong>") {
+		t.Fatalf("after approval, credentials sent:\n%s", r.body)
+	}
+}
+
+// The link does not show what the guest typed.
+func TestSuccessLinkIsOpaque(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	c := b.client(t)
+	loc := c.post(mount+"/register", c.registerForm()).location()
+	if tok := loc[strings.Index(loc, "?t=")+3:]; strings.Contains(strings.ToLower(tok), "ada") || strings.Contains(tok, "|") || strings.Contains(tok, ".") {
+		t.Fatalf("token %q", tok)
+	}
+}
