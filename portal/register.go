@@ -160,13 +160,20 @@ func (p *Portal) postRegister(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, "register: look up guest", err)
 		return
 	}
-	if prev, err := p.store.GetGuestByEmail(ctx, reg.Email); err == nil {
-		if prev.ID == id { // the same form, committed since the look-up above
-			p.redirectRegistered(w, r, prev, nonce)
+	// The address may have a registration already. One that has run its
+	// course (expired, denied, or pending past the approval window) is
+	// renewed: replaced by this one in the same transaction.
+	var prev *storage.Guest
+	if g, err := p.store.GetGuestByEmail(ctx, reg.Email); err == nil {
+		if g.ID == id { // the same form, committed since the look-up above
+			p.redirectRegistered(w, r, g, nonce)
 			return
 		}
-		p.emailTaken(w, r, form, nonce, gt, approval)
-		return
+		if !p.renewable(g, p.now()) {
+			p.emailTaken(w, r, form, nonce, gt, approval)
+			return
+		}
+		prev = g
 	} else if !errors.Is(err, storage.ErrNotFound) {
 		p.fail(w, r, "register: look up email", err)
 		return
@@ -177,12 +184,13 @@ func (p *Portal) postRegister(w http.ResponseWriter, r *http.Request) {
 		mailIDs []uuid.UUID
 	)
 	for attempt := 0; ; attempt++ {
-		g, mailIDs, err = p.create(ctx, id, nonce, reg, gt, approval)
+		g, mailIDs, err = p.create(ctx, id, nonce, reg, gt, approval, prev)
 		if err == nil {
 			break
 		}
 		// The same form may have been sent twice at once: the other request
-		// won. Or the email was just taken, or a generated username clashed.
+		// won. Or the address was just registered or renewed by another
+		// form, or a generated username clashed.
 		if prev, gerr := p.store.GetGuest(ctx, id); gerr == nil {
 			if prev.Email != reg.Email {
 				p.formUsed(w, r, gt, approval)
@@ -191,13 +199,18 @@ func (p *Portal) postRegister(w http.ResponseWriter, r *http.Request) {
 			p.redirectRegistered(w, r, prev, nonce)
 			return
 		}
-		if errors.Is(err, storage.ErrConflict) {
-			if prev, gerr := p.store.GetGuestByEmail(ctx, reg.Email); gerr == nil && prev.ID != id {
+		if attempt < 3 && (errors.Is(err, storage.ErrConflict) || errors.Is(err, errNotRenewable)) {
+			cur, gerr := p.store.GetGuestByEmail(ctx, reg.Email)
+			switch {
+			case errors.Is(gerr, storage.ErrNotFound):
+				prev = nil
+				continue
+			case gerr == nil && p.renewable(cur, p.now()):
+				prev = cur
+				continue
+			case gerr == nil:
 				p.emailTaken(w, r, form, nonce, gt, approval)
 				return
-			}
-			if p.cfg.Policy.UsernamePolicy == UsernameGenerated && attempt < 3 {
-				continue
 			}
 		}
 		p.fail(w, r, "register: create guest", err)
@@ -348,10 +361,19 @@ func (p *Portal) sponsorByEmail(ctx context.Context, email string) (*storage.Sta
 // credentials, or (with approval) a "pending" note to the guest and an
 // approval request to each approver. It returns the guest and the outbox
 // IDs, the guest's first.
-func (p *Portal) create(ctx context.Context, id uuid.UUID, nonce string, reg registration, gt *storage.GuestType, approval bool) (*storage.Guest, []uuid.UUID, error) {
+//
+// With prev it renews: prev (the address's registration, which must still
+// be renewable) is replaced in the same transaction by the new guest, who
+// keeps its username but gets a new ID, so that nothing of the old
+// registration (sessions, approval links, emails' idempotency keys) applies
+// to the new one. A prev that changed meanwhile is errNotRenewable.
+func (p *Portal) create(ctx context.Context, id uuid.UUID, nonce string, reg registration, gt *storage.GuestType, approval bool, prev *storage.Guest) (*storage.Guest, []uuid.UUID, error) {
 	now := storage.Truncate(p.now())
-	username, err := p.newUsername(reg.Email)
-	if err != nil {
+	var username string
+	var err error
+	if prev != nil {
+		username = prev.Username
+	} else if username, err = p.newUsername(reg.Email); err != nil {
 		return nil, nil, err
 	}
 	password, err := p.newPassword()
@@ -389,8 +411,28 @@ func (p *Portal) create(ctx context.Context, id uuid.UUID, nonce string, reg reg
 	msgs[0].IdempotencyKey = registrationKey(nonce)
 
 	var ids []uuid.UUID
+	action, detail := "guest.register", "self-registered, status "+string(g.Status)
+	if prev != nil {
+		action, detail = "guest.renew", "self-registered again, status "+string(g.Status)+"; replaces "+prev.ID.String()
+	}
 	err = p.store.WithTx(ctx, func(tx storage.Store) error {
 		ids = ids[:0]
+		if prev != nil {
+			cur, err := tx.GetGuest(ctx, prev.ID)
+			if errors.Is(err, storage.ErrNotFound) {
+				return errNotRenewable
+			} else if err != nil {
+				return err
+			}
+			if cur.Email != g.Email || !p.renewable(cur, now) {
+				return errNotRenewable
+			}
+			if err := tx.DeleteGuest(ctx, cur.ID); errors.Is(err, storage.ErrNotFound) {
+				return errNotRenewable // renewed by another request just now
+			} else if err != nil {
+				return err
+			}
+		}
 		if err := tx.CreateGuest(ctx, g); err != nil {
 			return err
 		}
@@ -401,13 +443,32 @@ func (p *Portal) create(ctx context.Context, id uuid.UUID, nonce string, reg reg
 			}
 			ids = append(ids, mid)
 		}
-		return tx.Audit(ctx, storage.AuditEntry{Actor: "guest:" + g.Username, Action: "guest.register", Subject: g.ID.String(),
-			Detail: "self-registered, status " + string(g.Status)})
+		return tx.Audit(ctx, storage.AuditEntry{Actor: "guest:" + g.Username, Action: action, Subject: g.ID.String(), Detail: detail})
 	})
 	if err != nil {
 		return nil, nil, err
 	}
 	return g, ids, nil
+}
+
+// errNotRenewable ends a renewal whose old registration changed since it
+// was read.
+var errNotRenewable = errors.New("portal: the registration is no longer renewable")
+
+// renewable reports whether g has run its course at now, so that its
+// address may register again: expired or denied, active past its validity
+// (before the jobs mark it expired), or pending past the approval window.
+// Active, suspended and freshly pending guests are not.
+func (p *Portal) renewable(g *storage.Guest, now time.Time) bool {
+	switch g.Status {
+	case storage.GuestExpired, storage.GuestDenied:
+		return true
+	case storage.GuestActive:
+		return !now.Before(g.ValidUntil)
+	case storage.GuestPending:
+		return !now.Before(g.CreatedAt.Add(p.cfg.Policy.ApprovalLinkTTL))
+	}
+	return false
 }
 
 // registrationKey is the idempotency key of a registration's first email.

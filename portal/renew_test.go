@@ -1,0 +1,169 @@
+package portal
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/lobbyhq/lobby/storage"
+)
+
+// A returning guest whose registration has run its course (expired, denied,
+// or pending past the approval window) registers again: the same address
+// gets a new registration with a new password and validity, and the email
+// it calls for.
+func TestRegisterRenews(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		approval bool
+		status   storage.GuestStatus
+		age      time.Duration // how long ago the first registration was
+		renews   bool
+	}{
+		{"expired", false, storage.GuestExpired, 48 * time.Hour, true},
+		{"denied", false, storage.GuestDenied, time.Hour, true},
+		{"active past its validity (jobs not run yet)", false, storage.GuestActive, 25 * time.Hour, true},
+		{"pending past the approval window", true, storage.GuestPending, 2 * time.Hour, true},
+		{"denied, with approval", true, storage.GuestDenied, time.Minute, true},
+		{"pending within the approval window", true, storage.GuestPending, 30 * time.Minute, false},
+		{"active", false, storage.GuestActive, time.Hour, false},
+		{"suspended", false, storage.GuestSuspended, 48 * time.Hour, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, func(c *Config) {
+				c.Policy.RequireApproval = tc.approval
+				c.Policy.Approvers = []string{"boss@example.com"}
+				c.Policy.ApprovalLinkTTL = time.Hour
+				c.Policy.SuccessWait = time.Millisecond
+			})
+			ctx := context.Background()
+			old := registered(t, b, "ada@example.com")
+			notified := b.clock.Now()
+			if _, err := b.store.UpdateGuest(ctx, old.ID, storage.GuestUpdate{Status: &tc.status, ExpiryNotifiedAt: &notified}); err != nil {
+				t.Fatal(err)
+			}
+			b.clock.Add(tc.age)
+			mailsBefore := b.mailCount(t)
+
+			c := b.client(t)
+			form := c.registerForm()
+			form.Set("first_name", "Augusta")
+			form.Set("company", "Difference Engines Ltd")
+			r := c.post(mount+"/register", form)
+			if r.StatusCode != 303 && tc.renews {
+				t.Fatalf("register again: %d\n%s", r.StatusCode, r.body)
+			}
+			gs := b.guests(t)
+			if len(gs) != 1 {
+				t.Fatalf("%d guests, want the one", len(gs))
+			}
+			g := gs[0]
+			if !tc.renews {
+				if g.ID != old.ID || g.Password != old.Password || g.Status != tc.status || g.FirstName != "Ada" {
+					t.Fatalf("a %s guest was changed: %+v", tc.status, g)
+				}
+				return
+			}
+			want := storage.GuestActive
+			if tc.approval {
+				want = storage.GuestPending
+			}
+			now := b.clock.Now()
+			if g.Email != "ada@example.com" || g.Status != want || g.Password == old.Password || len(g.Password) != DefaultPasswordLength ||
+				!g.ValidFrom.Equal(now) || !g.ValidUntil.Equal(now.Add(24*time.Hour)) || !g.ExpiryNotifiedAt.IsZero() ||
+				g.FirstName != "Augusta" || g.Company != "Difference Engines Ltd" || !g.CreatedAt.Equal(now) {
+				t.Fatalf("renewed guest: %+v", g)
+			}
+			if g.Username != old.Username {
+				t.Fatalf("username %q, want the old %q", g.Username, old.Username)
+			}
+			if _, err := b.store.GetGuest(ctx, old.ID); err == nil && g.ID != old.ID {
+				t.Fatal("the old registration is still there beside the new one")
+			}
+			msgs := b.outbox(t)[mailsBefore:]
+			if tc.approval {
+				kinds := map[string]string{}
+				for _, m := range msgs {
+					kinds[m.Kind] = m.To[0]
+					if m.Kind == KindApproval && !strings.Contains(m.Text, "Difference Engines Ltd") {
+						t.Fatal("the approval request shows the old registration's details")
+					}
+				}
+				if len(msgs) != 2 || kinds[KindPending] != "ada@example.com" || kinds[KindApproval] != "boss@example.com" {
+					t.Fatalf("emails after renewing: %v", kinds)
+				}
+			} else {
+				if len(msgs) != 1 || msgs[0].Kind != KindCredentials || field(t, msgs[0].Text, "Password") != g.Password {
+					t.Fatalf("emails after renewing: %+v", msgs)
+				}
+			}
+			page := c.get(r.location())
+			if page.StatusCode != 200 || !strings.Contains(page.body, "Augusta Lovelace") {
+				t.Fatalf("success page: %d\n%s", page.StatusCode, page.body)
+			}
+			// The old password no longer signs in; the new one does (when active).
+			lc := b.client(t)
+			if r := lc.login(g.Username, old.Password, ""); r.StatusCode != 401 {
+				t.Fatalf("old password: %d", r.StatusCode)
+			}
+			if !tc.approval {
+				if r := lc.login(g.Username, g.Password, ""); r.StatusCode != 303 {
+					t.Fatalf("new password: %d", r.StatusCode)
+				}
+			}
+		})
+	}
+}
+
+// A renewal and its email commit together: when the email cannot be queued
+// the old registration stays as it was.
+func TestRegisterRenewIsOneTransaction(t *testing.T) {
+	t.Parallel()
+	outbox := &failingOutbox{}
+	b := setup(t, func(c *Config) { outbox.Store = c.Store; c.Store = outbox })
+	ctx := context.Background()
+	old := registered(t, b, "ada@example.com")
+	expired := storage.GuestExpired
+	if _, err := b.store.UpdateGuest(ctx, old.ID, storage.GuestUpdate{Status: &expired}); err != nil {
+		t.Fatal(err)
+	}
+	outbox.fail.Store(true)
+	c := b.client(t)
+	if r := c.post(mount+"/register", c.registerForm()); r.StatusCode != 500 {
+		t.Fatalf("register with a failing outbox: %d", r.StatusCode)
+	}
+	cur, err := b.store.GetGuest(ctx, old.ID)
+	if err != nil || cur.Status != storage.GuestExpired || cur.Password != old.Password {
+		t.Fatalf("after a failed renewal: %+v, %v", cur, err)
+	}
+	if n := len(b.guests(t)); n != 1 {
+		t.Fatalf("%d guests", n)
+	}
+}
+
+// failingOutbox is a store whose outbox refuses every message while fail is set.
+type failingOutbox struct {
+	storage.Store
+	fail atomic.Bool
+}
+
+func (s *failingOutbox) WithTx(ctx context.Context, fn func(storage.Store) error) error {
+	return s.Store.WithTx(ctx, func(tx storage.Store) error { return fn(&txOutbox{Store: tx, fail: &s.fail}) })
+}
+
+type txOutbox struct {
+	storage.Store
+	fail *atomic.Bool
+}
+
+func (s *txOutbox) EnqueueMail(ctx context.Context, m *storage.OutboxMessage) error {
+	if s.fail.Load() {
+		return errors.New("outbox refused the message (test)")
+	}
+	return s.Store.EnqueueMail(ctx, m)
+}
