@@ -21,6 +21,14 @@ const (
 	MailDead     MailStatus = "dead"
 )
 
+// A message whose sealed payload does not open (its bytes were altered, or
+// it was sealed for another row) can never be sent: a lease marks it dead
+// with this diagnosis and last error, and goes on with the others.
+const (
+	DiagnosisPayloadUnreadable = "payload_unreadable"
+	PayloadUnreadableError     = "the sealed payload could not be opened: it was altered, or sealed under another key or for another message"
+)
+
 // OutboxMessage is an email waiting for delivery. Payload is the message as
 // notify encodes it; it may carry credentials, so the store seals it at rest.
 type OutboxMessage struct {

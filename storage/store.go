@@ -93,10 +93,15 @@ type OutboxStore interface {
 	// first, to owner until now+lease. Each lease increments Attempts.
 	// Concurrent callers never get the same message. An empty owner or a
 	// lease that is not positive is an error (see CheckLease); n <= 0
-	// leases nothing.
+	// leases nothing. A leased message whose payload does not open is
+	// marked dead (DiagnosisPayloadUnreadable) in the same transaction and
+	// left out, so that it cannot stop the others: fewer than n messages
+	// may come back while more are due.
 	LeaseMail(ctx context.Context, owner string, n int, lease time.Duration) ([]*OutboxMessage, error)
 	// LeaseMailByID leases one message if it is leasable; otherwise it
-	// returns ErrNotFound (gone) or ErrConflict (not leasable now).
+	// returns ErrNotFound (gone) or ErrConflict (not leasable now). A
+	// message whose payload does not open is marked dead
+	// (DiagnosisPayloadUnreadable) and the error wraps ErrUnreadable.
 	LeaseMailByID(ctx context.Context, id uuid.UUID, owner string, lease time.Duration) (*OutboxMessage, error)
 	// MarkMailSent, MarkMailDeferred and MarkMailDead record the outcome of
 	// an attempt; they return ErrLeaseLost unless owner still holds the lease.
@@ -106,6 +111,9 @@ type OutboxStore interface {
 	// ReleaseMail gives a leased message back unattempted (graceful shutdown):
 	// queued, due now, Attempts decremented.
 	ReleaseMail(ctx context.Context, id uuid.UUID, owner string) error
+	// GetMail returns the message with id and its payload opened, or
+	// ErrNotFound. A payload that does not open is ErrUnreadable, except on
+	// a message marked dead for it, which comes back without a payload.
 	GetMail(ctx context.Context, id uuid.UUID) (*OutboxMessage, error)
 	// ListMail lists messages newest first, for the mail log. Lists never
 	// carry secrets: the payload is neither read nor opened, and

@@ -31,7 +31,9 @@ func mailDue(now string) string {
 		OR (status = 'sending' AND lease_until <= ` + now + `))`
 }
 
-func (s *Store) scanMail(r rowScanner) (*storage.OutboxMessage, error) {
+// scanMailRow reads one row of mailColumns (or mailListColumns) without
+// opening the payload, which it returns as stored.
+func scanMailRow(r rowScanner) (*storage.OutboxMessage, []byte, error) {
 	var (
 		m                               storage.OutboxMessage
 		key                             pgtype.Text
@@ -41,20 +43,48 @@ func (s *Store) scanMail(r rowScanner) (*storage.OutboxMessage, error) {
 	)
 	if err := r.Scan(&m.ID, &key, &m.Kind, &m.Recipient, &m.Subject, &sealed, &status, &m.Attempts, &next,
 		&m.LeaseOwner, &until, &m.LastError, &m.Diagnosis, &created, &sent, &upd); err != nil {
-		return nil, err
-	}
-	if len(sealed) > 0 {
-		payload, err := s.sealer.Open(sealed, storage.OutboxPayloadAD(m.ID))
-		if err != nil {
-			return nil, err
-		}
-		m.Payload = payload
+		return nil, nil, err
 	}
 	m.IdempotencyKey = key.String
 	m.Status = storage.MailStatus(status)
 	m.NextAttemptAt, m.LeaseUntil = tsOut(next), tsOut(until)
 	m.CreatedAt, m.SentAt, m.UpdatedAt = tsOut(created), tsOut(sent), tsOut(upd)
-	return &m, nil
+	return &m, sealed, nil
+}
+
+// openPayload opens m's sealed payload into m.Payload. There is nothing to
+// open in a list row, nor in a message marked dead because it did not open.
+func (s *Store) openPayload(m *storage.OutboxMessage, sealed []byte) error {
+	if len(sealed) == 0 || (m.Status == storage.MailDead && m.Diagnosis == storage.DiagnosisPayloadUnreadable) {
+		return nil
+	}
+	payload, err := s.sealer.Open(sealed, storage.OutboxPayloadAD(m.ID))
+	if err != nil {
+		return err
+	}
+	m.Payload = payload
+	return nil
+}
+
+// scanMail reads one row of mailColumns and opens the payload.
+func (s *Store) scanMail(r rowScanner) (*storage.OutboxMessage, error) {
+	m, sealed, err := scanMailRow(r)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.openPayload(m, sealed); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// markUnreadable marks the leased message id dead because its payload does
+// not open: it can never be sent, and must not stop the others.
+func (s *Store) markUnreadable(ctx context.Context, id uuid.UUID) error {
+	_, err := s.db.Exec(ctx, `UPDATE outbox SET status = 'dead', diagnosis = $2, last_error = $3, updated_at = $4,
+		lease_owner = '', lease_until = NULL WHERE id = $1`,
+		id, storage.DiagnosisPayloadUnreadable, storage.PayloadUnreadableError, s.clock())
+	return wrap("mark unreadable mail dead", err)
 }
 
 // EnqueueMail inserts m as queued and due now (or at m.NextAttemptAt), and
@@ -87,35 +117,63 @@ func (s *Store) EnqueueMail(ctx context.Context, m *storage.OutboxMessage) error
 
 // LeaseMail leases up to n due messages, oldest due first, to owner until
 // now+lease. Concurrent callers skip each other's rows (FOR UPDATE SKIP
-// LOCKED) and never get the same message.
+// LOCKED) and never get the same message. A leased message whose payload
+// does not open is marked dead (storage.DiagnosisPayloadUnreadable) in the
+// same transaction and not returned, so fewer than n may come back while
+// more are due.
 func (s *Store) LeaseMail(ctx context.Context, owner string, n int, lease time.Duration) ([]*storage.OutboxMessage, error) {
 	if err := storage.CheckLease(owner, lease); err != nil {
 		return nil, fmt.Errorf("postgres: lease mail: %w", err)
 	}
-	if n <= 0 {
-		return []*storage.OutboxMessage{}, nil
-	}
-	now := s.clock()
-	rows, err := s.db.Query(ctx, `UPDATE outbox SET status = 'sending', lease_owner = $1, lease_until = $2,
-			attempts = attempts + 1, updated_at = $3
-		WHERE id IN (SELECT id FROM outbox WHERE `+mailDue("$3")+`
-			ORDER BY next_attempt_at, id LIMIT $4 FOR UPDATE SKIP LOCKED)
-		RETURNING `+mailColumns,
-		owner, storage.Truncate(now.Add(lease)), now, n)
-	if err != nil {
-		return nil, wrap("lease mail", err)
-	}
-	defer rows.Close()
 	out := []*storage.OutboxMessage{}
-	for rows.Next() {
-		m, err := s.scanMail(rows)
-		if err != nil {
-			return nil, wrap("lease mail", err)
-		}
-		out = append(out, m)
+	if n <= 0 {
+		return out, nil
 	}
-	if err := rows.Err(); err != nil {
-		return nil, wrap("lease mail", err)
+	err := s.WithTx(ctx, func(tx storage.Store) error {
+		ts := tx.(*Store)
+		now := ts.clock()
+		rows, err := ts.db.Query(ctx, `UPDATE outbox SET status = 'sending', lease_owner = $1, lease_until = $2,
+				attempts = attempts + 1, updated_at = $3
+			WHERE id IN (SELECT id FROM outbox WHERE `+mailDue("$3")+`
+				ORDER BY next_attempt_at, id LIMIT $4 FOR UPDATE SKIP LOCKED)
+			RETURNING `+mailColumns,
+			owner, storage.Truncate(now.Add(lease)), now, n)
+		if err != nil {
+			return wrap("lease mail", err)
+		}
+		var (
+			leased []*storage.OutboxMessage
+			sealed [][]byte
+		)
+		for rows.Next() {
+			m, p, err := scanMailRow(rows)
+			if err != nil {
+				rows.Close()
+				return wrap("lease mail", err)
+			}
+			leased, sealed = append(leased, m), append(sealed, p)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return wrap("lease mail", err)
+		}
+		out = out[:0]
+		for i, m := range leased {
+			switch err := ts.openPayload(m, sealed[i]); {
+			case errors.Is(err, storage.ErrUnreadable):
+				if err := ts.markUnreadable(ctx, m.ID); err != nil {
+					return err
+				}
+			case err != nil:
+				return wrap("lease mail", err)
+			default:
+				out = append(out, m)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	slices.SortFunc(out, func(a, b *storage.OutboxMessage) int {
 		if c := a.NextAttemptAt.Compare(b.NextAttemptAt); c != 0 {
@@ -127,13 +185,15 @@ func (s *Store) LeaseMail(ctx context.Context, owner string, n int, lease time.D
 }
 
 // LeaseMailByID leases one message if it is leasable; otherwise it returns
-// ErrNotFound (gone) or ErrConflict (not leasable now, or being leased).
+// ErrNotFound (gone) or ErrConflict (not leasable now, or being leased). A
+// message whose payload does not open is marked dead
+// (storage.DiagnosisPayloadUnreadable) and reported as ErrUnreadable.
 func (s *Store) LeaseMailByID(ctx context.Context, id uuid.UUID, owner string, lease time.Duration) (*storage.OutboxMessage, error) {
 	if err := storage.CheckLease(owner, lease); err != nil {
 		return nil, fmt.Errorf("postgres: lease mail %s: %w", id, err)
 	}
 	now := s.clock()
-	m, err := s.scanMail(s.db.QueryRow(ctx, `UPDATE outbox SET status = 'sending', lease_owner = $2, lease_until = $3,
+	m, sealed, err := scanMailRow(s.db.QueryRow(ctx, `UPDATE outbox SET status = 'sending', lease_owner = $2, lease_until = $3,
 			attempts = attempts + 1, updated_at = $4
 		WHERE id = (SELECT id FROM outbox WHERE id = $1 AND `+mailDue("$4")+` FOR UPDATE SKIP LOCKED)
 		RETURNING `+mailColumns,
@@ -141,7 +201,17 @@ func (s *Store) LeaseMailByID(ctx context.Context, id uuid.UUID, owner string, l
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, s.notLeasable(ctx, "lease mail", id)
 	}
-	return m, wrap("lease mail", err)
+	if err != nil {
+		return nil, wrap("lease mail", err)
+	}
+	if err := s.openPayload(m, sealed); err != nil {
+		// If marking fails, the lease runs out and the next lease tries again.
+		if merr := s.markUnreadable(ctx, id); merr != nil {
+			return nil, errors.Join(fmt.Errorf("postgres: lease mail %s: %w", id, err), merr)
+		}
+		return nil, fmt.Errorf("postgres: lease mail %s: marked dead: %w", id, err)
+	}
+	return m, nil
 }
 
 // notLeasable explains why a message could not be leased or marked:

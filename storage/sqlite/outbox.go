@@ -37,7 +37,9 @@ const dueIDs = `SELECT id FROM (
 			ORDER BY next_attempt_at, created_at, id LIMIT ?2)
 	) ORDER BY next_attempt_at, created_at, id LIMIT ?2`
 
-func (s *Store) scanMail(sc scanner) (*storage.OutboxMessage, error) {
+// scanMailRow reads one row of mailCols (or mailListCols) without opening
+// the payload, which it returns as stored.
+func scanMailRow(sc scanner) (*storage.OutboxMessage, []byte, error) {
 	var (
 		m                              storage.OutboxMessage
 		key                            sql.NullString
@@ -47,20 +49,39 @@ func (s *Store) scanMail(sc scanner) (*storage.OutboxMessage, error) {
 	)
 	if err := sc.Scan(&m.ID, &key, &m.Kind, &m.Recipient, &m.Subject, &sealed, &status, &m.Attempts, &next,
 		&m.LeaseOwner, &until, &m.LastError, &m.Diagnosis, &created, &sent, &up); err != nil {
-		return nil, err
-	}
-	if len(sealed) > 0 {
-		payload, err := s.sealer.Open(sealed, storage.OutboxPayloadAD(m.ID))
-		if err != nil {
-			return nil, err
-		}
-		m.Payload = payload
+		return nil, nil, err
 	}
 	m.IdempotencyKey = key.String
 	m.Status = storage.MailStatus(status)
 	m.NextAttemptAt, m.LeaseUntil = fromMicros(next), fromMicros(until)
 	m.CreatedAt, m.SentAt, m.UpdatedAt = fromMicros(created), fromMicros(sent), fromMicros(up)
-	return &m, nil
+	return &m, sealed, nil
+}
+
+// openPayload opens m's sealed payload into m.Payload. There is nothing to
+// open in a list row, nor in a message marked dead because it did not open.
+func (s *Store) openPayload(m *storage.OutboxMessage, sealed []byte) error {
+	if len(sealed) == 0 || (m.Status == storage.MailDead && m.Diagnosis == storage.DiagnosisPayloadUnreadable) {
+		return nil
+	}
+	payload, err := s.sealer.Open(sealed, storage.OutboxPayloadAD(m.ID))
+	if err != nil {
+		return err
+	}
+	m.Payload = payload
+	return nil
+}
+
+// scanMail reads one row of mailCols and opens the payload.
+func (s *Store) scanMail(sc scanner) (*storage.OutboxMessage, error) {
+	m, sealed, err := scanMailRow(sc)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.openPayload(m, sealed); err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
 func (s *Store) scanMails(rows *sql.Rows) ([]*storage.OutboxMessage, error) {
@@ -74,6 +95,17 @@ func (s *Store) scanMails(rows *sql.Rows) ([]*storage.OutboxMessage, error) {
 		ms = append(ms, m)
 	}
 	return ms, rows.Err()
+}
+
+// markUnreadable marks the leased message id dead because its payload does
+// not open: it can never be sent, and must not stop the others.
+func (s *Store) markUnreadable(ctx context.Context, id uuid.UUID) error {
+	if _, err := s.writer().ExecContext(ctx, `UPDATE outbox SET status = 'dead', diagnosis = ?, last_error = ?, updated_at = ?,
+		lease_owner = '', lease_until = NULL WHERE id = ?`,
+		storage.DiagnosisPayloadUnreadable, storage.PayloadUnreadableError, micros(s.now()), id.String()); err != nil {
+		return fmt.Errorf("mark unreadable message %s dead: %w", id, err)
+	}
+	return nil
 }
 
 // EnqueueMail inserts m as queued, due at m.NextAttemptAt or now, and fills
@@ -111,23 +143,58 @@ func (s *Store) EnqueueMail(ctx context.Context, m *storage.OutboxMessage) error
 // LeaseMail leases up to n due messages, oldest due first, to owner for lease.
 // The select and the update are one statement in one immediate transaction on
 // the single writer, so concurrent callers (in this process or another) never
-// get the same message.
+// get the same message. A leased message whose payload does not open is
+// marked dead (storage.DiagnosisPayloadUnreadable) in the same transaction
+// and not returned, so fewer than n may come back while more are due.
 func (s *Store) LeaseMail(ctx context.Context, owner string, n int, lease time.Duration) ([]*storage.OutboxMessage, error) {
 	if err := storage.CheckLease(owner, lease); err != nil {
 		return nil, fmt.Errorf("sqlite: lease mail: %w", err)
 	}
+	ms := []*storage.OutboxMessage{}
 	if n <= 0 {
-		return []*storage.OutboxMessage{}, nil
+		return ms, nil
 	}
-	now := s.now()
-	rows, err := s.writer().QueryContext(ctx, `UPDATE outbox
-		SET status = 'sending', lease_owner = ?3, lease_until = ?4, attempts = attempts + 1, updated_at = ?1
-		WHERE id IN (`+dueIDs+`) RETURNING `+mailCols,
-		micros(now), n, owner, micros(now.Add(lease)))
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: lease mail: %w", err)
-	}
-	ms, err := s.scanMails(rows)
+	err := s.WithTx(ctx, func(tx storage.Store) error {
+		ts := tx.(*Store)
+		now := ts.now()
+		rows, err := ts.writer().QueryContext(ctx, `UPDATE outbox
+			SET status = 'sending', lease_owner = ?3, lease_until = ?4, attempts = attempts + 1, updated_at = ?1
+			WHERE id IN (`+dueIDs+`) RETURNING `+mailCols,
+			micros(now), n, owner, micros(now.Add(lease)))
+		if err != nil {
+			return err
+		}
+		var (
+			leased []*storage.OutboxMessage
+			sealed [][]byte
+		)
+		for rows.Next() {
+			m, p, err := scanMailRow(rows)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			leased, sealed = append(leased, m), append(sealed, p)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		ms = ms[:0]
+		for i, m := range leased {
+			switch err := ts.openPayload(m, sealed[i]); {
+			case errors.Is(err, storage.ErrUnreadable):
+				if err := ts.markUnreadable(ctx, m.ID); err != nil {
+					return err
+				}
+			case err != nil:
+				return err
+			default:
+				ms = append(ms, m)
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: lease mail: %w", err)
 	}
@@ -144,14 +211,16 @@ func (s *Store) LeaseMail(ctx context.Context, owner string, n int, lease time.D
 }
 
 // LeaseMailByID leases one message if it is leasable now; otherwise
-// ErrNotFound (no such message) or ErrConflict (not leasable now).
+// ErrNotFound (no such message) or ErrConflict (not leasable now). A message
+// whose payload does not open is marked dead
+// (storage.DiagnosisPayloadUnreadable) and reported as ErrUnreadable.
 func (s *Store) LeaseMailByID(ctx context.Context, id uuid.UUID, owner string, lease time.Duration) (*storage.OutboxMessage, error) {
 	if err := storage.CheckLease(owner, lease); err != nil {
 		return nil, fmt.Errorf("sqlite: lease mail %s: %w", id, err)
 	}
 	now := s.now()
 	q := s.writer()
-	m, err := s.scanMail(q.QueryRowContext(ctx, `UPDATE outbox
+	m, sealed, err := scanMailRow(q.QueryRowContext(ctx, `UPDATE outbox
 		SET status = 'sending', lease_owner = ?, lease_until = ?, attempts = attempts + 1, updated_at = ?
 		WHERE id = ? AND `+leasable+` RETURNING `+mailCols,
 		owner, micros(now.Add(lease)), micros(now), id.String(), micros(now), micros(now)))
@@ -160,6 +229,13 @@ func (s *Store) LeaseMailByID(ctx context.Context, id uuid.UUID, owner string, l
 	}
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: lease mail %s: %w", id, err)
+	}
+	if err := s.openPayload(m, sealed); err != nil {
+		// If marking fails, the lease runs out and the next lease tries again.
+		if merr := s.markUnreadable(ctx, id); merr != nil {
+			return nil, fmt.Errorf("sqlite: lease mail %s: %w", id, errors.Join(err, merr))
+		}
+		return nil, fmt.Errorf("sqlite: lease mail %s: marked dead: %w", id, err)
 	}
 	return m, nil
 }

@@ -276,6 +276,66 @@ func testLeaseArguments(t *testing.T, b Backend) {
 	}
 }
 
+// testLeaseUnreadablePayload: one message whose sealed payload does not
+// open stops nothing. The lease marks it dead (payload_unreadable) and
+// returns the others; GetMail still shows it, without a payload.
+func testLeaseUnreadablePayload(t *testing.T, b Backend) {
+	bb := setup(t, b)
+	s, ctx := bb.store, t.Context()
+	now := bb.clock.now()
+	var ms []*storage.OutboxMessage
+	for i, to := range []string{"a@example.com", "b@example.com", "c@example.com"} {
+		m := mail(to, "Hello")
+		m.NextAttemptAt = now.Add(time.Duration(i-10) * time.Second) // leased in this order
+		ms = append(ms, bb.enqueue(t, m))
+	}
+	corrupt := func(victim *storage.OutboxMessage) {
+		t.Helper()
+		b.Raw(t, s, "UPDATE outbox SET payload = (SELECT payload FROM outbox WHERE id = '"+ms[0].ID.String()+
+			"') WHERE id = '"+victim.ID.String()+"'")
+	}
+	corrupt(ms[1]) // the second due carries the first's sealed payload
+	checkDead := func(m *storage.OutboxMessage) {
+		t.Helper()
+		got, err := s.GetMail(ctx, m.ID)
+		if err != nil {
+			t.Fatalf("GetMail of the unreadable message: %v; want it, dead", err)
+		}
+		if got.Status != storage.MailDead || got.Diagnosis != storage.DiagnosisPayloadUnreadable ||
+			!strings.Contains(got.LastError, "could not be opened") || got.LeaseOwner != "" || len(got.Payload) != 0 {
+			t.Fatalf("the unreadable message: status %q, diagnosis %q, last error %q, owner %q, %d payload bytes; "+
+				"want dead, %s, why, no owner, no payload", got.Status, got.Diagnosis, got.LastError, got.LeaseOwner,
+				len(got.Payload), storage.DiagnosisPayloadUnreadable)
+		}
+	}
+
+	// The first two due: one readable, returned with its payload; one not.
+	got := bb.lease(t, "w", 2, time.Minute)
+	if len(got) != 1 || got[0].ID != ms[0].ID || !bytes.Equal(got[0].Payload, ms[0].Payload) {
+		t.Fatalf("LeaseMail(2) = %v; want only the readable one of the first two due, %v, with its payload", mailIDs(got), ms[0].ID)
+	}
+	checkDead(ms[1])
+
+	// Once its lease runs out, the readable first message comes back, and
+	// the dead one never does.
+	bb.clock.Advance(2 * time.Minute)
+	got = bb.lease(t, "w", 10, time.Minute)
+	if want := sortedIDs([]uuid.UUID{ms[0].ID, ms[2].ID}); !slices.Equal(sortedIDs(mailIDs(got)), want) {
+		t.Fatalf("LeaseMail after the leases ran out = %v; want %v", mailIDs(got), want)
+	}
+
+	// By ID: the message is marked dead and the caller told why.
+	byID := bb.enqueue(t, mail("d@example.com", "Hello"))
+	corrupt(byID)
+	if _, err := s.LeaseMailByID(ctx, byID.ID, "w", time.Minute); !errors.Is(err, storage.ErrUnreadable) {
+		t.Fatalf("LeaseMailByID of an unreadable message: err = %v, want ErrUnreadable", err)
+	}
+	checkDead(byID)
+	if counts, err := s.CountMail(ctx); err != nil || counts[storage.MailDead] != 2 || counts[storage.MailSending] != 2 {
+		t.Fatalf("CountMail = %v, %v; want 2 dead, 2 sending", counts, err)
+	}
+}
+
 func testMailDeferredAndDead(t *testing.T, b Backend) {
 	bb := setup(t, b)
 	s, ctx := bb.store, t.Context()

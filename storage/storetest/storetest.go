@@ -67,6 +67,7 @@ func Run(t *testing.T, b Backend) {
 		{"LeaseExpiry", testLeaseExpiry},
 		{"LeaseOldestDueFirst", testLeaseOldestDueFirst},
 		{"LeaseArguments", testLeaseArguments},
+		{"LeaseUnreadablePayload", testLeaseUnreadablePayload},
 		{"MailDeferredAndDead", testMailDeferredAndDead},
 		{"MailRelease", testMailRelease},
 		{"LeaseMailByID", testLeaseMailByID},
