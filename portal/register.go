@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -170,7 +169,7 @@ func (p *Portal) postRegister(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if !p.renewable(g, p.now()) {
-			p.emailTaken(w, r, form, nonce, gt, approval)
+			p.echo(w, r, id, nonce, reg, g, gt, approval)
 			return
 		}
 		prev = g
@@ -209,7 +208,7 @@ func (p *Portal) postRegister(w http.ResponseWriter, r *http.Request) {
 				prev = cur
 				continue
 			case gerr == nil:
-				p.emailTaken(w, r, form, nonce, gt, approval)
+				p.echo(w, r, id, nonce, reg, cur, gt, approval)
 				return
 			}
 		}
@@ -234,15 +233,6 @@ func (p *Portal) guestIDFor(nonce string) uuid.UUID {
 func (p *Portal) formUsed(w http.ResponseWriter, r *http.Request, gt *storage.GuestType, approval bool) {
 	p.registerPage(w, r, http.StatusUnprocessableEntity, p.registerForm(approval), p.newNonce(), gt, approval,
 		"This form was already used; please start again.")
-}
-
-// emailTaken shows the form again with a friendly message at the email field.
-func (p *Portal) emailTaken(w http.ResponseWriter, r *http.Request, form *webkit.Form, nonce string, gt *storage.GuestType, approval bool) {
-	fl := form.Field(fEmail)
-	fl.Error = "This email address is already registered."
-	email, _ := normalizeEmail(fl.Value)
-	fl.ErrorLink = &webkit.Link{Href: "resend?email=" + url.QueryEscape(email), Text: "Email me my credentials again"}
-	p.registerPage(w, r, http.StatusConflict, form, nonce, gt, approval)
 }
 
 // validate checks the form, setting a message at every bad field, and

@@ -297,25 +297,6 @@ func TestRegisterDoubleSubmit(t *testing.T) {
 	}
 }
 
-func TestRegisterEmailTaken(t *testing.T) {
-	t.Parallel()
-	b := setup(t, nil)
-	c := b.client(t)
-	if r := c.post(mount+"/register", c.registerForm()); r.StatusCode != 303 {
-		t.Fatalf("first: %d", r.StatusCode)
-	}
-	form := c.registerForm() // a new nonce: a second registration
-	form.Set("email", "ADA@example.com")
-	r := c.post(mount+"/register", form)
-	if r.StatusCode != 409 || !strings.Contains(r.body, "This email address is already registered.") ||
-		!strings.Contains(r.body, `href="resend?email=ada%40example.com">Email me my credentials again</a>`) {
-		t.Fatalf("re-register: %d\n%s", r.StatusCode, r.body)
-	}
-	if len(b.guests(t)) != 1 || b.mailCount(t) != 1 {
-		t.Fatal("the second registration changed something")
-	}
-}
-
 func TestRegisterPolicy(t *testing.T) {
 	t.Parallel()
 	b := setup(t, func(c *Config) {

@@ -1,0 +1,114 @@
+package portal
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/lobbyhq/lobby/internal/webkit"
+	"github.com/lobbyhq/lobby/notify"
+	"github.com/lobbyhq/lobby/storage"
+)
+
+// echo answers a registration for an address whose registration is not
+// renewable (active, suspended, or pending within the approval window)
+// exactly as it answers a new registration, so that the register form does
+// not tell which addresses are registered: the same redirect (to the
+// success page of a guest ID the nonce gives, which does not exist) and a
+// success page that repeats what was typed and reads nothing stored.
+//
+// Nothing stored changes. The address's owner gets their credentials again
+// (active) or the pending note again (pending), subject to the per-address
+// limit of "email me my credentials again": over it, or for a suspended
+// guest, nothing is sent, and the page is the same.
+func (p *Portal) echo(w http.ResponseWriter, r *http.Request, id uuid.UUID, nonce string, reg registration, owner *storage.Guest, gt *storage.GuestType, approval bool) {
+	ctx := r.Context()
+	now := p.now()
+	mid, err := p.remind(ctx, owner, nonce, now)
+	if err != nil {
+		p.fail(w, r, "register: registered address", err)
+		return
+	}
+	t := ticket{
+		Kind: ticketEcho, Guest: id, Mail: mid, Status: storage.GuestActive,
+		Until: storage.Truncate(now).Add(validity(gt)).Unix(),
+		Name:  strings.TrimSpace(reg.First + " " + reg.Last), Email: reg.Email,
+	}
+	if approval {
+		t.Status = storage.GuestPending
+	}
+	p.log.InfoContext(ctx, "registration for a registered address", "guest_id", owner.ID, "status", owner.Status, "mail_id", mid)
+	webkit.SeeOther(w, p.successURL(t))
+}
+
+// errLimited ends a reminder's transaction over the per-address limit.
+var errLimited = errors.New("portal: over the per-address limit")
+
+// remind queues owner's credentials (or pending note) again for a
+// registration with nonce, once per form, within the per-address limit.
+// It returns the message's ID, or uuid.Nil when nothing was queued.
+func (p *Portal) remind(ctx context.Context, owner *storage.Guest, nonce string, now time.Time) (uuid.UUID, error) {
+	var (
+		m   notify.Message
+		err error
+	)
+	switch {
+	case owner.Status == storage.GuestActive && now.Before(owner.ValidUntil):
+		m, err = p.credentialsMessage(owner)
+	case owner.Status == storage.GuestPending:
+		m, err = p.pendingMessage(owner)
+	default:
+		return uuid.Nil, nil // suspended: nothing to send
+	}
+	if err != nil {
+		return uuid.Nil, err
+	}
+	m.IdempotencyKey = registrationKey(nonce) + ":" + owner.ID.String()
+	var (
+		mid uuid.UUID
+		dup bool
+	)
+	err = p.store.WithTx(ctx, func(tx storage.Store) error {
+		spy := &enqueueSpy{Store: tx}
+		var err error
+		if mid, err = notify.Enqueue(ctx, spy, m); err != nil {
+			return err
+		}
+		if dup = spy.duplicate; dup {
+			return nil // this form reminded the owner already
+		}
+		if ok, _ := p.limitAddress.Allow(owner.Email); !ok {
+			return errLimited
+		}
+		return tx.Audit(ctx, storage.AuditEntry{Actor: "guest:" + owner.Username, Action: "guest.register_known", Subject: owner.ID.String(),
+			Detail: "registration form for a registered address (" + string(owner.Status) + "); emailed them again"})
+	})
+	switch {
+	case errors.Is(err, errLimited):
+		return uuid.Nil, nil
+	case err != nil:
+		return uuid.Nil, err
+	}
+	if !dup {
+		p.track(mid)
+	}
+	return mid, nil
+}
+
+// enqueueSpy notes whether an enqueue found its idempotency key taken.
+type enqueueSpy struct {
+	storage.Store
+	duplicate bool
+}
+
+func (s *enqueueSpy) EnqueueMail(ctx context.Context, m *storage.OutboxMessage) error {
+	err := s.Store.EnqueueMail(ctx, m)
+	if errors.Is(err, storage.ErrDuplicate) {
+		s.duplicate = true
+	}
+	return err
+}

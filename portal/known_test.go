@@ -1,0 +1,193 @@
+package portal
+
+import (
+	"context"
+	"encoding/json"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/lobbyhq/lobby/notify"
+	"github.com/lobbyhq/lobby/storage"
+)
+
+// registerAs sends a new registration form with these names and address
+// and returns the POST's response and the success page it leads to.
+func (c *client) registerAs(first, last, email string) (response, response) {
+	c.t.Helper()
+	form := c.registerForm()
+	form.Set("first_name", first)
+	form.Set("last_name", last)
+	form.Set("email", email)
+	form.Set("company", "Evil Corp")
+	r := c.post(mount+"/register", form)
+	if r.StatusCode != 303 {
+		c.t.Fatalf("register %s: %d\n%s", email, r.StatusCode, r.body)
+	}
+	return r, c.get(r.location())
+}
+
+var successPathRe = regexp.MustCompile(`^` + regexp.QuoteMeta(mount) + `/registered/[0-9a-f-]{36}\?t=[A-Za-z0-9_-]+$`)
+
+// cookieNames lists the names of the cookies a response sets, in order.
+func cookieNames(r response) []string {
+	var out []string
+	for _, c := range r.Cookies() {
+		out = append(out, c.Name)
+	}
+	return out
+}
+
+// A registration for an address that is registered and active looks to
+// whoever sends it exactly like a new one, shows only what they typed, and
+// sends the address's owner their credentials again.
+func TestRegisterKnownAddressLooksNew(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(c *Config) {
+		c.Limits.ResendPerAddress = Limit{Burst: 1, Every: time.Hour}
+		c.Policy.SuccessWait = 50 * time.Millisecond
+	})
+	ada := registered(t, b, "ada@example.com")
+	before := b.mailSeen(t)
+
+	// A new address of the same length, for comparison.
+	mallory := b.client(t)
+	freshPost, freshPage := mallory.registerAs("Mallory", "Evil", "eve@example.com")
+	mallory2 := b.client(t)
+	knownPost, knownPage := mallory2.registerAs("Mallory", "Evil", "ADA@example.com")
+
+	for _, r := range []response{freshPost, knownPost} {
+		if !successPathRe.MatchString(r.location()) {
+			t.Fatalf("redirect to %q", r.location())
+		}
+	}
+	if len(freshPost.location()) != len(knownPost.location()) {
+		t.Errorf("the redirects differ in length: %d and %d", len(freshPost.location()), len(knownPost.location()))
+	}
+	if f, k := cookieNames(freshPost), cookieNames(knownPost); strings.Join(f, ",") != strings.Join(k, ",") {
+		t.Errorf("the responses set cookies %v and %v", f, k)
+	}
+	if knownPage.StatusCode != 200 || freshPage.StatusCode != 200 {
+		t.Fatalf("success pages: %d and %d", freshPage.StatusCode, knownPage.StatusCode)
+	}
+	if got, want := strings.ReplaceAll(knownPage.body, "ada@example.com", "X"), strings.ReplaceAll(freshPage.body, "eve@example.com", "X"); got != want {
+		t.Fatalf("the success pages differ:\n%s\n---\n%s", want, got)
+	}
+	for _, stored := range []string{"Ada", "Lovelace", "Analytical", ada.Password} {
+		if strings.Contains(knownPage.body, stored) {
+			t.Errorf("the page shows the stored %q", stored)
+		}
+	}
+	if !strings.Contains(knownPage.body, "You are registered, Mallory Evil") {
+		t.Errorf("the page does not show the names typed:\n%s", knownPage.body)
+	}
+
+	// Nothing stored changed; the owner has their credentials again.
+	cur, err := b.store.GetGuest(context.Background(), ada.ID)
+	if err != nil || cur.Password != ada.Password || cur.FirstName != "Ada" || cur.Company != ada.Company || cur.Status != storage.GuestActive {
+		t.Fatalf("the registered guest changed: %+v, %v", cur, err)
+	}
+	if n := len(b.guests(t)); n != 2 {
+		t.Fatalf("%d guests, want Ada and Mallory", n)
+	}
+	msgs := b.mailSince(t, before)
+	var toAda []string
+	for _, m := range msgs {
+		if m.To[0] == "ada@example.com" {
+			toAda = append(toAda, m.Kind)
+			if field(t, m.Text, "Password") != ada.Password || !strings.Contains(m.Text, "Hello Ada Lovelace") {
+				t.Error("the owner's email is not their own credentials")
+			}
+		}
+	}
+	if len(toAda) != 1 || toAda[0] != KindCredentials {
+		t.Fatalf("the owner got %v, want their credentials once", toAda)
+	}
+
+	// Sent again, the same form sends nothing more.
+	mailBefore := b.mailCount(t)
+	form := mallory2.registerForm()
+	form.Set("first_name", "Mallory")
+	form.Set("last_name", "Evil")
+	form.Set("email", "ada@example.com")
+	form.Set("company", "Evil Corp")
+	r1 := mallory2.post(mount+"/register", form)
+	// Past the per-address limit (1 an hour): the same answer, no email.
+	if r1.StatusCode != 303 || !successPathRe.MatchString(r1.location()) || b.mailCount(t) != mailBefore {
+		t.Fatalf("over the per-address limit: %d %q, %d emails (was %d)", r1.StatusCode, r1.location(), b.mailCount(t), mailBefore)
+	}
+	if page := mallory2.get(r1.location()); !strings.Contains(page.body, "You are registered, Mallory Evil") {
+		t.Fatalf("page over the limit:\n%s", page.body)
+	}
+	r2 := mallory2.post(mount+"/register", form)
+	if r2.StatusCode != 303 || b.mailCount(t) != mailBefore {
+		t.Fatalf("the same form again: %d, %d emails", r2.StatusCode, b.mailCount(t))
+	}
+	// The page has no "already registered" path any more.
+	if strings.Contains(knownPage.body+r1.body+r2.body, "already registered") {
+		t.Fatal("a page says the address is registered")
+	}
+}
+
+// The same with approval: a pending address gets its pending note again,
+// and the page waits for approval as a new registration's would.
+func TestRegisterKnownPendingAddress(t *testing.T) {
+	t.Parallel()
+	b := approvalSetup(t)
+	registerPending(t, b, "ada@example.com")
+	before := b.mailSeen(t)
+	c := b.client(t)
+	_, page := c.registerAs("Mallory", "Evil", "ada@example.com")
+	if !strings.Contains(page.body, "Thank you, Mallory Evil") || !strings.Contains(page.body, "waiting for approval") {
+		t.Fatalf("page:\n%s", page.body)
+	}
+	msgs := b.mailSince(t, before)
+	if len(msgs) != 1 || msgs[0].Kind != KindPending || msgs[0].To[0] != "ada@example.com" {
+		t.Fatalf("emails: %+v", msgs)
+	}
+	if g, _ := b.store.GetGuestByEmail(context.Background(), "ada@example.com"); g.FirstName != "Ada" || g.Status != storage.GuestPending {
+		t.Fatalf("guest changed: %+v", g)
+	}
+}
+
+// mailSeen returns the IDs of the outbox's messages now.
+func (b *testBundle) mailSeen(t *testing.T) map[uuid.UUID]bool {
+	t.Helper()
+	rows, err := b.store.ListMail(context.Background(), storage.MailFilter{Limit: 500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[uuid.UUID]bool{}
+	for _, m := range rows {
+		seen[m.ID] = true
+	}
+	return seen
+}
+
+// mailSince returns the messages queued since seen, decoded.
+func (b *testBundle) mailSince(t *testing.T, seen map[uuid.UUID]bool) []notify.Message {
+	t.Helper()
+	rows, err := b.store.ListMail(context.Background(), storage.MailFilter{Limit: 500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []notify.Message
+	for _, row := range rows {
+		if seen[row.ID] {
+			continue
+		}
+		full, err := b.store.GetMail(context.Background(), row.ID) // lists carry no payload
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m notify.Message
+		if err := json.Unmarshal(full.Payload, &m); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
