@@ -60,7 +60,7 @@ type Policy struct {
 	UsernamePolicy             string        // "email" (default) or "generated" (guest-xxxxxx)
 	PasswordLength             int           // default 10; alphabet without look-alikes (no 0/O/o/1/l/I)
 	SuccessWait                time.Duration // default 3s: the success page waits this long on the email's Future
-	ShowCredentials            bool          // also show the credentials on the success page
+	ShowCredentials            bool          // also show the credentials on the success page, in the registering browser for 15 minutes
 
 	SessionTTL   time.Duration  // how long a guest stays signed in; default 12h
 	ExpiryNotice time.Duration  // expiry notices go out this long before ValidUntil; default 24h

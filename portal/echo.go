@@ -42,6 +42,7 @@ func (p *Portal) echo(w http.ResponseWriter, r *http.Request, id uuid.UUID, nonc
 		t.Status = storage.GuestPending
 	}
 	p.log.InfoContext(ctx, "registration for a registered address", "guest_id", owner.ID, "status", owner.Status, "mail_id", mid)
+	p.setRegisteredCookie(w, r, id)
 	webkit.SeeOther(w, p.successURL(t))
 }
 

@@ -35,6 +35,8 @@ type Portal struct {
 	sessions *webkit.Sessions
 
 	registered *webkit.Box    // success-page links
+	regCookie  *webkit.Signer // the cookie that shows credentials on a success page
+	basePath   string         // the path of BaseURL, for cookie paths
 	approve    *webkit.Signer // approval links
 	deny       *webkit.Signer // denial links
 	nonces     *webkit.Signer // registration nonces
@@ -71,6 +73,10 @@ func New(cfg Config) (*Portal, error) {
 	key := cfg.SecretKey
 	p.sessions = webkit.NewSessions(key, "lobby_guest", cfg.Policy.SessionTTL, cfg.SecureCookies, webkit.SessionClock(cfg.Now))
 	p.registered = webkit.NewBox(key, "portal/registered")
+	p.regCookie = webkit.NewSigner(key, "portal/registered-cookie")
+	if u, err := url.Parse(cfg.BaseURL); err == nil {
+		p.basePath = strings.TrimRight(u.EscapedPath(), "/")
+	}
 	p.approve = webkit.NewSigner(key, "portal/approve")
 	p.deny = webkit.NewSigner(key, "portal/deny")
 	p.nonces = webkit.NewSigner(key, "portal/nonce")

@@ -217,6 +217,7 @@ func (p *Portal) postRegister(w http.ResponseWriter, r *http.Request) {
 	}
 	p.log.InfoContext(ctx, "guest registered", "guest_id", g.ID, "status", g.Status, "mail_ids", mailIDs)
 	p.track(mailIDs...)
+	p.setRegisteredCookie(w, r, g.ID)
 	webkit.SeeOther(w, p.successURL(guestTicket(g, mailIDs[0])))
 }
 
@@ -491,6 +492,7 @@ func (p *Portal) redirectRegistered(w http.ResponseWriter, r *http.Request, g *s
 		p.fail(w, r, "register: repeated form", err)
 		return
 	}
+	p.setRegisteredCookie(w, r, g.ID)
 	webkit.SeeOther(w, p.successURL(guestTicket(g, mid)))
 }
 

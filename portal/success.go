@@ -52,6 +52,39 @@ func guestTicket(g *storage.Guest, mail uuid.UUID) ticket {
 	return ticket{Kind: ticketGuest, Guest: g.ID, Mail: mail, Status: g.Status, Until: g.ValidUntil.Unix(), Name: guestName(g), Email: g.Email}
 }
 
+// Registration cookie: ShowCredentials shows the password on a success page
+// only in the browser that registered, for regCookieTTL.
+const (
+	regCookieName = "lobby_registered"
+	regCookieTTL  = 15 * time.Minute
+)
+
+// setRegisteredCookie sets the cookie of the success page of guest ID id:
+// HttpOnly, SameSite=Strict, scoped to that page's path, signed with its
+// expiry. Every registration sets it, the ones that changed nothing too.
+func (p *Portal) setRegisteredCookie(w http.ResponseWriter, r *http.Request, id uuid.UUID) {
+	http.SetCookie(w, &http.Cookie{
+		Name:     regCookieName,
+		Value:    p.regCookie.Sign(id.String(), p.now().Add(regCookieTTL)),
+		Path:     p.basePath + "/registered/" + id.String(),
+		MaxAge:   int(regCookieTTL / time.Second),
+		HttpOnly: true,
+		Secure:   p.cfg.SecureCookies || r.TLS != nil,
+		SameSite: http.SameSiteStrictMode,
+	})
+}
+
+// hasRegisteredCookie reports whether r carries a live registration cookie
+// for guest ID id.
+func (p *Portal) hasRegisteredCookie(r *http.Request, id uuid.UUID) bool {
+	for _, c := range r.CookiesNamed(regCookieName) {
+		if got, err := p.regCookie.Verify(c.Value, p.now()); err == nil && got == id.String() {
+			return true
+		}
+	}
+	return false
+}
+
 // Mail states on the success page.
 const (
 	mailSent    = "sent"
@@ -118,7 +151,7 @@ func (p *Portal) getRegistered(w http.ResponseWriter, r *http.Request) {
 	}
 	d.Pending = status == storage.GuestPending
 	d.Mail = p.mailState(ctx, mail)
-	if p.cfg.Policy.ShowCredentials && g != nil && status == storage.GuestActive {
+	if p.cfg.Policy.ShowCredentials && g != nil && status == storage.GuestActive && p.hasRegisteredCookie(r, g.ID) {
 		d.Credentials, d.Username, d.Password = true, g.Username, g.Password
 	}
 	title := "You are registered"

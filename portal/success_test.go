@@ -2,6 +2,7 @@ package portal
 
 import (
 	"context"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -108,5 +109,51 @@ func TestSuccessLinkIsOpaque(t *testing.T) {
 	loc := c.post(mount+"/register", c.registerForm()).location()
 	if tok := loc[strings.Index(loc, "?t=")+3:]; strings.Contains(strings.ToLower(tok), "ada") || strings.Contains(tok, "|") || strings.Contains(tok, ".") {
 		t.Fatalf("token %q", tok)
+	}
+}
+
+// ShowCredentials shows the password only in the browser that registered,
+// for a short while: the success link alone (a kiosk's history, a shared
+// link) does not show it.
+func TestSuccessPageCredentialsNeedTheCookie(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(c *Config) { c.Policy.ShowCredentials = true; c.Policy.SuccessWait = time.Millisecond })
+	c := b.client(t)
+	r := c.post(mount+"/register", c.registerForm())
+	loc := r.location()
+	id := strings.TrimPrefix(loc[:strings.Index(loc, "?")], mount+"/registered/")
+	var ck *http.Cookie
+	for _, k := range r.Cookies() {
+		if k.Name == "lobby_registered" {
+			ck = k
+		}
+	}
+	if ck == nil || !ck.HttpOnly || ck.Path != mount+"/registered/"+id || ck.MaxAge <= 0 || ck.MaxAge > 15*60 || ck.SameSite != http.SameSiteStrictMode {
+		t.Fatalf("registration cookie %+v", ck)
+	}
+	g := b.guests(t)[0]
+	pw := "<code>" + g.Password + "</code>"
+	if page := c.get(loc); !strings.Contains(page.body, pw) {
+		t.Fatalf("the registering browser does not see the password:\n%s", page.body)
+	}
+	other := b.client(t)
+	page := other.get(loc)
+	if page.StatusCode != 200 || strings.Contains(page.body, g.Password) || !strings.Contains(page.body, "You are registered, Ada Lovelace") {
+		t.Fatalf("another browser with the link: %d\n%s", page.StatusCode, page.body)
+	}
+	// The cookie of one registration does not open another's page.
+	c2 := b.client(t)
+	form := c2.registerForm()
+	form.Set("email", "grace@example.com")
+	loc2 := c2.post(mount+"/register", form).location()
+	req, _ := http.NewRequest("GET", b.srv.URL+loc2, nil)
+	req.AddCookie(&http.Cookie{Name: "lobby_registered", Value: ck.Value})
+	if r := other.do(req); strings.Contains(r.body, "<dt>Password</dt>") {
+		t.Fatal("one registration's cookie showed another's password")
+	}
+	// Fifteen minutes on, not even the registering browser sees it.
+	b.clock.Add(15*time.Minute + time.Second)
+	if page := c.get(loc); strings.Contains(page.body, g.Password) || !strings.Contains(page.body, "You are registered") {
+		t.Fatalf("after 15 minutes:\n%s", page.body)
 	}
 }
