@@ -24,8 +24,9 @@ const (
 	leaderLockClass  int32 = 0x4c6f626c
 )
 
-// migrations returns the embedded migrations, checked for gaps.
-func migrations() ([]storage.Migration, error) {
+// Migrations returns the backend's embedded migrations in order, checked
+// for gaps and duplicates. Their numbers and names match storage/sqlite's.
+func Migrations() ([]storage.Migration, error) {
 	sub, err := fs.Sub(migrationFiles, "migrations")
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
@@ -52,7 +53,7 @@ func (s *Store) migrate(ctx context.Context, schema string, keyCheck bool) error
 	if s.inTx {
 		return errors.New("postgres: migrate: not inside a transaction")
 	}
-	ms, err := migrations()
+	ms, err := Migrations()
 	if err != nil {
 		return err
 	}

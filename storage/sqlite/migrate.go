@@ -14,8 +14,9 @@ import (
 //go:embed migrations/*.up.sql
 var migrationFS embed.FS
 
-// migrations loads the embedded migrations, checked for gaps and duplicates.
-func migrations() ([]storage.Migration, error) {
+// Migrations returns the backend's embedded migrations in order, checked
+// for gaps and duplicates. Their numbers and names match storage/postgres's.
+func Migrations() ([]storage.Migration, error) {
 	sub, err := fs.Sub(migrationFS, "migrations")
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: migrations: %w", err)
@@ -33,7 +34,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if s.tx != nil {
 		return errors.New("sqlite: migrate: not inside a transaction")
 	}
-	ms, err := migrations()
+	ms, err := Migrations()
 	if err != nil {
 		return err
 	}

@@ -43,7 +43,7 @@ func openT(t *testing.T, path string, opts storage.Options) *Store {
 // processes starting together would: all succeed and migrate exactly once.
 func TestOpenInParallel(t *testing.T) {
 	t.Parallel()
-	ms, err := migrations()
+	ms, err := Migrations()
 	if err != nil {
 		t.Fatal(err)
 	}

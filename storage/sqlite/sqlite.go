@@ -58,7 +58,7 @@ func Open(ctx context.Context, path string, opts storage.Options) (*Store, error
 	if path == "" || strings.ContainsRune(path, '?') || path == ":memory:" || strings.HasPrefix(path, "file:") {
 		return nil, fmt.Errorf("sqlite: open: %q is not a usable database path; give a plain file path such as data/lobby.db", path)
 	}
-	ms, err := migrations()
+	ms, err := Migrations()
 	if err != nil {
 		return nil, err
 	}
