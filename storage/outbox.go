@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"time"
@@ -41,7 +42,8 @@ type OutboxMessage struct {
 	Status         MailStatus
 	Attempts       int // times leased
 	NextAttemptAt  time.Time
-	LeaseOwner     string
+	LeaseOwner     string     // who leased it, for the mail log
+	LeaseToken     LeaseToken // set on a message returned by a lease only: what settles it
 	LeaseUntil     time.Time
 	LastError      string
 	Diagnosis      string // a notify diagnosis code
@@ -49,6 +51,21 @@ type OutboxMessage struct {
 	SentAt         time.Time
 	UpdatedAt      time.Time
 }
+
+// LeaseToken identifies one lease of one outbox message. Every lease draws
+// a fresh random token, returned in OutboxMessage.LeaseToken, and
+// MarkMailSent, MarkMailDeferred, MarkMailDead and ReleaseMail act only with
+// the token of the message's current lease. So a worker that stalled past
+// its lease cannot settle a message that was leased again meanwhile, even by
+// the same owner. The zero LeaseToken matches no lease.
+type LeaseToken struct{ s string }
+
+// NewLeaseToken returns a fresh random lease token (128 bits).
+func NewLeaseToken() LeaseToken { return LeaseToken{s: rand.Text()} }
+
+// String is the token as stored; "" for the zero token. It is an
+// identifier, not a secret.
+func (t LeaseToken) String() string { return t.s }
 
 // MailFilter selects messages for the mail log. Zero fields do not filter.
 type MailFilter struct {

@@ -90,7 +90,8 @@ type OutboxStore interface {
 	EnqueueMail(ctx context.Context, m *OutboxMessage) error
 	// LeaseMail leases up to n messages that are due (queued or deferred with
 	// NextAttemptAt <= now, or sending with an expired lease), oldest due
-	// first, to owner until now+lease. Each lease increments Attempts.
+	// first, to owner until now+lease, each with a fresh LeaseToken. Each
+	// lease increments Attempts.
 	// Concurrent callers never get the same message. An empty owner or a
 	// lease that is not positive is an error (see CheckLease); n <= 0
 	// leases nothing. A leased message whose payload does not open is
@@ -104,13 +105,17 @@ type OutboxStore interface {
 	// (DiagnosisPayloadUnreadable) and the error wraps ErrUnreadable.
 	LeaseMailByID(ctx context.Context, id uuid.UUID, owner string, lease time.Duration) (*OutboxMessage, error)
 	// MarkMailSent, MarkMailDeferred and MarkMailDead record the outcome of
-	// an attempt; they return ErrLeaseLost unless owner still holds the lease.
-	MarkMailSent(ctx context.Context, id uuid.UUID, owner string) error
-	MarkMailDeferred(ctx context.Context, id uuid.UUID, owner string, next time.Time, lastErr, diagnosis string) error
-	MarkMailDead(ctx context.Context, id uuid.UUID, owner, lastErr, diagnosis string) error
+	// an attempt of the message leased with token (the LeaseToken of the
+	// message the lease returned). They return ErrLeaseLost unless that
+	// lease is still the message's current one (a lease that ran out but
+	// was not taken over still counts), and ErrNotFound when there is no
+	// message id.
+	MarkMailSent(ctx context.Context, id uuid.UUID, token LeaseToken) error
+	MarkMailDeferred(ctx context.Context, id uuid.UUID, token LeaseToken, next time.Time, lastErr, diagnosis string) error
+	MarkMailDead(ctx context.Context, id uuid.UUID, token LeaseToken, lastErr, diagnosis string) error
 	// ReleaseMail gives a leased message back unattempted (graceful shutdown):
-	// queued, due now, Attempts decremented.
-	ReleaseMail(ctx context.Context, id uuid.UUID, owner string) error
+	// queued, due now, Attempts decremented. Errors as MarkMailSent.
+	ReleaseMail(ctx context.Context, id uuid.UUID, token LeaseToken) error
 	// GetMail returns the message with id and its payload opened, or
 	// ErrNotFound. A payload that does not open is ErrUnreadable, except on
 	// a message marked dead for it, which comes back without a payload.

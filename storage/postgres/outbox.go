@@ -82,7 +82,7 @@ func (s *Store) scanMail(r rowScanner) (*storage.OutboxMessage, error) {
 // not open: it can never be sent, and must not stop the others.
 func (s *Store) markUnreadable(ctx context.Context, id uuid.UUID) error {
 	_, err := s.db.Exec(ctx, `UPDATE outbox SET status = 'dead', diagnosis = $2, last_error = $3, updated_at = $4,
-		lease_owner = '', lease_until = NULL WHERE id = $1`,
+		lease_owner = '', lease_until = NULL, lease_token = NULL WHERE id = $1`,
 		id, storage.DiagnosisPayloadUnreadable, storage.PayloadUnreadableError, s.clock())
 	return wrap("mark unreadable mail dead", err)
 }
@@ -131,13 +131,13 @@ func (s *Store) LeaseMail(ctx context.Context, owner string, n int, lease time.D
 	}
 	err := s.WithTx(ctx, func(tx storage.Store) error {
 		ts := tx.(*Store)
-		now := ts.clock()
+		now, token := ts.clock(), storage.NewLeaseToken()
 		rows, err := ts.db.Query(ctx, `UPDATE outbox SET status = 'sending', lease_owner = $1, lease_until = $2,
-				attempts = attempts + 1, updated_at = $3
+				attempts = attempts + 1, updated_at = $3, lease_token = $5
 			WHERE id IN (SELECT id FROM outbox WHERE `+mailDue("$3")+`
 				ORDER BY next_attempt_at, id LIMIT $4 FOR UPDATE SKIP LOCKED)
 			RETURNING `+mailColumns,
-			owner, storage.Truncate(now.Add(lease)), now, n)
+			owner, storage.Truncate(now.Add(lease)), now, n, token.String())
 		if err != nil {
 			return wrap("lease mail", err)
 		}
@@ -151,6 +151,7 @@ func (s *Store) LeaseMail(ctx context.Context, owner string, n int, lease time.D
 				rows.Close()
 				return wrap("lease mail", err)
 			}
+			m.LeaseToken = token
 			leased, sealed = append(leased, m), append(sealed, p)
 		}
 		rows.Close()
@@ -192,12 +193,12 @@ func (s *Store) LeaseMailByID(ctx context.Context, id uuid.UUID, owner string, l
 	if err := storage.CheckLease(owner, lease); err != nil {
 		return nil, fmt.Errorf("postgres: lease mail %s: %w", id, err)
 	}
-	now := s.clock()
+	now, token := s.clock(), storage.NewLeaseToken()
 	m, sealed, err := scanMailRow(s.db.QueryRow(ctx, `UPDATE outbox SET status = 'sending', lease_owner = $2, lease_until = $3,
-			attempts = attempts + 1, updated_at = $4
+			attempts = attempts + 1, updated_at = $4, lease_token = $5
 		WHERE id = (SELECT id FROM outbox WHERE id = $1 AND `+mailDue("$4")+` FOR UPDATE SKIP LOCKED)
 		RETURNING `+mailColumns,
-		id, owner, storage.Truncate(now.Add(lease)), now))
+		id, owner, storage.Truncate(now.Add(lease)), now, token.String()))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, s.notLeasable(ctx, "lease mail", id)
 	}
@@ -211,6 +212,7 @@ func (s *Store) LeaseMailByID(ctx context.Context, id uuid.UUID, owner string, l
 		}
 		return nil, fmt.Errorf("postgres: lease mail %s: marked dead: %w", id, err)
 	}
+	m.LeaseToken = token
 	return m, nil
 }
 
@@ -228,43 +230,42 @@ func (s *Store) notLeasable(ctx context.Context, op string, id uuid.UUID) error 
 }
 
 // MarkMailSent records a delivery.
-func (s *Store) MarkMailSent(ctx context.Context, id uuid.UUID, owner string) error {
-	now := s.clock()
-	return s.settle(ctx, "mark mail sent", `status = 'sent', sent_at = $3, updated_at = $3,
-		lease_owner = '', lease_until = NULL`, id, owner, now)
+func (s *Store) MarkMailSent(ctx context.Context, id uuid.UUID, token storage.LeaseToken) error {
+	return s.settle(ctx, "mark mail sent", `status = 'sent', sent_at = $3, updated_at = $3`, id, token, s.clock())
 }
 
 // MarkMailDeferred records a transient failure and when to try again.
-func (s *Store) MarkMailDeferred(ctx context.Context, id uuid.UUID, owner string, next time.Time, lastErr, diagnosis string) error {
+func (s *Store) MarkMailDeferred(ctx context.Context, id uuid.UUID, token storage.LeaseToken, next time.Time, lastErr, diagnosis string) error {
 	return s.settle(ctx, "mark mail deferred", `status = 'deferred', next_attempt_at = $4, last_error = $5,
-		diagnosis = $6, updated_at = $3, lease_owner = '', lease_until = NULL`,
-		id, owner, s.clock(), storage.Truncate(next), lastErr, diagnosis)
+		diagnosis = $6, updated_at = $3`, id, token, s.clock(), storage.Truncate(next), lastErr, diagnosis)
 }
 
 // MarkMailDead records a permanent failure.
-func (s *Store) MarkMailDead(ctx context.Context, id uuid.UUID, owner, lastErr, diagnosis string) error {
-	return s.settle(ctx, "mark mail dead", `status = 'dead', last_error = $4, diagnosis = $5, updated_at = $3,
-		lease_owner = '', lease_until = NULL`, id, owner, s.clock(), lastErr, diagnosis)
+func (s *Store) MarkMailDead(ctx context.Context, id uuid.UUID, token storage.LeaseToken, lastErr, diagnosis string) error {
+	return s.settle(ctx, "mark mail dead", `status = 'dead', last_error = $4, diagnosis = $5, updated_at = $3`,
+		id, token, s.clock(), lastErr, diagnosis)
 }
 
 // ReleaseMail gives a leased message back unattempted: queued, due now,
 // Attempts decremented.
-func (s *Store) ReleaseMail(ctx context.Context, id uuid.UUID, owner string) error {
+func (s *Store) ReleaseMail(ctx context.Context, id uuid.UUID, token storage.LeaseToken) error {
 	return s.settle(ctx, "release mail", `status = 'queued', next_attempt_at = $3, updated_at = $3,
-		attempts = greatest(attempts - 1, 0), lease_owner = '', lease_until = NULL`, id, owner, s.clock())
+		attempts = greatest(attempts - 1, 0)`, id, token, s.clock())
 }
 
-// settle updates a message that owner holds ($1 id, $2 owner, $3 now); it
-// returns ErrLeaseLost when owner does not hold it, ErrNotFound when gone.
-func (s *Store) settle(ctx context.Context, op, set string, args ...any) error {
-	tag, err := s.db.Exec(ctx, `UPDATE outbox SET `+set+` WHERE id = $1 AND status = 'sending' AND lease_owner = $2`, args...)
+// settle ends the lease token holds on message id ($1 id, $2 token, $3 now,
+// then args) with set. It returns ErrLeaseLost when that lease is not the
+// message's current one, ErrNotFound when the message is gone.
+func (s *Store) settle(ctx context.Context, op, set string, id uuid.UUID, token storage.LeaseToken, now time.Time, args ...any) error {
+	args = append([]any{id, token.String(), now}, args...)
+	tag, err := s.db.Exec(ctx, `UPDATE outbox SET `+set+`, lease_owner = '', lease_until = NULL, lease_token = NULL
+		WHERE id = $1 AND status = 'sending' AND lease_token = $2`, args...)
 	if err != nil {
 		return wrap(op, err)
 	}
 	if tag.RowsAffected() > 0 {
 		return nil
 	}
-	id := args[0].(uuid.UUID)
 	var exists bool
 	if err := s.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM outbox WHERE id = $1)`, id).Scan(&exists); err != nil {
 		return wrap(op, err)
@@ -272,7 +273,8 @@ func (s *Store) settle(ctx context.Context, op, set string, args ...any) error {
 	if !exists {
 		return fmt.Errorf("postgres: %s %s: %w", op, id, storage.ErrNotFound)
 	}
-	return fmt.Errorf("postgres: %s %s: %w", op, id, storage.ErrLeaseLost)
+	return fmt.Errorf("postgres: %s %s: not under this lease any more (it ran out and the message was leased again, or it was settled): %w",
+		op, id, storage.ErrLeaseLost)
 }
 
 // GetMail returns the message with id, or ErrNotFound.

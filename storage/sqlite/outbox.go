@@ -101,7 +101,7 @@ func (s *Store) scanMails(rows *sql.Rows) ([]*storage.OutboxMessage, error) {
 // not open: it can never be sent, and must not stop the others.
 func (s *Store) markUnreadable(ctx context.Context, id uuid.UUID) error {
 	if _, err := s.writer().ExecContext(ctx, `UPDATE outbox SET status = 'dead', diagnosis = ?, last_error = ?, updated_at = ?,
-		lease_owner = '', lease_until = NULL WHERE id = ?`,
+		lease_owner = '', lease_until = NULL, lease_token = NULL WHERE id = ?`,
 		storage.DiagnosisPayloadUnreadable, storage.PayloadUnreadableError, micros(s.now()), id.String()); err != nil {
 		return fmt.Errorf("mark unreadable message %s dead: %w", id, err)
 	}
@@ -156,11 +156,12 @@ func (s *Store) LeaseMail(ctx context.Context, owner string, n int, lease time.D
 	}
 	err := s.WithTx(ctx, func(tx storage.Store) error {
 		ts := tx.(*Store)
-		now := ts.now()
+		now, token := ts.now(), storage.NewLeaseToken()
 		rows, err := ts.writer().QueryContext(ctx, `UPDATE outbox
-			SET status = 'sending', lease_owner = ?3, lease_until = ?4, attempts = attempts + 1, updated_at = ?1
+			SET status = 'sending', lease_owner = ?3, lease_until = ?4, attempts = attempts + 1, updated_at = ?1,
+				lease_token = ?5
 			WHERE id IN (`+dueIDs+`) RETURNING `+mailCols,
-			micros(now), n, owner, micros(now.Add(lease)))
+			micros(now), n, owner, micros(now.Add(lease)), token.String())
 		if err != nil {
 			return err
 		}
@@ -174,6 +175,7 @@ func (s *Store) LeaseMail(ctx context.Context, owner string, n int, lease time.D
 				rows.Close()
 				return err
 			}
+			m.LeaseToken = token
 			leased, sealed = append(leased, m), append(sealed, p)
 		}
 		rows.Close()
@@ -218,12 +220,12 @@ func (s *Store) LeaseMailByID(ctx context.Context, id uuid.UUID, owner string, l
 	if err := storage.CheckLease(owner, lease); err != nil {
 		return nil, fmt.Errorf("sqlite: lease mail %s: %w", id, err)
 	}
-	now := s.now()
+	now, token := s.now(), storage.NewLeaseToken()
 	q := s.writer()
 	m, sealed, err := scanMailRow(q.QueryRowContext(ctx, `UPDATE outbox
-		SET status = 'sending', lease_owner = ?, lease_until = ?, attempts = attempts + 1, updated_at = ?
+		SET status = 'sending', lease_owner = ?, lease_until = ?, attempts = attempts + 1, updated_at = ?, lease_token = ?
 		WHERE id = ? AND `+leasable+` RETURNING `+mailCols,
-		owner, micros(now.Add(lease)), micros(now), id.String(), micros(now), micros(now)))
+		owner, micros(now.Add(lease)), micros(now), token.String(), id.String(), micros(now), micros(now)))
 	if errors.Is(err, sql.ErrNoRows) {
 		err = missingOr(ctx, q, id, storage.ErrConflict, "is not due or is leased by another worker")
 	}
@@ -237,6 +239,7 @@ func (s *Store) LeaseMailByID(ctx context.Context, id uuid.UUID, owner string, l
 		}
 		return nil, fmt.Errorf("sqlite: lease mail %s: marked dead: %w", id, err)
 	}
+	m.LeaseToken = token
 	return m, nil
 }
 
@@ -254,14 +257,17 @@ func missingOr(ctx context.Context, q querier, id uuid.UUID, sentinel error, why
 	return fmt.Errorf("the message %s: %w", why, sentinel)
 }
 
-// settle records the outcome of an attempt if owner still holds the lease.
-func (s *Store) settle(ctx context.Context, op string, id uuid.UUID, owner, set string, args ...any) error {
-	args = append(args, id.String(), owner)
+// settle records the outcome of an attempt if token is the message's
+// current lease: ErrLeaseLost if not, ErrNotFound if the message is gone.
+func (s *Store) settle(ctx context.Context, op string, id uuid.UUID, token storage.LeaseToken, set string, args ...any) error {
+	args = append(args, id.String(), token.String())
 	q := s.writer()
-	res, err := q.ExecContext(ctx, "UPDATE outbox SET "+set+", lease_owner = '', lease_until = NULL WHERE id = ? AND status = 'sending' AND lease_owner = ?", args...)
+	res, err := q.ExecContext(ctx, "UPDATE outbox SET "+set+", lease_owner = '', lease_until = NULL, lease_token = NULL "+
+		"WHERE id = ? AND status = 'sending' AND lease_token = ?", args...)
 	if err == nil {
 		if n, _ := res.RowsAffected(); n == 0 {
-			err = missingOr(ctx, q, id, storage.ErrLeaseLost, "is no longer leased by "+owner)
+			err = missingOr(ctx, q, id, storage.ErrLeaseLost,
+				"is not under this lease any more (it ran out and the message was leased again, or it was settled)")
 		}
 	}
 	if err != nil {
@@ -270,30 +276,31 @@ func (s *Store) settle(ctx context.Context, op string, id uuid.UUID, owner, set 
 	return nil
 }
 
-// MarkMailSent records a successful send. The lease must still be owner's:
-// a lease that ran out but was not taken over still counts.
-func (s *Store) MarkMailSent(ctx context.Context, id uuid.UUID, owner string) error {
+// MarkMailSent records a successful send. The lease must still be the
+// message's current one: a lease that ran out but was not taken over still
+// counts.
+func (s *Store) MarkMailSent(ctx context.Context, id uuid.UUID, token storage.LeaseToken) error {
 	now := micros(s.now())
-	return s.settle(ctx, "mark mail sent", id, owner, "status = 'sent', sent_at = ?, updated_at = ?", now, now)
+	return s.settle(ctx, "mark mail sent", id, token, "status = 'sent', sent_at = ?, updated_at = ?", now, now)
 }
 
 // MarkMailDeferred records a transient failure; the message is due again at next.
-func (s *Store) MarkMailDeferred(ctx context.Context, id uuid.UUID, owner string, next time.Time, lastErr, diagnosis string) error {
-	return s.settle(ctx, "mark mail deferred", id, owner,
+func (s *Store) MarkMailDeferred(ctx context.Context, id uuid.UUID, token storage.LeaseToken, next time.Time, lastErr, diagnosis string) error {
+	return s.settle(ctx, "mark mail deferred", id, token,
 		"status = 'deferred', next_attempt_at = ?, last_error = ?, diagnosis = ?, updated_at = ?",
 		micros(next), lastErr, diagnosis, micros(s.now()))
 }
 
 // MarkMailDead records a permanent failure; the message is not tried again.
-func (s *Store) MarkMailDead(ctx context.Context, id uuid.UUID, owner, lastErr, diagnosis string) error {
-	return s.settle(ctx, "mark mail dead", id, owner,
+func (s *Store) MarkMailDead(ctx context.Context, id uuid.UUID, token storage.LeaseToken, lastErr, diagnosis string) error {
+	return s.settle(ctx, "mark mail dead", id, token,
 		"status = 'dead', last_error = ?, diagnosis = ?, updated_at = ?", lastErr, diagnosis, micros(s.now()))
 }
 
 // ReleaseMail gives a leased message back unattempted: queued, due now.
-func (s *Store) ReleaseMail(ctx context.Context, id uuid.UUID, owner string) error {
+func (s *Store) ReleaseMail(ctx context.Context, id uuid.UUID, token storage.LeaseToken) error {
 	now := micros(s.now())
-	return s.settle(ctx, "release mail", id, owner,
+	return s.settle(ctx, "release mail", id, token,
 		"status = 'queued', next_attempt_at = ?, attempts = max(attempts - 1, 0), updated_at = ?", now, now)
 }
 

@@ -61,10 +61,11 @@ func Bench(b *testing.B, be BenchBackend) {
 			if err := s.EnqueueMail(b.Context(), m); err != nil {
 				b.Fatal(err)
 			}
-			if _, err := s.LeaseMailByID(b.Context(), m.ID, "bench", time.Minute); err != nil {
+			l, err := s.LeaseMailByID(b.Context(), m.ID, "bench", time.Minute)
+			if err != nil {
 				b.Fatal(err)
 			}
-			if err := s.MarkMailSent(b.Context(), m.ID, "bench"); err != nil {
+			if err := s.MarkMailSent(b.Context(), m.ID, l.LeaseToken); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -86,7 +87,7 @@ func Bench(b *testing.B, be BenchBackend) {
 					return
 				}
 				for _, m := range ms {
-					if err := s.MarkMailSent(b.Context(), m.ID, "bench"); err != nil {
+					if err := s.MarkMailSent(b.Context(), m.ID, m.LeaseToken); err != nil {
 						b.Fatal(err)
 					}
 				}

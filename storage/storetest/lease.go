@@ -70,7 +70,7 @@ func testLeaseConcurrent(t *testing.T, b Backend) {
 						t.Errorf("%s: leased %v with status %q owner %q attempts %d", owner, m.ID, m.Status, m.LeaseOwner, m.Attempts)
 						return // one report per worker is enough
 					}
-					if err := s.MarkMailSent(ctx, m.ID, owner); err != nil {
+					if err := s.MarkMailSent(ctx, m.ID, m.LeaseToken); err != nil {
 						t.Errorf("%s: MarkMailSent(%v): %v", owner, m.ID, err)
 						return
 					}

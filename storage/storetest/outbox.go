@@ -161,6 +161,17 @@ func testOutboxIdempotency(t *testing.T, b Backend) {
 	}
 }
 
+// settleAll tries each way to settle message id with token.
+func settleAll(t *testing.T, s storage.Store, id uuid.UUID, token storage.LeaseToken, at time.Time) map[string]error {
+	ctx := t.Context()
+	return map[string]error{
+		"MarkMailSent":     s.MarkMailSent(ctx, id, token),
+		"MarkMailDeferred": s.MarkMailDeferred(ctx, id, token, at.Add(time.Hour), "421", "smtp_transient"),
+		"MarkMailDead":     s.MarkMailDead(ctx, id, token, "550", "rejected"),
+		"ReleaseMail":      s.ReleaseMail(ctx, id, token),
+	}
+}
+
 func testLeaseExpiry(t *testing.T, b Backend) {
 	bb := setup(t, b)
 	s, ctx := bb.store, t.Context()
@@ -172,9 +183,14 @@ func testLeaseExpiry(t *testing.T, b Backend) {
 	}
 	now := bb.clock.now()
 	if l := got[0]; l.Status != storage.MailSending || l.LeaseOwner != "worker-a" || l.Attempts != 1 ||
-		!l.LeaseUntil.Equal(now.Add(30*time.Second)) || !bytes.Equal(l.Payload, m.Payload) {
-		t.Fatalf("leased message: status %q owner %q attempts %d until %v; want sending, worker-a, 1, %v, with its payload",
+		!l.LeaseUntil.Equal(now.Add(30*time.Second)) || !bytes.Equal(l.Payload, m.Payload) || l.LeaseToken == (storage.LeaseToken{}) {
+		t.Fatalf("leased message: status %q owner %q attempts %d until %v; want sending, worker-a, 1, %v, with its payload and a token",
 			l.Status, l.LeaseOwner, l.Attempts, l.LeaseUntil, now.Add(30*time.Second))
+	}
+	tokenA := got[0].LeaseToken
+	if stored := bb.getMail(t, m.ID); stored.LeaseToken != (storage.LeaseToken{}) || stored.LeaseOwner != "worker-a" {
+		t.Fatalf("GetMail of a leased message: owner %q, token set %v; want worker-a and no token (only the lease hands it out)",
+			stored.LeaseOwner, stored.LeaseToken != (storage.LeaseToken{}))
 	}
 	if ms := bb.lease(t, "worker-b", 10, 30*time.Second); len(ms) != 0 {
 		t.Fatalf("a leased message was leased again: %v", mailIDs(ms))
@@ -189,15 +205,19 @@ func testLeaseExpiry(t *testing.T, b Backend) {
 	if len(got) != 1 || got[0].ID != m.ID || got[0].LeaseOwner != "worker-b" || got[0].Attempts != 2 {
 		t.Fatalf("after the lease ran out: %d messages, %+v; want %v taken over by worker-b on attempt 2", len(got), got, m.ID)
 	}
+	tokenB := got[0].LeaseToken
+	if tokenB == tokenA {
+		t.Fatal("the lease taken over has the same token as the one that ran out")
+	}
 
-	for name, err := range map[string]error{
-		"MarkMailSent":     s.MarkMailSent(ctx, m.ID, "worker-a"),
-		"MarkMailDeferred": s.MarkMailDeferred(ctx, m.ID, "worker-a", now.Add(time.Hour), "421", "smtp_transient"),
-		"MarkMailDead":     s.MarkMailDead(ctx, m.ID, "worker-a", "550", "rejected"),
-		"ReleaseMail":      s.ReleaseMail(ctx, m.ID, "worker-a"),
-	} {
+	for name, err := range settleAll(t, s, m.ID, tokenA, now) {
 		if !errors.Is(err, storage.ErrLeaseLost) {
-			t.Errorf("%s by the worker that lost the lease: err = %v, want ErrLeaseLost", name, err)
+			t.Errorf("%s with the lease that ran out: err = %v, want ErrLeaseLost", name, err)
+		}
+	}
+	for name, err := range settleAll(t, s, m.ID, storage.LeaseToken{}, now) {
+		if !errors.Is(err, storage.ErrLeaseLost) {
+			t.Errorf("%s with the zero token: err = %v, want ErrLeaseLost", name, err)
 		}
 	}
 	if l := bb.getMail(t, m.ID); l.Status != storage.MailSending || l.LeaseOwner != "worker-b" {
@@ -205,7 +225,7 @@ func testLeaseExpiry(t *testing.T, b Backend) {
 	}
 
 	bb.clock.Advance(time.Second)
-	if err := s.MarkMailSent(ctx, m.ID, "worker-b"); err != nil {
+	if err := s.MarkMailSent(ctx, m.ID, tokenB); err != nil {
 		t.Fatalf("MarkMailSent by the holder: %v", err)
 	}
 	sent := bb.getMail(t, m.ID)
@@ -213,15 +233,58 @@ func testLeaseExpiry(t *testing.T, b Backend) {
 		t.Fatalf("after MarkMailSent: status %q sent at %v attempts %d owner %q; want sent at %v, 2 attempts, no owner",
 			sent.Status, sent.SentAt, sent.Attempts, sent.LeaseOwner, bb.clock.now())
 	}
-	if err := s.MarkMailSent(ctx, m.ID, "worker-b"); !errors.Is(err, storage.ErrLeaseLost) {
+	if err := s.MarkMailSent(ctx, m.ID, tokenB); !errors.Is(err, storage.ErrLeaseLost) {
 		t.Errorf("MarkMailSent twice: err = %v, want ErrLeaseLost", err)
 	}
 	bb.clock.Advance(time.Hour)
 	if ms := bb.lease(t, "worker-c", 10, 30*time.Second); len(ms) != 0 {
 		t.Fatalf("a sent message was leased: %v", mailIDs(ms))
 	}
-	if err := s.MarkMailSent(ctx, uuid.New(), "worker-b"); !errors.Is(err, storage.ErrLeaseLost) && !errors.Is(err, storage.ErrNotFound) {
-		t.Errorf("MarkMailSent of a missing message: err = %v, want ErrLeaseLost or ErrNotFound", err)
+	for name, err := range settleAll(t, s, uuid.New(), tokenB, now) {
+		if !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("%s of a missing message: err = %v, want ErrNotFound", name, err)
+		}
+	}
+}
+
+// testLeaseIdentity: a process leases under one owner name, so the owner
+// cannot tell its leases apart. A worker that stalled past its lease must
+// not settle the message the same owner leased again meanwhile.
+func testLeaseIdentity(t *testing.T, b Backend) {
+	bb := setup(t, b)
+	s, ctx := bb.store, t.Context()
+	const owner = "node-1"
+	m := bb.enqueue(t, mail("ada@example.com", "Hello"))
+	first, err := s.LeaseMailByID(ctx, m.ID, owner, 30*time.Second)
+	if err != nil {
+		t.Fatalf("LeaseMailByID: %v", err)
+	}
+	bb.clock.Advance(31 * time.Second) // the first worker stalls past its lease
+	again := bb.lease(t, owner, 10, 30*time.Second)
+	if len(again) != 1 || again[0].ID != m.ID || again[0].LeaseOwner != owner {
+		t.Fatalf("LeaseMail after the lease ran out = %v; want %v again, by %s", mailIDs(again), m.ID, owner)
+	}
+	for name, err := range settleAll(t, s, m.ID, first.LeaseToken, bb.clock.now()) {
+		if !errors.Is(err, storage.ErrLeaseLost) {
+			t.Errorf("%s by the stalled worker (same owner, old lease): err = %v, want ErrLeaseLost", name, err)
+		}
+	}
+	if got := bb.getMail(t, m.ID); got.Status != storage.MailSending || got.Attempts != 2 {
+		t.Fatalf("after the stalled worker's calls: status %q, attempts %d; want sending, 2", got.Status, got.Attempts)
+	}
+	if err := s.MarkMailSent(ctx, m.ID, again[0].LeaseToken); err != nil {
+		t.Fatalf("MarkMailSent under the current lease: %v", err)
+	}
+
+	// A lease that ran out still settles while nobody took the message over.
+	m2 := bb.enqueue(t, mail("bob@example.com", "Hello"))
+	late, err := s.LeaseMailByID(ctx, m2.ID, owner, 30*time.Second)
+	if err != nil {
+		t.Fatalf("LeaseMailByID: %v", err)
+	}
+	bb.clock.Advance(time.Minute)
+	if err := s.MarkMailDeferred(ctx, m2.ID, late.LeaseToken, bb.clock.now().Add(time.Minute), "421", "smtp_transient"); err != nil {
+		t.Fatalf("MarkMailDeferred after the lease ran out, nobody having taken it: %v", err)
 	}
 }
 
@@ -340,9 +403,9 @@ func testMailDeferredAndDead(t *testing.T, b Backend) {
 	bb := setup(t, b)
 	s, ctx := bb.store, t.Context()
 	m := bb.enqueue(t, mail("ada@example.com", "Hello"))
-	bb.lease(t, "a", 1, time.Minute)
+	leased := bb.lease(t, "a", 1, time.Minute)
 	next := bb.clock.now().Add(5 * time.Minute)
-	if err := s.MarkMailDeferred(ctx, m.ID, "a", next, "421 4.7.0 try again later", "smtp_transient"); err != nil {
+	if err := s.MarkMailDeferred(ctx, m.ID, leased[0].LeaseToken, next, "421 4.7.0 try again later", "smtp_transient"); err != nil {
 		t.Fatalf("MarkMailDeferred: %v", err)
 	}
 	got := bb.getMail(t, m.ID)
@@ -366,7 +429,7 @@ func testMailDeferredAndDead(t *testing.T, b Backend) {
 		t.Fatalf("once due: %d messages %+v; want %v on attempt 2 with its last error", len(ms), ms, m.ID)
 	}
 
-	if err := s.MarkMailDead(ctx, m.ID, "b", "535 5.7.3 Authentication unsuccessful", "mailbox_rejected_token"); err != nil {
+	if err := s.MarkMailDead(ctx, m.ID, ms[0].LeaseToken, "535 5.7.3 Authentication unsuccessful", "mailbox_rejected_token"); err != nil {
 		t.Fatalf("MarkMailDead: %v", err)
 	}
 	got = bb.getMail(t, m.ID)
@@ -389,9 +452,9 @@ func testMailRelease(t *testing.T, b Backend) {
 	m := mail("ada@example.com", "Hello")
 	m.NextAttemptAt = bb.clock.now().Add(-time.Hour)
 	bb.enqueue(t, m)
-	bb.lease(t, "a", 1, time.Hour)
+	leased := bb.lease(t, "a", 1, time.Hour)
 	bb.clock.Advance(time.Second)
-	if err := s.ReleaseMail(ctx, m.ID, "a"); err != nil {
+	if err := s.ReleaseMail(ctx, m.ID, leased[0].LeaseToken); err != nil {
 		t.Fatalf("ReleaseMail: %v", err)
 	}
 	got := bb.getMail(t, m.ID)
@@ -399,7 +462,7 @@ func testMailRelease(t *testing.T, b Backend) {
 		t.Fatalf("after ReleaseMail: status %q attempts %d owner %q next %v; want queued, 0, none, %v",
 			got.Status, got.Attempts, got.LeaseOwner, got.NextAttemptAt, bb.clock.now())
 	}
-	if err := s.MarkMailSent(ctx, m.ID, "a"); !errors.Is(err, storage.ErrLeaseLost) {
+	if err := s.MarkMailSent(ctx, m.ID, leased[0].LeaseToken); !errors.Is(err, storage.ErrLeaseLost) {
 		t.Fatalf("MarkMailSent after releasing: err = %v, want ErrLeaseLost", err)
 	}
 	ms := bb.lease(t, "b", 10, time.Hour) // at once, though a's lease had an hour to run
@@ -457,16 +520,17 @@ func testListAndCountMail(t *testing.T, b Backend) {
 		all = append(all, bb.enqueue(t, mail(r.to, r.subject)))
 		bb.clock.Advance(time.Second)
 	}
-	if _, err := s.LeaseMailByID(ctx, all[1].ID, "w", time.Minute); err != nil {
+	l, err := s.LeaseMailByID(ctx, all[1].ID, "w", time.Minute)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.MarkMailSent(ctx, all[1].ID, "w"); err != nil {
+	if err := s.MarkMailSent(ctx, all[1].ID, l.LeaseToken); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.LeaseMailByID(ctx, all[3].ID, "w", time.Minute); err != nil {
+	if l, err = s.LeaseMailByID(ctx, all[3].ID, "w", time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.MarkMailDead(ctx, all[3].ID, "w", "535 5.7.139", "smtp_auth_disabled"); err != nil {
+	if err := s.MarkMailDead(ctx, all[3].ID, l.LeaseToken, "535 5.7.139", "smtp_auth_disabled"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.LeaseMailByID(ctx, all[4].ID, "w", time.Minute); err != nil {

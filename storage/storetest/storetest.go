@@ -65,6 +65,7 @@ func Run(t *testing.T, b Backend) {
 		{"OutboxIdempotency", testOutboxIdempotency},
 		{"LeaseConcurrentTwoStores", testLeaseConcurrent},
 		{"LeaseExpiry", testLeaseExpiry},
+		{"LeaseIdentity", testLeaseIdentity},
 		{"LeaseOldestDueFirst", testLeaseOldestDueFirst},
 		{"LeaseArguments", testLeaseArguments},
 		{"LeaseUnreadablePayload", testLeaseUnreadablePayload},
