@@ -525,7 +525,7 @@ func (d *Dispatcher) handle(j job) {
 func (d *Dispatcher) release(row *storage.OutboxMessage) {
 	ctx, cancel := d.storeCtx()
 	defer cancel()
-	if err := d.cfg.Store.ReleaseMail(ctx, row.ID, d.cfg.Owner); err != nil {
+	if err := d.cfg.Store.ReleaseMail(ctx, row.ID, row.LeaseToken); err != nil {
 		d.log.Warn("mail release failed; it is retried when its lease runs out", "id", row.ID, "error", err.Error())
 		return
 	}
@@ -634,7 +634,7 @@ func (d *Dispatcher) sent(row *storage.OutboxMessage, m Message, s Settings, too
 	d.metrics.SendSeconds.WithLabelValues(outcomeSent).Observe(took.Seconds())
 	f := d.take(row.ID)
 	ctx, cancel := d.storeCtx()
-	err := d.cfg.Store.MarkMailSent(ctx, row.ID, d.cfg.Owner)
+	err := d.cfg.Store.MarkMailSent(ctx, row.ID, row.LeaseToken)
 	cancel()
 	switch {
 	case errors.Is(err, storage.ErrLeaseLost):
@@ -664,7 +664,7 @@ func (d *Dispatcher) failed(row *storage.OutboxMessage, s Settings, sendErr erro
 		d.metrics.SendSeconds.WithLabelValues(outcomeDeferred).Observe(took.Seconds())
 		f := d.take(row.ID)
 		ctx, cancel := d.storeCtx()
-		err := d.cfg.Store.MarkMailDeferred(ctx, row.ID, d.cfg.Owner, next, lastErr, diag.Code)
+		err := d.cfg.Store.MarkMailDeferred(ctx, row.ID, row.LeaseToken, next, lastErr, diag.Code)
 		cancel()
 		if err != nil {
 			d.log.Warn("mail deferral not recorded; it is retried when its lease runs out", "id", row.ID, "error", err.Error())
@@ -682,7 +682,7 @@ func (d *Dispatcher) failed(row *storage.OutboxMessage, s Settings, sendErr erro
 	defer cancel()
 	// The alarm first: whoever sees the message dead finds the alarm raised.
 	d.raiseDeadAlarm(ctx, row, diag)
-	err := d.cfg.Store.MarkMailDead(ctx, row.ID, d.cfg.Owner, lastErr, diag.Code)
+	err := d.cfg.Store.MarkMailDead(ctx, row.ID, row.LeaseToken, lastErr, diag.Code)
 	switch {
 	case errors.Is(err, storage.ErrLeaseLost):
 		d.log.Warn("mail failed after its lease ran out; another node retries it", "id", row.ID, "code", diag.Code)
