@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/textproto"
 	"os"
 	"regexp"
@@ -248,6 +249,11 @@ func diagnoseToken(err error) Diagnosis {
 	}
 	d := Diagnosis{Detail: detail}
 	switch {
+	case status >= 300 && status < 400:
+		d.Code, d.Message = CodeTokenRequestFailed, "The token endpoint answered with a redirect, which Lobby does not follow: the client secret is sent to the configured endpoint only."
+		d.Detail = "the token endpoint redirected to " + redirectTarget(re.Response)
+		d.Hint = "Set the token endpoint to Entra ID's own address (" + DefaultTokenEndpointBase + " for the global service). " +
+			"If it is right, a proxy or gateway in between redirects the request: exempt the token endpoint from it."
 	case aad == 90002 || aad == 900023:
 		d.Code, d.Message = CodeUnknownTenant, "Entra ID does not know the tenant (Directory ID)."
 		d.Hint = "Copy the Directory (tenant) ID from the Overview page of the app registration in the Entra admin center; check the token endpoint too."
@@ -281,6 +287,17 @@ func diagnoseToken(err error) Diagnosis {
 		d.Hint = "Look the AADSTS code up at https://login.microsoftonline.com/error and check the app registration."
 	}
 	return d
+}
+
+// redirectTarget is the scheme and host of a redirect's Location (never its
+// path or query, which may carry anything), or "an unnamed location".
+func redirectTarget(resp *http.Response) string {
+	if resp != nil {
+		if u, err := resp.Location(); err == nil && u.Host != "" {
+			return u.Scheme + "://" + u.Host
+		}
+	}
+	return "an unnamed location"
 }
 
 var aadstsRE = regexp.MustCompile(`\bAADSTS(\d+)\b`)

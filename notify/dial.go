@@ -247,7 +247,16 @@ func tokenHTTPClient(s Settings, roots *x509.CertPool) (*http.Client, error) {
 		MaxIdleConns:        2,
 		IdleConnTimeout:     90 * time.Second,
 	}
-	return &http.Client{Transport: tr, Timeout: s.ConnTimeout}, nil
+	return &http.Client{
+		Transport: tr,
+		Timeout:   s.ConnTimeout,
+		// Never follow a redirect: for a 307 or 308 Go would post the form,
+		// client secret included, to wherever the Location points (even
+		// plain http on another host). Entra ID does not redirect token
+		// requests; the redirect comes back as the response and
+		// [Diagnose] names where it pointed.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}, nil
 }
 
 // isBrokenConn reports errors that mean the connection died under us (the
