@@ -184,6 +184,7 @@ func TestGuestSuspendedOrExpired(t *testing.T) {
 func TestResend(t *testing.T) {
 	t.Parallel()
 	b := setup(t, func(c *Config) { c.Limits.Resend = Limit{Burst: 50, Every: time.Second} })
+	t.Cleanup(func() { _ = b.portal.Shutdown(context.Background()) })
 	g := registered(t, b, "ada@example.com")
 	c := b.client(t)
 	page := c.get(mount + "/resend?email=ada%40example.com").body
@@ -203,6 +204,7 @@ func TestResend(t *testing.T) {
 	if strings.ReplaceAll(known.body, "ada@example.com", "X") != strings.ReplaceAll(unknown.body, "nobody@example.com", "X") {
 		t.Fatalf("answers differ:\n%s\n---\n%s", known.body, unknown.body)
 	}
+	waitFor(t, "the resent credentials", func() bool { return b.mailCount(t) == 2 })
 	msgs := b.outbox(t)
 	if len(msgs) != 2 || msgs[1].Kind != KindCredentials || msgs[1].To[0] != "ada@example.com" || field(t, msgs[1].Text, "Password") != g.Password {
 		t.Fatalf("outbox after resend: %+v", msgs)
@@ -221,6 +223,9 @@ func TestResend(t *testing.T) {
 		t.Fatalf("fourth resend to one address: %d, Retry-After %q", r.StatusCode, r.Header.Get("Retry-After"))
 	}
 	// The repeats in the same minute queued nothing new (one per guest per minute).
+	if err := b.portal.Shutdown(context.Background()); err != nil { // the background work is done
+		t.Fatal(err)
+	}
 	if n := b.mailCount(t); n != 2 {
 		t.Fatalf("%d messages, want 2", n)
 	}
@@ -229,6 +234,7 @@ func TestResend(t *testing.T) {
 func TestResendRateLimitPerClient(t *testing.T) {
 	t.Parallel()
 	b := setup(t, func(c *Config) { c.Limits.Resend = Limit{Burst: 2, Every: time.Minute} })
+	t.Cleanup(func() { _ = b.portal.Shutdown(context.Background()) })
 	c := b.client(t)
 	csrf := c.csrf(mount + "/resend")
 	for i, email := range []string{"a@example.com", "b@example.com"} {

@@ -43,6 +43,8 @@ type Portal struct {
 	nonceKey   []byte         // turns a registration nonce into the guest's ID
 
 	limitRegister, limitLogin, limitResend, limitAddress *webkit.RateLimiter
+
+	bg *backgroundJobs // work done after the response (resend look-ups)
 }
 
 // New checks cfg, parses the page templates and makes sure the default
@@ -52,7 +54,7 @@ func New(cfg Config) (*Portal, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Portal{cfg: cfg, store: cfg.Store, log: cfg.Logger, now: cfg.Now, render: cfg.Renderer}
+	p := &Portal{cfg: cfg, store: cfg.Store, log: cfg.Logger, now: cfg.Now, render: cfg.Renderer, bg: newBackgroundJobs()}
 	if p.render == nil {
 		if p.render, err = notify.NewRenderer(nil); err != nil {
 			return nil, fmt.Errorf("portal: %w", err)

@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -32,10 +33,11 @@ func (p *Portal) getResend(w http.ResponseWriter, r *http.Request) {
 }
 
 // postResend emails an active guest their credentials again. The answer is
-// the same whether or not the address is registered, so that the page does
-// not tell who is; it is rate limited per client and per address.
+// the same whether or not the address is registered, and it comes at once:
+// the look-up and the email are done in the background (see background),
+// so that neither the page nor its timing tells who is registered. It is
+// rate limited per client and per address.
 func (p *Portal) postResend(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
 	form := resendForm()
 	form.Load(r.PostForm)
 	email, msg := normalizeEmail(form.Value(fEmail))
@@ -48,34 +50,39 @@ func (p *Portal) postResend(w http.ResponseWriter, r *http.Request) {
 		webkit.TooMany(w, r, wait)
 		return
 	}
+	p.background(r.Context(), "resend", func(ctx context.Context) error { return p.resend(ctx, email) })
+	p.page(w, r, http.StatusOK, "resend", p.view(r, "Email me my credentials again", nil, resendData{Done: true, Email: email}))
+}
+
+// resend queues the credentials of the guest with email, if there is one
+// who may sign in now.
+func (p *Portal) resend(ctx context.Context, email string) error {
 	g, err := p.store.GetGuestByEmail(ctx, email)
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
-		g = nil
+		return nil
 	case err != nil:
-		p.fail(w, r, "resend: look up", err)
-		return
+		return fmt.Errorf("look up: %w", err)
 	}
-	if g != nil && g.CanLogIn(p.now()) {
-		m, err := p.credentialsMessage(g)
-		if err != nil {
-			p.fail(w, r, "resend", err)
-			return
-		}
-		// One resend per guest per minute, however often the form is sent.
-		m.IdempotencyKey = fmt.Sprintf("portal:resend:%s:%d", g.ID, p.now().Unix()/60)
-		var mid uuid.UUID
-		err = p.store.WithTx(ctx, func(tx storage.Store) error {
-			if mid, err = notify.Enqueue(ctx, tx, m); err != nil {
-				return err
-			}
-			return tx.Audit(ctx, storage.AuditEntry{Actor: "guest:" + g.Username, Action: "guest.resend", Subject: g.ID.String()})
-		})
-		if err != nil {
-			p.fail(w, r, "resend", err)
-			return
-		}
-		p.track(mid)
+	if !g.CanLogIn(p.now()) {
+		return nil
 	}
-	p.page(w, r, http.StatusOK, "resend", p.view(r, "Email me my credentials again", nil, resendData{Done: true, Email: email}))
+	m, err := p.credentialsMessage(g)
+	if err != nil {
+		return err
+	}
+	// One resend per guest per minute, however often the form is sent.
+	m.IdempotencyKey = fmt.Sprintf("portal:resend:%s:%d", g.ID, p.now().Unix()/60)
+	var mid uuid.UUID
+	err = p.store.WithTx(ctx, func(tx storage.Store) error {
+		if mid, err = notify.Enqueue(ctx, tx, m); err != nil {
+			return err
+		}
+		return tx.Audit(ctx, storage.AuditEntry{Actor: "guest:" + g.Username, Action: "guest.resend", Subject: g.ID.String()})
+	})
+	if err != nil {
+		return fmt.Errorf("queue: %w", err)
+	}
+	p.track(mid)
+	return nil
 }
