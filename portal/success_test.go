@@ -17,15 +17,15 @@ import (
 func (b *testBundle) settle(t *testing.T, id uuid.UUID, status storage.MailStatus) {
 	t.Helper()
 	ctx := context.Background()
-	if _, err := b.store.LeaseMailByID(ctx, id, "test-worker", time.Minute); err != nil {
+	leased, err := b.store.LeaseMailByID(ctx, id, "test-worker", time.Minute)
+	if err != nil {
 		t.Fatal(err)
 	}
-	var err error
 	switch status {
 	case storage.MailSent:
-		err = b.store.MarkMailSent(ctx, id, "test-worker")
+		err = b.store.MarkMailSent(ctx, id, leased.LeaseToken)
 	case storage.MailDead:
-		err = b.store.MarkMailDead(ctx, id, "test-worker", "550 5.1.1 mailbox unavailable", "recipient_rejected")
+		err = b.store.MarkMailDead(ctx, id, leased.LeaseToken, "550 5.1.1 mailbox unavailable", "recipient_rejected")
 	default:
 		t.Fatalf("settle: %s", status)
 	}
