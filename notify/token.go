@@ -37,16 +37,27 @@ type TokenCacheOptions struct {
 	Logger *slog.Logger
 	// MaxEntries bounds the number of settings versions kept; default 4.
 	MaxEntries int
+	// Now is the clock that decides when a token is due for a refresh and
+	// when a remembered failure is forgotten; default time.Now.
+	Now func() time.Time
 }
 
+// tokenFailureTTL is how long a failed token request is remembered: Token
+// calls for the same settings version get that failure meanwhile, without
+// a request, so that every sender does not hammer an endpoint that is down.
+// A new settings version asks at once.
+const tokenFailureTTL = 5 * time.Second
+
 // TokenCache hands out Exchange Online access tokens from the Entra ID
-// client-credentials grant. It keeps one token source per settings version
-// (and credentials), reuses a token until TokenRefreshMargin before it
-// expires, and fetches at most one token at a time per source however many
-// senders ask. It is safe for concurrent use.
+// client-credentials grant. It keeps one token per settings version (and
+// credentials), reuses it until TokenRefreshMargin before it expires, and
+// has at most one request to the token endpoint in flight per version: all
+// callers that need a token meanwhile share its outcome, token or error.
+// A failure is remembered for a few seconds. It is safe for concurrent use.
 type TokenCache struct {
 	logger *slog.Logger
 	max    int
+	now    func() time.Time
 	counts tokenCounts
 
 	mu      sync.Mutex
@@ -72,33 +83,54 @@ func (c *TokenCache) Stats() TokenStats {
 
 // NewTokenCache returns an empty cache.
 func NewTokenCache(opts TokenCacheOptions) *TokenCache {
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
 	return &TokenCache{
 		logger:  cmp.Or(opts.Logger, slog.New(slog.DiscardHandler)),
 		max:     cmp.Or(opts.MaxEntries, 4),
+		now:     now,
 		entries: make(map[string]*tokenEntry),
 	}
 }
 
-// tokenEntry is the token source of one settings version.
+// tokenEntry is the token of one settings version and the fetch that
+// renews it.
 type tokenEntry struct {
 	client *http.Client
-	base   oauth2.TokenSource // fetches from the endpoint on every call
+	src    *endpointSource
 	margin time.Duration
+	// lastUsed (Unix nanoseconds) is read by eviction without mu, so that
+	// the cache lock never waits for an entry.
+	lastUsed atomic.Int64
 
-	// mu serialises Token calls, so one fetch is in flight at a time and
-	// every caller knows whether its token came from the cache.
-	mu       sync.Mutex
-	src      oauth2.TokenSource // oauth2.ReuseTokenSourceWithExpiry(nil, base, margin)
-	last     *oauth2.Token
-	lastUsed time.Time
+	// mu guards the fields below. It is never held during a request.
+	mu          sync.Mutex
+	tok         *oauth2.Token // the cached token; nil: none
+	refreshAt   time.Time     // when tok is due for a refresh; zero: never
+	flight      *tokenFlight  // the request in flight; nil: none
+	failErr     error         // the last request's failure, remembered
+	failedUntil time.Time     // until then
+}
+
+// tokenFlight is one request to the token endpoint; done is closed once
+// tok or err is set.
+type tokenFlight struct {
+	done chan struct{}
+	tok  *oauth2.Token
+	err  error
 }
 
 // Token returns an access token for the settings (which must be in
 // [AuthExchangeOnline] mode) and whether it came from the cache. Failures are
 // a *[TokenError].
 //
-// A caller that finds a fetch in flight waits for it (bounded by the
-// settings' ConnTimeout) and then gets the new token from the cache.
+// When no valid token is cached, the first caller starts a request (bounded
+// by the settings' ConnTimeout, and not ended by any caller's ctx) and every
+// caller meanwhile waits for it, each until its own ctx ends. A failed
+// request is remembered for a few seconds and handed to the callers of that
+// time as well.
 func (c *TokenCache) Token(ctx context.Context, s Settings) (token string, fromCache bool, err error) {
 	s = s.WithDefaults()
 	if s.AuthMode != AuthExchangeOnline {
@@ -112,21 +144,68 @@ func (c *TokenCache) Token(ctx context.Context, s Settings) (token string, fromC
 		return "", false, &TokenError{Err: err}
 	}
 
+	now := c.now()
+	e.lastUsed.Store(now.UnixNano())
 	e.mu.Lock()
-	t, err := e.src.Token()
-	if err == nil {
-		fromCache = t == e.last
-		e.last = t
+	if t := e.tok; t != nil && (e.refreshAt.IsZero() || now.Before(e.refreshAt)) {
+		e.mu.Unlock()
+		c.logger.Debug("notify: token: from cache", tokenAttrs(s, t)...)
+		return t.AccessToken, true, nil
 	}
-	e.lastUsed = time.Now()
-	e.mu.Unlock()
-	if err != nil {
+	if e.failErr != nil && now.Before(e.failedUntil) {
+		err := e.failErr
+		e.mu.Unlock()
 		return "", false, &TokenError{Err: err}
 	}
-	if fromCache {
-		c.logger.Debug("notify: token: from cache", tokenAttrs(s, t)...)
+	f := e.flight
+	leader := f == nil
+	if leader {
+		f = &tokenFlight{done: make(chan struct{})}
+		e.flight = f
+		go c.fetch(e, f, s.ConnTimeout)
 	}
-	return t.AccessToken, fromCache, nil
+	e.mu.Unlock()
+
+	select {
+	case <-f.done:
+	case <-ctx.Done():
+		return "", false, &TokenError{Err: fmt.Errorf("waiting for the token endpoint: %w", ctx.Err())}
+	}
+	if f.err != nil {
+		return "", false, &TokenError{Err: f.err}
+	}
+	if !leader {
+		c.logger.Debug("notify: token: from cache", tokenAttrs(s, f.tok)...)
+	}
+	return f.tok.AccessToken, !leader, nil
+}
+
+// fetch runs the request of flight f for e and records its outcome.
+func (c *TokenCache) fetch(e *tokenEntry, f *tokenFlight, timeout time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	t, err := e.src.fetch(ctx)
+	now := c.now()
+	e.mu.Lock()
+	e.flight = nil
+	if err != nil {
+		e.failErr, e.failedUntil = err, now.Add(tokenFailureTTL)
+	} else {
+		e.tok, e.refreshAt = t, refreshTime(t, e.margin)
+		e.failErr = nil
+	}
+	f.tok, f.err = t, err
+	e.mu.Unlock()
+	close(f.done)
+}
+
+// refreshTime is when t is due for a refresh: margin before it expires.
+// The zero time (a token without expiry) means never.
+func refreshTime(t *oauth2.Token, margin time.Duration) time.Time {
+	if t.Expiry.IsZero() {
+		return time.Time{}
+	}
+	return t.Expiry.Add(-margin)
 }
 
 // Invalidate drops the cached token of the settings if it is still token, so
@@ -143,16 +222,16 @@ func (c *TokenCache) Invalidate(s Settings, token string) bool {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.last == nil || e.last.AccessToken != token {
+	if e.tok == nil || e.tok.AccessToken != token {
 		return false
 	}
-	e.src = oauth2.ReuseTokenSourceWithExpiry(nil, e.base, e.margin)
-	e.last = nil
+	e.tok = nil
 	c.logger.Info("notify: token: dropped from cache after the server rejected it", tokenAttrs(s, nil)...)
 	return true
 }
 
-// Close releases the idle HTTP connections of every entry and empties the cache.
+// Close releases the idle HTTP connections of every entry and empties the
+// cache. A request in flight ends by itself (within ConnTimeout).
 func (c *TokenCache) Close() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -179,43 +258,25 @@ func (c *TokenCache) entry(s Settings) (*tokenEntry, error) {
 	if err != nil {
 		return nil, err
 	}
-	base := &endpointSource{
-		cfg: &clientcredentials.Config{
-			ClientID:     s.ClientID,
-			ClientSecret: s.ClientSecret,
-			TokenURL:     s.TokenURL(),
-			Scopes:       []string{ExchangeOnlineScope},
-			AuthStyle:    oauth2.AuthStyleInParams,
-		},
-		// The token source keeps this context for its whole life: it carries
-		// the HTTP client and must never be cancelled.
-		ctx:      context.WithValue(context.Background(), oauth2.HTTPClient, client),
-		settings: s,
-		logger:   c.logger,
-		counts:   &c.counts,
-	}
 	e := &tokenEntry{
-		client:   client,
-		base:     base,
-		margin:   s.TokenRefreshMargin,
-		src:      oauth2.ReuseTokenSourceWithExpiry(nil, base, s.TokenRefreshMargin),
-		lastUsed: time.Now(),
+		client: client,
+		src:    newEndpointSource(s, client, c.logger, &c.counts),
+		margin: s.TokenRefreshMargin,
 	}
+	e.lastUsed.Store(c.now().UnixNano())
 	c.entries[key] = e
 	c.evictLocked()
 	return e, nil
 }
 
-// evictLocked drops the least recently used entries beyond the bound.
+// evictLocked drops the least recently used entries beyond the bound. It
+// takes no entry's lock.
 func (c *TokenCache) evictLocked() {
 	for len(c.entries) > c.max {
 		var oldKey string
-		var oldest time.Time
+		var oldest int64
 		for k, e := range c.entries {
-			e.mu.Lock()
-			used := e.lastUsed
-			e.mu.Unlock()
-			if oldKey == "" || used.Before(oldest) {
+			if used := e.lastUsed.Load(); oldKey == "" || used < oldest {
 				oldKey, oldest = k, used
 			}
 		}
@@ -239,19 +300,36 @@ func tokenKey(s Settings) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// endpointSource fetches a new token on every call and logs it (never the
+// endpointSource requests a new token on every call and logs it (never the
 // token), counting the requests when counts is set.
 type endpointSource struct {
 	cfg      *clientcredentials.Config
-	ctx      context.Context
+	client   *http.Client
 	settings Settings
 	logger   *slog.Logger
 	counts   *tokenCounts // nil: not counted (TestConnection)
 }
 
-func (s *endpointSource) Token() (*oauth2.Token, error) {
+func newEndpointSource(s Settings, client *http.Client, logger *slog.Logger, counts *tokenCounts) *endpointSource {
+	return &endpointSource{
+		cfg: &clientcredentials.Config{
+			ClientID:     s.ClientID,
+			ClientSecret: s.ClientSecret,
+			TokenURL:     s.TokenURL(),
+			Scopes:       []string{ExchangeOnlineScope},
+			AuthStyle:    oauth2.AuthStyleInParams,
+		},
+		client:   client,
+		settings: s,
+		logger:   logger,
+		counts:   counts,
+	}
+}
+
+// fetch makes one request, bounded by ctx.
+func (s *endpointSource) fetch(ctx context.Context) (*oauth2.Token, error) {
 	start := time.Now()
-	t, err := s.cfg.Token(s.ctx)
+	t, err := s.cfg.Token(context.WithValue(ctx, oauth2.HTTPClient, s.client))
 	took := time.Since(start)
 	if s.counts != nil {
 		s.counts.fetches.Add(1)
@@ -298,19 +376,7 @@ func fetchToken(ctx context.Context, s Settings, logger *slog.Logger) (*oauth2.T
 		return nil, &TokenError{Err: err}
 	}
 	defer client.CloseIdleConnections()
-	src := &endpointSource{
-		cfg: &clientcredentials.Config{
-			ClientID:     s.ClientID,
-			ClientSecret: s.ClientSecret,
-			TokenURL:     s.TokenURL(),
-			Scopes:       []string{ExchangeOnlineScope},
-			AuthStyle:    oauth2.AuthStyleInParams,
-		},
-		ctx:      context.WithValue(ctx, oauth2.HTTPClient, client),
-		settings: s,
-		logger:   logger,
-	}
-	t, err := src.Token()
+	t, err := newEndpointSource(s, client, logger, nil).fetch(ctx)
 	if err != nil {
 		return nil, &TokenError{Err: err}
 	}

@@ -1,8 +1,10 @@
 package notify
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -204,4 +206,170 @@ func TestTokenFetchCounters(t *testing.T) {
 	if got := b.srv.TokenRequests(); got != 3 {
 		t.Errorf("emulator saw %d token requests, want 3", got)
 	}
+}
+
+// A caller waiting for a fetch that hangs leaves when its own context ends,
+// without starting a fetch of its own; the fetch goes on for the others.
+func TestTokenCacheWaiterHonoursItsContext(t *testing.T) {
+	t.Parallel()
+	b := deliverySetup(t, exchangetest.Options{})
+	b.srv.SetTokenLatency(10 * time.Second) // the endpoint hangs (until the emulator closes)
+	s := b.settings
+	s.ConnTimeout = 30 * time.Second
+	c := NewTokenCache(TokenCacheOptions{})
+	t.Cleanup(func() { _ = c.Close() })
+
+	leaderCtx, cancelLeader := context.WithCancel(ctxT(t))
+	leaderErr := make(chan error, 1)
+	go func() { _, _, err := c.Token(leaderCtx, s); leaderErr <- err }()
+	waitFor(t, "the first caller's fetch to reach the endpoint", func() bool { return b.srv.TokenRequests() == 1 })
+
+	ctx, cancel := context.WithTimeout(ctxT(t), 100*time.Millisecond)
+	defer cancel()
+	_, _, err := c.Token(ctx, s)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("waiter: err = %v, want its context's deadline", err)
+	}
+	var te *TokenError
+	if !errors.As(err, &te) {
+		t.Errorf("waiter: err %T is not a *TokenError", err)
+	}
+	cancelLeader()
+	if err := <-leaderErr; !errors.Is(err, context.Canceled) {
+		t.Errorf("first caller: err = %v, want its context's cancellation", err)
+	}
+	if n := b.srv.TokenRequests(); n != 1 || b.srv.TokensIssued() != 0 {
+		t.Errorf("token requests %d, issued %d; want the one fetch, still in flight", n, b.srv.TokensIssued())
+	}
+}
+
+// Callers that arrive together share one fetch and its failure, and callers
+// right after it get the failure remembered: a dead endpoint is asked once.
+func TestTokenCacheSharesAFailure(t *testing.T) {
+	t.Parallel()
+	b := deliverySetup(t, exchangetest.Options{})
+	b.srv.SetTokenEndpointDown(true)
+	var skew atomic.Int64
+	c := NewTokenCache(TokenCacheOptions{Now: func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }})
+	t.Cleanup(func() { _ = c.Close() })
+
+	const workers = 8
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	codes := make(chan string, 2*workers)
+	for range workers {
+		wg.Go(func() {
+			<-start
+			for range 2 {
+				_, _, err := c.Token(ctxT(t), b.settings)
+				codes <- Diagnose(err).Code
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	close(codes)
+	for code := range codes {
+		if code != CodeTokenEndpointUnavailable {
+			t.Errorf("a caller got %s, want %s", code, CodeTokenEndpointUnavailable)
+		}
+	}
+	if n := b.srv.TokenRequests(); n != 1 {
+		t.Errorf("%d callers asking twice made %d token requests, want 1", workers, n)
+	}
+	if st := c.Stats(); st.Fetches != 1 || st.Failures != 1 {
+		t.Errorf("stats %+v, want 1 fetch, 1 failure", st)
+	}
+
+	// A new settings version is not held back by the old one's failure.
+	b.srv.SetTokenEndpointDown(false)
+	s2 := b.settings
+	s2.Version = 2
+	if _, _, err := c.Token(ctxT(t), s2); err != nil || b.srv.TokenRequests() != 2 {
+		t.Fatalf("new version: err %v, token requests %d; want a fetch of its own", err, b.srv.TokenRequests())
+	}
+	// The same version asks again once the failure is old enough.
+	if _, _, err := c.Token(ctxT(t), b.settings); err == nil || b.srv.TokenRequests() != 2 {
+		t.Fatalf("right after the failure: err %v, token requests %d; want the remembered failure", err, b.srv.TokenRequests())
+	}
+	skew.Store(int64(tokenFailureTTL))
+	if _, _, err := c.Token(ctxT(t), b.settings); err != nil || b.srv.TokenRequests() != 3 {
+		t.Fatalf("after the failure expired: err %v, token requests %d; want a new fetch", err, b.srv.TokenRequests())
+	}
+}
+
+// One entry's slow fetch does not hold up the others, even when a new entry
+// evicts the slow one.
+func TestTokenCacheSlowFetchDoesNotBlockOthers(t *testing.T) {
+	t.Parallel()
+	b := deliverySetup(t, exchangetest.Options{})
+	hang := hangingTLSServer(t)
+	c := NewTokenCache(TokenCacheOptions{MaxEntries: 1})
+	t.Cleanup(func() { _ = c.Close() })
+
+	slow := b.settings
+	slow.Version, slow.TokenEndpointBase, slow.ConnTimeout = 7, "https://"+hang.addr, 30*time.Second
+	slowCtx, cancelSlow := context.WithCancel(ctxT(t))
+	defer cancelSlow()
+	slowDone := make(chan struct{})
+	go func() { defer close(slowDone); _, _, _ = c.Token(slowCtx, slow) }()
+	<-hang.accepted // its fetch is in flight and will not end by itself
+
+	got := make(chan error, 1)
+	go func() { _, _, err := c.Token(ctxT(t), b.settings); got <- err }() // evicts the slow entry
+	select {
+	case err := <-got:
+		if err != nil {
+			t.Fatalf("Token for another version: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Token for another version is stuck behind the slow fetch")
+	}
+	cancelSlow()
+	<-slowDone
+}
+
+// hangingTLSServer accepts TCP connections and never answers; accepted gets
+// a value per connection. Connections close when the test ends.
+type hangServer struct {
+	addr     string
+	accepted chan struct{}
+}
+
+func hangingTLSServer(t *testing.T) *hangServer {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &hangServer{addr: ln.Addr().String(), accepted: make(chan struct{}, 16)}
+	var mu sync.Mutex
+	var conns []net.Conn
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			select {
+			case h.accepted <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		_ = ln.Close()
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			_ = c.Close()
+		}
+	})
+	return h
 }
