@@ -28,7 +28,7 @@ import (
 func (p *Portal) echo(w http.ResponseWriter, r *http.Request, id uuid.UUID, nonce string, reg registration, owner *storage.Guest, gt *storage.GuestType, approval bool) {
 	ctx := r.Context()
 	now := p.now()
-	mid, err := p.remind(ctx, owner, nonce, now)
+	mid, at, err := p.remind(ctx, owner, nonce, now)
 	if err != nil {
 		p.fail(w, r, "register: registered address", err)
 		return
@@ -42,7 +42,9 @@ func (p *Portal) echo(w http.ResponseWriter, r *http.Request, id uuid.UUID, nonc
 		t.Status = storage.GuestPending
 	}
 	p.log.InfoContext(ctx, "registration for a registered address", "guest_id", owner.ID, "status", owner.Status, "mail_id", mid)
-	p.setRegisteredCookie(w, r, id)
+	if now.Sub(at) < repeatWindow { // as redirectRegistered does for a form sent again
+		p.setRegisteredCookie(w, r, id)
+	}
 	webkit.SeeOther(w, p.successURL(t))
 }
 
@@ -51,8 +53,9 @@ var errLimited = errors.New("portal: over the per-address limit")
 
 // remind queues owner's credentials (or pending note) again for a
 // registration with nonce, once per form, within the per-address limit.
-// It returns the message's ID, or uuid.Nil when nothing was queued.
-func (p *Portal) remind(ctx context.Context, owner *storage.Guest, nonce string, now time.Time) (uuid.UUID, error) {
+// It returns the message's ID, or uuid.Nil when nothing was queued, and
+// when this form first reminded them (now, unless it is sent again).
+func (p *Portal) remind(ctx context.Context, owner *storage.Guest, nonce string, now time.Time) (uuid.UUID, time.Time, error) {
 	var (
 		m   notify.Message
 		err error
@@ -63,15 +66,16 @@ func (p *Portal) remind(ctx context.Context, owner *storage.Guest, nonce string,
 	case owner.Status == storage.GuestPending:
 		m, err = p.pendingMessage(owner)
 	default:
-		return uuid.Nil, nil // suspended: nothing to send
+		return uuid.Nil, now, nil // suspended: nothing to send
 	}
 	if err != nil {
-		return uuid.Nil, err
+		return uuid.Nil, now, err
 	}
 	m.IdempotencyKey = registrationKey(nonce) + ":" + owner.ID.String()
 	var (
 		mid uuid.UUID
 		dup bool
+		at  = now
 	)
 	err = p.store.WithTx(ctx, func(tx storage.Store) error {
 		spy := &enqueueSpy{Store: tx}
@@ -79,8 +83,11 @@ func (p *Portal) remind(ctx context.Context, owner *storage.Guest, nonce string,
 		if mid, err = notify.Enqueue(ctx, spy, m); err != nil {
 			return err
 		}
-		if dup = spy.duplicate; dup {
-			return nil // this form reminded the owner already
+		if dup = spy.duplicate; dup { // this form reminded the owner already
+			if first, err := tx.GetMail(ctx, mid); err == nil {
+				at = first.CreatedAt
+			}
+			return nil
 		}
 		if ok, _ := p.limitAddress.Allow(owner.Email); !ok {
 			return errLimited
@@ -90,14 +97,14 @@ func (p *Portal) remind(ctx context.Context, owner *storage.Guest, nonce string,
 	})
 	switch {
 	case errors.Is(err, errLimited):
-		return uuid.Nil, nil
+		return uuid.Nil, now, nil
 	case err != nil:
-		return uuid.Nil, err
+		return uuid.Nil, now, err
 	}
 	if !dup {
 		p.track(mid)
 	}
-	return mid, nil
+	return mid, at, nil
 }
 
 // enqueueSpy notes whether an enqueue found its idempotency key taken.

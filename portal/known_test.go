@@ -191,3 +191,24 @@ func (b *testBundle) mailSince(t *testing.T, seen map[uuid.UUID]bool) []notify.M
 	}
 	return out
 }
+
+// Sent again later, a form for a registered address sets the same cookies
+// as a new registration's form sent again later.
+func TestRegisterKnownAddressRepeatedLater(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(c *Config) { c.Policy.SuccessWait = time.Millisecond })
+	registered(t, b, "ada@example.com")
+	fresh, known := b.client(t), b.client(t)
+	ff, kf := fresh.registerForm(), known.registerForm()
+	ff.Set("email", "eve@example.com")
+	for i, wait := range []time.Duration{0, time.Minute, 20 * time.Minute} {
+		b.clock.Add(wait)
+		f, k := fresh.post(mount+"/register", ff), known.post(mount+"/register", kf)
+		if f.StatusCode != 303 || k.StatusCode != 303 {
+			t.Fatalf("post %d: %d and %d", i, f.StatusCode, k.StatusCode)
+		}
+		if fc, kc := strings.Join(cookieNames(f), ","), strings.Join(cookieNames(k), ","); fc != kc {
+			t.Errorf("post %d (%s on): a new address's form sets cookies %q, a registered one's %q", i, wait, fc, kc)
+		}
+	}
+}

@@ -470,31 +470,41 @@ func registrationKey(nonce string) string { return "portal:register:" + nonce }
 func (p *Portal) redirectRegistered(w http.ResponseWriter, r *http.Request, g *storage.Guest, nonce string) {
 	// Enqueue with the first email's idempotency key gives that email's ID
 	// (and queues nothing). Only if the outbox no longer has it does this
-	// queue the email the guest's state calls for now.
-	var m notify.Message
-	var err error
-	if g.Status == storage.GuestActive {
+	// queue the email the guest's state calls for now, if any.
+	var (
+		m   notify.Message
+		mid uuid.UUID
+		err error
+	)
+	switch g.Status {
+	case storage.GuestActive:
 		m, err = p.credentialsMessage(g)
-	} else {
+	case storage.GuestPending:
 		m, err = p.pendingMessage(g)
 	}
+	if err == nil && m.Kind != "" {
+		m.IdempotencyKey = registrationKey(nonce)
+		err = p.store.WithTx(r.Context(), func(tx storage.Store) error {
+			mid, err = notify.Enqueue(r.Context(), tx, m)
+			return err
+		})
+	}
 	if err != nil {
 		p.fail(w, r, "register: repeated form", err)
 		return
 	}
-	m.IdempotencyKey = registrationKey(nonce)
-	var mid uuid.UUID
-	err = p.store.WithTx(r.Context(), func(tx storage.Store) error {
-		mid, err = notify.Enqueue(r.Context(), tx, m)
-		return err
-	})
-	if err != nil {
-		p.fail(w, r, "register: repeated form", err)
-		return
+	// A double click or a reload gets the page as the first POST did; the
+	// same form sent long after (a kiosk's back button) gets it without the
+	// credentials.
+	if p.now().Sub(g.CreatedAt) < repeatWindow {
+		p.setRegisteredCookie(w, r, g.ID)
 	}
-	p.setRegisteredCookie(w, r, g.ID)
 	webkit.SeeOther(w, p.successURL(guestTicket(g, mid)))
 }
+
+// repeatWindow is how soon after registering a repeated POST of the form
+// still counts as the same visit (a double click, a reload).
+const repeatWindow = 2 * time.Minute
 
 // validity is how long a new guest of gt may stay: its default duration,
 // capped by its maximum.

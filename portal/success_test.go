@@ -157,3 +157,30 @@ func TestSuccessPageCredentialsNeedTheCookie(t *testing.T) {
 		t.Fatalf("after 15 minutes:\n%s", page.body)
 	}
 }
+
+// A form sent again soon (a double click, a reload) leads to the page with
+// the password; sent again later (the back button of a kiosk, after the
+// cookie ran out), to the page without it.
+func TestSuccessPageRepeatedFormLater(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(c *Config) { c.Policy.ShowCredentials = true; c.Policy.SuccessWait = time.Millisecond })
+	c := b.client(t)
+	form := c.registerForm()
+	first := c.post(mount+"/register", form)
+	g := b.guests(t)[0]
+	forget := func() {
+		u, _ := url.Parse(b.srv.URL + first.location())
+		c.jar.SetCookies(u, []*http.Cookie{{Name: "lobby_registered", Path: u.Path, MaxAge: -1}})
+	}
+	forget()
+	b.clock.Add(time.Minute)
+	if page := c.get(c.post(mount+"/register", form).location()); !strings.Contains(page.body, "<code>"+g.Password+"</code>") {
+		t.Fatalf("the form sent again a minute later:\n%s", page.body)
+	}
+	forget()
+	b.clock.Add(20 * time.Minute)
+	page := c.get(c.post(mount+"/register", form).location())
+	if page.StatusCode != 200 || strings.Contains(page.body, g.Password) || !strings.Contains(page.body, "You are registered") {
+		t.Fatalf("the form sent again 21 minutes later: %d\n%s", page.StatusCode, page.body)
+	}
+}
