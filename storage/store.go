@@ -109,7 +109,8 @@ type OutboxStore interface {
 	// message the lease returned). They return ErrLeaseLost unless that
 	// lease is still the message's current one (a lease that ran out but
 	// was not taken over still counts), and ErrNotFound when there is no
-	// message id.
+	// message id. MarkMailSent also clears the payload, which may hold
+	// credentials; the kind, recipient and subject stay for the mail log.
 	MarkMailSent(ctx context.Context, id uuid.UUID, token LeaseToken) error
 	MarkMailDeferred(ctx context.Context, id uuid.UUID, token LeaseToken, next time.Time, lastErr, diagnosis string) error
 	MarkMailDead(ctx context.Context, id uuid.UUID, token LeaseToken, lastErr, diagnosis string) error
@@ -118,7 +119,8 @@ type OutboxStore interface {
 	ReleaseMail(ctx context.Context, id uuid.UUID, token LeaseToken) error
 	// GetMail returns the message with id and its payload opened, or
 	// ErrNotFound. A payload that does not open is ErrUnreadable, except on
-	// a message marked dead for it, which comes back without a payload.
+	// a message marked dead for it, which comes back without a payload, as
+	// does a sent message.
 	GetMail(ctx context.Context, id uuid.UUID) (*OutboxMessage, error)
 	// ListMail lists messages newest first, for the mail log. Lists never
 	// carry secrets: the payload is neither read nor opened, and
@@ -126,6 +128,11 @@ type OutboxStore interface {
 	ListMail(ctx context.Context, f MailFilter) ([]*OutboxMessage, error)
 	// CountMail counts messages by status.
 	CountMail(ctx context.Context) (map[MailStatus]int, error)
+	// PurgeMail deletes the sent and dead messages last updated before
+	// olderThan and returns how many it deleted; queued, deferred and
+	// leased messages stay whatever their age. A purged message's
+	// idempotency key is free again.
+	PurgeMail(ctx context.Context, olderThan time.Time) (int, error)
 }
 
 // AlarmStore keeps alarms and the audit log.

@@ -94,25 +94,34 @@ func (s *Store) markUnreadable(ctx context.Context, id uuid.UUID) error {
 // other error m is left as it was.
 func (s *Store) EnqueueMail(ctx context.Context, m *storage.OutboxMessage) error {
 	q := storage.QueuedMail(m, s.clock())
-	tag, err := s.db.Exec(ctx, `INSERT INTO outbox (id, idempotency_key, kind, recipient, subject, payload, status,
-			attempts, next_attempt_at, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, 'queued', 0, $7, $8, $9)
-		ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING`,
-		q.ID, textIn(q.IdempotencyKey), q.Kind, q.Recipient, q.Subject, s.sealer.Seal(q.Payload, storage.OutboxPayloadAD(q.ID)),
-		q.NextAttemptAt, q.CreatedAt, q.UpdatedAt)
-	if err != nil {
-		return wrap("enqueue mail", err)
+	sealed := s.sealer.Seal(q.Payload, storage.OutboxPayloadAD(q.ID))
+	// The message holding the key may be purged between the insert and the
+	// look-up; then the key is free and the insert is tried again.
+	for range 3 {
+		tag, err := s.db.Exec(ctx, `INSERT INTO outbox (id, idempotency_key, kind, recipient, subject, payload, status,
+				attempts, next_attempt_at, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, 'queued', 0, $7, $8, $9)
+			ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING`,
+			q.ID, textIn(q.IdempotencyKey), q.Kind, q.Recipient, q.Subject, sealed, q.NextAttemptAt, q.CreatedAt, q.UpdatedAt)
+		if err != nil {
+			return wrap("enqueue mail", err)
+		}
+		if tag.RowsAffected() > 0 {
+			*m = q
+			return nil
+		}
+		var existing uuid.UUID
+		err = s.db.QueryRow(ctx, `SELECT id FROM outbox WHERE idempotency_key = $1`, q.IdempotencyKey).Scan(&existing)
+		if errors.Is(err, pgx.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return wrap("enqueue mail: find duplicate", err)
+		}
+		m.ID = existing
+		return fmt.Errorf("postgres: enqueue mail: idempotency key already queued as %s: %w", existing, storage.ErrDuplicate)
 	}
-	if tag.RowsAffected() > 0 {
-		*m = q
-		return nil
-	}
-	var existing uuid.UUID
-	if err := s.db.QueryRow(ctx, `SELECT id FROM outbox WHERE idempotency_key = $1`, q.IdempotencyKey).Scan(&existing); err != nil {
-		return wrap("enqueue mail: find duplicate", err)
-	}
-	m.ID = existing
-	return fmt.Errorf("postgres: enqueue mail: idempotency key already queued as %s: %w", existing, storage.ErrDuplicate)
+	return errors.New("postgres: enqueue mail: the message holding its idempotency key kept changing; try again")
 }
 
 // LeaseMail leases up to n due messages, oldest due first, to owner until
@@ -229,9 +238,11 @@ func (s *Store) notLeasable(ctx context.Context, op string, id uuid.UUID) error 
 	return fmt.Errorf("postgres: %s %s: not leasable now: %w", op, id, storage.ErrConflict)
 }
 
-// MarkMailSent records a delivery.
+// MarkMailSent records a delivery and clears the payload, which may hold
+// credentials; the kind, recipient and subject stay for the mail log.
 func (s *Store) MarkMailSent(ctx context.Context, id uuid.UUID, token storage.LeaseToken) error {
-	return s.settle(ctx, "mark mail sent", `status = 'sent', sent_at = $3, updated_at = $3`, id, token, s.clock())
+	return s.settle(ctx, "mark mail sent", `status = 'sent', sent_at = $3, updated_at = $3, payload = ''::bytea`,
+		id, token, s.clock())
 }
 
 // MarkMailDeferred records a transient failure and when to try again.
@@ -344,4 +355,15 @@ func (s *Store) CountMail(ctx context.Context) (map[storage.MailStatus]int, erro
 		counts[storage.MailStatus(status)] = n
 	}
 	return counts, wrap("count mail", rows.Err())
+}
+
+// PurgeMail deletes the sent and dead messages last updated before
+// olderThan and returns how many it deleted.
+func (s *Store) PurgeMail(ctx context.Context, olderThan time.Time) (int, error) {
+	tag, err := s.db.Exec(ctx, `DELETE FROM outbox WHERE status IN ('sent', 'dead') AND updated_at < $1`,
+		storage.Truncate(olderThan))
+	if err != nil {
+		return 0, wrap("purge mail", err)
+	}
+	return int(tag.RowsAffected()), nil
 }

@@ -115,29 +115,39 @@ func (s *Store) markUnreadable(ctx context.Context, id uuid.UUID) error {
 // is left as it was.
 func (s *Store) EnqueueMail(ctx context.Context, m *storage.OutboxMessage) error {
 	q := storage.QueuedMail(m, s.now())
+	sealed := s.sealer.Seal(q.Payload, storage.OutboxPayloadAD(q.ID))
 	w := s.writer()
-	res, err := w.ExecContext(ctx, `INSERT INTO outbox (`+mailCols+`) VALUES (`+placeholders(16)+`)
-		ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING`,
-		q.ID.String(), nullString(q.IdempotencyKey), q.Kind, q.Recipient, q.Subject,
-		s.sealer.Seal(q.Payload, storage.OutboxPayloadAD(q.ID)),
-		string(storage.MailQueued), 0, micros(q.NextAttemptAt), "", nil, "", "", micros(q.CreatedAt), nil, micros(q.UpdatedAt))
-	if err != nil {
-		if _, ok := uniqueViolation(err); ok {
-			return fmt.Errorf("sqlite: enqueue mail: the message id is taken: %w", storage.ErrConflict)
+	// The message holding the key may be purged (by another process)
+	// between the insert and the look-up; then the key is free and the
+	// insert is tried again.
+	for range 3 {
+		res, err := w.ExecContext(ctx, `INSERT INTO outbox (`+mailCols+`) VALUES (`+placeholders(16)+`)
+			ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING`,
+			q.ID.String(), nullString(q.IdempotencyKey), q.Kind, q.Recipient, q.Subject, sealed,
+			string(storage.MailQueued), 0, micros(q.NextAttemptAt), "", nil, "", "", micros(q.CreatedAt), nil, micros(q.UpdatedAt))
+		if err != nil {
+			if _, ok := uniqueViolation(err); ok {
+				return fmt.Errorf("sqlite: enqueue mail: the message id is taken: %w", storage.ErrConflict)
+			}
+			return fmt.Errorf("sqlite: enqueue mail: %w", err)
 		}
-		return fmt.Errorf("sqlite: enqueue mail: %w", err)
+		if n, _ := res.RowsAffected(); n > 0 {
+			*m = q
+			return nil
+		}
+		// Only the idempotency key can have been in the way.
+		var dup uuid.UUID
+		err = w.QueryRowContext(ctx, "SELECT id FROM outbox WHERE idempotency_key = ?", q.IdempotencyKey).Scan(&dup)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("sqlite: enqueue mail: find the queued duplicate: %w", err)
+		}
+		m.ID = dup
+		return fmt.Errorf("sqlite: enqueue mail: idempotency key already queued as %s: %w", dup, storage.ErrDuplicate)
 	}
-	if n, _ := res.RowsAffected(); n > 0 {
-		*m = q
-		return nil
-	}
-	// Only the idempotency key can have been in the way.
-	var dup uuid.UUID
-	if err := w.QueryRowContext(ctx, "SELECT id FROM outbox WHERE idempotency_key = ?", q.IdempotencyKey).Scan(&dup); err != nil {
-		return fmt.Errorf("sqlite: enqueue mail: find the queued duplicate: %w", err)
-	}
-	m.ID = dup
-	return fmt.Errorf("sqlite: enqueue mail: idempotency key already queued as %s: %w", dup, storage.ErrDuplicate)
+	return errors.New("sqlite: enqueue mail: the message holding its idempotency key kept changing; try again")
 }
 
 // LeaseMail leases up to n due messages, oldest due first, to owner for lease.
@@ -276,12 +286,14 @@ func (s *Store) settle(ctx context.Context, op string, id uuid.UUID, token stora
 	return nil
 }
 
-// MarkMailSent records a successful send. The lease must still be the
+// MarkMailSent records a successful send and clears the payload, which may
+// hold credentials (the kind, recipient and subject stay). The lease must
+// still be the
 // message's current one: a lease that ran out but was not taken over still
 // counts.
 func (s *Store) MarkMailSent(ctx context.Context, id uuid.UUID, token storage.LeaseToken) error {
 	now := micros(s.now())
-	return s.settle(ctx, "mark mail sent", id, token, "status = 'sent', sent_at = ?, updated_at = ?", now, now)
+	return s.settle(ctx, "mark mail sent", id, token, "status = 'sent', sent_at = ?, updated_at = ?, payload = x''", now, now)
 }
 
 // MarkMailDeferred records a transient failure; the message is due again at next.
@@ -370,4 +382,19 @@ func (s *Store) CountMail(ctx context.Context) (map[storage.MailStatus]int, erro
 		return nil, fmt.Errorf("sqlite: count mail: %w", err)
 	}
 	return counts, nil
+}
+
+// PurgeMail deletes the sent and dead messages last updated before
+// olderThan and returns how many it deleted.
+func (s *Store) PurgeMail(ctx context.Context, olderThan time.Time) (int, error) {
+	res, err := s.writer().ExecContext(ctx, "DELETE FROM outbox WHERE status IN ('sent', 'dead') AND updated_at < ?",
+		micros(olderThan))
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: purge mail: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: purge mail: %w", err)
+	}
+	return int(n), nil
 }

@@ -339,6 +339,90 @@ func testLeaseArguments(t *testing.T, b Backend) {
 	}
 }
 
+// testMailRetention: a sent message keeps what the mail log shows but not
+// its payload (which may hold credentials), and PurgeMail deletes sent and
+// dead messages last updated before a time, and nothing else.
+func testMailRetention(t *testing.T, b Backend) {
+	bb := setup(t, b)
+	s, ctx := bb.store, t.Context()
+	settle := func(m *storage.OutboxMessage, status storage.MailStatus) {
+		t.Helper()
+		l, err := s.LeaseMailByID(ctx, m.ID, "w", time.Minute)
+		if err != nil {
+			t.Fatalf("LeaseMailByID: %v", err)
+		}
+		if status == storage.MailSent {
+			err = s.MarkMailSent(ctx, m.ID, l.LeaseToken)
+		} else {
+			err = s.MarkMailDead(ctx, m.ID, l.LeaseToken, "550 5.1.1", "recipient_rejected")
+		}
+		if err != nil {
+			t.Fatalf("settle %s: %v", status, err)
+		}
+	}
+	sentOld := mail("old@example.com", "Your credentials")
+	sentOld.IdempotencyKey = "credentials:old"
+	bb.enqueue(t, sentOld)
+	deadOld := bb.enqueue(t, mail("dead@example.com", "Your credentials"))
+	queuedOld := bb.enqueue(t, mail("queued@example.com", "Not sent yet"))
+	settle(sentOld, storage.MailSent)
+	settle(deadOld, storage.MailDead)
+	deferred := bb.enqueue(t, mail("deferred@example.com", "Try again"))
+	l, err := s.LeaseMailByID(ctx, deferred.ID, "w", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.MarkMailDeferred(ctx, deferred.ID, l.LeaseToken, bb.clock.now().Add(time.Hour), "421", "smtp_transient"); err != nil {
+		t.Fatal(err)
+	}
+	cutoff := bb.clock.now().Add(time.Second)
+	bb.clock.Advance(time.Hour)
+	sentNew := bb.enqueue(t, mail("new@example.com", "Your credentials"))
+	settle(sentNew, storage.MailSent)
+
+	got := bb.getMail(t, sentOld.ID)
+	if len(got.Payload) != 0 || got.Recipient != sentOld.Recipient || got.Subject != sentOld.Subject || got.Kind != sentOld.Kind {
+		t.Fatalf("a sent message: %d payload bytes, recipient %q, subject %q, kind %q; want no payload, the rest kept",
+			len(got.Payload), got.Recipient, got.Subject, got.Kind)
+	}
+	if raw := b.Raw(t, s, "SELECT payload FROM outbox WHERE id = '"+sentOld.ID.String()+"'"); len(raw) != 1 || len(raw[0]) != 0 {
+		t.Fatalf("a sent message's stored payload is %d bytes; want none", lenFirst(raw))
+	}
+	if got := bb.getMail(t, deadOld.ID); !bytes.Equal(got.Payload, deadOld.Payload) {
+		t.Fatal("a dead message lost its payload; only sending clears it")
+	}
+
+	n, err := s.PurgeMail(ctx, cutoff)
+	if err != nil || n != 2 {
+		t.Fatalf("PurgeMail(cutoff) = %d, %v; want the old sent and dead messages, 2", n, err)
+	}
+	for _, m := range []*storage.OutboxMessage{sentOld, deadOld} {
+		if _, err := s.GetMail(ctx, m.ID); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("GetMail of a purged message: err = %v, want ErrNotFound", err)
+		}
+	}
+	for _, m := range []*storage.OutboxMessage{queuedOld, deferred, sentNew} {
+		if _, err := s.GetMail(ctx, m.ID); err != nil {
+			t.Errorf("GetMail of a message PurgeMail must keep: %v", err)
+		}
+	}
+	if n, err := s.PurgeMail(ctx, cutoff); err != nil || n != 0 {
+		t.Fatalf("PurgeMail(cutoff) again = %d, %v; want 0", n, err)
+	}
+	// A purged message's idempotency key is free again.
+	again := mail("old@example.com", "Your credentials")
+	again.IdempotencyKey = sentOld.IdempotencyKey
+	if err := s.EnqueueMail(ctx, again); err != nil || again.ID == sentOld.ID {
+		t.Fatalf("EnqueueMail with a purged message's key: %v (id %v); want a new message", err, again.ID)
+	}
+	if n, err := s.PurgeMail(ctx, bb.clock.now().Add(time.Second)); err != nil || n != 1 {
+		t.Fatalf("PurgeMail(now) = %d, %v; want the newer sent message, 1", n, err)
+	}
+	if counts, err := s.CountMail(ctx); err != nil || counts[storage.MailQueued] != 2 || counts[storage.MailDeferred] != 1 || len(counts) != 2 {
+		t.Fatalf("CountMail after purging = %v, %v; want 2 queued and 1 deferred", counts, err)
+	}
+}
+
 // testLeaseUnreadablePayload: one message whose sealed payload does not
 // open stops nothing. The lease marks it dead (payload_unreadable) and
 // returns the others; GetMail still shows it, without a payload.

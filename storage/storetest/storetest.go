@@ -73,6 +73,7 @@ func Run(t *testing.T, b Backend) {
 		{"MailRelease", testMailRelease},
 		{"LeaseMailByID", testLeaseMailByID},
 		{"ListAndCountMail", testListAndCountMail},
+		{"MailRetention", testMailRetention},
 		{"Alarms", testAlarms},
 		{"Audit", testAudit},
 		{"Leader", testLeader},
