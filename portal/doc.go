@@ -3,7 +3,15 @@
 // waits briefly on the credentials email, guest sign-in and sign-out,
 // "email me my credentials again", and the guest account rules (usernames,
 // passwords, guest types, validity). RunJobs runs the guest lifecycle jobs:
-// expiry notices and expiring guests.
+// expiry notices, expiring guests, and purging guests long expired or
+// denied.
+//
+// The register and resend pages do not tell which addresses are
+// registered. Registering an address whose registration has run its course
+// (expired, denied, pending past the approval window) renews it; one whose
+// registration is live answers exactly as a new registration and emails
+// the address's owner again. Resend answers at once and looks the address
+// up in the background; Shutdown waits for that work.
 //
 // Portal.Handler is a plain http.Handler that expects its mount prefix
 // stripped and links with relative URLs, so it works under any prefix.
