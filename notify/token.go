@@ -191,12 +191,34 @@ func (c *TokenCache) fetch(e *tokenEntry, f *tokenFlight, timeout time.Duration)
 	if err != nil {
 		e.failErr, e.failedUntil = err, now.Add(tokenFailureTTL)
 	} else {
-		e.tok, e.refreshAt = t, refreshTime(t, e.margin)
+		e.tok, e.refreshAt = t, refreshTime(t, effectiveMargin(t, e.margin))
 		e.failErr = nil
 	}
 	f.tok, f.err = t, err
 	e.mu.Unlock()
 	close(f.done)
+}
+
+// effectiveMargin is how long before t expires it is refreshed: margin, or
+// half of t's lifetime when margin is longer than that (else a token that
+// lives shorter than the margin would be fetched anew for every message).
+func effectiveMargin(t *oauth2.Token, margin time.Duration) time.Duration {
+	if lifetime := tokenLifetime(t); lifetime > 0 {
+		return min(margin, lifetime/2)
+	}
+	return margin
+}
+
+// tokenLifetime is how long t was valid for when it was issued: expires_in,
+// or what is left of it now when the endpoint did not say; 0 when unknown.
+func tokenLifetime(t *oauth2.Token) time.Duration {
+	if t.ExpiresIn > 0 {
+		return time.Duration(t.ExpiresIn) * time.Second
+	}
+	if t.Expiry.IsZero() {
+		return 0
+	}
+	return max(time.Until(t.Expiry), 0)
 }
 
 // refreshTime is when t is due for a refresh: margin before it expires.
@@ -344,9 +366,9 @@ func (s *endpointSource) fetch(ctx context.Context) (*oauth2.Token, error) {
 	}
 	attrs := append(tokenAttrs(s.settings, t), slog.Duration("took", took))
 	s.logger.Debug("notify: token: acquired from endpoint, putting it in the token cache", attrs...)
-	if lifetime := time.Until(t.Expiry); !t.Expiry.IsZero() && lifetime <= s.settings.TokenRefreshMargin {
-		s.logger.Warn("notify: token: lifetime is shorter than the refresh margin, so every send fetches a new token; lower token_refresh_margin",
-			append(tokenAttrs(s.settings, t), slog.Duration("margin", s.settings.TokenRefreshMargin))...)
+	if margin := effectiveMargin(t, s.settings.TokenRefreshMargin); margin < s.settings.TokenRefreshMargin {
+		s.logger.Warn("notify: token: the refresh margin is more than half the token's lifetime; refreshing halfway through its lifetime instead; lower token_refresh_margin",
+			append(tokenAttrs(s.settings, t), slog.Duration("margin", s.settings.TokenRefreshMargin), slog.Duration("refresh_before_expiry", margin))...)
 	}
 	return t, nil
 }

@@ -107,38 +107,40 @@ func TestSendPooledManySenders(t *testing.T) {
 	t.Logf("1000 messages over %d connections, %d token request(s)", b.srv.SMTPConnections(), b.srv.TokenRequests())
 }
 
-// A token that lives shorter than the refresh margin is replaced on every
-// send, and so is the connection authenticated with it.
-func TestSendTokenRotationReplacesConnection(t *testing.T) {
+// A token that lives shorter than the refresh margin is still reused, until
+// half its lifetime has passed; then it is replaced, and so is the
+// connection authenticated with it.
+func TestSendShortLivedTokenIsReused(t *testing.T) {
 	t.Parallel()
 	b := deliverySetup(t, exchangetest.Options{TokenLifetime: 30 * time.Second})
+	var skew atomic.Int64
+	tokens := NewTokenCache(TokenCacheOptions{Logger: b.logger, Now: func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }})
+	t.Cleanup(func() { _ = tokens.Close() })
 	s := b.settings
-	s.TokenRefreshMargin = time.Minute // every token is already "due"
-	tr := b.transport(t, TransportOptions{PoolSize: 1})
-	for i := range 3 {
+	s.TokenRefreshMargin = 10 * time.Minute // longer than the token lives
+	tr := b.transport(t, TransportOptions{PoolSize: 1, Tokens: tokens})
+	const n = 5
+	for i := range n {
 		if err := tr.Send(ctxT(t), s, testEmail(fmt.Sprint(i))); err != nil {
 			t.Fatal(err)
 		}
 	}
-	st := tr.Stats()
-	if b.srv.TokensIssued() != 3 || b.srv.SMTPConnections() != 3 || st.Opened != 3 || st.Closed != 2 || st.Open != 1 {
-		t.Errorf("tokens %d, connections %d, stats %+v; want 3 tokens, 3 connections, 2 closed",
-			b.srv.TokensIssued(), b.srv.SMTPConnections(), st)
+	if b.srv.TokenRequests() != 1 || b.srv.SMTPConnections() != 1 {
+		t.Errorf("%d sends: %d token requests, %d connections; want 1 and 1", n, b.srv.TokenRequests(), b.srv.SMTPConnections())
 	}
-	if !strings.Contains(b.logs.String(), "lifetime is shorter than the refresh margin") {
+	if !strings.Contains(b.logs.String(), "refresh margin is more than half the token's lifetime") {
 		t.Error("no warning about a margin longer than the token lifetime")
 	}
 
-	// With a sane margin the token and the connection stay.
-	s.TokenRefreshMargin = 10 * time.Second
-	s.Version = 2
-	for i := range 3 {
-		if err := tr.Send(ctxT(t), s, testEmail(fmt.Sprint(i))); err != nil {
-			t.Fatal(err)
-		}
+	// Past half its lifetime the token is due: a new one, a new connection.
+	skew.Store(int64(16 * time.Second))
+	if err := tr.Send(ctxT(t), s, testEmail("rotated")); err != nil {
+		t.Fatal(err)
 	}
-	if b.srv.TokensIssued() != 4 || b.srv.SMTPConnections() != 4 {
-		t.Errorf("tokens %d, connections %d; want 4 and 4", b.srv.TokensIssued(), b.srv.SMTPConnections())
+	st := tr.Stats()
+	if b.srv.TokenRequests() != 2 || st.Opened != 2 || st.Closed != 1 || st.Open != 1 {
+		t.Errorf("after the rotation: %d token requests, stats %+v; want 2 tokens, 2 opened, 1 closed",
+			b.srv.TokenRequests(), st)
 	}
 }
 
