@@ -56,6 +56,13 @@ func (g *Guest) CanLogIn(now time.Time) bool {
 }
 
 // GuestUpdate changes some fields of a guest; nil fields stay as they are.
+//
+// IfStatus and IfUpdatedAt are preconditions for a read-then-write: set to
+// what the caller read, the update applies only if the guest is still so,
+// in the same statement; otherwise UpdateGuest changes nothing and returns
+// ErrConflict ("changed meanwhile"). A transaction alone does not protect
+// the read on Postgres (READ COMMITTED): two callers may both read a pending
+// guest, and without IfStatus both the approval and the denial would commit.
 type GuestUpdate struct {
 	Status           *GuestStatus
 	ValidFrom        *time.Time
@@ -63,6 +70,14 @@ type GuestUpdate struct {
 	ExpiryNotifiedAt *time.Time // a pointer to the zero time clears it
 	Password         *string
 	SponsorID        *uuid.UUID
+
+	// IfStatus applies the update only if the guest's status is this one.
+	IfStatus *GuestStatus
+	// IfUpdatedAt applies the update only if the guest's UpdatedAt is this
+	// one (as read, to the microsecond): only if nothing changed it since.
+	// Every update moves UpdatedAt forward by at least a microsecond, so
+	// even two updates within one tick of the clock tell apart.
+	IfUpdatedAt *time.Time
 }
 
 // GuestFilter selects guests for ListGuests. Zero fields do not filter.

@@ -45,7 +45,11 @@ type GuestStore interface {
 	// never carry secrets: the password is neither read nor opened, and
 	// Guest.Password is empty; GetGuest* return it.
 	ListGuests(ctx context.Context, f GuestFilter) (*GuestPage, error)
-	// UpdateGuest applies u and returns the guest as stored afterwards.
+	// UpdateGuest applies u and returns the guest as stored afterwards. A
+	// missing guest is ErrNotFound; a guest that no longer meets u's
+	// preconditions (IfStatus, IfUpdatedAt) is ErrConflict, unchanged.
+	// UpdatedAt becomes now, or a microsecond after its last value if that
+	// is not earlier.
 	UpdateGuest(ctx context.Context, id uuid.UUID, u GuestUpdate) (*Guest, error)
 	DeleteGuest(ctx context.Context, id uuid.UUID) error
 

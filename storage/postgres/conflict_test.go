@@ -43,3 +43,39 @@ func TestConflictKeepsTxUsable(t *testing.T) {
 		t.Fatalf("guest created after conflicts: %v", err)
 	}
 }
+
+// TestGuestPreconditionInTx: under READ COMMITTED a transaction's read does
+// not hold: another node changes the guest between the read and the write.
+// The write's precondition catches it, and the transaction goes on.
+func TestGuestPreconditionInTx(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	s1, s2 := b.open(t), b.open(t)
+	ctx := t.Context()
+	g := &storage.Guest{Username: "pending", Status: storage.GuestPending}
+	if err := s1.CreateGuest(ctx, g); err != nil {
+		t.Fatal(err)
+	}
+	active, denied := storage.GuestActive, storage.GuestDenied
+	err := s1.WithTx(ctx, func(tx storage.Store) error {
+		read, err := tx.GetGuest(ctx, g.ID)
+		if err != nil {
+			return err
+		}
+		// Another node approves meanwhile (a row lock would make this wait).
+		if _, err := s2.UpdateGuest(ctx, g.ID, storage.GuestUpdate{Status: &active, IfStatus: &read.Status}); err != nil {
+			t.Errorf("approve on the other node: %v", err)
+		}
+		_, err = tx.UpdateGuest(ctx, g.ID, storage.GuestUpdate{Status: &denied, IfStatus: &read.Status})
+		if !errors.Is(err, storage.ErrConflict) {
+			t.Errorf("deny in the transaction after the approval: err = %v, want ErrConflict", err)
+		}
+		return tx.Audit(ctx, storage.AuditEntry{Action: "still usable"})
+	})
+	if err != nil {
+		t.Fatalf("WithTx: %v", err)
+	}
+	if got, err := s1.GetGuest(ctx, g.ID); err != nil || got.Status != storage.GuestActive {
+		t.Fatalf("after the race: %v, %v; want active", got, err)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/lobbyhq/lobby/storage"
@@ -204,20 +205,27 @@ func (s *Store) ListGuests(ctx context.Context, f storage.GuestFilter) (*storage
 	return page, nil
 }
 
-// UpdateGuest applies u and returns the guest as stored afterwards.
+// UpdateGuest applies u and returns the guest as stored afterwards:
+// ErrNotFound if there is no such guest, ErrConflict (and no change) if it
+// no longer meets u.IfStatus or u.IfUpdatedAt. The preconditions are part of
+// the UPDATE, which Postgres re-checks on the row's newest version, so they
+// hold under READ COMMITTED too.
 func (s *Store) UpdateGuest(ctx context.Context, id uuid.UUID, u storage.GuestUpdate) (*storage.Guest, error) {
 	var (
-		set  []string
-		args = []any{id}
+		set   []string
+		where = []string{"id = $1"}
+		args  = []any{id}
 	)
 	arg := func(v any) string {
 		args = append(args, v)
 		return "$" + strconv.Itoa(len(args))
 	}
-	if u.Status != nil {
-		if !u.Status.Valid() {
-			return nil, fmt.Errorf("postgres: update guest: unknown status %q", *u.Status)
+	for _, st := range []*storage.GuestStatus{u.Status, u.IfStatus} {
+		if st != nil && !st.Valid() {
+			return nil, fmt.Errorf("postgres: update guest: unknown status %q", *st)
 		}
+	}
+	if u.Status != nil {
 		set = append(set, "status = "+arg(string(*u.Status)))
 	}
 	if u.ValidFrom != nil {
@@ -235,9 +243,26 @@ func (s *Store) UpdateGuest(ctx context.Context, id uuid.UUID, u storage.GuestUp
 	if u.SponsorID != nil {
 		set = append(set, "sponsor_id = "+arg(uuidIn(*u.SponsorID)))
 	}
-	set = append(set, "updated_at = "+arg(s.clock()))
+	// Strictly later than before, so that IfUpdatedAt sees every change.
+	set = append(set, "updated_at = greatest("+arg(s.clock())+", updated_at + interval '1 microsecond')")
+	if u.IfStatus != nil {
+		where = append(where, "status = "+arg(string(*u.IfStatus)))
+	}
+	if u.IfUpdatedAt != nil {
+		where = append(where, "updated_at = "+arg(storage.Truncate(*u.IfUpdatedAt)))
+	}
 	g, err := s.scanGuest(s.db.QueryRow(ctx, `UPDATE guests SET `+strings.Join(set, ", ")+
-		` WHERE id = $1 RETURNING `+guestColumns, args...))
+		` WHERE `+strings.Join(where, " AND ")+` RETURNING `+guestColumns, args...))
+	if errors.Is(err, pgx.ErrNoRows) && (u.IfStatus != nil || u.IfUpdatedAt != nil) {
+		var exists bool
+		if err := s.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM guests WHERE id = $1)`, id).Scan(&exists); err != nil {
+			return nil, wrap("update guest", err)
+		}
+		if exists {
+			return nil, fmt.Errorf("postgres: update guest %s: the guest changed meanwhile (not the status or update time read): %w",
+				id, storage.ErrConflict)
+		}
+	}
 	return g, wrap("update guest", err)
 }
 

@@ -201,14 +201,19 @@ func (s *Store) ListGuests(ctx context.Context, f storage.GuestFilter) (*storage
 	return page, nil
 }
 
-// UpdateGuest applies u and returns the guest as stored afterwards.
+// UpdateGuest applies u and returns the guest as stored afterwards:
+// ErrNotFound if there is no such guest, ErrConflict (and no change) if it
+// no longer meets u.IfStatus or u.IfUpdatedAt.
 func (s *Store) UpdateGuest(ctx context.Context, id uuid.UUID, u storage.GuestUpdate) (*storage.Guest, error) {
-	set := []string{"updated_at = ?"}
+	for _, st := range []*storage.GuestStatus{u.Status, u.IfStatus} {
+		if st != nil && !st.Valid() {
+			return nil, badStatus("update guest", *st)
+		}
+	}
+	// Strictly later than before, so that IfUpdatedAt sees every change.
+	set := []string{"updated_at = max(?, updated_at + 1)"}
 	args := []any{micros(s.now())}
 	if u.Status != nil {
-		if !u.Status.Valid() {
-			return nil, badStatus("update guest", *u.Status)
-		}
 		set = append(set, "status = ?")
 		args = append(args, string(*u.Status))
 	}
@@ -232,11 +237,29 @@ func (s *Store) UpdateGuest(ctx context.Context, id uuid.UUID, u storage.GuestUp
 		set = append(set, "sponsor_id = ?")
 		args = append(args, nullUUID(*u.SponsorID))
 	}
+	where := "id = ?"
 	args = append(args, id.String())
-	g, err := s.scanGuest(s.writer().QueryRowContext(ctx,
-		`UPDATE guests SET `+strings.Join(set, ", ")+` WHERE id = ? RETURNING `+guestCols, args...))
+	if u.IfStatus != nil {
+		where += " AND status = ?"
+		args = append(args, string(*u.IfStatus))
+	}
+	if u.IfUpdatedAt != nil {
+		where += " AND updated_at = ?"
+		args = append(args, micros(*u.IfUpdatedAt))
+	}
+	w := s.writer()
+	g, err := s.scanGuest(w.QueryRowContext(ctx,
+		`UPDATE guests SET `+strings.Join(set, ", ")+` WHERE `+where+` RETURNING `+guestCols, args...))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("sqlite: update guest: no guest with that id: %w", storage.ErrNotFound)
+		var one int
+		switch err := w.QueryRowContext(ctx, "SELECT 1 FROM guests WHERE id = ?", id.String()).Scan(&one); {
+		case errors.Is(err, sql.ErrNoRows):
+			return nil, fmt.Errorf("sqlite: update guest: no guest with that id: %w", storage.ErrNotFound)
+		case err != nil:
+			return nil, fmt.Errorf("sqlite: update guest: %w", err)
+		}
+		return nil, fmt.Errorf("sqlite: update guest %s: the guest changed meanwhile (not the status or update time read): %w",
+			id, storage.ErrConflict)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: update guest: %w", err)

@@ -345,6 +345,88 @@ func testGuestUpdate(t *testing.T, b Backend) {
 	}
 }
 
+// testGuestUpdatePreconditions: a read-then-write through two stores (two
+// nodes): the write with the preconditions of what was read fails with
+// ErrConflict when the other store changed the guest in between, and
+// changes nothing.
+func testGuestUpdatePreconditions(t *testing.T, b Backend) {
+	bb := setup(t, b)
+	ctx := t.Context()
+	s1, s2 := bb.store, bb.openStore(t)
+	status := func(st storage.GuestStatus) *storage.GuestStatus { return &st }
+	conflict := func(what string, err error) {
+		t.Helper()
+		if !errors.Is(err, storage.ErrConflict) || !strings.Contains(err.Error(), "changed meanwhile") {
+			t.Fatalf("%s: err = %v, want ErrConflict saying the guest changed meanwhile", what, err)
+		}
+	}
+
+	// Approve and deny race for a pending guest: one wins.
+	pending := bb.guest("pending", "pending@example.com")
+	pending.Status = storage.GuestPending
+	bb.createGuest(t, pending)
+	byApprover, err := s1.GetGuest(ctx, pending.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byDenier, err := s2.GetGuest(ctx, pending.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s1.UpdateGuest(ctx, pending.ID, storage.GuestUpdate{Status: status(storage.GuestActive), IfStatus: &byApprover.Status}); err != nil {
+		t.Fatalf("approve: %v", err)
+	}
+	_, err = s2.UpdateGuest(ctx, pending.ID, storage.GuestUpdate{Status: status(storage.GuestDenied), IfStatus: &byDenier.Status})
+	conflict("deny after the approval", err)
+	if got, err := s1.GetGuest(ctx, pending.ID); err != nil || got.Status != storage.GuestActive {
+		t.Fatalf("after the race: %v, %v; want the guest active", got, err)
+	}
+
+	// The expiry job reads an active guest whose access ended; a sponsor
+	// extends it meanwhile (status unchanged, same clock tick): the job's
+	// update must not expire the extended guest.
+	g := bb.guest("extended", "extended@example.com")
+	g.ValidUntil = bb.clock.now().Add(-time.Minute)
+	bb.createGuest(t, g)
+	read, err := s1.GetGuest(ctx, g.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	until := bb.clock.now().Add(24 * time.Hour)
+	if _, err := s2.UpdateGuest(ctx, g.ID, storage.GuestUpdate{ValidUntil: &until}); err != nil {
+		t.Fatalf("extend: %v", err)
+	}
+	_, err = s1.UpdateGuest(ctx, g.ID, storage.GuestUpdate{Status: status(storage.GuestExpired),
+		IfStatus: &read.Status, IfUpdatedAt: &read.UpdatedAt})
+	conflict("expire after an extension", err)
+	got, err := s1.GetGuest(ctx, g.ID)
+	if err != nil || got.Status != storage.GuestActive || !got.ValidUntil.Equal(until) {
+		t.Fatalf("after the race: %+v, %v; want the guest active until %v", got, err, until)
+	}
+	if !got.UpdatedAt.After(read.UpdatedAt) {
+		t.Fatalf("UpdatedAt %v did not move past %v although the clock stood still", got.UpdatedAt, read.UpdatedAt)
+	}
+
+	// Preconditions that hold: the update applies.
+	updated, err := s1.UpdateGuest(ctx, g.ID, storage.GuestUpdate{Status: status(storage.GuestSuspended),
+		IfStatus: &got.Status, IfUpdatedAt: &got.UpdatedAt})
+	if err != nil || updated.Status != storage.GuestSuspended {
+		t.Fatalf("UpdateGuest with preconditions that hold = %v, %v; want the guest suspended", updated, err)
+	}
+	// The status alone can hold while the update time does not.
+	_, err = s1.UpdateGuest(ctx, g.ID, storage.GuestUpdate{Status: status(storage.GuestActive),
+		IfStatus: &updated.Status, IfUpdatedAt: &got.UpdatedAt})
+	conflict("a stale update time", err)
+
+	_, err = s1.UpdateGuest(ctx, uuid.New(), storage.GuestUpdate{Status: status(storage.GuestActive), IfStatus: status(storage.GuestPending)})
+	if !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("UpdateGuest of a missing guest with a precondition: err = %v, want ErrNotFound", err)
+	}
+	if _, err := s1.UpdateGuest(ctx, g.ID, storage.GuestUpdate{IfStatus: status("unknown")}); err == nil || errors.Is(err, storage.ErrConflict) {
+		t.Fatalf("UpdateGuest with IfStatus \"unknown\": err = %v, want a refusal", err)
+	}
+}
+
 func testGuestDelete(t *testing.T, b Backend) {
 	bb := setup(t, b)
 	s, ctx := bb.store, t.Context()

@@ -51,6 +51,7 @@ func Run(t *testing.T, b Backend) {
 		{"GuestListFilters", testGuestListFilters},
 		{"GuestPagination", testGuestPagination},
 		{"GuestUpdate", testGuestUpdate},
+		{"GuestUpdatePreconditions", testGuestUpdatePreconditions},
 		{"GuestDelete", testGuestDelete},
 		{"GuestTypes", testGuestTypes},
 		{"Staff", testStaff},
