@@ -200,6 +200,9 @@ func TestResend(t *testing.T) {
 	if known.StatusCode != 200 || unknown.StatusCode != 200 {
 		t.Fatalf("status %d / %d", known.StatusCode, unknown.StatusCode)
 	}
+	if !strings.Contains(known.body, `<a href="register">register again</a>`) {
+		t.Error("the resend page does not point a guest whose access ended to the register page")
+	}
 	// The same answer either way, but for the address typed.
 	if strings.ReplaceAll(known.body, "ada@example.com", "X") != strings.ReplaceAll(unknown.body, "nobody@example.com", "X") {
 		t.Fatalf("answers differ:\n%s\n---\n%s", known.body, unknown.body)
