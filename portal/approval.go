@@ -118,7 +118,15 @@ func (p *Portal) decide(r *http.Request, id uuid.UUID, approve bool, approver st
 			denied := storage.GuestDenied
 			u.Status = &denied
 		}
+		u.IfStatus = &cur.Status
 		if g, err = tx.UpdateGuest(ctx, id, u); err != nil {
+			if errors.Is(err, storage.ErrConflict) {
+				// Someone else decided meanwhile: say what they decided.
+				if g, err = tx.GetGuest(ctx, id); err != nil {
+					return err
+				}
+				return errNotPending
+			}
 			return err
 		}
 		if approve {

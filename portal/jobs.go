@@ -143,11 +143,13 @@ func (p *Portal) notifyExpiring(ctx context.Context) (int, error) {
 				return err
 			}
 			at := storage.Truncate(now)
-			_, err = tx.UpdateGuest(ctx, cur.ID, storage.GuestUpdate{ExpiryNotifiedAt: &at})
+			_, err = tx.UpdateGuest(ctx, cur.ID, storage.GuestUpdate{ExpiryNotifiedAt: &at,
+				IfStatus: &cur.Status, IfUpdatedAt: &cur.UpdatedAt})
 			return err
 		})
 		switch {
-		case errors.Is(err, errSkip), errors.Is(err, storage.ErrNotFound):
+		case errors.Is(err, errSkip), errors.Is(err, storage.ErrNotFound), errors.Is(err, storage.ErrConflict):
+			// Gone, or changed since it was read (ErrConflict): the next run sees it anew.
 			return nil
 		case err != nil:
 			return fmt.Errorf("guest %s: %w", g.ID, err)
@@ -177,14 +179,17 @@ func (p *Portal) expire(ctx context.Context) (int, error) {
 				return errSkip
 			}
 			expired := storage.GuestExpired
-			if _, err := tx.UpdateGuest(ctx, cur.ID, storage.GuestUpdate{Status: &expired}); err != nil {
+			if _, err := tx.UpdateGuest(ctx, cur.ID, storage.GuestUpdate{Status: &expired,
+				IfStatus: &cur.Status, IfUpdatedAt: &cur.UpdatedAt}); err != nil {
 				return err
 			}
 			return tx.Audit(ctx, storage.AuditEntry{Actor: "system", Action: "guest.expire", Subject: cur.ID.String(),
 				Detail: "valid until " + cur.ValidUntil.UTC().Format(time.RFC3339)})
 		})
 		switch {
-		case errors.Is(err, errSkip), errors.Is(err, storage.ErrNotFound):
+		case errors.Is(err, errSkip), errors.Is(err, storage.ErrNotFound), errors.Is(err, storage.ErrConflict):
+			// Gone, or changed since it was read (ErrConflict: extended,
+			// suspended): the next run sees it anew.
 			return nil
 		case err != nil:
 			return fmt.Errorf("guest %s: %w", g.ID, err)
