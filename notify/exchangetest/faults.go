@@ -17,6 +17,7 @@ type faults struct {
 	smtpLatency  atomic.Int64 // time.Duration
 	drops        atomic.Int64
 	logonFailure atomic.Bool
+	expiringSoon atomic.Int64 // time.Duration
 
 	mu          sync.Mutex
 	mailFails   int
@@ -54,6 +55,12 @@ func (s *Server) FailNextMail(n int, code int, enhanced, text string) {
 // "430 4.2.0 STOREDRV; mailbox logon failure;". While it is on, AUTH no longer checks the
 // FullAccess permission: that is how a missing permission shows up in this case.
 func (s *Server) SetMailboxLogonFailure(on bool) { s.faults.logonFailure.Store(on) }
+
+// SetRejectExpiringTokens makes AUTH XOAUTH2 refuse a token that expires within d with
+// "501 5.5.127 Invalid XOAUTH2 auth data - Token will expire soon", as Exchange Online's
+// high-volume endpoint does. d <= 0 turns it off. The remaining lifetime is measured on
+// Options.Now.
+func (s *Server) SetRejectExpiringTokens(d time.Duration) { s.faults.expiringSoon.Store(int64(d)) }
 
 func (f *faults) takeDrop() bool {
 	for {

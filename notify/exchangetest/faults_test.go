@@ -149,3 +149,23 @@ func TestTokenEndpointFaults(t *testing.T) {
 		t.Errorf("TokenRequests %d TokensIssued %d, want 3 2", srv.TokenRequests(), srv.TokensIssued())
 	}
 }
+
+func TestRejectExpiringTokens(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	srv := b.srv
+	tok := token(t, srv) // lives 3599s on the emulator's clock
+	auth := func() reply {
+		c := dialSMTP(t, srv)
+		want(t, c.cmd("EHLO lobby.test"), 250, "")
+		c.startTLS(srv)
+		return c.auth(srv.Mailbox(), tok)
+	}
+
+	srv.SetRejectExpiringTokens(5 * time.Minute)
+	want(t, auth(), 235, "") // an hour left
+	b.clock.Advance(3599*time.Second - 5*time.Minute + time.Second)
+	want(t, auth(), 501, "5.5.127 Invalid XOAUTH2 auth data - Token will expire soon")
+	srv.SetRejectExpiringTokens(0)
+	want(t, auth(), 235, "")
+}

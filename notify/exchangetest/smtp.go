@@ -32,6 +32,7 @@ var (
 	errUnknownMechanism        = smtpError(504, 5, 7, 4, "Unrecognized authentication type")
 	errNotAuthenticated        = smtpError(530, 5, 7, 57, "Client not authenticated to send mail.")
 	errMailboxLogonFailure     = smtpError(430, 4, 2, 0, "STOREDRV; mailbox logon failure;")
+	errTokenExpiringSoon       = smtpError(501, 5, 5, 127, "Invalid XOAUTH2 auth data - Token will expire soon")
 )
 
 func smtpError(code, class, subject, detail int, text string) *smtp.SMTPError {

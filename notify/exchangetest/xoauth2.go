@@ -54,7 +54,8 @@ func parseXOAUTH2(resp []byte) (user, token string, ok bool) {
 }
 
 // checkToken applies Exchange's checks to a bearer token presented for mailbox: signature,
-// audience, role, lifetime, then the tenant, service principal and mailbox set-up.
+// audience, role, lifetime (and, with SetRejectExpiringTokens, the lifetime left), then the
+// tenant, service principal and mailbox set-up.
 func (s *Server) checkToken(mailbox, token string) (accessClaims, *smtp.SMTPError) {
 	var c accessClaims
 	if s.signer.verify(token, &c) != nil {
@@ -68,6 +69,9 @@ func (s *Server) checkToken(mailbox, token string) (accessClaims, *smtp.SMTPErro
 		!now.Before(time.Unix(c.Exp, 0)),
 		now.Add(skew).Before(time.Unix(c.Nbf, 0)):
 		return c, errTokenRejected
+	}
+	if within := time.Duration(s.faults.expiringSoon.Load()); within > 0 && time.Unix(c.Exp, 0).Sub(now) < within {
+		return c, errTokenExpiringSoon
 	}
 	return c, s.model.authorize(c, mailbox, s.faults.logonFailure.Load())
 }
