@@ -416,7 +416,7 @@ func diagnoseSMTPReply(err error, mode AuthMode) (Diagnosis, bool) {
 		d.Hint = hintServicePrincipal
 	case enh == "5.5.127":
 		d.Code, d.Temporary, d.Message = CodeTokenExpiring, true, "Exchange Online refused an access token that is about to expire."
-		d.Hint = "Nothing to change: Lobby fetches a new token and retries. If it repeats, raise the token refresh margin."
+		d.Hint = "Lobby already tried once more with a new token, which was refused as well. Check that the clock of this host is right; the email is retried later."
 	case code == 530 || enh == "5.7.57":
 		d.Code, d.Message = CodeAuthRequired, "The SMTP server requires authentication."
 		d.Hint = "Choose an authentication mode; for Exchange Online choose Exchange Online OAuth."

@@ -67,6 +67,9 @@ func TestDiagnoseRealCauses(t *testing.T) {
 			arrange: func(_ *testing.T, b *deliveryBundle, _ *Settings) {
 				b.srv.SetMailboxPermission(b.srv.ClientID(), b.srv.Mailbox(), false)
 			}},
+		{name: "token will expire soon", code: CodeTokenExpiring, temp: true, step: StepAuth,
+			evidence: []string{"501 5.5.127 Invalid XOAUTH2 auth data - Token will expire soon"},
+			arrange:  func(_ *testing.T, b *deliveryBundle, _ *Settings) { b.srv.SetRejectExpiringTokens(2 * time.Hour) }},
 		{name: "SMTP AUTH off for the tenant", code: CodeSMTPAuthDisabled, step: StepAuth,
 			evidence: []string{"535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant."},
 			arrange:  func(_ *testing.T, b *deliveryBundle, _ *Settings) { b.srv.SetTenantSMTPAuth(false) }},

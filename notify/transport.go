@@ -78,6 +78,8 @@ type Transport struct {
 
 	// afterDial, when set (tests), sees each raw TCP connection.
 	afterDial func(net.Conn)
+	// now is the clock of the AUTH retry cool-down (tests change it).
+	now func() time.Time
 }
 
 // NewTransport returns a transport with an empty pool. Call Close when done.
@@ -98,6 +100,7 @@ func NewTransport(opts TransportOptions) *Transport {
 		profiles:  make(map[string]*profile),
 		stop:      make(chan struct{}),
 		done:      make(chan struct{}),
+		now:       time.Now,
 	}
 	go t.janitor()
 	return t
@@ -208,9 +211,21 @@ func (t *Transport) send(ctx context.Context, p *profile, msg *mail.Msg) (reused
 		fresh := c == nil
 		if fresh {
 			c, err = t.dial(ctx, p, cred, key)
+			rejected := err != nil && p.s.AuthMode == AuthExchangeOnline && tokenRejected(err)
+			switch {
+			case err == nil:
+				p.freshRejected.Store(0)
+			case rejected && !fromCache:
+				now := t.now()
+				if !p.recentlyRejectedFresh(now) {
+					t.logger.Info("notify: smtp: the server rejected a new token too; not retrying rejected tokens with new ones for these settings for a while",
+						slog.String("addr", p.s.Addr()), slog.Duration("cool_down", authRetryCooldown))
+				}
+				p.freshRejected.Store(now.UnixNano())
+			}
 			if err != nil {
 				switch {
-				case !authRetried && fromCache && p.s.AuthMode == AuthExchangeOnline && tokenRejected(err):
+				case !authRetried && fromCache && rejected && !p.recentlyRejectedFresh(t.now()):
 					authRetried = true
 					t.authRetries.Add(1)
 					t.tokens.Invalidate(p.s, cred)
@@ -294,15 +309,28 @@ func replyEndedTransaction(se *mail.SendError) bool {
 	return false
 }
 
-// tokenRejected reports a 535 that a new token may cure (not 5.7.139, which
-// is a switch in Exchange).
+// tokenRejected reports an AUTH refusal that a new token may cure: a 535
+// (but not 5.7.139, which is a switch in Exchange), or 501 5.5.127 "Token
+// will expire soon".
 func tokenRejected(err error) bool {
 	var te *textproto.Error
-	if !errors.As(err, &te) || te.Code != 535 {
+	if !errors.As(err, &te) {
 		return false
 	}
-	return enhancedCode(te.Msg) != "5.7.139"
+	switch enh := enhancedCode(te.Msg); te.Code {
+	case 535:
+		return enh != "5.7.139"
+	case 501:
+		return enh == "5.5.127"
+	}
+	return false
 }
+
+// authRetryCooldown is how long, after the server rejected a token fresh
+// from the endpoint, a rejected cached token is not replaced and retried:
+// when the app's permissions are broken every token is rejected, and
+// retrying would cost a token request and a connection per message.
+const authRetryCooldown = 5 * time.Minute
 
 // credential is the secret the connection authenticates with: the access
 // token, the password, or nothing.
@@ -329,6 +357,17 @@ type profile struct {
 	key    string
 	tls    *tls.Config
 	dialer *smtpDialer
+	// freshRejected is when (Unix nanoseconds) the server last rejected a
+	// token fresh from the endpoint with these settings; 0: not since the
+	// last successful AUTH.
+	freshRejected atomic.Int64
+}
+
+// recentlyRejectedFresh reports whether a fresh token was rejected less
+// than authRetryCooldown before now.
+func (p *profile) recentlyRejectedFresh(now time.Time) bool {
+	at := p.freshRejected.Load()
+	return at != 0 && now.Sub(time.Unix(0, at)) < authRetryCooldown
 }
 
 // profile returns the prepared settings, building them on first use.

@@ -400,3 +400,82 @@ func TestSendKeepsConnectionAfterRefusal(t *testing.T) {
 		t.Errorf("stats %+v; want a new connection after 421", st)
 	}
 }
+
+// Exchange refuses a cached token close to its expiry (501 5.5.127): the
+// transport drops it, fetches a new one and authenticates once more.
+func TestSendRetriesAuthWhenTokenWillExpireSoon(t *testing.T) {
+	t.Parallel()
+	var skew atomic.Int64
+	b := deliverySetup(t, exchangetest.Options{Now: func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }})
+	tokens := NewTokenCache(TokenCacheOptions{Logger: b.logger})
+	t.Cleanup(func() { _ = tokens.Close() })
+	first := b.transport(t, TransportOptions{Tokens: tokens})
+	if err := first.Send(ctxT(t), b.settings, testEmail("one")); err != nil {
+		t.Fatal(err)
+	}
+	// On Exchange's clock the cached token has 99 s left; Lobby's cache
+	// still finds it fresh. A new connection authenticates with it.
+	skew.Store(int64(3500 * time.Second))
+	b.srv.SetRejectExpiringTokens(5 * time.Minute)
+	second := b.transport(t, TransportOptions{Tokens: tokens})
+	if err := second.Send(ctxT(t), b.settings, testEmail("two")); err != nil {
+		t.Fatalf("Send: %v (%s)", err, Diagnose(err))
+	}
+	if st := second.Stats(); st.AuthRetries != 1 || b.srv.TokenRequests() != 2 {
+		t.Errorf("stats %+v, token requests %d; want one AUTH retry with a second token", st, b.srv.TokenRequests())
+	}
+}
+
+// With the app's permissions broken, a fresh token is refused as well. The
+// transport remembers that for the settings and stops dropping and
+// fetching a token for every message, until a cool-down passes, a send
+// succeeds or the settings change.
+func TestSendRemembersAFreshTokenWasRejected(t *testing.T) {
+	t.Parallel()
+	b := deliverySetup(t, exchangetest.Options{})
+	var skew atomic.Int64
+	tr := b.transport(t, TransportOptions{PoolSize: 1})
+	tr.now = func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
+	send := func(what string) error { return tr.Send(ctxT(t), b.settings, testEmail(what)) }
+	check := func(when string, tokens, conns, retries int64) {
+		t.Helper()
+		if st := tr.Stats(); b.srv.TokenRequests() != tokens || b.srv.SMTPConnections() != conns || st.AuthRetries != retries {
+			t.Errorf("%s: %d token requests, %d connections, %d AUTH retries; want %d, %d, %d",
+				when, b.srv.TokenRequests(), b.srv.SMTPConnections(), st.AuthRetries, tokens, conns, retries)
+		}
+	}
+
+	b.srv.SetServicePrincipal(b.srv.ClientID(), false)
+	const n = 10
+	for i := range n {
+		if err := send(fmt.Sprint("broken ", i)); Diagnose(err).Code != CodeTokenRejected {
+			t.Fatalf("message %d: %v, want %s", i, err, CodeTokenRejected)
+		}
+	}
+	check(fmt.Sprintf("%d messages", n), 1, n, 0)
+
+	// After the cool-down one message tries a new token again; refused, it
+	// is remembered again.
+	skew.Store(int64(5 * time.Minute))
+	for i := range 2 {
+		if err := send(fmt.Sprint("after the cool-down ", i)); Diagnose(err).Code != CodeTokenRejected {
+			t.Fatalf("after the cool-down: %v", err)
+		}
+	}
+	check("after the cool-down", 2, n+3, 1)
+
+	// Fixed: the cached token works, and a success forgets the refusal.
+	b.srv.SetServicePrincipal(b.srv.ClientID(), true)
+	if err := send("fixed"); err != nil {
+		t.Fatal(err)
+	}
+	check("fixed", 2, n+4, 1)
+	// A later refusal of a cached token (on a new connection) is retried
+	// with a new one once more.
+	tr.closeIdle(time.Now().Add(time.Hour))
+	b.srv.SetServicePrincipal(b.srv.ClientID(), false)
+	if err := send("broken again"); Diagnose(err).Code != CodeTokenRejected {
+		t.Fatalf("broken again: %v", err)
+	}
+	check("broken again", 3, n+6, 2)
+}
