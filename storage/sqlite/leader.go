@@ -10,7 +10,6 @@ import (
 	"github.com/lobbyhq/lobby/storage"
 )
 
-
 // TryLeader takes the named lock for owner, or renews it, for ttl. It
 // succeeds when nobody holds the lock, when owner already does, or when the
 // holder's lease ran out.
