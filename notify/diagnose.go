@@ -55,6 +55,7 @@ const (
 	CodeUnknownHost              = "unknown_host"
 	CodeConnectionRefused        = "connection_refused"
 	CodeConnectionLost           = "connection_lost"
+	CodeProxyRefused             = "proxy_refused"
 	CodeUnknownTenant            = "unknown_tenant"
 	CodeUnknownClient            = "unknown_client"
 	CodeInvalidClientSecret      = "invalid_client_secret"
@@ -159,9 +160,7 @@ func Diagnose(err error) Diagnosis {
 		return d
 	}
 	if errors.As(err, &pe) {
-		return Diagnosis{Code: CodeConnectTimeout, Temporary: true, Detail: pe.Status,
-			Message: "The proxy refused to open a connection to the SMTP server.",
-			Hint:    "Allow " + pe.Addr + " through the proxy, or clear the proxy setting if the server is reachable directly."}
+		return diagnoseProxy(pe, "the SMTP server")
 	}
 	if d, ok := diagnoseNetwork(err, "the SMTP server"); ok {
 		return d
@@ -221,9 +220,34 @@ func diagnoseCertificate(err error) (Diagnosis, bool) {
 	return Diagnosis{}, false
 }
 
+// diagnoseProxy explains a proxy's refusal to open a tunnel to what: a 5xx
+// (it could not reach the target, or is overloaded) is temporary, anything
+// else (407: it wants credentials; 403: its policy) needs an admin.
+func diagnoseProxy(pe *ProxyError, what string) Diagnosis {
+	d := Diagnosis{Code: CodeProxyRefused, Detail: pe.Status,
+		Message: "The proxy refused to open a connection to " + what + "."}
+	switch {
+	case pe.StatusCode == http.StatusProxyAuthRequired:
+		d.Message = "The proxy refused to open a connection to " + what + ": it requires authentication."
+		d.Hint = "Put the proxy's user name and password in the proxy URL, such as http://user:password@proxy.example.com:3128, or correct them if they are there."
+	case pe.StatusCode >= 500:
+		d.Temporary = true
+		d.Hint = "The proxy could not reach " + pe.Addr + " or is overloaded; Lobby retries. If it lasts, check the proxy and the route from it to " + pe.Addr + "."
+	default:
+		d.Hint = "Allow CONNECT to " + pe.Addr + " on the proxy (many proxies allow it to port 443 only), or clear the proxy setting if it is reachable directly."
+	}
+	return d
+}
+
 // diagnoseToken explains a failed token request.
 func diagnoseToken(err error) Diagnosis {
-	var re *oauth2.RetrieveError
+	var (
+		re *oauth2.RetrieveError
+		pe *ProxyError
+	)
+	if errors.As(err, &pe) {
+		return diagnoseProxy(pe, "the token endpoint")
+	}
 	if !errors.As(err, &re) {
 		if d, ok := diagnoseNetwork(err, "the token endpoint"); ok {
 			d.Code, d.Temporary = CodeTokenEndpointUnavailable, true
@@ -235,8 +259,13 @@ func diagnoseToken(err error) Diagnosis {
 			return Diagnosis{Code: CodeTokenEndpointUnavailable, Temporary: true,
 				Message: "The token endpoint did not answer in time.", Hint: hintProxy}
 		}
-		return Diagnosis{Code: CodeTokenRequestFailed, Message: "Getting an access token failed.",
-			Detail: firstLine(err.Error()), Hint: "See the details and the log."}
+		// Not an answer from Entra ID (an unreadable reply, a broken
+		// connection): nothing says the settings are wrong, so retried.
+		return Diagnosis{Code: CodeTokenRequestFailed, Temporary: true,
+			Message: "Getting an access token failed: the token endpoint's answer was not one from Entra ID.",
+			Detail:  firstLine(err.Error()),
+			Hint: "Lobby retries. If it lasts, check the token endpoint setting, and whether a proxy or captive portal " +
+				"answers in Entra ID's place; see the details and the log."}
 	}
 	status := 0
 	if re.Response != nil {

@@ -4,11 +4,15 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/textproto"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -115,6 +119,24 @@ func TestDiagnoseRealCauses(t *testing.T) {
 				host, port := silentServer(t) // takes the CONNECT and never answers
 				s.ProxyURL = fmt.Sprintf("http://%s:%d", host, port)
 				s.ConnTimeout, s.AuthMode = 300*time.Millisecond, AuthNone
+			}},
+		{name: "proxy wants credentials", code: CodeProxyRefused, step: StepDial, evidence: []string{"407 Proxy Authentication Required"},
+			arrange: func(t *testing.T, _ *deliveryBundle, s *Settings) {
+				s.ProxyURL, _ = refusingProxy(t, func(string) string { return "407 Proxy Authentication Required" })
+			}},
+		{name: "proxy cannot reach the server", code: CodeProxyRefused, temp: true, step: StepDial, evidence: []string{"503 Service Unavailable"},
+			arrange: func(t *testing.T, _ *deliveryBundle, s *Settings) {
+				s.ProxyURL, _ = refusingProxy(t, func(string) string { return "503 Service Unavailable" })
+			}},
+		{name: "proxy forbids the token endpoint", code: CodeProxyRefused, step: StepToken, evidence: []string{"403 Forbidden"},
+			arrange: func(t *testing.T, b *deliveryBundle, s *Settings) {
+				u, _ := url.Parse(b.srv.TokenEndpointBase())
+				s.ProxyURL, _ = refusingProxy(t, func(target string) string {
+					if target == u.Host {
+						return "403 Forbidden"
+					}
+					return ""
+				})
 			}},
 		{name: "no greeting", code: CodeNoGreeting, temp: true, step: StepDial,
 			arrange: func(t *testing.T, _ *deliveryBundle, s *Settings) {
@@ -339,5 +361,35 @@ func TestSendErrorReply(t *testing.T) {
 	}
 	if got := replyText(451, "4.7.500 Server busy.\nPlease try again later."); got != "451 4.7.500 Server busy." {
 		t.Errorf("replyText = %q, want the first line", got)
+	}
+}
+
+// A token endpoint (or something posing as it) whose answer is not an Entra
+// ID reply: not Lobby's settings' fault as far as it can tell, so retried.
+func TestDiagnoseTokenAnswerNotFromEntra(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, contentType, body string
+	}{
+		{"HTML page", "text/html", "<html><body>Welcome to the captive portal</body></html>"},
+		{"JSON without a token", "application/json", `{"token_type":"Bearer","expires_in":3599}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", tc.contentType)
+				_, _ = io.WriteString(w, tc.body)
+			}))
+			t.Cleanup(srv.Close)
+			s := testSettings()
+			s.TokenEndpointBase = srv.URL
+			s.TrustedCAPEM = string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}))
+			c := NewTokenCache(TokenCacheOptions{})
+			t.Cleanup(func() { _ = c.Close() })
+			_, _, err := c.Token(ctxT(t), s)
+			if d := Diagnose(err); d.Code != CodeTokenRequestFailed || !d.Temporary || d.Hint == "" {
+				t.Errorf("Diagnose(%v) = %+v, want a temporary %s", err, d, CodeTokenRequestFailed)
+			}
+		})
 	}
 }

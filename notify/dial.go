@@ -193,7 +193,7 @@ func dialHTTPConnect(ctx context.Context, nd *net.Dialer, p *url.URL, roots *x50
 	_ = resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		_ = c.Close()
-		return nil, &ProxyError{Addr: addr, Status: resp.Status}
+		return nil, &ProxyError{Addr: addr, Status: resp.Status, StatusCode: resp.StatusCode}
 	}
 	_ = c.SetDeadline(time.Time{})
 	if br.Buffered() > 0 {
@@ -202,10 +202,12 @@ func dialHTTPConnect(ctx context.Context, nd *net.Dialer, p *url.URL, roots *x50
 	return c, nil
 }
 
-// ProxyError is a proxy's refusal to open a tunnel.
+// ProxyError is a proxy's refusal to open a tunnel: its answer to CONNECT
+// was not 200.
 type ProxyError struct {
-	Addr   string
-	Status string
+	Addr       string // the tunnel's target, host:port
+	Status     string // the proxy's status line, such as "407 Proxy Authentication Required"
+	StatusCode int
 }
 
 func (e *ProxyError) Error() string {
@@ -240,6 +242,14 @@ func tokenHTTPClient(s Settings, roots *x509.CertPool) (*http.Client, error) {
 				return nil, &net.OpError{Op: "dial", Net: network, Err: notFound(host)}
 			}
 			return nd.DialContext(ctx, network, addr)
+		},
+		// A proxy's refusal of the tunnel becomes a *ProxyError, as on the
+		// SMTP path, instead of net/http's bare status text.
+		OnProxyConnectResponse: func(_ context.Context, _ *url.URL, req *http.Request, resp *http.Response) error {
+			if resp.StatusCode != http.StatusOK {
+				return &ProxyError{Addr: req.Host, Status: resp.Status, StatusCode: resp.StatusCode}
+			}
+			return nil
 		},
 		TLSClientConfig:     &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12},
 		TLSHandshakeTimeout: s.ConnTimeout,

@@ -110,6 +110,13 @@ func TestProxyCarriesTokenAndSMTP(t *testing.T) {
 
 // connectProxy is a minimal HTTP CONNECT proxy; targets lists what was asked.
 func connectProxy(t testing.TB) (proxyURL string, targets func() []string) {
+	return refusingProxy(t, nil)
+}
+
+// refusingProxy is connectProxy that answers a CONNECT with the status line
+// refuse returns for its target, such as "407 Proxy Authentication
+// Required", and tunnels when it returns "" (or refuse is nil).
+func refusingProxy(t testing.TB, refuse func(target string) string) (proxyURL string, targets func() []string) {
 	var mu sync.Mutex
 	var seen []string
 	var wg sync.WaitGroup
@@ -134,6 +141,12 @@ func connectProxy(t testing.TB) (proxyURL string, targets func() []string) {
 				mu.Lock()
 				seen = append(seen, req.Host)
 				mu.Unlock()
+				if refuse != nil {
+					if status := refuse(req.Host); status != "" {
+						_, _ = io.WriteString(c, "HTTP/1.1 "+status+"\r\nContent-Length: 0\r\n\r\n")
+						return
+					}
+				}
 				up, err := net.Dial("tcp", req.Host)
 				if err != nil {
 					_, _ = io.WriteString(c, "HTTP/1.1 502 Bad Gateway\r\n\r\n")
