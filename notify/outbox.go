@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/mail"
 	"strings"
+	"unicode"
 
 	"github.com/google/uuid"
 
@@ -17,7 +18,7 @@ import (
 type Message struct {
 	Kind    string   `json:"kind"`    // "guest.credentials", "guest.approval", "guest.expiry", "admin.test", ...
 	To      []string `json:"to"`      // recipients (at least one)
-	Subject string   `json:"subject"` // one line; line breaks are replaced by spaces
+	Subject string   `json:"subject"` // one line; line breaks and control characters are replaced by spaces
 	Text    string   `json:"text"`    // plain-text body
 	HTML    string   `json:"html,omitempty"`
 	// IdempotencyKey is optional; a second Enqueue with the same key does not
@@ -88,8 +89,8 @@ func normalizeMessage(m Message) (Message, error) {
 	to := make([]string, 0, len(m.To))
 	for _, addr := range m.To {
 		addr = strings.TrimSpace(addr)
-		if strings.ContainsAny(addr, "\r\n") {
-			return bad("recipient %q contains a line break", addr)
+		if strings.IndexFunc(addr, breaksLine) >= 0 {
+			return bad("recipient %q contains a line break or a control character", addr)
 		}
 		if _, err := mail.ParseAddress(addr); err != nil {
 			return bad("%q is not a valid email address", addr)
@@ -104,13 +105,35 @@ func normalizeMessage(m Message) (Message, error) {
 	return m, nil
 }
 
-// singleLine joins the lines of s with spaces and trims it, so that a value
-// placed in a header can never start another header.
+// breaksLine reports a character that has no place in a header value: a
+// control character (CR, LF, tab, NUL, NEL U+0085, ...) or a Unicode line
+// or paragraph separator (U+2028, U+2029), which some software treats as a
+// line break.
+func breaksLine(r rune) bool {
+	return unicode.IsControl(r) || unicode.In(r, unicode.Zl, unicode.Zp)
+}
+
+// singleLine replaces each run of line breaks, controls and spaces around
+// them in s by one space, and trims it, so that a value placed in a header
+// can never start another header. A value without any is only trimmed.
 func singleLine(s string) string {
-	if !strings.ContainsAny(s, "\r\n\t\v\f") {
+	if strings.IndexFunc(s, breaksLine) < 0 {
 		return strings.TrimSpace(s)
 	}
-	return strings.Join(strings.Fields(s), " ")
+	var b strings.Builder
+	space := false
+	for _, r := range s {
+		if r == ' ' || breaksLine(r) {
+			space = true
+			continue
+		}
+		if space && b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		space = false
+		b.WriteRune(r)
+	}
+	return strings.TrimSpace(b.String())
 }
 
 func encodePayload(m Message) ([]byte, error) {

@@ -83,6 +83,10 @@ func TestEnqueueRejectsBadMessages(t *testing.T) {
 		{"no recipient", func(m *Message) { m.To = nil }, "no recipient"},
 		{"malformed recipient", func(m *Message) { m.To = []string{"eve at example.org"} }, "not a valid email address"},
 		{"header injection in a recipient", func(m *Message) { m.To = []string{"eve@example.org\r\nBcc: x@evil.example"} }, "line break"},
+		{"line separator in a recipient", func(m *Message) { m.To = []string{"eve\u2028x@example.org"} }, "line break"},
+		{"paragraph separator in a recipient", func(m *Message) { m.To = []string{"Eve <eve\u2029x@example.org>"} }, "line break"},
+		{"next line in a recipient", func(m *Message) { m.To = []string{"eve\u0085x@example.org"} }, "line break"},
+		{"control in a recipient", func(m *Message) { m.To = []string{"eve\x00x@example.org"} }, "line break"},
 		{"no body", func(m *Message) { m.Text, m.HTML = "", "" }, "no body"},
 	}
 	for _, tt := range tests {
@@ -103,16 +107,24 @@ func TestEnqueueSubjectIsOneLine(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
 	m := credentialsMessage("eve@example.org")
-	m.Subject = "Hello\r\nBcc: attacker@evil.example\n\tmore"
-	id, err := Enqueue(t.Context(), b.store, m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	row := mustGetMail(t, b.store, id)
-	got, _ := decodePayload(row.Payload)
-	for _, s := range []string{row.Subject, got.Subject} {
-		if strings.ContainsAny(s, "\r\n") || s != "Hello Bcc: attacker@evil.example more" {
-			t.Errorf("subject = %q, want it on one line", s)
+	for _, tc := range []struct{ in, want string }{
+		{"Hello\r\nBcc: attacker@evil.example\n\tmore", "Hello Bcc: attacker@evil.example more"},
+		{"Hello\u2028Bcc: a@evil.example\u2029more\u0085end", "Hello Bcc: a@evil.example more end"},
+		{"  bell\a and\x00nul\x7f del  ", "bell and nul del"},
+		{"Welcome  to   Lobby", "Welcome  to   Lobby"}, // nothing to clean: left as it is
+	} {
+		m.Subject = tc.in
+		m.IdempotencyKey = tc.in
+		id, err := Enqueue(t.Context(), b.store, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		row := mustGetMail(t, b.store, id)
+		got, _ := decodePayload(row.Payload)
+		for _, s := range []string{row.Subject, got.Subject} {
+			if s != tc.want {
+				t.Errorf("subject %q stored as %q, want %q", tc.in, s, tc.want)
+			}
 		}
 	}
 }
