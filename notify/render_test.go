@@ -106,12 +106,16 @@ func TestRenderEscapesAndStaysOneLine(t *testing.T) {
 	data["GuestName"] = "Eve <script>alert(1)</script>\r\nBcc: attacker@evil.example"
 	data["Company"] = "" // optional fields may be empty
 	data["ApproveURL"] = "javascript:alert(1)"
+	data["SiteName"] = "Contoso\r\nBcc: attacker@evil.example\u2028Wi-Fi"
 	subject, _, html, err := r.Render(TemplateApprovalRequest, data)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.ContainsAny(subject, "\r\n") || !strings.HasPrefix(subject, "Eve <script>alert(1)</script> Bcc: attacker@evil.example asks") {
-		t.Errorf("subject = %q, want one line", subject)
+	if subject != "Guest approval request — Contoso Bcc: attacker@evil.example Wi-Fi" {
+		t.Errorf("subject = %q, want it on one line", subject)
+	}
+	if strings.Contains(subject, "Eve") {
+		t.Errorf("subject = %q shows what the guest typed", subject)
 	}
 	if strings.Contains(html, "<script>") || !strings.Contains(html, "&lt;script&gt;") {
 		t.Error("the HTML body does not escape the guest's name")
