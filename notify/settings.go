@@ -78,12 +78,16 @@ type Settings struct {
 	Username string `json:"username,omitempty"`
 	Password string `json:"password,omitempty"`
 
-	TenantID            string        `json:"tenant_id,omitempty"`
-	ClientID            string        `json:"client_id,omitempty"`
-	ClientSecret        string        `json:"client_secret,omitempty"`
-	ClientSecretExpires time.Time     `json:"client_secret_expires,omitzero"`
-	TokenEndpointBase   string        `json:"token_endpoint_base,omitempty"`
-	TokenRefreshMargin  time.Duration `json:"token_refresh_margin,omitempty"`
+	TenantID            string    `json:"tenant_id,omitempty"`
+	ClientID            string    `json:"client_id,omitempty"`
+	ClientSecret        string    `json:"client_secret,omitempty"`
+	ClientSecretExpires time.Time `json:"client_secret_expires,omitzero"`
+	TokenEndpointBase   string    `json:"token_endpoint_base,omitempty"`
+	// TokenRefreshMargin is how long before its expiry a cached token is
+	// replaced, at most 50 minutes; 0 (empty) means the default, 10
+	// minutes, so a margin of 0 cannot be chosen. For a token that lives
+	// shorter than twice the margin, half its lifetime is used instead.
+	TokenRefreshMargin time.Duration `json:"token_refresh_margin,omitempty"`
 
 	// ProxyURL (http://, https://, socks5://) is used for the token endpoint
 	// and, when set, for the SMTP connection too (HTTP CONNECT or SOCKS5).
@@ -393,7 +397,7 @@ func (s Settings) validateExchange(add func(field, format string, args ...any)) 
 		add("token_endpoint_base", "the token endpoint must use https: the client secret is sent to it")
 	}
 	if s.TokenRefreshMargin < 0 || s.TokenRefreshMargin > 50*time.Minute {
-		add("token_refresh_margin", "the refresh margin must be between 0 and 50 minutes (tokens live about an hour)")
+		add("token_refresh_margin", "enter a refresh margin from 1 second to 50 minutes (tokens live about an hour), or leave it empty for the default of 10 minutes")
 	}
 }
 

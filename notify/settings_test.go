@@ -154,3 +154,25 @@ func TestSettingsNeverPrintSecrets(t *testing.T) {
 		t.Error("Redacted changed the original")
 	}
 }
+
+// A margin of 0 means the default (the field is empty), so the refresh
+// margin's message does not offer 0; a negative one is refused with it.
+func TestSettingsRefreshMarginZeroMeansDefault(t *testing.T) {
+	t.Parallel()
+	s := validSettings()
+	s.TokenRefreshMargin = 0
+	if err := s.Validate(); err != nil || s.WithDefaults().TokenRefreshMargin != DefaultTokenRefreshMargin {
+		t.Fatalf("margin 0: Validate() = %v, margin %v; want the default", err, s.WithDefaults().TokenRefreshMargin)
+	}
+	for _, m := range []time.Duration{-time.Second, 51 * time.Minute} {
+		s.TokenRefreshMargin = m
+		var ve ValidationErrors
+		if err := s.Validate(); !errors.As(err, &ve) || len(ve.For("token_refresh_margin")) != 1 {
+			t.Fatalf("margin %v: Validate() = %v", m, err)
+		}
+		msg := ve.For("token_refresh_margin")[0]
+		if strings.Contains(msg, "between 0") || !strings.Contains(msg, "empty") {
+			t.Errorf("margin %v: message %q offers 0 or does not say empty means the default", m, msg)
+		}
+	}
+}
