@@ -14,8 +14,8 @@ import (
 	"time"
 )
 
-// testCA is a throw-away certificate authority and the one leaf certificate it signs for
-// both the token endpoint and the SMTP ports.
+// testCA is a throw-away certificate authority and the one leaf certificate it signs, for
+// the SMTP ports and the token endpoint (or one of them: Options.SeparateTokenCA).
 type testCA struct {
 	certPEM []byte
 	pool    *x509.CertPool
@@ -78,7 +78,7 @@ func newTestCA() (*testCA, error) {
 	}, nil
 }
 
-// serverTLS is the configuration both the HTTPS and the SMTP listeners use.
+// serverTLS is the configuration of the listeners that use this CA's leaf.
 func (ca *testCA) serverTLS() *tls.Config {
 	return &tls.Config{Certificates: []tls.Certificate{ca.leaf}, MinVersion: tls.VersionTLS12}
 }

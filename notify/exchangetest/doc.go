@@ -4,7 +4,8 @@
 // Tests use it through NewServer; `lobby serve --dev` uses Start. It is never on a
 // production path.
 //
-// It owns: a test CA and a certificate for 127.0.0.1, ::1 and localhost; the token
+// It owns: a test CA and a certificate for 127.0.0.1, ::1 and localhost (optionally a second
+// CA for the token endpoint alone, Options.SeparateTokenCA); the token
 // endpoint, POST {TokenEndpointBase}/{tenant}/oauth2/v2.0/token, which answers with
 // RS256-signed access tokens or Entra-shaped AADSTS errors (90002, 900023, 700016,
 // 7000215, 7000222, 70011, and a few more); SMTP with STARTTLS (SMTPPort) and with

@@ -87,7 +87,7 @@ func postTokenRequest(t *testing.T, srv *exchangetest.Server, tenant string, for
 	if edit != nil {
 		edit(req)
 	}
-	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: srv.CertPool()}}}
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: srv.TokenCertPool()}}}
 	defer client.CloseIdleConnections()
 	resp, err := client.Do(req)
 	if err != nil {

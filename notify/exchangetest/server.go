@@ -23,6 +23,10 @@ type Options struct {
 	TokenLifetime time.Duration    // default 3599s; tests shorten it
 	Logger        *slog.Logger     // default discard
 	Now           func() time.Time // default time.Now (token exp checks and issuance)
+	// SeparateTokenCA has the token endpoint's certificate signed by a CA of its own
+	// (TokenCACertPEM), so that a client can trust the SMTP server and not the token
+	// endpoint, or the other way round. Default: one CA signs both.
+	SeparateTokenCA bool
 }
 
 // Server is a running emulator: an HTTPS token endpoint and two SMTP ports (STARTTLS
@@ -31,7 +35,8 @@ type Options struct {
 type Server struct {
 	opts   Options
 	log    *slog.Logger
-	ca     *testCA
+	ca     *testCA // signs the SMTP certificate
+	tokCA  *testCA // signs the token endpoint's certificate: ca unless Options.SeparateTokenCA
 	signer *signer
 	model  *model
 	faults faults
@@ -65,11 +70,17 @@ func Start(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("exchangetest: %w", err)
 	}
+	tokCA := ca
+	if opts.SeparateTokenCA {
+		if tokCA, err = newTestCA(); err != nil {
+			return nil, fmt.Errorf("exchangetest: %w", err)
+		}
+	}
 	sig, err := newSigner()
 	if err != nil {
 		return nil, fmt.Errorf("exchangetest: %w", err)
 	}
-	s := &Server{opts: opts, log: opts.Logger, ca: ca, signer: sig, model: newModel(), inbox: newInbox()}
+	s := &Server{opts: opts, log: opts.Logger, ca: ca, tokCA: tokCA, signer: sig, model: newModel(), inbox: newInbox()}
 	s.seed()
 
 	var lns [3]net.Listener
@@ -81,7 +92,7 @@ func Start(opts Options) (*Server, error) {
 			return nil, fmt.Errorf("exchangetest: listen: %w", err)
 		}
 	}
-	s.httpLn = tls.NewListener(lns[0], ca.serverTLS())
+	s.httpLn = tls.NewListener(lns[0], tokCA.serverTLS())
 	s.smtpLn = smtpListener{lns[1], s}
 	s.smtpsLn = tls.NewListener(smtpListener{lns[2], s}, ca.serverTLS())
 	s.tokenBase = "https://" + lns[0].Addr().String()
@@ -176,12 +187,19 @@ func (s *Server) SMTPPort() int { return s.smtpPort }
 // SMTPTLSPort is the implicit-TLS port (465).
 func (s *Server) SMTPTLSPort() int { return s.smtpTLSPort }
 
-// CACertPEM is the PEM of the test CA that signed both servers' certificate
-// (SANs 127.0.0.1, ::1, localhost).
+// CACertPEM is the PEM of the test CA that signed the SMTP servers' certificate, and the
+// token endpoint's too unless Options.SeparateTokenCA (SANs 127.0.0.1, ::1, localhost).
 func (s *Server) CACertPEM() []byte { return append([]byte(nil), s.ca.certPEM...) }
 
-// CertPool is a pool holding only the test CA.
+// CertPool is a pool holding only the test CA of CACertPEM.
 func (s *Server) CertPool() *x509.CertPool { return s.ca.pool.Clone() }
+
+// TokenCACertPEM is the PEM of the test CA that signed the token endpoint's certificate:
+// the same as CACertPEM unless Options.SeparateTokenCA.
+func (s *Server) TokenCACertPEM() []byte { return append([]byte(nil), s.tokCA.certPEM...) }
+
+// TokenCertPool is a pool holding only the test CA of TokenCACertPEM.
+func (s *Server) TokenCertPool() *x509.CertPool { return s.tokCA.pool.Clone() }
 
 // TokenSigningKey is the public key access tokens are signed with (RS256).
 func (s *Server) TokenSigningKey() *rsa.PublicKey { return &s.signer.key.PublicKey }

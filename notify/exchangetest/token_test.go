@@ -254,3 +254,40 @@ func decodeSegment(t *testing.T, seg string, v any) {
 		t.Fatal(err)
 	}
 }
+
+// With SeparateTokenCA the token endpoint and the SMTP ports have certificates from
+// different CAs: each pool verifies its own server only.
+func TestSeparateTokenCA(t *testing.T) {
+	t.Parallel()
+	srv := exchangetest.NewServer(t, exchangetest.Options{SeparateTokenCA: true})
+	if string(srv.TokenCACertPEM()) == string(srv.CACertPEM()) {
+		t.Fatal("the token endpoint's CA is the SMTP one")
+	}
+	tokenAddr := strings.TrimPrefix(srv.TokenEndpointBase(), "https://")
+	smtpsAddr := fmt.Sprintf("%s:%d", srv.SMTPHost(), srv.SMTPTLSPort())
+	for _, tc := range []struct {
+		name, addr string
+		pool       *x509.CertPool
+		ok         bool
+	}{
+		{"token endpoint, its CA", tokenAddr, srv.TokenCertPool(), true},
+		{"token endpoint, SMTP CA", tokenAddr, srv.CertPool(), false},
+		{"SMTP, its CA", smtpsAddr, srv.CertPool(), true},
+		{"SMTP, token endpoint CA", smtpsAddr, srv.TokenCertPool(), false},
+	} {
+		c, err := tls.Dial("tcp", tc.addr, &tls.Config{RootCAs: tc.pool, ServerName: srv.SMTPHost()})
+		if err == nil {
+			c.Close()
+		}
+		var ua x509.UnknownAuthorityError
+		switch {
+		case tc.ok && err != nil:
+			t.Errorf("%s: %v", tc.name, err)
+		case !tc.ok && !errors.As(err, &ua):
+			t.Errorf("%s: err = %v, want an unknown authority", tc.name, err)
+		}
+	}
+	if r := postToken(t, srv, srv.Tenant(), credentials(srv)); r.status != http.StatusOK {
+		t.Errorf("token request: %d %v", r.status, r.body)
+	}
+}
