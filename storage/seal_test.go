@@ -128,3 +128,46 @@ func TestAssociatedDataIsStable(t *testing.T) {
 		}
 	}
 }
+
+func TestFoldKey(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"Ada.L":                "ada.l",
+		"  Émile ":             "émile",
+		"E\u0301MILE":          "émile", // decomposed: one name with the composed form
+		"ZOË":                  "zoë",
+		"Ñandú@Example.COM":    "ñandú@example.com",
+		"straße":               "straße",
+		"\u0130stanbul":        "istanbul", // Go maps U+0130 to a plain i
+		"":                     "",
+		"plain@example.com":    "plain@example.com",
+		"\tMIXED Case\u00a0\n": "mixed case",
+	} {
+		if got := FoldKey(in); got != want {
+			t.Errorf("FoldKey(%q) = %q, want %q", in, got, want)
+		}
+		if again := FoldKey(FoldKey(in)); again != FoldKey(in) {
+			t.Errorf("FoldKey(FoldKey(%q)) = %q, not a fixed point", in, again)
+		}
+	}
+}
+
+func TestPlanFold(t *testing.T) {
+	t.Parallel()
+	changed, err := PlanFold("staff.username", []FoldRow{
+		{ID: "1", Value: "ada", Key: "ada"},
+		{ID: "2", Value: "Émile", Key: "Émile"}, // SQLite's lower() left the É
+		{ID: "3", Value: "", Key: ""},
+		{ID: "4", Value: "", Key: ""},
+	})
+	if err != nil || len(changed) != 1 || changed[0] != (FoldRow{ID: "2", Value: "Émile", Key: "émile"}) {
+		t.Fatalf("PlanFold = %+v, %v; want row 2 refolded to émile", changed, err)
+	}
+	_, err = PlanFold("staff.username", []FoldRow{
+		{ID: "1", Value: "Émile", Key: "Émile"},
+		{ID: "2", Value: "émile", Key: "émile"},
+	})
+	if err == nil || !strings.Contains(err.Error(), `"Émile" (id 1) and "émile" (id 2)`) || !strings.Contains(err.Error(), "staff.username") {
+		t.Fatalf("PlanFold of two names that fold to one: err = %v; want both named", err)
+	}
+}

@@ -51,7 +51,8 @@ func (s *Store) scanGuest(r rowScanner) (*storage.Guest, error) {
 }
 
 // CreateGuest inserts g, filling ID, CreatedAt and UpdatedAt when zero; the
-// email is stored lower-case. A taken username or email is ErrConflict, and
+// email is stored as storage.FoldKey folds it, and the username is unique
+// so folded. A taken username or email is ErrConflict, and
 // the transaction stays usable.
 func (s *Store) CreateGuest(ctx context.Context, g *storage.Guest) error {
 	if !g.Status.Valid() {
@@ -67,18 +68,19 @@ func (s *Store) CreateGuest(ctx context.Context, g *storage.Guest) error {
 	if stored.UpdatedAt.IsZero() {
 		stored.UpdatedAt = stored.CreatedAt
 	}
-	stored.Email = strings.ToLower(stored.Email)
+	stored.Email = storage.FoldKey(stored.Email)
 	stored.ValidFrom, stored.ValidUntil = trunc(stored.ValidFrom), trunc(stored.ValidUntil)
 	stored.ExpiryNotifiedAt = trunc(stored.ExpiryNotifiedAt)
 	stored.CreatedAt, stored.UpdatedAt = storage.Truncate(stored.CreatedAt), storage.Truncate(stored.UpdatedAt)
 
-	tag, err := s.db.Exec(ctx, `INSERT INTO guests (`+guestColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+	tag, err := s.db.Exec(ctx, `INSERT INTO guests (`+guestColumns+`, username_key)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
 		ON CONFLICT DO NOTHING`,
 		stored.ID, stored.Username, s.sealer.SealString(stored.Password, storage.GuestPasswordAD(stored.ID)), stored.FirstName,
 		stored.LastName, stored.Email, stored.Phone, stored.Company, stored.PersonVisited, stored.Reason,
 		uuidIn(stored.SponsorID), stored.GuestType, string(stored.Status), tsIn(stored.ValidFrom),
-		tsIn(stored.ValidUntil), tsIn(stored.ExpiryNotifiedAt), stored.CreatedAt, stored.UpdatedAt)
+		tsIn(stored.ValidUntil), tsIn(stored.ExpiryNotifiedAt), stored.CreatedAt, stored.UpdatedAt,
+		storage.FoldKey(stored.Username))
 	if err != nil {
 		return wrap("create guest", err)
 	}
@@ -92,9 +94,9 @@ func (s *Store) CreateGuest(ctx context.Context, g *storage.Guest) error {
 // guestConflict names what an insert that did nothing collided with.
 func (s *Store) guestConflict(ctx context.Context, g *storage.Guest) error {
 	var byID, byName bool
-	err := s.db.QueryRow(ctx, `SELECT bool_or(id = $1), bool_or(lower(username) = lower($2)) FROM guests
-		WHERE id = $1 OR lower(username) = lower($2) OR (lower(email) = lower($3) AND email <> '')`,
-		g.ID, g.Username, g.Email).Scan(&byID, &byName)
+	err := s.db.QueryRow(ctx, `SELECT bool_or(id = $1), bool_or(username_key = $2) FROM guests
+		WHERE id = $1 OR username_key = $2 OR (email = $3 AND email <> '')`,
+		g.ID, storage.FoldKey(g.Username), g.Email).Scan(&byID, &byName)
 	switch {
 	case err != nil:
 		return fmt.Errorf("postgres: create guest: %w", storage.ErrConflict)
@@ -119,16 +121,19 @@ func (s *Store) GetGuest(ctx context.Context, id uuid.UUID) (*storage.Guest, err
 	return g, wrap("get guest", err)
 }
 
-// GetGuestByUsername finds a guest by username, ignoring case.
+// GetGuestByUsername finds a guest by username, compared as storage.FoldKey
+// folds it.
 func (s *Store) GetGuestByUsername(ctx context.Context, username string) (*storage.Guest, error) {
-	g, err := s.scanGuest(s.db.QueryRow(ctx, `SELECT `+guestColumns+` FROM guests WHERE lower(username) = lower($1)`, username))
+	g, err := s.scanGuest(s.db.QueryRow(ctx, `SELECT `+guestColumns+` FROM guests WHERE username_key = $1`,
+		storage.FoldKey(username)))
 	return g, wrap("get guest by username", err)
 }
 
-// GetGuestByEmail finds a guest by email, ignoring case.
+// GetGuestByEmail finds a guest by email, compared as storage.FoldKey folds
+// it.
 func (s *Store) GetGuestByEmail(ctx context.Context, email string) (*storage.Guest, error) {
-	g, err := s.scanGuest(s.db.QueryRow(ctx, `SELECT `+guestColumns+` FROM guests
-		WHERE lower(email) = lower($1) AND email <> ''`, email))
+	g, err := s.scanGuest(s.db.QueryRow(ctx, `SELECT `+guestColumns+` FROM guests WHERE email = $1 AND email <> ''`,
+		storage.FoldKey(email)))
 	return g, wrap("get guest by email", err)
 }
 
@@ -154,9 +159,10 @@ func (s *Store) ListGuests(ctx context.Context, f storage.GuestFilter) (*storage
 		where = append(where, "sponsor_id = "+arg(f.SponsorID))
 	}
 	if q := strings.TrimSpace(f.Query); q != "" {
-		p := arg(strings.ToLower(q))
-		var ors []string
-		for _, col := range []string{"username", "email", "first_name", "last_name", "first_name || ' ' || last_name", "company", "phone"} {
+		// The folded columns against the folded query; the others by lower().
+		folded, p := arg(storage.FoldKey(q)), arg(strings.ToLower(q))
+		ors := []string{"strpos(username_key, " + folded + ") > 0", "strpos(email, " + folded + ") > 0"}
+		for _, col := range []string{"first_name", "last_name", "first_name || ' ' || last_name", "company", "phone"} {
 			ors = append(ors, "strpos(lower("+col+"), "+p+") > 0")
 		}
 		where = append(where, "("+strings.Join(ors, " OR ")+")")

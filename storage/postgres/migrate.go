@@ -90,6 +90,9 @@ func (s *Store) migrate(ctx context.Context, schema string, keyCheck bool) error
 		if _, err := tx.Exec(ctx, m.SQL); err != nil {
 			return fmt.Errorf("postgres: migrate: %03d_%s: %w", m.Version, m.Name, err)
 		}
+		if err := afterMigration(ctx, tx, m.Version); err != nil {
+			return fmt.Errorf("postgres: migrate: %03d_%s: %w", m.Version, m.Name, err)
+		}
 		if _, err := tx.Exec(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
 			m.Version, m.Name, s.clock()); err != nil {
 			return fmt.Errorf("postgres: migrate: record %03d_%s: %w", m.Version, m.Name, err)

@@ -2,12 +2,14 @@ package postgres_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/lobbyhq/lobby/storage"
 	"github.com/lobbyhq/lobby/storage/postgres"
 )
 
@@ -124,5 +126,77 @@ func TestSchemaAndHostPool(t *testing.T) {
 	_, err = postgres.Open(t.Context(), "postgres://postgres:hunter2@127.0.0.1:1/test?sslmode=disable&connect_timeout=5", b.opts)
 	if err == nil || !strings.Contains(err.Error(), "cannot reach the database") || strings.Contains(err.Error(), "hunter2") {
 		t.Fatalf("Open of a closed port: err = %v; want a hint, without the password", err)
+	}
+}
+
+// oldSchema migrates b's schema to version 2 (before 003_fold_keys) by hand
+// and fills it with staff and guests as the older Lobby wrote them.
+func oldSchema(t *testing.T, b *testBundle, staff []string, guests [][2]string) {
+	t.Helper()
+	ms, err := postgres.Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(t.Context(), b.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	exec := func(q string, args ...any) {
+		t.Helper()
+		if _, err := conn.Exec(t.Context(), q, args...); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	exec("CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL)")
+	for _, m := range ms[:2] {
+		exec(m.SQL)
+		exec("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, now())", m.Version, m.Name)
+	}
+	for _, name := range staff {
+		exec("INSERT INTO staff (id, username, role, created_at) VALUES (gen_random_uuid(), $1, 'sponsor', now())", name)
+	}
+	for _, g := range guests {
+		exec(`INSERT INTO guests (id, username, email, status, created_at, updated_at)
+			VALUES (gen_random_uuid(), $1, $2, 'active', now(), now())`, g[0], strings.ToLower(g[1]))
+	}
+}
+
+// TestFoldKeysMigration: names that lower() left apart (a decomposed
+// accent) are folded by the upgrade, and two that fold to one stop it, both
+// named, with the schema left as it was.
+func TestFoldKeysMigration(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	oldSchema(t, b, []string{"E\u0301mile", "ada"}, [][2]string{{"Zoe\u0308", "N\u0303andu\u0301@Example.com"}, {"bob", ""}, {"carol", ""}})
+	s := b.open(t)
+	ctx := t.Context()
+	if got, err := s.GetStaffByUsername(ctx, "ÉMILE"); err != nil || got.Username != "E\u0301mile" {
+		t.Fatalf("GetStaffByUsername(ÉMILE) after the upgrade = %v, %v; want the decomposed Émile as typed", got, err)
+	}
+	if err := s.CreateStaff(ctx, &storage.Staff{Username: "émile", Role: storage.RoleSponsor}); !errors.Is(err, storage.ErrConflict) {
+		t.Fatalf("CreateStaff(émile) beside the decomposed Émile after the upgrade: err = %v, want ErrConflict", err)
+	}
+	if got, err := s.GetGuestByUsername(ctx, "ZOË"); err != nil {
+		t.Fatalf("GetGuestByUsername(ZOË) after the upgrade = %v, %v", got, err)
+	}
+	if got, err := s.GetGuestByEmail(ctx, "ÑANDÚ@EXAMPLE.COM"); err != nil || got.Email != "ñandú@example.com" {
+		t.Fatalf("GetGuestByEmail after the upgrade = %v, %v; want the email stored folded", got, err)
+	}
+
+	c := setup(t)
+	oldSchema(t, c, []string{"E\u0301mile", "émile"}, nil)
+	_, err := postgres.Open(ctx, c.url, c.opts)
+	if err == nil || !strings.Contains(err.Error(), `"émile"`) || !strings.Contains(err.Error(), "staff.username") {
+		t.Fatalf("Open of a schema with a decomposed and a composed émile: err = %v; want both named", err)
+	}
+	conn, err := pgx.Connect(ctx, c.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var v int
+	if err := conn.QueryRow(ctx, "SELECT max(version) FROM schema_migrations").Scan(&v); err != nil || v != 2 {
+		t.Fatalf("after the failed upgrade: schema version %d, %v; want 2, unchanged", v, err)
 	}
 }

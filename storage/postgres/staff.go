@@ -44,10 +44,10 @@ func (s *Store) CreateStaff(ctx context.Context, st *storage.Staff) error {
 	}
 	stored.CreatedAt = storage.Truncate(stored.CreatedAt)
 	stored.PasswordChangedAt = stored.CreatedAt
-	tag, err := s.db.Exec(ctx, `INSERT INTO staff (`+staffColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-		ON CONFLICT DO NOTHING`,
+	tag, err := s.db.Exec(ctx, `INSERT INTO staff (`+staffColumns+`, username_key)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING`,
 		stored.ID, stored.Username, stored.Email, stored.DisplayName, string(stored.Role), stored.PasswordHash,
-		stored.PasswordChangedAt, stored.Disabled, stored.CreatedAt)
+		stored.PasswordChangedAt, stored.Disabled, stored.CreatedAt, storage.FoldKey(stored.Username))
 	if err != nil {
 		return wrap("create staff", err)
 	}
@@ -64,15 +64,17 @@ func (s *Store) GetStaff(ctx context.Context, id uuid.UUID) (*storage.Staff, err
 	return st, wrap("get staff", err)
 }
 
-// GetStaffByUsername finds a staff user by username, ignoring case.
+// GetStaffByUsername finds a staff user by username, compared as
+// storage.FoldKey folds it.
 func (s *Store) GetStaffByUsername(ctx context.Context, username string) (*storage.Staff, error) {
-	st, err := scanStaff(s.db.QueryRow(ctx, `SELECT `+staffColumns+` FROM staff WHERE lower(username) = lower($1)`, username))
+	st, err := scanStaff(s.db.QueryRow(ctx, `SELECT `+staffColumns+` FROM staff WHERE username_key = $1`,
+		storage.FoldKey(username)))
 	return st, wrap("get staff by username", err)
 }
 
 // ListStaff returns all staff users by username.
 func (s *Store) ListStaff(ctx context.Context) ([]*storage.Staff, error) {
-	rows, err := s.db.Query(ctx, `SELECT `+staffColumns+` FROM staff ORDER BY lower(username), id`)
+	rows, err := s.db.Query(ctx, `SELECT `+staffColumns+` FROM staff ORDER BY username_key, id`)
 	if err != nil {
 		return nil, wrap("list staff", err)
 	}

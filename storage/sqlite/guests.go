@@ -47,11 +47,12 @@ func (s *Store) scanGuest(sc scanner) (*storage.Guest, error) {
 }
 
 // guestConflict turns a unique violation on guests into ErrConflict.
+// SQLite names the column of a plain unique index ("guests.username_key").
 func guestConflict(op string, err error) error {
 	switch {
-	case violates(err, "guests_username_key"):
+	case violates(err, "guests.username_key"):
 		return fmt.Errorf("sqlite: %s: the username is taken: %w", op, storage.ErrConflict)
-	case violates(err, "guests_email_key"):
+	case violates(err, "guests.email"):
 		return fmt.Errorf("sqlite: %s: the email address is taken: %w", op, storage.ErrConflict)
 	case violates(err, ""):
 		return fmt.Errorf("sqlite: %s: %w", op, storage.ErrConflict)
@@ -64,7 +65,8 @@ func badStatus(op string, st storage.GuestStatus) error {
 }
 
 // CreateGuest inserts g, filling ID, CreatedAt and UpdatedAt when zero. The
-// email is stored lower-case. A taken username or email is ErrConflict.
+// email is stored as storage.FoldKey folds it, and the username is unique so
+// folded. A taken username or email is ErrConflict.
 func (s *Store) CreateGuest(ctx context.Context, g *storage.Guest) error {
 	if !g.Status.Valid() {
 		return badStatus("create guest", g.Status)
@@ -81,11 +83,12 @@ func (s *Store) CreateGuest(ctx context.Context, g *storage.Guest) error {
 	if g.UpdatedAt.IsZero() {
 		updated = created
 	}
-	email := strings.ToLower(g.Email)
-	_, err := s.writer().ExecContext(ctx, `INSERT INTO guests (`+guestCols+`) VALUES (`+placeholders(18)+`)`,
+	email := storage.FoldKey(g.Email)
+	_, err := s.writer().ExecContext(ctx, `INSERT INTO guests (`+guestCols+`, username_key) VALUES (`+placeholders(19)+`)`,
 		id.String(), g.Username, s.sealer.SealString(g.Password, storage.GuestPasswordAD(id)), g.FirstName, g.LastName, email,
 		g.Phone, g.Company, g.PersonVisited, g.Reason, nullUUID(g.SponsorID), g.GuestType, string(g.Status),
-		nullMicros(g.ValidFrom), nullMicros(g.ValidUntil), nullMicros(g.ExpiryNotifiedAt), micros(created), micros(updated))
+		nullMicros(g.ValidFrom), nullMicros(g.ValidUntil), nullMicros(g.ExpiryNotifiedAt), micros(created), micros(updated),
+		storage.FoldKey(g.Username))
 	if err != nil {
 		return guestConflict("create guest", err)
 	}
@@ -119,14 +122,16 @@ func (s *Store) GetGuest(ctx context.Context, id uuid.UUID) (*storage.Guest, err
 	return s.getGuest(ctx, "id", "id = ?", id.String())
 }
 
-// GetGuestByUsername finds a guest by username, ignoring case.
+// GetGuestByUsername finds a guest by username, compared as storage.FoldKey
+// folds it.
 func (s *Store) GetGuestByUsername(ctx context.Context, username string) (*storage.Guest, error) {
-	return s.getGuest(ctx, "username", "lower(username) = lower(?)", username)
+	return s.getGuest(ctx, "username", "username_key = ?", storage.FoldKey(username))
 }
 
-// GetGuestByEmail finds a guest by email address, ignoring case.
+// GetGuestByEmail finds a guest by email address, compared as
+// storage.FoldKey folds it.
 func (s *Store) GetGuestByEmail(ctx context.Context, email string) (*storage.Guest, error) {
-	return s.getGuest(ctx, "email", "lower(email) = lower(?) AND email <> ''", strings.ToLower(email))
+	return s.getGuest(ctx, "email", "email = ? AND email <> ''", storage.FoldKey(email))
 }
 
 // ListGuests returns one page of guests matching f, newest first, without
@@ -147,8 +152,11 @@ func (s *Store) ListGuests(ctx context.Context, f storage.GuestFilter) (*storage
 		args = append(args, f.SponsorID.String())
 	}
 	if q := strings.TrimSpace(f.Query); q != "" {
-		var or []string
-		for _, col := range []string{"username", "email", "first_name", "last_name", "first_name || ' ' || last_name", "company", "phone"} {
+		// The folded columns against the folded query; the others by
+		// lower(), which folds ASCII only.
+		or := []string{"instr(username_key, ?) > 0", "instr(email, ?) > 0"}
+		args = append(args, storage.FoldKey(q), storage.FoldKey(q))
+		for _, col := range []string{"first_name", "last_name", "first_name || ' ' || last_name", "company", "phone"} {
 			or = append(or, "instr(lower("+col+"), lower(?)) > 0")
 			args = append(args, q)
 		}

@@ -80,6 +80,9 @@ func (s *Store) migrate(ctx context.Context, ms []storage.Migration) error {
 		if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
 			return fmt.Errorf("migration %03d_%s: %w", m.Version, m.Name, err)
 		}
+		if err := afterMigration(ctx, tx, m.Version); err != nil {
+			return fmt.Errorf("migration %03d_%s: %w", m.Version, m.Name, err)
+		}
 		if _, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
 			m.Version, m.Name, micros(s.now())); err != nil {
 			return fmt.Errorf("migration %03d_%s: record: %w", m.Version, m.Name, err)

@@ -2,12 +2,15 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/lobbyhq/lobby/storage"
 )
@@ -246,4 +249,77 @@ func TestLeaseUsesIndexes(t *testing.T) {
 		t.Fatalf("the lease query scans the whole outbox:\n%s", joined)
 	}
 	t.Logf("plan:\n%s", joined)
+}
+
+// oldDatabase makes a database file at schema version 2 (before
+// 003_fold_keys) holding staff and guests as the older Lobby wrote them.
+func oldDatabase(t *testing.T, staff []string, guests [][2]string) string {
+	t.Helper()
+	ms, err := Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "lobby.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	exec := func(q string, args ...any) {
+		t.Helper()
+		if _, err := db.ExecContext(t.Context(), q, args...); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	exec("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL) STRICT")
+	for _, m := range ms[:2] {
+		exec(m.SQL)
+		exec("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, 0)", m.Version, m.Name)
+	}
+	for _, name := range staff {
+		exec("INSERT INTO staff (id, username, role, created_at) VALUES (?, ?, 'sponsor', 0)", uuid.NewString(), name)
+	}
+	for _, g := range guests {
+		exec("INSERT INTO guests (id, username, email, status, created_at, updated_at) VALUES (?, ?, ?, 'active', 0, 0)",
+			uuid.NewString(), g[0], strings.ToLower(g[1]))
+	}
+	return path
+}
+
+// TestFoldKeysMigration: names that SQLite's lower() left apart are folded
+// by the upgrade, and two that fold to one stop it, both named, with the
+// database left as it was.
+func TestFoldKeysMigration(t *testing.T) {
+	t.Parallel()
+	opts := storage.Options{Sealer: testSealer(t)}
+	s := openT(t, oldDatabase(t, []string{"Émile", "ada"}, [][2]string{{"Zoë", "Ñandú@Example.com"}, {"bob", ""}, {"carol", ""}}), opts)
+	ctx := t.Context()
+	if got, err := s.GetStaffByUsername(ctx, "ÉMILE"); err != nil || got.Username != "Émile" {
+		t.Fatalf("GetStaffByUsername(ÉMILE) after the upgrade = %v, %v; want Émile", got, err)
+	}
+	if err := s.CreateStaff(ctx, &storage.Staff{Username: "émile", Role: storage.RoleSponsor}); !errors.Is(err, storage.ErrConflict) {
+		t.Fatalf("CreateStaff(émile) beside Émile after the upgrade: err = %v, want ErrConflict", err)
+	}
+	if got, err := s.GetGuestByUsername(ctx, "ZOË"); err != nil || got.Username != "Zoë" {
+		t.Fatalf("GetGuestByUsername(ZOË) after the upgrade = %v, %v; want Zoë", got, err)
+	}
+	if got, err := s.GetGuestByEmail(ctx, "ÑANDÚ@EXAMPLE.COM"); err != nil || got.Username != "Zoë" {
+		t.Fatalf("GetGuestByEmail after the upgrade = %v, %v; want Zoë", got, err)
+	}
+
+	clash := oldDatabase(t, []string{"Émile", "émile"}, nil)
+	_, err := Open(ctx, clash, opts)
+	if err == nil || !strings.Contains(err.Error(), `"Émile"`) || !strings.Contains(err.Error(), `"émile"`) ||
+		!strings.Contains(err.Error(), "staff.username") {
+		t.Fatalf("Open of a database with Émile and émile: err = %v; want both named", err)
+	}
+	db, err := sql.Open("sqlite", clash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var v int
+	if err := db.QueryRowContext(ctx, "SELECT max(version) FROM schema_migrations").Scan(&v); err != nil || v != 2 {
+		t.Fatalf("after the failed upgrade: schema version %d, %v; want 2, unchanged", v, err)
+	}
 }

@@ -119,9 +119,9 @@ func (s *Store) CreateStaff(ctx context.Context, st *storage.Staff) error {
 		created = s.now()
 	}
 	changed := created
-	_, err := s.writer().ExecContext(ctx, "INSERT INTO staff ("+staffCols+") VALUES ("+placeholders(9)+")",
+	_, err := s.writer().ExecContext(ctx, "INSERT INTO staff ("+staffCols+", username_key) VALUES ("+placeholders(10)+")",
 		id.String(), st.Username, st.Email, st.DisplayName, string(st.Role), st.PasswordHash, nullMicros(changed),
-		boolInt(st.Disabled), micros(created))
+		boolInt(st.Disabled), micros(created), storage.FoldKey(st.Username))
 	if err != nil {
 		if _, ok := uniqueViolation(err); ok {
 			return fmt.Errorf("sqlite: create staff: the username is taken: %w", storage.ErrConflict)
@@ -148,14 +148,15 @@ func (s *Store) GetStaff(ctx context.Context, id uuid.UUID) (*storage.Staff, err
 	return s.getStaff(ctx, "id", "id = ?", id.String())
 }
 
-// GetStaffByUsername finds a staff user by username, ignoring case.
+// GetStaffByUsername finds a staff user by username, compared as
+// storage.FoldKey folds it.
 func (s *Store) GetStaffByUsername(ctx context.Context, username string) (*storage.Staff, error) {
-	return s.getStaff(ctx, "username", "lower(username) = lower(?)", username)
+	return s.getStaff(ctx, "username", "username_key = ?", storage.FoldKey(username))
 }
 
 // ListStaff returns all staff users by username.
 func (s *Store) ListStaff(ctx context.Context) ([]*storage.Staff, error) {
-	rows, err := s.reader().QueryContext(ctx, "SELECT "+staffCols+" FROM staff ORDER BY lower(username)")
+	rows, err := s.reader().QueryContext(ctx, "SELECT "+staffCols+" FROM staff ORDER BY username_key, id")
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list staff: %w", err)
 	}

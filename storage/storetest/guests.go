@@ -124,6 +124,62 @@ func testGuestUnique(t *testing.T, b Backend) {
 	}
 }
 
+// testFoldedNames: usernames and email addresses compare by Unicode case,
+// composed or decomposed, on both backends (SQLite's lower() folds ASCII
+// only), and the name is kept as typed.
+func testFoldedNames(t *testing.T, b Backend) {
+	bb := setup(t, b)
+	s, ctx := bb.store, t.Context()
+
+	emile := &storage.Staff{Username: "Émile", Role: storage.RoleSponsor}
+	if err := s.CreateStaff(ctx, emile); err != nil {
+		t.Fatalf("CreateStaff(Émile): %v", err)
+	}
+	for _, name := range []string{"émile", "ÉMILE", "E\u0301mile", " Émile "} {
+		if err := s.CreateStaff(ctx, &storage.Staff{Username: name, Role: storage.RoleAdmin}); !errors.Is(err, storage.ErrConflict) {
+			t.Errorf("CreateStaff(%q) beside Émile: err = %v, want ErrConflict", name, err)
+		}
+		got, err := s.GetStaffByUsername(ctx, name)
+		if err != nil || got.ID != emile.ID || got.Username != "Émile" {
+			t.Errorf("GetStaffByUsername(%q) = %+v, %v; want Émile as typed", name, got, err)
+		}
+	}
+	if list, err := s.ListStaff(ctx); err != nil || len(list) != 1 {
+		t.Errorf("ListStaff = %d users, %v; want Émile alone", len(list), err)
+	}
+
+	zoe := bb.createGuest(t, bb.guest("Zoë", "Ñandú.Zoë@Example.COM"))
+	if zoe.Email != "ñandú.zoë@example.com" {
+		t.Errorf("CreateGuest stored the email as %q, want it folded: ñandú.zoë@example.com", zoe.Email)
+	}
+	for name, g := range map[string]*storage.Guest{
+		"username in capitals":     bb.guest("ZOË", "other@example.com"),
+		"username decomposed":      bb.guest("Zoe\u0308", "other2@example.com"),
+		"email in capitals":        bb.guest("someone", "ÑANDÚ.ZOË@example.com"),
+		"email decomposed, spaced": bb.guest("someone-else", " N\u0303andu\u0301.zoe\u0308@example.com "),
+	} {
+		if err := s.CreateGuest(ctx, g); !errors.Is(err, storage.ErrConflict) {
+			t.Errorf("CreateGuest, %s: err = %v, want ErrConflict", name, err)
+		}
+	}
+	for _, name := range []string{"zoë", "ZOË", "Zoe\u0308"} {
+		if got, err := s.GetGuestByUsername(ctx, name); err != nil || got.ID != zoe.ID || got.Username != "Zoë" {
+			t.Errorf("GetGuestByUsername(%q) = %v, %v; want Zoë as typed", name, got, err)
+		}
+	}
+	for _, email := range []string{"ÑANDÚ.ZOË@EXAMPLE.COM", "N\u0303andu\u0301.zoe\u0308@example.com"} {
+		if got, err := s.GetGuestByEmail(ctx, email); err != nil || got.ID != zoe.ID {
+			t.Errorf("GetGuestByEmail(%q) = %v, %v; want Zoë", email, got, err)
+		}
+	}
+	for _, q := range []string{"ZOË", "ÑANDÚ"} {
+		page, err := s.ListGuests(ctx, storage.GuestFilter{Query: q})
+		if err != nil || len(page.Guests) != 1 || page.Guests[0].ID != zoe.ID {
+			t.Errorf("ListGuests(Query %q) = %v, %v; want Zoë", q, page, err)
+		}
+	}
+}
+
 func testGuestListFilters(t *testing.T, b Backend) {
 	bb := setup(t, b)
 	ctx := t.Context()

@@ -48,6 +48,7 @@ func Run(t *testing.T, b Backend) {
 		{"PingAndBackend", testPingAndBackend},
 		{"GuestCRUD", testGuestCRUD},
 		{"GuestUnique", testGuestUnique},
+		{"FoldedNames", testFoldedNames},
 		{"GuestListFilters", testGuestListFilters},
 		{"GuestPagination", testGuestPagination},
 		{"GuestUpdate", testGuestUpdate},

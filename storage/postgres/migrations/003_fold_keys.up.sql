@@ -1,0 +1,23 @@
+-- Usernames and guest email addresses are unique as storage.FoldKey folds
+-- them (trimmed, Unicode lower case, NFC), computed in Go on every write and
+-- lookup so that both backends agree. username_key holds the folded
+-- username; the username column keeps it as typed. Guest emails are stored
+-- folded.
+--
+-- The backfill below is lower(), the function of the old indexes, so it
+-- keeps them unique; after this file the migration runner refolds in Go the
+-- rows whose key lower() got wrong, and names any two that turn out to be
+-- one.
+ALTER TABLE guests ADD COLUMN username_key text;
+ALTER TABLE staff ADD COLUMN username_key text;
+UPDATE guests SET username_key = lower(username);
+UPDATE staff SET username_key = lower(username);
+ALTER TABLE guests ALTER COLUMN username_key SET NOT NULL;
+ALTER TABLE staff ALTER COLUMN username_key SET NOT NULL;
+
+DROP INDEX guests_username_key;
+DROP INDEX guests_email_key;
+DROP INDEX staff_username_key;
+CREATE UNIQUE INDEX guests_username_key ON guests (username_key);
+CREATE UNIQUE INDEX guests_email_key ON guests (email) WHERE email <> '';
+CREATE UNIQUE INDEX staff_username_key ON staff (username_key);
