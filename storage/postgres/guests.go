@@ -91,18 +91,22 @@ func (s *Store) CreateGuest(ctx context.Context, g *storage.Guest) error {
 	return nil
 }
 
-// guestConflict names what an insert that did nothing collided with.
+// guestConflict names what an insert that did nothing collided with (a
+// unique value, so ErrConflict). Failing to find out (a cancelled context,
+// a lost connection) is that failure, not ErrConflict.
 func (s *Store) guestConflict(ctx context.Context, g *storage.Guest) error {
-	var byID, byName bool
+	var byID, byName *bool // NULL when the colliding row is gone already
 	err := s.db.QueryRow(ctx, `SELECT bool_or(id = $1), bool_or(username_key = $2) FROM guests
 		WHERE id = $1 OR username_key = $2 OR (email = $3 AND email <> '')`,
 		g.ID, storage.FoldKey(g.Username), g.Email).Scan(&byID, &byName)
 	switch {
 	case err != nil:
-		return fmt.Errorf("postgres: create guest: %w", storage.ErrConflict)
-	case byID:
+		return wrap("create guest: find the taken value", err)
+	case byID == nil:
+		return fmt.Errorf("postgres: create guest: the username or email address is taken: %w", storage.ErrConflict)
+	case *byID:
 		return fmt.Errorf("postgres: create guest: id already taken: %w", storage.ErrConflict)
-	case byName:
+	case *byName:
 		return fmt.Errorf("postgres: create guest: the username is taken: %w", storage.ErrConflict)
 	}
 	return fmt.Errorf("postgres: create guest: the email address is taken: %w", storage.ErrConflict)
