@@ -409,18 +409,18 @@ func (p *Portal) create(ctx context.Context, id uuid.UUID, nonce string, reg reg
 	err = p.store.WithTx(ctx, func(tx storage.Store) error {
 		ids = ids[:0]
 		if prev != nil {
-			cur, err := tx.GetGuest(ctx, prev.ID)
-			if errors.Is(err, storage.ErrNotFound) {
+			if prev.Email != g.Email || !p.renewable(prev, now) {
+				return errNotRenewable
+			}
+			// Only if it is still as read: another form or a sponsor may
+			// have changed it meanwhile (ErrConflict), or renewed it away.
+			_, err := tx.UpdateGuest(ctx, prev.ID, storage.GuestUpdate{IfStatus: &prev.Status, IfUpdatedAt: &prev.UpdatedAt})
+			if errors.Is(err, storage.ErrConflict) || errors.Is(err, storage.ErrNotFound) {
 				return errNotRenewable
 			} else if err != nil {
 				return err
 			}
-			if cur.Email != g.Email || !p.renewable(cur, now) {
-				return errNotRenewable
-			}
-			if err := tx.DeleteGuest(ctx, cur.ID); errors.Is(err, storage.ErrNotFound) {
-				return errNotRenewable // renewed by another request just now
-			} else if err != nil {
+			if err := tx.DeleteGuest(ctx, prev.ID); err != nil {
 				return err
 			}
 		}

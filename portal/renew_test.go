@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -166,4 +167,50 @@ func (s *txOutbox) EnqueueMail(ctx context.Context, m *storage.OutboxMessage) er
 		return errors.New("outbox refused the message (test)")
 	}
 	return s.Store.EnqueueMail(ctx, m)
+}
+
+// racingStore changes the guest it has just looked up by email, once: a
+// sponsor acting between the register page's read and its write.
+type racingStore struct {
+	storage.Store
+	once   sync.Once
+	change func(g *storage.Guest)
+}
+
+func (s *racingStore) GetGuestByEmail(ctx context.Context, email string) (*storage.Guest, error) {
+	g, err := s.Store.GetGuestByEmail(ctx, email)
+	if err == nil && s.change != nil {
+		s.once.Do(func() { s.change(g) })
+	}
+	return g, err
+}
+
+// A renewal applies only to the registration as it read it: one changed
+// meanwhile (here: reinstated by a sponsor) is not replaced.
+func TestRegisterRenewLosesToAChange(t *testing.T) {
+	t.Parallel()
+	rs := &racingStore{}
+	b := setup(t, func(c *Config) { rs.Store = c.Store; c.Store = rs; c.Policy.SuccessWait = time.Millisecond })
+	ctx := context.Background()
+	old := registered(t, b, "ada@example.com")
+	expired, suspended := storage.GuestExpired, storage.GuestSuspended
+	if _, err := b.store.UpdateGuest(ctx, old.ID, storage.GuestUpdate{Status: &expired}); err != nil {
+		t.Fatal(err)
+	}
+	rs.change = func(g *storage.Guest) {
+		if _, err := b.store.UpdateGuest(ctx, g.ID, storage.GuestUpdate{Status: &suspended}); err != nil {
+			t.Error(err)
+		}
+	}
+	c := b.client(t)
+	if r := c.post(mount+"/register", c.registerForm()); r.StatusCode != 303 {
+		t.Fatalf("register: %d\n%s", r.StatusCode, r.body)
+	}
+	cur, err := b.store.GetGuest(ctx, old.ID)
+	if err != nil || cur.Status != storage.GuestSuspended || cur.Password != old.Password {
+		t.Fatalf("the changed registration: %+v, %v", cur, err)
+	}
+	if n := len(b.guests(t)); n != 1 {
+		t.Fatalf("%d guests", n)
+	}
 }
