@@ -66,6 +66,11 @@ type Policy struct {
 	ExpiryNotice time.Duration  // expiry notices go out this long before ValidUntil; default 24h
 	JobInterval  time.Duration  // how often RunJobs runs the jobs; default 1m
 	TimeZone     *time.Location // for times shown on pages; default time.Local
+	// PurgeAfter is how long expired guests (after ValidUntil) and denied
+	// ones (after the denial) are kept before the jobs delete them, with
+	// sent and failed emails older than that; default 30 days, negative:
+	// never purge.
+	PurgeAfter time.Duration
 }
 
 // Limit is a token bucket: Burst requests at once, then one per Every.
@@ -117,6 +122,7 @@ const (
 	DefaultSessionTTL      = 12 * time.Hour
 	DefaultExpiryNotice    = 24 * time.Hour
 	DefaultJobInterval     = time.Minute
+	DefaultPurgeAfter      = 30 * 24 * time.Hour
 	DefaultMaxBodyBytes    = 64 << 10
 	DefaultTerms           = "Use this network lawfully and considerately. Do not try to reach systems you were not given access to, " +
 		"and do not share your credentials. Access may be logged, limited or withdrawn at any time."
@@ -158,6 +164,7 @@ func (c Config) withDefaults() (Config, error) {
 	p.SessionTTL = cmp.Or(p.SessionTTL, DefaultSessionTTL)
 	p.ExpiryNotice = cmp.Or(p.ExpiryNotice, DefaultExpiryNotice)
 	p.JobInterval = cmp.Or(p.JobInterval, DefaultJobInterval)
+	p.PurgeAfter = cmp.Or(p.PurgeAfter, DefaultPurgeAfter) // negative stays: purging is off
 	p.UsernamePolicy = cmp.Or(p.UsernamePolicy, UsernameEmail)
 	if p.TimeZone == nil {
 		p.TimeZone = time.Local

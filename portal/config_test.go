@@ -108,3 +108,14 @@ func TestDefaultLimits(t *testing.T) {
 
 // nopStore stands in for a store where a test needs only a non-nil one.
 type nopStore struct{ storage.Store }
+
+func TestPurgeAfterDefault(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[time.Duration]time.Duration{0: 30 * 24 * time.Hour, time.Hour: time.Hour, -1: -1} {
+		cfg, err := Config{Store: nopStore{}, SecretKey: make([]byte, 32), BaseURL: "https://guest.example.com/portal",
+			Policy: Policy{PurgeAfter: in}}.withDefaults()
+		if err != nil || cfg.Policy.PurgeAfter != want {
+			t.Errorf("PurgeAfter %v → %v, %v; want %v", in, cfg.Policy.PurgeAfter, err, want)
+		}
+	}
+}

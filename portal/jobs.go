@@ -20,8 +20,10 @@ const leaderLock = "portal.jobs"
 
 // JobStats counts what one run of the jobs did.
 type JobStats struct {
-	Notified int // expiry notices queued
-	Expired  int // guests marked expired
+	Notified   int // expiry notices queued
+	Expired    int // guests marked expired
+	Purged     int // guests deleted PurgeAfter after their registration ended
+	MailPurged int // sent and failed emails deleted PurgeAfter after their last change
 }
 
 // RunJobs runs the guest lifecycle jobs every JobInterval on the node that
@@ -51,9 +53,9 @@ func (p *Portal) RunJobs(ctx context.Context) error {
 		}
 		if ok {
 			if st, err := p.RunOnce(ctx); err != nil && ctx.Err() == nil {
-				p.log.Error("portal: jobs", "error", err.Error(), "notified", st.Notified, "expired", st.Expired)
-			} else if st.Notified+st.Expired > 0 {
-				p.log.Info("portal: jobs done", "notified", st.Notified, "expired", st.Expired)
+				p.log.Error("portal: jobs", "error", err.Error(), "notified", st.Notified, "expired", st.Expired, "purged", st.Purged, "mail_purged", st.MailPurged)
+			} else if st.Notified+st.Expired+st.Purged+st.MailPurged > 0 {
+				p.log.Info("portal: jobs done", "notified", st.Notified, "expired", st.Expired, "purged", st.Purged, "mail_purged", st.MailPurged)
 			}
 		}
 		select {
@@ -74,7 +76,9 @@ func jobOwner() string {
 // RunOnce runs the jobs once, leader or not: it queues the expiry notice of
 // every active guest whose access ends within ExpiryNotice and who was not
 // told yet (marking them in the same transaction), then marks active
-// guests whose access has ended as expired.
+// guests whose access has ended as expired, and last deletes the guests
+// whose registration ended (expired or denied) more than PurgeAfter ago,
+// with the sent and failed emails older than that.
 //
 // A guest whose whole validity lies within the notice period (a day guest
 // with a 24-hour notice) gets no notice: their credentials email already
@@ -90,6 +94,16 @@ func (p *Portal) RunOnce(ctx context.Context) (JobStats, error) {
 	st.Expired = n
 	if err != nil {
 		return st, fmt.Errorf("portal: jobs: expire guests: %w", err)
+	}
+	n, err = p.purge(ctx)
+	st.Purged = n
+	if err != nil {
+		return st, fmt.Errorf("portal: jobs: purge guests: %w", err)
+	}
+	n, err = p.purgeMail(ctx)
+	st.MailPurged = n
+	if err != nil {
+		return st, fmt.Errorf("portal: jobs: purge emails: %w", err)
 	}
 	return st, nil
 }
