@@ -150,10 +150,19 @@ func (p *Portal) decide(r *http.Request, id uuid.UUID, approve bool, approver st
 
 // decided says that g was decided already.
 func (p *Portal) decided(w http.ResponseWriter, r *http.Request, g *storage.Guest) {
+	name := guestName(g)
 	switch g.Status {
 	case storage.GuestDenied:
-		p.message(w, r, http.StatusOK, "Already denied", nil, guestName(g)+"'s registration was denied already.")
+		p.message(w, r, http.StatusOK, "Already denied", nil, name+"'s registration was denied already.")
+	case storage.GuestActive:
+		p.message(w, r, http.StatusOK, "Already approved", nil, name+"'s registration was approved already; the guest has their credentials.")
+	case storage.GuestSuspended:
+		p.message(w, r, http.StatusOK, "Access suspended", nil,
+			name+"'s registration was decided already, and their access is suspended now. A sponsor can reinstate it in the sponsor portal.")
+	case storage.GuestExpired:
+		p.message(w, r, http.StatusOK, "Access expired", nil,
+			name+"'s registration was decided already, and their access has expired. A sponsor can extend it in the sponsor portal; the guest can also register again.")
 	default:
-		p.message(w, r, http.StatusOK, "Already approved", nil, guestName(g)+"'s registration was approved already; the guest has their credentials.")
+		p.message(w, r, http.StatusOK, "Already decided", nil, name+"'s registration was decided already; their status is "+string(g.Status)+".")
 	}
 }

@@ -269,3 +269,42 @@ func TestApprovalEmailLabelsGuestText(t *testing.T) {
 		}
 	}
 }
+
+// An approval link for a guest who is no longer pending says what the
+// guest's status is, not "approved" whatever it is.
+func TestApprovalLinkSaysTheStatus(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		status storage.GuestStatus
+		title  string
+		text   string
+	}{
+		{storage.GuestActive, "Already approved", "approved already"},
+		{storage.GuestDenied, "Already denied", "denied already"},
+		{storage.GuestSuspended, "Access suspended", "suspended"},
+		{storage.GuestExpired, "Access expired", "expired"},
+	} {
+		t.Run(string(tc.status), func(t *testing.T) {
+			t.Parallel()
+			b := approvalSetup(t)
+			g, approve, deny := registerPending(t, b, "ada@example.com")
+			if _, err := b.store.UpdateGuest(context.Background(), g.ID, storage.GuestUpdate{Status: &tc.status}); err != nil {
+				t.Fatal(err)
+			}
+			c := b.client(t)
+			for _, link := range []string{approve, deny} {
+				for _, r := range []response{c.get(link), c.post(link, url.Values{"csrf_token": {c.csrf(mount + "/login")}})} {
+					if r.StatusCode != 200 || !strings.Contains(r.body, "<h1>"+tc.title+"</h1>") || !strings.Contains(r.body, tc.text) {
+						t.Fatalf("%s %s: %d\n%s", r.Request.Method, link, r.StatusCode, r.body)
+					}
+					if tc.status != storage.GuestActive && strings.Contains(r.body, "approved already") {
+						t.Fatalf("a %s guest reads as approved", tc.status)
+					}
+				}
+			}
+			if cur, _ := b.store.GetGuest(context.Background(), g.ID); cur.Status != tc.status {
+				t.Fatalf("the link changed the guest to %s", cur.Status)
+			}
+		})
+	}
+}
