@@ -177,14 +177,30 @@ func (l *Lobby) Run(ctx context.Context) error {
 	return firstErr
 }
 
-// Close releases what New built: the SMTP connections of the transport
-// Lobby made. It does not close the Store. Call it after Run has returned;
-// calling it again does nothing.
+// Close releases what New built: it waits (up to closeTimeout) for the
+// portal's background work, such as resend look-ups, then closes the SMTP
+// connections of the transport Lobby made. It does not close the Store. Call
+// it after the HTTP server has stopped and Run has returned, before closing
+// the Store; calling it again does nothing.
 func (l *Lobby) Close() error {
 	var err error
-	l.closeOnce.Do(func() { err = l.closeTransport() })
+	l.closeOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+		defer cancel()
+		var errs []error
+		if perr := l.portal.Shutdown(ctx); perr != nil {
+			errs = append(errs, fmt.Errorf("lobby: close: portal background work: %w", perr))
+		}
+		if terr := l.closeTransport(); terr != nil {
+			errs = append(errs, terr)
+		}
+		err = errors.Join(errs...)
+	})
 	return err
 }
+
+// closeTimeout bounds how long Close waits for the portal's background work.
+const closeTimeout = 30 * time.Second
 
 func (l *Lobby) closeTransport() error {
 	if l.transport == nil {
