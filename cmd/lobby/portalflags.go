@@ -23,6 +23,7 @@ type portalFlags struct {
 	PasswordLength   int
 	ShowCredentials  bool
 	SuccessWait      time.Duration
+	PurgeAfter       time.Duration
 	TrustProxy       bool
 }
 
@@ -54,6 +55,10 @@ func (p *portalFlags) register(fs *flag.FlagSet) error {
 	if err != nil {
 		return err
 	}
+	purge, err := envDuration("PURGE_AFTER", portal.DefaultPurgeAfter)
+	if err != nil {
+		return err
+	}
 	length := portal.DefaultPasswordLength
 	if v := env("PASSWORD_LENGTH", ""); v != "" {
 		if length, err = strconv.Atoi(v); err != nil {
@@ -71,6 +76,7 @@ func (p *portalFlags) register(fs *flag.FlagSet) error {
 	fs.IntVar(&p.PasswordLength, "password-length", length, "length of generated guest passwords (LOBBY_PASSWORD_LENGTH)")
 	fs.BoolVar(&p.ShowCredentials, "show-credentials", show, "also show the credentials on the success page (LOBBY_SHOW_CREDENTIALS)")
 	fs.DurationVar(&p.SuccessWait, "success-wait", wait, "how long the success page waits for the email to go out (LOBBY_SUCCESS_WAIT)")
+	fs.DurationVar(&p.PurgeAfter, "purge-after", purge, "delete expired and denied guests, and old sent or dead mail, this long after they ended; negative keeps them (LOBBY_PURGE_AFTER)")
 	fs.BoolVar(&p.TrustProxy, "trust-proxy-headers", trust, "rate-limit by X-Forwarded-For; only behind a proxy that sets it (LOBBY_TRUST_PROXY_HEADERS)")
 	return nil
 }
@@ -88,6 +94,7 @@ func (p *portalFlags) policy() (portal.Policy, error) {
 		PasswordLength:   p.PasswordLength,
 		ShowCredentials:  p.ShowCredentials,
 		SuccessWait:      p.SuccessWait,
+		PurgeAfter:       p.PurgeAfter,
 	}
 	for _, f := range list(p.Fields) {
 		name, required := strings.CutSuffix(f, "*")
