@@ -9,8 +9,14 @@ import (
 	"github.com/lobbyhq/lobby/storage/postgres/pgtest"
 )
 
-// openInternal opens a Store on a fresh schema, for tests inside the package.
-func openInternal(t *testing.T) *Store {
+// internalDB is a fresh schema for tests inside the package; each open is
+// another Store (another node) on it.
+type internalDB struct {
+	url  string
+	opts Options
+}
+
+func newInternalDB(t *testing.T) *internalDB {
 	t.Helper()
 	url, schema := pgtest.Schema(t)
 	k, err := storage.GenerateKey()
@@ -25,13 +31,21 @@ func openInternal(t *testing.T) *Store {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := Open(t.Context(), url, Options{Options: storage.Options{Sealer: sealer}, Schema: schema, MaxConns: 4})
+	return &internalDB{url: url, opts: Options{Options: storage.Options{Sealer: sealer}, Schema: schema, MaxConns: 4}}
+}
+
+func (db *internalDB) open(t *testing.T) *Store {
+	t.Helper()
+	s, err := Open(t.Context(), db.url, db.opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
 }
+
+// openInternal opens a Store on a fresh schema.
+func openInternal(t *testing.T) *Store { return newInternalDB(t).open(t) }
 
 // TestGuestConflictOnlyForTakenValues: when the insert was refused, finding
 // out what it collided with may fail in its own right (a cancelled

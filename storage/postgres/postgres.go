@@ -50,9 +50,18 @@ type Store struct {
 
 // state is shared by a Store and its tx-bound copies.
 type state struct {
-	mu      sync.Mutex
-	closed  bool
-	leaders map[string]*leader // by lock name
+	mu     sync.Mutex
+	closed bool
+	slots  map[string]*leaderSlot // by lock name; guarded by mu
+
+	// closing ends when Close starts: it cancels leader lock calls in
+	// flight, so that a slow one does not hold Close up.
+	closing context.Context
+	stop    context.CancelFunc
+
+	// acquire takes a connection for a leader lock: pool.Acquire, except
+	// in tests that need it slow.
+	acquire func(ctx context.Context) (*pgxpool.Conn, error)
 }
 
 var _ storage.Store = (*Store)(nil)
@@ -116,7 +125,7 @@ func start(ctx context.Context, pool *pgxpool.Pool, opts Options, owned bool) (*
 		sealer: opts.Sealer,
 		now:    opts.Clock(),
 		owned:  owned,
-		state:  &state{leaders: map[string]*leader{}},
+		state:  newState(pool),
 	}
 	if err := pool.Ping(ctx); err != nil {
 		return nil, fmt.Errorf("postgres: open: cannot reach the database (check the URL, that PostgreSQL is running and that it accepts this user): %w", err)
@@ -142,25 +151,38 @@ func (s *Store) Ping(ctx context.Context) error {
 }
 
 // Close releases the leader locks and, when Open made the pool, closes it.
-// On a tx-bound Store it does nothing and returns storage.ErrInTx.
+// Leader lock calls in flight are cancelled first, so a slow one does not
+// hold Close up. On a tx-bound Store it does nothing and returns
+// storage.ErrInTx.
 func (s *Store) Close() error {
 	if s.inTx {
 		return fmt.Errorf("postgres: close: %w", storage.ErrInTx)
 	}
-	s.state.mu.Lock()
-	if s.state.closed {
-		s.state.mu.Unlock()
+	st := s.state
+	st.mu.Lock()
+	if st.closed {
+		st.mu.Unlock()
 		return nil
 	}
-	s.state.closed = true
-	leaders := s.state.leaders
-	s.state.leaders = map[string]*leader{}
-	s.state.mu.Unlock()
+	st.closed = true
+	slots := make([]*leaderSlot, 0, len(st.slots))
+	for _, sl := range st.slots {
+		slots = append(slots, sl)
+	}
+	st.mu.Unlock()
+	st.stop()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	for _, l := range leaders {
-		l.release(ctx)
+	for _, sl := range slots {
+		if err := sl.lock(ctx); err != nil {
+			continue // still busy after 5 s: its call ends it when it returns
+		}
+		if sl.held != nil {
+			sl.held.release(ctx)
+			sl.held = nil
+		}
+		sl.unlock()
 	}
 	if s.owned {
 		s.pool.Close()
