@@ -41,10 +41,19 @@ func deliverySetup(t testing.TB, opts exchangetest.Options) *deliveryBundle {
 			ClientID:          srv.ClientID(),
 			ClientSecret:      srv.ClientSecret(),
 			TokenEndpointBase: srv.TokenEndpointBase(),
-			TrustedCAPEM:      string(srv.CACertPEM()),
+			TrustedCAPEM:      trustedPEM(srv),
 			Version:           1,
 		},
 	}
+}
+
+// trustedPEM is the emulator's CA, or both its CAs when the token endpoint
+// has one of its own.
+func trustedPEM(srv *exchangetest.Server) string {
+	if smtp, tok := srv.CACertPEM(), srv.TokenCACertPEM(); !bytes.Equal(smtp, tok) {
+		return string(smtp) + string(tok)
+	}
+	return string(srv.CACertPEM())
 }
 
 // transport returns a transport logging to the bundle, closed at the end.

@@ -41,6 +41,10 @@ func TestDiagnoseRealCauses(t *testing.T) {
 		// evidence must be in the Detail of both diagnoses: the server's
 		// reply, code and text.
 		evidence []string
+		// message, if set, starts the Message of both diagnoses.
+		message string
+		// opts start the emulator.
+		opts exchangetest.Options
 	}
 	cases := []testCase{
 		{name: "unknown tenant GUID", code: CodeUnknownTenant, step: StepToken,
@@ -104,8 +108,12 @@ func TestDiagnoseRealCauses(t *testing.T) {
 			}},
 		{name: "untrusted CA on SMTP", code: CodeUntrustedCertificate, step: StepStartTLS,
 			arrange: func(_ *testing.T, _ *deliveryBundle, s *Settings) { s.TrustedCAPEM, s.AuthMode = "", AuthNone }},
-		{name: "untrusted CA on the token endpoint", code: CodeUntrustedCertificate, step: StepStartTLS,
-			arrange: func(_ *testing.T, _ *deliveryBundle, s *Settings) { s.TrustedCAPEM = "" }},
+		{name: "untrusted CA on the token endpoint", code: CodeUntrustedCertificate, step: StepToken,
+			message: "The token endpoint's TLS certificate is not trusted", opts: exchangetest.Options{SeparateTokenCA: true},
+			arrange: func(_ *testing.T, b *deliveryBundle, s *Settings) { s.TrustedCAPEM = string(b.srv.CACertPEM()) }},
+		{name: "untrusted CA on SMTP, token endpoint trusted", code: CodeUntrustedCertificate, step: StepStartTLS,
+			message: "The SMTP server's TLS certificate is not trusted", opts: exchangetest.Options{SeparateTokenCA: true},
+			arrange: func(_ *testing.T, b *deliveryBundle, s *Settings) { s.TrustedCAPEM = string(b.srv.TokenCACertPEM()) }},
 		{name: "untrusted CA with implicit TLS", code: CodeUntrustedCertificate, step: StepTLS,
 			arrange: func(_ *testing.T, b *deliveryBundle, s *Settings) {
 				s.TrustedCAPEM, s.AuthMode, s.Security, s.Port = "", AuthNone, SecurityTLS, b.srv.SMTPTLSPort()
@@ -167,7 +175,7 @@ func TestDiagnoseRealCauses(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			b := deliverySetup(t, exchangetest.Options{})
+			b := deliverySetup(t, tc.opts)
 			s := b.settings
 			tc.arrange(t, b, &s)
 
@@ -187,6 +195,9 @@ func TestDiagnoseRealCauses(t *testing.T) {
 				t.Errorf("hint %q lacks %q", d.Hint, hintTLSMismatch)
 			}
 			checkEvidence(t, "Send", d, tc.evidence)
+			if !strings.HasPrefix(d.Message, tc.message) {
+				t.Errorf("Send: message %q, want it to start with %q", d.Message, tc.message)
+			}
 			for _, secret := range []string{b.srv.ClientSecret(), "Winter2026!", "eyJ"} {
 				if strings.Contains(d.String(), secret) || strings.Contains(err.Error(), secret) {
 					t.Errorf("a secret or token leaked into %q / %q", err, d)
@@ -203,6 +214,9 @@ func TestDiagnoseRealCauses(t *testing.T) {
 				t.Errorf("TestConnection diagnosis %s, want %s\n%s", r.Diagnosis.Code, tc.code, r)
 			}
 			checkEvidence(t, "TestConnection", *r.Diagnosis, tc.evidence)
+			if !strings.HasPrefix(r.Diagnosis.Message, tc.message) {
+				t.Errorf("TestConnection: message %q, want it to start with %q", r.Diagnosis.Message, tc.message)
+			}
 			st, ok := r.Step(tc.step)
 			if !ok || st.Outcome != StepFailed {
 				t.Errorf("step %s did not fail:\n%s", tc.step, r)

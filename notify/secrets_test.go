@@ -10,6 +10,11 @@ import (
 	"github.com/lobbyhq/lobby/notify/exchangetest"
 )
 
+// xoauth2BlobPrefix starts the base64 of every XOAUTH2 initial response:
+// "user=" is "dXNlcj" and two bits of the next character ("dXNlcj0" when it
+// is a digit or punctuation, "dXNlcj1" when it is a letter).
+const xoauth2BlobPrefix = "dXNlcj"
+
 // Every log line, error, diagnosis and report of runs with wrong and right
 // secrets is captured; neither the client secret nor any access token (nor
 // any JWT at all) may appear in them.
@@ -81,6 +86,9 @@ func TestNoSecretInLogsOrErrors(t *testing.T) {
 	}
 	if strings.Contains(logs, "eyJ") {
 		t.Error("something JWT-like appears in the output")
+	}
+	if strings.Contains(logs, xoauth2BlobPrefix) {
+		t.Error("something like a base64 XOAUTH2 initial response (user=...auth=Bearer ...) appears in the output")
 	}
 	if t.Failed() {
 		t.Logf("captured %d bytes of output", len(logs))
