@@ -31,11 +31,11 @@ func (s GuestStatus) Valid() bool {
 // seals it at rest so that credentials can be sent again.
 type Guest struct {
 	ID               uuid.UUID
-	Username         string // unique, case-insensitive
+	Username         string // as typed; unique as FoldKey folds it
 	Password         string
 	FirstName        string
 	LastName         string
-	Email            string // unique, case-insensitive; stored lower-case
+	Email            string // stored as FoldKey folds it, and unique so
 	Phone            string
 	Company          string
 	PersonVisited    string
@@ -84,7 +84,7 @@ type GuestUpdate struct {
 type GuestFilter struct {
 	Status            []GuestStatus
 	SponsorID         uuid.UUID
-	Query             string    // matched case-insensitively against username, email, names, company, phone
+	Query             string    // matched case-insensitively against username, email (both as FoldKey folds them), names, company, phone
 	ValidUntilBefore  time.Time // valid_until < this
 	ExpiryNotNotified bool      // only guests whose expiry notice was not sent
 	After             string    // cursor from a previous GuestPage.Next

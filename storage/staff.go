@@ -18,7 +18,7 @@ const (
 // Staff is a sponsor or an admin.
 type Staff struct {
 	ID                uuid.UUID
-	Username          string // unique, case-insensitive
+	Username          string // as typed; unique as FoldKey folds it
 	Email             string
 	DisplayName       string
 	Role              Role

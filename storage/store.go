@@ -35,10 +35,12 @@ type Store interface {
 
 // GuestStore keeps guests and guest types.
 type GuestStore interface {
-	// CreateGuest inserts g, filling ID, CreatedAt and UpdatedAt when zero.
-	// A taken username or email is ErrConflict.
+	// CreateGuest inserts g, filling ID, CreatedAt and UpdatedAt when zero,
+	// and folds the email (FoldKey). A username or email taken as FoldKey
+	// compares them is ErrConflict.
 	CreateGuest(ctx context.Context, g *Guest) error
 	GetGuest(ctx context.Context, id uuid.UUID) (*Guest, error)
+	// GetGuestByUsername and GetGuestByEmail compare as FoldKey folds.
 	GetGuestByUsername(ctx context.Context, username string) (*Guest, error)
 	GetGuestByEmail(ctx context.Context, email string) (*Guest, error)
 	// ListGuests returns one page of guests matching f, newest first. Lists
@@ -66,6 +68,7 @@ type StaffStore interface {
 	// taken username is ErrConflict.
 	CreateStaff(ctx context.Context, s *Staff) error
 	GetStaff(ctx context.Context, id uuid.UUID) (*Staff, error)
+	// GetStaffByUsername compares as FoldKey folds.
 	GetStaffByUsername(ctx context.Context, username string) (*Staff, error)
 	ListStaff(ctx context.Context) ([]*Staff, error)
 	SetStaffPassword(ctx context.Context, id uuid.UUID, hash string) error
