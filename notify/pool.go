@@ -19,10 +19,10 @@ type smtpConn struct {
 	idleSince time.Time
 }
 
-// take returns an idle connection opened with key, or nil. Idle connections
-// opened with another key (the token rotated, the settings changed) are
-// closed.
-func (t *Transport) take(key string) (*smtpConn, error) {
+// take returns an idle connection opened with key, or nil (always nil when
+// reuse is false). Idle connections opened with another key (the token
+// rotated, the settings changed) are closed.
+func (t *Transport) take(key string, reuse bool) (*smtpConn, error) {
 	t.mu.Lock()
 	if t.closed {
 		t.mu.Unlock()
@@ -42,7 +42,7 @@ func (t *Transport) take(key string) (*smtpConn, error) {
 	clear(t.idle[n:])
 	t.idle = t.idle[:n]
 	var found *smtpConn
-	if n > 0 { // the most recently used one
+	if n > 0 && reuse { // the most recently used one
 		found = t.idle[n-1]
 		t.idle[n-1] = nil
 		t.idle = t.idle[:n-1]

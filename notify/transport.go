@@ -204,9 +204,17 @@ func (t *Transport) send(ctx context.Context, p *profile, msg *mail.Msg) (reused
 			return false, err
 		}
 		key := p.key + "/" + fingerprint(cred)
-		c, err := t.take(key)
+		// After a broken pooled connection, dial a new one: the next idle
+		// one is likely as old and as dead.
+		c, err := t.take(key, !redialed)
 		if err != nil {
 			return false, err
+		}
+		if c != nil && c.raw != nil {
+			// go-mail checks a connection with NOOP before it extends the
+			// deadline its last command left: one that idled longer than
+			// ConnTimeout would fail that check although it is fine.
+			_ = c.raw.SetDeadline(time.Now().Add(p.s.ConnTimeout))
 		}
 		fresh := c == nil
 		if fresh {

@@ -479,3 +479,71 @@ func TestSendRemembersAFreshTokenWasRejected(t *testing.T) {
 	}
 	check("broken again", 3, n+6, 2)
 }
+
+// go-mail leaves the deadline of a connection's last command on it, and
+// checks a connection with NOOP before it extends the deadline: a
+// connection that idled in the pool longer than the connection timeout
+// must still be used, not taken for broken.
+func TestSendReusesConnectionIdleBeyondTheTimeout(t *testing.T) {
+	t.Parallel()
+	b := deliverySetup(t, exchangetest.Options{})
+	tr := b.transport(t, TransportOptions{PoolSize: 2})
+	var mu sync.Mutex
+	var raws []net.Conn
+	tr.afterDial = func(c net.Conn) {
+		mu.Lock()
+		raws = append(raws, c)
+		mu.Unlock()
+	}
+	if err := tr.Send(ctxT(t), b.settings, testEmail("first")); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	_ = raws[0].SetDeadline(time.Now().Add(-time.Second)) // as when ConnTimeout passed while it idled
+	mu.Unlock()
+	if err := tr.Send(ctxT(t), b.settings, testEmail("after a long idle")); err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	if st := tr.Stats(); st.Opened != 1 || st.Redials != 0 || st.Reused != 1 {
+		t.Errorf("stats %+v; want the idle connection reused", st)
+	}
+}
+
+// After a pooled connection turned out broken, the transport dials a new
+// one rather than trying the next idle connection, which may be as dead.
+func TestSendRedialsNewAfterABrokenPooledConnection(t *testing.T) {
+	t.Parallel()
+	b := deliverySetup(t, exchangetest.Options{})
+	tr := b.transport(t, TransportOptions{PoolSize: 2})
+	ctx := ctxT(t)
+	p, err := tr.profile(b.settings.WithDefaults())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cred, _, err := tr.credential(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := p.key + "/" + fingerprint(cred)
+	if _, err := tr.take(key, true); err != nil {
+		t.Fatal(err)
+	}
+	var idle []*smtpConn
+	for range 2 {
+		c, err := tr.dial(ctx, p, cred, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		idle = append(idle, c)
+	}
+	for _, c := range idle {
+		tr.put(c, true)
+		_ = c.raw.Close() // both die while idle
+	}
+	if err := tr.Send(ctx, b.settings, testEmail("x")); err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	if st := tr.Stats(); st.Redials != 1 || st.Opened != 3 || st.Sent != 1 {
+		t.Errorf("stats %+v; want one re-dial to a new connection", st)
+	}
+}
