@@ -46,8 +46,15 @@ type Guest struct {
 	ValidFrom        time.Time
 	ValidUntil       time.Time
 	ExpiryNotifiedAt time.Time // zero until the expiry notice was sent
-	CreatedAt        time.Time
-	UpdatedAt        time.Time
+	// SessionsValidAfter ends the guest's sign-in sessions: a session
+	// issued at or before it (to the microsecond) is no longer valid; zero
+	// ends none. Signing out sets it, so that it ends the guest's sessions
+	// on every device, and so do a new password and a renewal. A sponsor's
+	// suspension is to set it too, so that reinstating the guest does not
+	// bring back the sessions from before.
+	SessionsValidAfter time.Time
+	CreatedAt          time.Time
+	UpdatedAt          time.Time
 }
 
 // CanLogIn reports whether the guest may use their credentials at now.
@@ -68,8 +75,13 @@ type GuestUpdate struct {
 	ValidFrom        *time.Time
 	ValidUntil       *time.Time
 	ExpiryNotifiedAt *time.Time // a pointer to the zero time clears it
-	Password         *string
+	Password         *string    // set SessionsValidAfter with it: a new password ends the old sessions
 	SponsorID        *uuid.UUID
+	// SessionsValidAfter moves Guest.SessionsValidAfter forward to this
+	// time. It never moves back: a time before the stored one, or the zero
+	// time, leaves it as it is, so that no update (say, from a node whose
+	// clock lags) brings ended sessions back.
+	SessionsValidAfter *time.Time
 
 	// IfStatus applies the update only if the guest's status is this one.
 	IfStatus *GuestStatus

@@ -51,7 +51,7 @@ type GuestStore interface {
 	// missing guest is ErrNotFound; a guest that no longer meets u's
 	// preconditions (IfStatus, IfUpdatedAt) is ErrConflict, unchanged.
 	// UpdatedAt becomes now, or a microsecond after its last value if that
-	// is not earlier.
+	// is not earlier. SessionsValidAfter only moves forward.
 	UpdateGuest(ctx context.Context, id uuid.UUID, u GuestUpdate) (*Guest, error)
 	DeleteGuest(ctx context.Context, id uuid.UUID) error
 

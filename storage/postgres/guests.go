@@ -17,25 +17,25 @@ import (
 
 const guestColumns = `id, username, password, first_name, last_name, email, phone, company,
 	person_visited, reason, sponsor_id, guest_type, status, valid_from, valid_until,
-	expiry_notified_at, created_at, updated_at`
+	expiry_notified_at, created_at, updated_at, sessions_valid_after`
 
 // guestListColumns are guestColumns without the password: lists never need
 // it, so they neither read nor open it.
 const guestListColumns = `id, username, NULL::bytea, first_name, last_name, email, phone, company,
 	person_visited, reason, sponsor_id, guest_type, status, valid_from, valid_until,
-	expiry_notified_at, created_at, updated_at`
+	expiry_notified_at, created_at, updated_at, sessions_valid_after`
 
 func (s *Store) scanGuest(r rowScanner) (*storage.Guest, error) {
 	var (
-		g                                       storage.Guest
-		sealed                                  []byte
-		sponsor                                 pgtype.UUID
-		status                                  string
-		from, until, notified, created, updated pgtype.Timestamptz
+		g                                                 storage.Guest
+		sealed                                            []byte
+		sponsor                                           pgtype.UUID
+		status                                            string
+		from, until, notified, created, updated, sessions pgtype.Timestamptz
 	)
 	if err := r.Scan(&g.ID, &g.Username, &sealed, &g.FirstName, &g.LastName, &g.Email, &g.Phone, &g.Company,
 		&g.PersonVisited, &g.Reason, &sponsor, &g.GuestType, &status, &from, &until,
-		&notified, &created, &updated); err != nil {
+		&notified, &created, &updated, &sessions); err != nil {
 		return nil, err
 	}
 	pw, err := s.sealer.OpenString(sealed, storage.GuestPasswordAD(g.ID))
@@ -47,6 +47,7 @@ func (s *Store) scanGuest(r rowScanner) (*storage.Guest, error) {
 	g.Status = storage.GuestStatus(status)
 	g.ValidFrom, g.ValidUntil, g.ExpiryNotifiedAt = tsOut(from), tsOut(until), tsOut(notified)
 	g.CreatedAt, g.UpdatedAt = tsOut(created), tsOut(updated)
+	g.SessionsValidAfter = tsOut(sessions)
 	return &g, nil
 }
 
@@ -70,17 +71,17 @@ func (s *Store) CreateGuest(ctx context.Context, g *storage.Guest) error {
 	}
 	stored.Email = storage.FoldKey(stored.Email)
 	stored.ValidFrom, stored.ValidUntil = trunc(stored.ValidFrom), trunc(stored.ValidUntil)
-	stored.ExpiryNotifiedAt = trunc(stored.ExpiryNotifiedAt)
+	stored.ExpiryNotifiedAt, stored.SessionsValidAfter = trunc(stored.ExpiryNotifiedAt), trunc(stored.SessionsValidAfter)
 	stored.CreatedAt, stored.UpdatedAt = storage.Truncate(stored.CreatedAt), storage.Truncate(stored.UpdatedAt)
 
 	tag, err := s.db.Exec(ctx, `INSERT INTO guests (`+guestColumns+`, username_key)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
 		ON CONFLICT DO NOTHING`,
 		stored.ID, stored.Username, s.sealer.SealString(stored.Password, storage.GuestPasswordAD(stored.ID)), stored.FirstName,
 		stored.LastName, stored.Email, stored.Phone, stored.Company, stored.PersonVisited, stored.Reason,
 		uuidIn(stored.SponsorID), stored.GuestType, string(stored.Status), tsIn(stored.ValidFrom),
 		tsIn(stored.ValidUntil), tsIn(stored.ExpiryNotifiedAt), stored.CreatedAt, stored.UpdatedAt,
-		storage.FoldKey(stored.Username))
+		tsIn(stored.SessionsValidAfter), storage.FoldKey(stored.Username))
 	if err != nil {
 		return wrap("create guest", err)
 	}
@@ -252,6 +253,10 @@ func (s *Store) UpdateGuest(ctx context.Context, id uuid.UUID, u storage.GuestUp
 	}
 	if u.SponsorID != nil {
 		set = append(set, "sponsor_id = "+arg(uuidIn(*u.SponsorID)))
+	}
+	if u.SessionsValidAfter != nil && !u.SessionsValidAfter.IsZero() {
+		// Forward only; greatest() passes over the NULL of a guest without one.
+		set = append(set, "sessions_valid_after = greatest(sessions_valid_after, "+arg(storage.Truncate(*u.SessionsValidAfter))+")")
 	}
 	// Strictly later than before, so that IfUpdatedAt sees every change.
 	set = append(set, "updated_at = greatest("+arg(s.clock())+", updated_at + interval '1 microsecond')")

@@ -13,24 +13,27 @@ import (
 )
 
 const guestCols = `id, username, password, first_name, last_name, email, phone, company, person_visited, reason,
-	sponsor_id, guest_type, status, valid_from, valid_until, expiry_notified_at, created_at, updated_at`
+	sponsor_id, guest_type, status, valid_from, valid_until, expiry_notified_at, created_at, updated_at,
+	sessions_valid_after`
 
 // guestListCols are guestCols without the password: lists never need it, so
 // they neither read nor open it.
 const guestListCols = `id, username, NULL, first_name, last_name, email, phone, company, person_visited, reason,
-	sponsor_id, guest_type, status, valid_from, valid_until, expiry_notified_at, created_at, updated_at`
+	sponsor_id, guest_type, status, valid_from, valid_until, expiry_notified_at, created_at, updated_at,
+	sessions_valid_after`
 
 // scanGuest reads one row of guestCols and opens the password.
 func (s *Store) scanGuest(sc scanner) (*storage.Guest, error) {
 	var (
-		g                                      storage.Guest
-		sealed                                 []byte
-		sponsor                                uuid.NullUUID
-		status                                 string
-		from, until, notified, created, update sql.NullInt64
+		g                                                storage.Guest
+		sealed                                           []byte
+		sponsor                                          uuid.NullUUID
+		status                                           string
+		from, until, notified, created, update, sessions sql.NullInt64
 	)
 	if err := sc.Scan(&g.ID, &g.Username, &sealed, &g.FirstName, &g.LastName, &g.Email, &g.Phone, &g.Company,
-		&g.PersonVisited, &g.Reason, &sponsor, &g.GuestType, &status, &from, &until, &notified, &created, &update); err != nil {
+		&g.PersonVisited, &g.Reason, &sponsor, &g.GuestType, &status, &from, &until, &notified, &created, &update,
+		&sessions); err != nil {
 		return nil, err
 	}
 	pw, err := s.sealer.OpenString(sealed, storage.GuestPasswordAD(g.ID))
@@ -43,6 +46,7 @@ func (s *Store) scanGuest(sc scanner) (*storage.Guest, error) {
 	g.ValidFrom, g.ValidUntil = fromMicros(from), fromMicros(until)
 	g.ExpiryNotifiedAt = fromMicros(notified)
 	g.CreatedAt, g.UpdatedAt = fromMicros(created), fromMicros(update)
+	g.SessionsValidAfter = fromMicros(sessions)
 	return &g, nil
 }
 
@@ -84,17 +88,17 @@ func (s *Store) CreateGuest(ctx context.Context, g *storage.Guest) error {
 		updated = created
 	}
 	email := storage.FoldKey(g.Email)
-	_, err := s.writer().ExecContext(ctx, `INSERT INTO guests (`+guestCols+`, username_key) VALUES (`+placeholders(19)+`)`,
+	_, err := s.writer().ExecContext(ctx, `INSERT INTO guests (`+guestCols+`, username_key) VALUES (`+placeholders(20)+`)`,
 		id.String(), g.Username, s.sealer.SealString(g.Password, storage.GuestPasswordAD(id)), g.FirstName, g.LastName, email,
 		g.Phone, g.Company, g.PersonVisited, g.Reason, nullUUID(g.SponsorID), g.GuestType, string(g.Status),
 		nullMicros(g.ValidFrom), nullMicros(g.ValidUntil), nullMicros(g.ExpiryNotifiedAt), micros(created), micros(updated),
-		storage.FoldKey(g.Username))
+		nullMicros(g.SessionsValidAfter), storage.FoldKey(g.Username))
 	if err != nil {
 		return guestConflict("create guest", err)
 	}
 	g.ID, g.Email, g.CreatedAt, g.UpdatedAt = id, email, created, updated
 	g.ValidFrom, g.ValidUntil = truncOrZero(g.ValidFrom), truncOrZero(g.ValidUntil)
-	g.ExpiryNotifiedAt = truncOrZero(g.ExpiryNotifiedAt)
+	g.ExpiryNotifiedAt, g.SessionsValidAfter = truncOrZero(g.ExpiryNotifiedAt), truncOrZero(g.SessionsValidAfter)
 	return nil
 }
 
@@ -244,6 +248,11 @@ func (s *Store) UpdateGuest(ctx context.Context, id uuid.UUID, u storage.GuestUp
 	if u.SponsorID != nil {
 		set = append(set, "sponsor_id = ?")
 		args = append(args, nullUUID(*u.SponsorID))
+	}
+	if u.SessionsValidAfter != nil && !u.SessionsValidAfter.IsZero() {
+		// Forward only. SQLite's max() of a NULL is NULL, hence coalesce.
+		set = append(set, "sessions_valid_after = max(coalesce(sessions_valid_after, ?), ?)")
+		args = append(args, micros(*u.SessionsValidAfter), micros(*u.SessionsValidAfter))
 	}
 	where := "id = ?"
 	args = append(args, id.String())

@@ -19,7 +19,9 @@ func testGuestCRUD(t *testing.T, b Backend) {
 	g := bb.guest("Ada.L", "Ada.Lovelace@Example.COM")
 	g.SponsorID = sp.ID
 	g.ExpiryNotifiedAt = bb.clock.now().Add(time.Hour)
+	g.SessionsValidAfter = bb.clock.Now().Add(-time.Minute) // nanoseconds: kept to the microsecond
 	want := *g
+	want.SessionsValidAfter = storage.Truncate(g.SessionsValidAfter)
 	bb.createGuest(t, g)
 	if g.ID == uuid.Nil {
 		t.Fatal("CreateGuest did not fill ID")
@@ -27,6 +29,9 @@ func testGuestCRUD(t *testing.T, b Backend) {
 	now := bb.clock.now()
 	if !g.CreatedAt.Equal(now) || !g.UpdatedAt.Equal(now) {
 		t.Fatalf("CreatedAt, UpdatedAt = %v, %v; want the clock's %v", g.CreatedAt, g.UpdatedAt, now)
+	}
+	if !g.SessionsValidAfter.Equal(want.SessionsValidAfter) {
+		t.Fatalf("CreateGuest left SessionsValidAfter %v, want it as stored: %v", g.SessionsValidAfter, want.SessionsValidAfter)
 	}
 	want.ID, want.CreatedAt, want.UpdatedAt = g.ID, now, now
 	want.Email = "ada.lovelace@example.com" // stored lower-case
@@ -382,6 +387,14 @@ func testGuestUpdate(t *testing.T, b Backend) {
 	want.SponsorID = uuid.Nil
 	check("sponsor cleared", storage.GuestUpdate{SponsorID: &nobody})
 
+	ended := bb.clock.now().Add(30 * time.Second)
+	want.SessionsValidAfter = ended
+	check("sessions valid after", storage.GuestUpdate{SessionsValidAfter: &ended})
+	pw2 := "password-after-a-change"
+	ended = ended.Add(time.Minute)
+	want.Password, want.SessionsValidAfter = pw2, ended
+	check("password and sessions valid after", storage.GuestUpdate{Password: &pw2, SessionsValidAfter: &ended})
+
 	check("nothing", storage.GuestUpdate{})
 
 	active := storage.GuestActive
@@ -480,6 +493,111 @@ func testGuestUpdatePreconditions(t *testing.T, b Backend) {
 	}
 	if _, err := s1.UpdateGuest(ctx, g.ID, storage.GuestUpdate{IfStatus: status("unknown")}); err == nil || errors.Is(err, storage.ErrConflict) {
 		t.Fatalf("UpdateGuest with IfStatus \"unknown\": err = %v, want a refusal", err)
+	}
+}
+
+// testSessionsValidAfter: the time that ends a guest's sessions is NULL
+// (zero) until set, kept to the microsecond, and only ever moves forward,
+// also when a second store (a node whose clock lags) sets an earlier one.
+func testSessionsValidAfter(t *testing.T, b Backend) {
+	bb := setup(t, b)
+	ctx := t.Context()
+	s1, s2 := bb.store, bb.openStore(t)
+	g := bb.createGuest(t, bb.guest("sessions", "sessions@example.com"))
+	other := bb.createGuest(t, bb.guest("bystander", "bystander@example.com"))
+
+	// stored reads the guest back through both stores, by ID and in a list,
+	// and checks it has want.
+	stored := func(what string, want time.Time) *storage.Guest {
+		t.Helper()
+		var last *storage.Guest
+		for i, s := range []storage.Store{s1, s2} {
+			got, err := s.GetGuest(ctx, g.ID)
+			if err != nil {
+				t.Fatalf("%s: store %d: GetGuest: %v", what, i+1, err)
+			}
+			if !got.SessionsValidAfter.Equal(want) || got.SessionsValidAfter.IsZero() != want.IsZero() {
+				t.Fatalf("%s: store %d: SessionsValidAfter = %v, want %v", what, i+1, got.SessionsValidAfter, want)
+			}
+			page, err := s.ListGuests(ctx, storage.GuestFilter{Query: "sessions@"})
+			if err != nil || len(page.Guests) != 1 || !page.Guests[0].SessionsValidAfter.Equal(want) {
+				t.Fatalf("%s: store %d: ListGuests = %v, %v; want the guest with SessionsValidAfter %v", what, i+1, page, err, want)
+			}
+			last = got
+		}
+		return last
+	}
+	update := func(what string, s storage.Store, at time.Time) *storage.Guest {
+		t.Helper()
+		got, err := s.UpdateGuest(ctx, g.ID, storage.GuestUpdate{SessionsValidAfter: &at})
+		if err != nil {
+			t.Fatalf("%s: UpdateGuest: %v", what, err)
+		}
+		return got
+	}
+
+	// The zero value: NULL in the database, the zero time in Go.
+	stored("new guest", time.Time{})
+	if rows := b.Raw(t, s1, "SELECT sessions_valid_after FROM guests WHERE username = 'sessions'"); len(rows) != 1 || rows[0] != nil {
+		t.Fatalf("sessions_valid_after of a new guest = %q, want NULL", rows)
+	}
+	update("the zero time on a guest without one", s1, time.Time{})
+	stored("after the zero time", time.Time{})
+
+	// Set with nanoseconds: kept to the microsecond, returned as stored.
+	at := bb.clock.Now().Add(time.Second) // 09:00:01.123456789
+	want := storage.Truncate(at)
+	if got := update("first set", s1, at); !got.SessionsValidAfter.Equal(want) {
+		t.Fatalf("first set: UpdateGuest returned %v, want %v", got.SessionsValidAfter, want)
+	}
+	read := stored("first set", want)
+	if got := read.SessionsValidAfter; got.Location() != time.UTC || got.Nanosecond()%1000 != 0 {
+		t.Fatalf("SessionsValidAfter %v is not UTC microseconds", got)
+	}
+
+	// Never back: an earlier time (from the other store, as from a node
+	// whose clock lags), a later nanosecond of the same microsecond, the
+	// zero time. The update still counts as one (UpdatedAt moves).
+	for _, tc := range []struct {
+		what string
+		s    storage.Store
+		at   time.Time
+	}{
+		{"a microsecond earlier, from the other store", s2, want.Add(-time.Microsecond)},
+		{"an hour earlier", s1, want.Add(-time.Hour)},
+		{"the same microsecond, later nanoseconds", s2, want.Add(999 * time.Nanosecond)},
+		{"the zero time", s1, time.Time{}},
+	} {
+		bb.clock.Advance(time.Millisecond)
+		got := update(tc.what, tc.s, tc.at)
+		if !got.SessionsValidAfter.Equal(want) {
+			t.Fatalf("%s: UpdateGuest returned SessionsValidAfter %v, want it unchanged: %v", tc.what, got.SessionsValidAfter, want)
+		}
+		if !got.UpdatedAt.After(read.UpdatedAt) {
+			t.Fatalf("%s: UpdatedAt %v did not move past %v", tc.what, got.UpdatedAt, read.UpdatedAt)
+		}
+		read = stored(tc.what, want)
+	}
+
+	// Forward by one microsecond, from either store.
+	want = want.Add(time.Microsecond)
+	update("a microsecond later", s2, want)
+	stored("a microsecond later", want)
+	want = want.Add(time.Hour)
+	update("an hour later", s1, want)
+	read = stored("an hour later", want)
+
+	// Nothing else changed, of this guest or another.
+	if read.Status != storage.GuestActive || read.Password != g.Password || !read.ValidUntil.Equal(g.ValidUntil) {
+		t.Fatalf("the guest's other fields changed: status %s, valid until %v", read.Status, read.ValidUntil)
+	}
+	got, err := s1.GetGuest(ctx, other.ID)
+	if err != nil {
+		t.Fatalf("the other guest: %v", err)
+	}
+	if !got.SessionsValidAfter.IsZero() || !got.UpdatedAt.Equal(other.UpdatedAt) {
+		t.Fatalf("the other guest: SessionsValidAfter %v, UpdatedAt %v; want them untouched (zero, %v)",
+			got.SessionsValidAfter, got.UpdatedAt, other.UpdatedAt)
 	}
 }
 

@@ -53,6 +53,7 @@ func Run(t *testing.T, b Backend) {
 		{"GuestPagination", testGuestPagination},
 		{"GuestUpdate", testGuestUpdate},
 		{"GuestUpdatePreconditions", testGuestUpdatePreconditions},
+		{"SessionsValidAfter", testSessionsValidAfter},
 		{"GuestDelete", testGuestDelete},
 		{"GuestTypes", testGuestTypes},
 		{"Staff", testStaff},
