@@ -13,7 +13,7 @@ import (
 type Session struct {
 	ID       string    // random, new at every Set
 	Subject  string    // who signed in, e.g. a guest ID
-	IssuedAt time.Time // when Set made it
+	IssuedAt time.Time // when Set made it, to the microsecond, UTC
 	CSRF     string    // the CSRF token forms must carry while it lasts
 }
 
@@ -21,7 +21,8 @@ type Session struct {
 // when the request came over TLS or secure is set, signed with HMAC-SHA256
 // under a key derived from the secret key and checked in constant time.
 // Nothing is stored server-side: the caller checks on every request that
-// the subject may still be signed in.
+// the subject may still be signed in, and ends sessions by refusing those
+// issued at or before a time it keeps for the subject (see SetAfter).
 type Sessions struct {
 	key    []byte
 	csrf   []byte // the CSRF tokens' key
@@ -65,8 +66,11 @@ func NewSessions(key []byte, cookieName string, maxAge time.Duration, secure boo
 type sessionWire struct {
 	ID  string `json:"i"`
 	Sub string `json:"s"`
-	Iat int64  `json:"t"`
-	Tok string `json:"c"`
+	Iat int64  `json:"t"` // unix seconds, as cookies from before "u" carry it
+	// IatMicro is the issue time in unix microseconds: a cut-off set in the
+	// same second as a sign-in then tells the two apart.
+	IatMicro int64  `json:"u,omitempty"`
+	Tok      string `json:"c"`
 }
 
 // Get returns the session of r if its cookie is genuine and not older than
@@ -92,7 +96,14 @@ func (s *Sessions) Get(r *http.Request) (Session, bool) {
 	if err := json.Unmarshal(raw, &sw); err != nil {
 		return Session{}, false
 	}
-	iat := time.Unix(sw.Iat, 0)
+	// A cookie without "u" (set before it existed) counts from the start
+	// of its second: the earlier reading, so no cut-off misses it.
+	iat := time.Unix(sw.Iat, 0).UTC()
+	if sw.IatMicro != 0 {
+		if iat = time.UnixMicro(sw.IatMicro).UTC(); iat.Unix() != sw.Iat {
+			return Session{}, false
+		}
+	}
 	now := s.now()
 	if now.Sub(iat) >= s.maxAge || iat.After(now.Add(time.Minute)) {
 		return Session{}, false
@@ -100,13 +111,28 @@ func (s *Sessions) Get(r *http.Request) (Session, bool) {
 	return Session{ID: sw.ID, Subject: sw.Sub, IssuedAt: iat, CSRF: sw.Tok}, true
 }
 
-// Set starts a new session for subject and returns it. It rotates
-// everything: a new session ID and a new CSRF token (the CSRF cookie is
-// replaced too), so that nothing an attacker planted before sign-in
-// survives it. Call it at sign-in, then redirect.
+// Set starts a new session for subject, issued now, and returns it. It
+// rotates everything: a new session ID and a new CSRF token (the CSRF
+// cookie is replaced too), so that nothing an attacker planted before
+// sign-in survives it. Call it at sign-in, then redirect.
 func (s *Sessions) Set(w http.ResponseWriter, r *http.Request, subject string) Session {
-	sess := Session{ID: newToken(), Subject: subject, IssuedAt: s.now().Truncate(time.Second), CSRF: newCSRFToken(s.csrf)}
-	raw, _ := json.Marshal(sessionWire{ID: sess.ID, Sub: sess.Subject, Iat: sess.IssuedAt.Unix(), Tok: sess.CSRF}) // cannot fail: strings and an int
+	return s.SetAfter(w, r, subject, time.Time{})
+}
+
+// SetAfter is Set for a subject whose sessions issued at or before cutoff
+// no longer count (a sign-out everywhere, a new password): the session is
+// issued at the later of now and one microsecond after cutoff, so that it
+// counts although it starts in the microsecond of the cut-off, or on a
+// node whose clock lags the one that set it. (Get refuses a session issued
+// more than a minute ahead of its clock; a cut-off that far ahead keeps
+// the subject out until the clocks agree.) A zero cutoff is Set.
+func (s *Sessions) SetAfter(w http.ResponseWriter, r *http.Request, subject string, cutoff time.Time) Session {
+	iat := time.UnixMicro(s.now().UnixMicro()).UTC()
+	if !cutoff.IsZero() && !iat.After(cutoff) {
+		iat = time.UnixMicro(cutoff.UnixMicro() + 1).UTC()
+	}
+	sess := Session{ID: newToken(), Subject: subject, IssuedAt: iat, CSRF: newCSRFToken(s.csrf)}
+	raw, _ := json.Marshal(sessionWire{ID: sess.ID, Sub: sess.Subject, Iat: iat.Unix(), IatMicro: iat.UnixMicro(), Tok: sess.CSRF}) // cannot fail: strings and ints
 	body := base64.RawURLEncoding.EncodeToString(raw)
 	http.SetCookie(w, &http.Cookie{
 		Name:     s.name,

@@ -1,6 +1,8 @@
 package webkit
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -113,6 +115,78 @@ func TestSessions(t *testing.T) {
 	s.Clear(rec3, r)
 	if c := cookiesOf(rec3)["sess"]; c == nil || c.MaxAge >= 0 || !c.Secure {
 		t.Fatalf("Clear cookie = %+v", c)
+	}
+}
+
+// TestSessionIssuedAt: sessions carry their issue time to the microsecond,
+// SetAfter issues after a cut-off however the clock stands, and cookies
+// with the issue time in seconds only (from before the microseconds) still
+// count, from the start of their second.
+func TestSessionIssuedAt(t *testing.T) {
+	t.Parallel()
+	clk := &clock{t: time.Date(2030, 1, 2, 3, 4, 5, 123456789, time.UTC)}
+	s := NewSessions(testKey, "sess", time.Hour, false, SessionClock(clk.Now))
+	now := time.Date(2030, 1, 2, 3, 4, 5, 123456000, time.UTC)
+	get := func(value string) (Session, bool) {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.AddCookie(&http.Cookie{Name: "sess", Value: value})
+		return s.Get(r)
+	}
+	set := func(cutoff time.Time) (Session, Session) {
+		t.Helper()
+		rec := httptest.NewRecorder()
+		sess := s.SetAfter(rec, httptest.NewRequest("POST", "/login", nil), "guest-1", cutoff)
+		got, ok := get(cookiesOf(rec)["sess"].Value)
+		if !ok {
+			t.Fatalf("SetAfter(%v): the cookie issued at %v is refused", cutoff, sess.IssuedAt)
+		}
+		return sess, got
+	}
+
+	for _, tc := range []struct {
+		name   string
+		cutoff time.Time
+		want   time.Time
+	}{
+		{"no cut-off", time.Time{}, now},
+		{"a cut-off long before", now.Add(-time.Hour), now},
+		{"a cut-off a microsecond before", now.Add(-time.Microsecond), now},
+		{"a cut-off in the same microsecond", now.Add(789 * time.Nanosecond), now.Add(time.Microsecond)},
+		{"a cut-off the clock has not reached", now.Add(30 * time.Second), now.Add(30*time.Second + time.Microsecond)},
+	} {
+		sess, got := set(tc.cutoff)
+		if !sess.IssuedAt.Equal(tc.want) || !got.IssuedAt.Equal(tc.want) || got.IssuedAt.Location() != time.UTC {
+			t.Errorf("%s: issued at %v, read back as %v; want %v", tc.name, sess.IssuedAt, got.IssuedAt, tc.want)
+		}
+		if !tc.cutoff.IsZero() && !got.IssuedAt.After(tc.cutoff) {
+			t.Errorf("%s: issued at %v, not after the cut-off %v", tc.name, got.IssuedAt, tc.cutoff)
+		}
+	}
+	rec := httptest.NewRecorder()
+	if sess := s.Set(rec, httptest.NewRequest("POST", "/login", nil), "guest-1"); !sess.IssuedAt.Equal(now) {
+		t.Errorf("Set: issued at %v, want %v", sess.IssuedAt, now)
+	}
+
+	// A cookie signed under the key, as written by hand.
+	cookie := func(w sessionWire) string {
+		raw, err := json.Marshal(w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := base64.RawURLEncoding.EncodeToString(raw)
+		return body + "." + base64.RawURLEncoding.EncodeToString(mac(s.key, []byte(body)))
+	}
+	old := sessionWire{ID: "old", Sub: "guest-1", Iat: now.Unix(), Tok: "tok"}
+	if got, ok := get(cookie(old)); !ok || !got.IssuedAt.Equal(now.Truncate(time.Second)) {
+		t.Errorf("a cookie with seconds only: %+v, %v; want it issued at %v", got, ok, now.Truncate(time.Second))
+	}
+	odd := sessionWire{ID: "odd", Sub: "guest-1", Iat: now.Unix() - 1, IatMicro: now.UnixMicro(), Tok: "tok"}
+	if got, ok := get(cookie(odd)); ok {
+		t.Errorf("a cookie whose seconds and microseconds disagree was accepted: %+v", got)
+	}
+	late := sessionWire{ID: "late", Sub: "guest-1", Iat: now.Add(2 * time.Minute).Unix(), IatMicro: now.Add(2 * time.Minute).UnixMicro(), Tok: "tok"}
+	if got, ok := get(cookie(late)); ok {
+		t.Errorf("a cookie issued two minutes ahead of the clock was accepted: %+v", got)
 	}
 }
 
