@@ -15,7 +15,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -165,9 +164,12 @@ type Dispatcher struct {
 	log     *slog.Logger
 	metrics *Metrics
 
-	queue   chan uuid.UUID // Track → workers
-	handoff chan job       // poller → workers (unbuffered: the poller leases only what workers take)
-	idle    atomic.Int64   // workers waiting for work
+	queue chan uuid.UUID // Track → workers
+	// requests: a worker ready for work hands the poller its inbox, which
+	// gets exactly one answer: a message the poller leased for it, or none.
+	// So the poller leases only for workers that are ready right now, and
+	// no leased message waits for a worker while its lease runs out.
+	requests chan chan job
 
 	stopping    chan struct{} // closed by Shutdown: take no more work
 	stopOnce    sync.Once
@@ -182,6 +184,10 @@ type Dispatcher struct {
 	// watched are futures whose message another worker or node holds: the
 	// poller checks the message's status until it shows an outcome.
 	watched map[uuid.UUID]*Future
+	// backlog are futures of messages Track could not queue (the queue was
+	// full). The poller sends them when they are due; it looks for those
+	// that are not (settled already, or held elsewhere) when it has time.
+	backlog map[uuid.UUID]*Future
 }
 
 // job is one message for a worker: by ID (the worker leases it), or leased
@@ -208,12 +214,13 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 		log:         cfg.Logger,
 		metrics:     m,
 		queue:       make(chan uuid.UUID, cfg.QueueSize),
-		handoff:     make(chan job),
+		requests:    make(chan chan job),
 		stopping:    make(chan struct{}),
 		sendCtx:     sendCtx,
 		cancelSends: cancel,
 		futures:     make(map[uuid.UUID]*Future),
 		watched:     make(map[uuid.UUID]*Future),
+		backlog:     make(map[uuid.UUID]*Future),
 	}, nil
 }
 
@@ -317,6 +324,13 @@ func (d *Dispatcher) track(id uuid.UUID, start time.Time) *Future {
 	select {
 	case d.queue <- id:
 	default:
+		// The poller sends the message when it is due, and finds it if it
+		// is settled already or held elsewhere.
+		d.mu.Lock()
+		if d.futures[id] == f {
+			d.backlog[id] = f
+		}
+		d.mu.Unlock()
 		d.log.Info("mail queue full; the poller will send the message", "id", id, "queue_size", d.cfg.QueueSize)
 	}
 	return f
@@ -357,6 +371,7 @@ func (d *Dispatcher) Shutdown(ctx context.Context) error {
 	pending := d.futures
 	d.futures = make(map[uuid.UUID]*Future)
 	clear(d.watched)
+	clear(d.backlog)
 	d.mu.Unlock()
 	for _, f := range pending {
 		f.complete(Result{Status: StatusPending})
@@ -396,6 +411,7 @@ func (d *Dispatcher) take(id uuid.UUID) *Future {
 	f := d.futures[id]
 	delete(d.futures, id)
 	delete(d.watched, id)
+	delete(d.backlog, id)
 	return f
 }
 
@@ -459,22 +475,22 @@ func outcomeOf(row *storage.OutboxMessage, now time.Time) (Result, bool) {
 	return Result{}, false
 }
 
-// worker sends messages until Shutdown.
+// worker sends messages until Shutdown: those handed to Track, and those
+// the poller leases for it when it says it is ready.
 func (d *Dispatcher) worker() {
 	defer d.wg.Done()
+	inbox := make(chan job, 1) // one answer per request: the poller never blocks on it
 	for {
-		d.idle.Add(1)
-		var j job
 		select {
 		case <-d.stopping:
-			d.idle.Add(-1)
 			return
 		case id := <-d.queue:
-			j = job{id: id}
-		case j = <-d.handoff:
+			d.handle(job{id: id})
+		case d.requests <- inbox:
+			if j := <-inbox; j.row != nil {
+				d.handle(j)
+			}
 		}
-		d.idle.Add(-1)
-		d.handle(j)
 	}
 }
 
@@ -517,6 +533,15 @@ func (d *Dispatcher) handle(j job) {
 			d.release(row)
 			return
 		}
+	}
+	// A send may take SendTimeout: with less of the lease left, another
+	// node (or this one) could lease the message again meanwhile and send
+	// it twice. Give it back; it is leased again at once.
+	if left := row.LeaseUntil.Sub(d.cfg.Now()); left < d.cfg.SendTimeout {
+		d.log.Warn("mail lease too short for a send; given back", "id", row.ID, "lease_left", left.String(),
+			"send_timeout", d.cfg.SendTimeout.String())
+		d.release(row)
+		return
 	}
 	d.attempt(row)
 }
@@ -740,15 +765,27 @@ func settingsDiagnosis(err error) Diagnosis {
 	}
 }
 
+// backlogChecks bounds the backlog futures the poller checks after a poll
+// that left due messages behind (all workers busy): the check costs a read
+// each.
+const backlogChecks = 16
+
 // poller leases due messages every PollInterval and hands them to workers;
-// it also follows the status of futures whose message someone else holds.
+// it also follows the status of futures whose message someone else holds,
+// and of those Track could not queue.
 func (d *Dispatcher) poller() {
 	defer d.wg.Done()
 	t := time.NewTicker(d.cfg.PollInterval)
 	defer t.Stop()
 	for {
 		d.checkWatched()
-		d.poll()
+		if d.poll() {
+			// Nothing is due: the backlog's messages left are settled, held
+			// elsewhere, or being sent here.
+			d.checkBacklog(-1)
+		} else {
+			d.checkBacklog(backlogChecks)
+		}
 		select {
 		case <-d.stopping:
 			return
@@ -757,33 +794,59 @@ func (d *Dispatcher) poller() {
 	}
 }
 
-// poll leases as many due messages as workers are idle (at least one, so
-// retries progress under load) until none are left or it is stopping.
-func (d *Dispatcher) poll() {
-	for !d.isStopping() {
-		n := min(max(int(d.idle.Load()), 1), d.cfg.Workers)
+// poll leases due messages for the workers that are ready for one, as many
+// as are ready, until none is due or ready. A worker busy sending is not
+// counted. When every worker is busy it waits for the first one, up to one
+// poll interval, so that due messages progress while Track keeps the
+// workers busy. It reports whether it found no more due messages.
+func (d *Dispatcher) poll() (drained bool) {
+	timeout := time.NewTimer(d.cfg.PollInterval)
+	defer timeout.Stop()
+	for {
+		ready := d.readyWorkers(timeout.C)
+		if len(ready) == 0 {
+			return false
+		}
 		ctx, cancel := d.storeCtx()
-		rows, err := d.cfg.Store.LeaseMail(ctx, d.cfg.Owner, n, d.cfg.Lease)
+		rows, err := d.cfg.Store.LeaseMail(ctx, d.cfg.Owner, len(ready), d.cfg.Lease)
 		cancel()
 		if err != nil {
 			d.log.Warn("mail poll failed", "error", err.Error())
-			return
-		}
-		if len(rows) > 0 {
+		} else if len(rows) > 0 {
 			d.log.Debug("mail poll leased due messages", "count", len(rows))
 		}
-		for i, row := range rows {
-			select {
-			case d.handoff <- job{id: row.ID, row: row}:
-			case <-d.stopping:
-				for _, r := range rows[i:] {
-					d.release(r)
-				}
-				return
+		for i, inbox := range ready {
+			var j job // none: the worker goes back to waiting
+			if i < len(rows) {
+				j = job{id: rows[i].ID, row: rows[i]}
 			}
+			inbox <- j
 		}
-		if len(rows) < n {
-			return
+		if err != nil || len(rows) < len(ready) {
+			return err == nil
+		}
+	}
+}
+
+// readyWorkers collects the inboxes of the workers ready for work: it waits
+// for the first until timeout fires or the dispatcher stops, then takes
+// whoever else is ready without waiting. Each must get one answer.
+func (d *Dispatcher) readyWorkers(timeout <-chan time.Time) []chan job {
+	var ready []chan job
+	select {
+	case inbox := <-d.requests:
+		ready = append(ready, inbox)
+	case <-timeout:
+		return nil
+	case <-d.stopping:
+		return nil
+	}
+	for {
+		select {
+		case inbox := <-d.requests:
+			ready = append(ready, inbox)
+		default:
+			return ready
 		}
 	}
 }
@@ -796,36 +859,74 @@ func (d *Dispatcher) checkWatched() {
 	watched := maps.Clone(d.watched)
 	d.mu.Unlock()
 	for id, f := range watched {
-		ctx, cancel := d.storeCtx()
-		row, err := d.cfg.Store.GetMail(ctx, id)
-		cancel()
-		var (
-			r  Result
-			ok bool
-		)
-		switch {
-		case errors.Is(err, storage.ErrNotFound):
-			r, ok = Result{Status: StatusFailed, Diagnosis: &Diagnosis{
-				Code: "not_in_outbox", Message: "The message is no longer in the outbox.",
-				Hint: "It was removed; send it again if it is still needed.",
-			}}, true
-		case err != nil:
-			d.log.Warn("mail status check failed", "id", id, "error", err.Error())
-		default:
-			r, ok = outcomeOf(row, d.cfg.Now())
-		}
-		if !ok {
+		row, r, ok := d.status(id)
+		if !ok && row == nil {
 			continue
 		}
-		d.mu.Lock()
-		current := d.futures[id] == f
-		if current {
-			delete(d.futures, id)
-			delete(d.watched, id)
+		d.settle(id, f, r, ok, false)
+	}
+}
+
+// checkBacklog checks up to limit (all if negative) backlog futures, in no
+// particular order: one whose message shows an outcome completes, one whose
+// message is being sent (here or elsewhere) is watched from now on, one
+// whose message is due stays for the poll.
+func (d *Dispatcher) checkBacklog(limit int) {
+	d.mu.Lock()
+	batch := make(map[uuid.UUID]*Future)
+	for id, f := range d.backlog {
+		if limit >= 0 && len(batch) >= limit {
+			break
 		}
-		d.mu.Unlock()
-		if current {
-			f.complete(r)
+		batch[id] = f
+	}
+	d.mu.Unlock()
+	for id, f := range batch {
+		row, r, ok := d.status(id)
+		if !ok && row == nil {
+			continue
 		}
+		d.settle(id, f, r, ok, !ok && row.Status == storage.MailSending)
+	}
+}
+
+// status reads the message of a followed future: its row (nil when it
+// could not be read) and the outcome it shows, if any.
+func (d *Dispatcher) status(id uuid.UUID) (*storage.OutboxMessage, Result, bool) {
+	ctx, cancel := d.storeCtx()
+	row, err := d.cfg.Store.GetMail(ctx, id)
+	cancel()
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return nil, Result{Status: StatusFailed, Diagnosis: &Diagnosis{
+			Code: "not_in_outbox", Message: "The message is no longer in the outbox.",
+			Hint: "It was removed; send it again if it is still needed.",
+		}}, true
+	case err != nil:
+		d.log.Warn("mail status check failed", "id", id, "error", err.Error())
+		return nil, Result{}, false
+	}
+	r, ok := outcomeOf(row, d.cfg.Now())
+	return row, r, ok
+}
+
+// settle completes f with r when done, or moves it from the backlog to the
+// watched futures when watch; it does nothing when f is no longer id's
+// future (completed, then tracked again).
+func (d *Dispatcher) settle(id uuid.UUID, f *Future, r Result, done, watch bool) {
+	d.mu.Lock()
+	current := d.futures[id] == f
+	switch {
+	case current && done:
+		delete(d.futures, id)
+		delete(d.watched, id)
+		delete(d.backlog, id)
+	case current && watch:
+		delete(d.backlog, id)
+		d.watched[id] = f
+	}
+	d.mu.Unlock()
+	if current && done {
+		f.complete(r)
 	}
 }

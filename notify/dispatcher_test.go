@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -607,7 +608,9 @@ func TestTrackOnFullQueueDoesNotBlock(t *testing.T) {
 	}
 }
 
-func TestShutdownReleasesLeasedUnattempted(t *testing.T) {
+// Shutdown lets the send in flight finish and record its outcome; a message
+// waiting for the busy worker is left in the outbox unattempted.
+func TestShutdownFinishesSendsInFlight(t *testing.T) {
 	t.Parallel()
 	b := setup(t, func(c *DispatcherConfig) { c.Workers = 1 })
 	gate := make(chan struct{})
@@ -626,8 +629,10 @@ func TestShutdownReleasesLeasedUnattempted(t *testing.T) {
 	inFlight := b.d.Submit(t.Context(), credentialsMessage("first@example.org"))
 	<-b.sender.seen
 	waiting := b.d.Submit(t.Context(), credentialsMessage("second@example.org"))
-	// The poller leases the second message and waits for the busy worker.
-	eventually(t, "the poller leased the second message", statusIs(t, b.store, waiting.ID(), storage.MailSending))
+	// The only worker is busy: the poller leases nothing for it meanwhile.
+	if m := mustGetMail(t, b.store, waiting.ID()); m.Status != storage.MailQueued {
+		t.Errorf("second message while the worker is busy: %s, want queued", m.Status)
+	}
 
 	shutdownDone := make(chan error, 1)
 	go func() { shutdownDone <- b.d.Shutdown(t.Context()) }()
@@ -652,11 +657,11 @@ func TestShutdownReleasesLeasedUnattempted(t *testing.T) {
 		t.Errorf("in-flight message: %+v, want sent (finished during shutdown)", r)
 	}
 	if r := waiting.Wait(t.Context()); r.Status != StatusPending {
-		t.Errorf("released message: %+v, want pending", r)
+		t.Errorf("waiting message: %+v, want pending", r)
 	}
 	m := mustGetMail(t, b.store, waiting.ID())
 	if m.Status != storage.MailQueued || m.Attempts != 0 || m.LeaseOwner != "" {
-		t.Errorf("released message: status %s, attempts %d, owner %q; want queued, 0, none", m.Status, m.Attempts, m.LeaseOwner)
+		t.Errorf("waiting message: status %s, attempts %d, owner %q; want queued, 0, none", m.Status, m.Attempts, m.LeaseOwner)
 	}
 	if n := len(b.sender.Calls()); n != 1 {
 		t.Errorf("sender called %d times, want 1", n)
@@ -855,4 +860,160 @@ func histogramCount(t *testing.T, o prometheus.Observer) uint64 {
 		t.Fatal(err)
 	}
 	return m.GetHistogram().GetSampleCount()
+}
+
+// Track on a full queue of a message that is settled already, or that
+// another node holds, still completes: the poller follows its status.
+func TestTrackOnFullQueueFollowsMessagesHeldElsewhere(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(c *DispatcherConfig) { c.Workers = 1; c.QueueSize = 1 })
+	gate := make(chan struct{})
+	b.sender.seen = make(chan struct{}, 16)
+	b.sender.fn = func(_ context.Context, n int, _ *Email) error {
+		if n == 1 {
+			<-gate
+		}
+		return nil
+	}
+	run(t, b.d)
+	t.Cleanup(func() { close(gate) })
+	busy := b.d.Submit(t.Context(), credentialsMessage("busy@example.org"))
+	<-b.sender.seen // the only worker is busy
+	filler, err := Enqueue(t.Context(), b.store, credentialsMessage("filler@example.org"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.d.Track(filler) // the queue is full now
+
+	// One message sent by another node, one it is sending.
+	var ids []uuid.UUID
+	var tokens []storage.LeaseToken
+	for _, to := range []string{"sent@example.org", "sending@example.org"} {
+		id, err := Enqueue(t.Context(), b.store, credentialsMessage(to))
+		if err != nil {
+			t.Fatal(err)
+		}
+		row, err := b.store.LeaseMailByID(t.Context(), id, "other-node", time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids, tokens = append(ids, id), append(tokens, row.LeaseToken)
+	}
+	if err := b.store.MarkMailSent(t.Context(), ids[0], tokens[0]); err != nil {
+		t.Fatal(err)
+	}
+	sent, sending := b.d.Track(ids[0]), b.d.Track(ids[1])
+	if r := wait(t, sent); r.Status != StatusSent || r.Attempts != 1 {
+		t.Errorf("message sent elsewhere: %+v, want sent", r)
+	}
+	select {
+	case <-sending.Done():
+		t.Fatalf("message still being sent elsewhere completed: %+v", sending.Wait(t.Context()))
+	default:
+	}
+	if err := b.store.MarkMailSent(t.Context(), ids[1], tokens[1]); err != nil {
+		t.Fatal(err)
+	}
+	if r := wait(t, sending); r.Status != StatusSent {
+		t.Errorf("message the other node then sent: %+v, want sent", r)
+	}
+	if !strings.Contains(b.logs.String(), "mail queue full") {
+		t.Error("the queue was not full: the test did not test what it says")
+	}
+	_ = busy
+}
+
+// One process never sends a message twice: the poller leases only as many
+// messages as workers are ready for, so none waits for a worker while its
+// lease runs out (to be leased and sent again). Each send takes most of the
+// lease on the store's clock, and the queue keeps the worker busy.
+func TestDispatcherSendsEachMessageOnceWhenSendsAreSlow(t *testing.T) {
+	t.Parallel()
+	const n = 30
+	b := setup(t, func(c *DispatcherConfig) {
+		c.Workers = 1
+		c.Lease, c.SendTimeout = 2*time.Second, time.Second
+	})
+	b.sender.fn = func(context.Context, int, *Email) error {
+		b.clock.Advance(900 * time.Millisecond) // a slow send
+		return nil
+	}
+	ids := make([]uuid.UUID, n)
+	for i := range ids {
+		id, err := Enqueue(t.Context(), b.store, credentialsMessage(fmt.Sprintf("guest%d@example.org", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[i] = id
+	}
+	run(t, b.d)
+	for _, id := range ids {
+		b.d.Track(id)
+	}
+	for _, id := range ids {
+		eventually(t, "message "+id.String()+" is sent", statusIs(t, b.store, id, storage.MailSent))
+	}
+	sends := make(map[string]int)
+	for _, e := range b.sender.Calls() {
+		sends[e.MessageID]++
+	}
+	for id, times := range sends {
+		if times != 1 {
+			t.Errorf("message %s sent %d times", id, times)
+		}
+	}
+	if len(sends) != n || len(b.sender.Calls()) != n {
+		t.Errorf("%d sends of %d messages, want %d of %d", len(b.sender.Calls()), len(sends), n, n)
+	}
+}
+
+// A message leased with less than SendTimeout of its lease left is given
+// back unattempted (another lease could send it meanwhile), then leased
+// again and sent once.
+func TestDispatcherGivesBackALeaseTooShortToSend(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(c *DispatcherConfig) {
+		c.Store = &shortLeaseStore{Store: c.Store}
+	})
+	st := b.d.cfg.Store.(*shortLeaseStore)
+	st.clock = b.clock
+	run(t, b.d)
+	f := b.d.Submit(t.Context(), credentialsMessage("eve@example.org"))
+	if r := wait(t, f); r.Status != StatusSent || r.Attempts != 1 {
+		t.Fatalf("Wait = %+v, want sent at the first counted attempt", r)
+	}
+	if n := len(b.sender.Calls()); n != 1 {
+		t.Errorf("sender called %d times, want 1", n)
+	}
+	if st.shortened.Load() != 1 || !strings.Contains(b.logs.String(), "mail lease too short for a send") {
+		t.Errorf("shortened %d lease(s); logs:\n%s", st.shortened.Load(), b.logs.String())
+	}
+}
+
+// shortLeaseStore hands out its first lease with only a second left on it,
+// as if the lease had waited for a worker.
+type shortLeaseStore struct {
+	storage.Store
+	clock     *fakeClock
+	shortened atomic.Int64
+}
+
+func (s *shortLeaseStore) shorten(m *storage.OutboxMessage) {
+	if m != nil && s.shortened.CompareAndSwap(0, 1) {
+		m.LeaseUntil = s.clock.Now().Add(time.Second)
+	}
+}
+
+func (s *shortLeaseStore) LeaseMailByID(ctx context.Context, id uuid.UUID, owner string, lease time.Duration) (*storage.OutboxMessage, error) {
+	m, err := s.Store.LeaseMailByID(ctx, id, owner, lease)
+	s.shorten(m)
+	return m, err
+}
+
+func (s *shortLeaseStore) LeaseMail(ctx context.Context, owner string, n int, lease time.Duration) ([]*storage.OutboxMessage, error) {
+	ms, err := s.Store.LeaseMail(ctx, owner, n, lease)
+	for _, m := range ms {
+		s.shorten(m)
+	}
+	return ms, err
 }
