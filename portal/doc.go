@@ -13,6 +13,11 @@
 // the address's owner again. Resend answers at once and looks the address
 // up in the background; Shutdown waits for that work.
 //
+// Guest sessions are signed cookies that the server does not keep. Signing
+// out ends them all, on every device and copies included, by moving the
+// guest's storage.Guest.SessionsValidAfter to now: Portal.Guest refuses a
+// session issued at or before it, from the row it reads anyway.
+//
 // Portal.Handler is a plain http.Handler that expects its mount prefix
 // stripped and links with relative URLs, so it works under any prefix.
 // Links in emails use Config.BaseURL.

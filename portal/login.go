@@ -1,8 +1,10 @@
 package portal
 
 import (
+	"context"
 	"crypto/subtle"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -25,10 +27,11 @@ func loginForm() *webkit.Form {
 	)
 }
 
-// Guest returns the signed-in guest of r when the session cookie is genuine
-// and the guest may log in now (active and within their validity): one
-// primary-key lookup. A suspended, expired or deleted guest is not signed
-// in, whatever their cookie says.
+// Guest returns the signed-in guest of r when the session cookie is genuine,
+// the session was issued after the guest's SessionsValidAfter (after their
+// last sign-out, anywhere) and the guest may log in now (active and within
+// their validity): one primary-key lookup. A suspended, expired or deleted
+// guest is not signed in, whatever their cookie says.
 func (p *Portal) Guest(r *http.Request) (*storage.Guest, bool) {
 	s, ok := p.sessions.Get(r)
 	if !ok {
@@ -45,7 +48,7 @@ func (p *Portal) Guest(r *http.Request) (*storage.Guest, bool) {
 		}
 		return nil, false
 	}
-	if !g.CanLogIn(p.now()) {
+	if !s.IssuedAt.After(g.SessionsValidAfter) || !g.CanLogIn(p.now()) {
 		return nil, false
 	}
 	return g, true
@@ -69,7 +72,7 @@ func (p *Portal) getLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	v := p.view(r, "Sign in", loginForm(), loginData{Return: ret})
 	if r.URL.Query().Has("signed_out") {
-		v.Notice = "You are signed out."
+		v.Notice = "You are signed out on all devices."
 	}
 	p.page(w, r, http.StatusOK, "login", v)
 }
@@ -123,7 +126,9 @@ func (p *Portal) postLogin(w http.ResponseWriter, r *http.Request) {
 		again(http.StatusForbidden)
 		return
 	}
-	p.sessions.Set(w, r, g.ID.String())
+	// After the last sign-out even if that was in this microsecond, or on
+	// a node whose clock is ahead.
+	p.sessions.SetAfter(w, r, g.ID.String(), g.SessionsValidAfter)
 	if err := p.store.Audit(ctx, storage.AuditEntry{Actor: "guest:" + g.Username, Action: "guest.login", Subject: g.ID.String()}); err != nil {
 		p.log.WarnContext(ctx, "portal: audit login", "error", err.Error())
 	}
@@ -153,12 +158,54 @@ func cannotLogIn(g *storage.Guest, p *Portal) string {
 	return "Your access has expired. Ask the person you are visiting to extend it."
 }
 
+// postLogout signs the guest out on every device: clearing this browser's
+// cookie cannot recall a copy of it, or the cookies of other devices, so it
+// moves the guest's SessionsValidAfter to now, which ends them all. A
+// session that had ended already changes nothing: a stale copy of a cookie
+// cannot sign the guest out again and again.
 func (p *Portal) postLogout(w http.ResponseWriter, r *http.Request) {
 	if s, ok := p.sessions.Get(r); ok {
-		p.log.InfoContext(r.Context(), "guest signed out", "guest_id", s.Subject)
+		if err := p.endSessions(r.Context(), s); err != nil {
+			p.fail(w, r, "sign out", err) // the cookie stays, to try again with
+			return
+		}
 	}
 	p.sessions.Clear(w, r)
 	webkit.SeeOther(w, "login?signed_out=1")
+}
+
+// endSessions ends every session of the guest of s, if s has not ended
+// already (the guest's own state aside: a suspended guest's sessions end
+// too, lest a reinstatement bring them back).
+func (p *Portal) endSessions(ctx context.Context, s webkit.Session) error {
+	id, err := uuid.Parse(s.Subject)
+	if err != nil {
+		return nil // not a guest's session
+	}
+	g, err := p.store.GetGuest(ctx, id)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("read the guest: %w", err)
+	}
+	if !s.IssuedAt.After(g.SessionsValidAfter) {
+		return nil
+	}
+	// Not before the session itself, which may come from a node whose clock
+	// is ahead of this one's (see webkit.Sessions.SetAfter).
+	cutoff := p.now()
+	if s.IssuedAt.After(cutoff) {
+		cutoff = s.IssuedAt
+	}
+	if _, err := p.store.UpdateGuest(ctx, id, storage.GuestUpdate{SessionsValidAfter: &cutoff}); err != nil && !errors.Is(err, storage.ErrNotFound) {
+		return fmt.Errorf("end the guest's sessions: %w", err)
+	}
+	if err := p.store.Audit(ctx, storage.AuditEntry{Actor: "guest:" + g.Username, Action: "guest.logout", Subject: g.ID.String(),
+		Detail: "signed out on all devices"}); err != nil {
+		p.log.WarnContext(ctx, "portal: audit logout", "error", err.Error())
+	}
+	p.log.InfoContext(ctx, "guest signed out on all devices", "guest_id", g.ID)
+	return nil
 }
 
 // accountData is the account page's own data.

@@ -377,6 +377,12 @@ func (p *Portal) create(ctx context.Context, id uuid.UUID, nonce string, reg reg
 		PersonVisited: reg.Visited, Reason: reg.Reason, SponsorID: reg.SponsorID, GuestType: gt.Name,
 		Status: storage.GuestActive, ValidFrom: now, ValidUntil: now.Add(validity(gt)),
 	}
+	if prev != nil {
+		// A new password: no session from before counts. (The new ID
+		// already keeps the old registration's sessions out; this keeps
+		// the rule the same as for any other new password.)
+		g.SessionsValidAfter = now
+	}
 	var msgs []notify.Message
 	if approval {
 		g.Status = storage.GuestPending

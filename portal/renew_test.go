@@ -77,8 +77,10 @@ func TestRegisterRenews(t *testing.T) {
 			now := b.clock.Now()
 			if g.Email != "ada@example.com" || g.Status != want || g.Password == old.Password || len(g.Password) != DefaultPasswordLength ||
 				!g.ValidFrom.Equal(now) || !g.ValidUntil.Equal(now.Add(24*time.Hour)) || !g.ExpiryNotifiedAt.IsZero() ||
-				g.FirstName != "Augusta" || g.Company != "Difference Engines Ltd" || !g.CreatedAt.Equal(now) {
-				t.Fatalf("renewed guest: %+v", g)
+				g.FirstName != "Augusta" || g.Company != "Difference Engines Ltd" || !g.CreatedAt.Equal(now) ||
+				!g.SessionsValidAfter.Equal(now) {
+				t.Fatalf("renewed guest: status %s, valid %v to %v, expiry notified %v, %s of %s, created %v, sessions valid after %v (now %v)",
+					g.Status, g.ValidFrom, g.ValidUntil, g.ExpiryNotifiedAt, g.FirstName, g.Company, g.CreatedAt, g.SessionsValidAfter, now)
 			}
 			if g.Username != old.Username {
 				t.Fatalf("username %q, want the old %q", g.Username, old.Username)
