@@ -126,8 +126,8 @@ func testGuestJourneyOnAPhone(t *testing.T, browser context.Context) {
 	if lu, err := url.Parse(res.URL); err != nil || lu.Path != "/portal/login" || res.Status != 200 {
 		t.Fatalf("signing out led to %s, want the sign-in page", status(res))
 	}
-	if got := text(t, ctx, "main .notice"); got != "You are signed out." {
-		t.Errorf("after signing out the notice is %q, want %q", got, "You are signed out.")
+	if got := text(t, ctx, "main .notice"); got != "You are signed out on all devices." {
+		t.Errorf("after signing out the notice is %q, want %q", got, "You are signed out on all devices.")
 	}
 	if n := eval[int](t, ctx, "look for a sign-out button", `document.querySelectorAll('form[action$="logout"]').length`); n != 0 {
 		t.Errorf("after signing out the page still has %d sign-out forms", n)
