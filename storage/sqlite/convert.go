@@ -76,6 +76,14 @@ func cantOpen(err error) bool {
 	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_CANTOPEN
 }
 
+// busy reports whether err is SQLITE_BUSY (any extended code). SQLite
+// returns it without calling the busy handler in a few places, such as
+// switching a new database to WAL while another connection does the same.
+func busy(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY
+}
+
 // violates reports whether err is a unique violation naming what.
 func violates(err error, what string) bool {
 	msg, ok := uniqueViolation(err)

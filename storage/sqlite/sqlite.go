@@ -79,7 +79,7 @@ func Open(ctx context.Context, path string, opts storage.Options) (*Store, error
 	s.w.SetConnMaxLifetime(0)
 	s.w.SetConnMaxIdleTime(0)
 	s.ws = newStmtCache(s.w)
-	if err := s.migrate(ctx, ms); err != nil {
+	if err := s.migrateRetryingBusy(ctx, ms); err != nil {
 		s.w.Close()
 		if cantOpen(err) {
 			return nil, fmt.Errorf("sqlite: open %s: %w; check that its directory exists and that Lobby may write there", path, err)
@@ -101,6 +101,28 @@ func Open(ctx context.Context, path string, opts storage.Options) (*Store, error
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	return s, nil
+}
+
+// migrateRetryingBusy migrates, retrying while the database is busy in the
+// ways the busy timeout does not cover (several processes opening a new
+// file at once race to switch it to WAL), for at most busyTimeout.
+func (s *Store) migrateRetryingBusy(ctx context.Context, ms []storage.Migration) error {
+	deadline := time.Now().Add(busyTimeout)
+	pause := 5 * time.Millisecond
+	for {
+		err := s.migrate(ctx, ms)
+		if err == nil || !busy(err) || time.Now().After(deadline) {
+			return err
+		}
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		pause = min(2*pause, 200*time.Millisecond)
+	}
 }
 
 // Backend reports "sqlite".
