@@ -39,9 +39,19 @@ type DispatcherConfig struct {
 	Settings SettingsSource // required
 	Sender   Sender         // required (the pooled SMTP transport)
 
-	Workers     int           // sends at once; default 8
-	QueueSize   int           // IDs waiting for a worker; default 1024. When full, Track does not block: the poller picks the message up later
-	MaxAttempts int           // attempts before a message is dead-lettered; default 10
+	Workers   int // sends at once; default 8
+	QueueSize int // IDs waiting for a worker; default 1024. When full, Track does not block: the poller picks the message up later
+
+	// Retry policy. A permanent failure dead-letters a message at once. A
+	// temporary one is retried with exponential backoff until the message
+	// has had MaxAttempts attempts AND is older than RetryFor (both), so a
+	// long outage of Exchange or the token endpoint does not lose mail:
+	// with the defaults, attempts go on for a day, every 30 minutes once
+	// the backoff reaches MaxBackoff. Missing or unreadable SMTP settings
+	// (smtp_not_configured, settings_unavailable) never dead-letter a
+	// message: it is tried again every minute until they are there.
+	MaxAttempts int           // default 10
+	RetryFor    time.Duration // default 24h
 	BaseBackoff time.Duration // default 5s; attempt n waits ~BaseBackoff·2^(n-1) ± 20 %, capped by MaxBackoff
 	MaxBackoff  time.Duration // default 30m
 	// Lease is how long a worker owns a message it is sending; another
@@ -69,12 +79,23 @@ const (
 	DefaultWorkers         = 8
 	DefaultQueueSize       = 1024
 	DefaultMaxAttempts     = 10
+	DefaultRetryFor        = 24 * time.Hour
 	DefaultBaseBackoff     = 5 * time.Second
 	DefaultMaxBackoff      = 30 * time.Minute
 	DefaultLease           = 2 * time.Minute
 	DefaultPollInterval    = 5 * time.Second
 	DefaultSendTimeout     = 60 * time.Second
 	DefaultShutdownTimeout = 30 * time.Second
+)
+
+// settingsRetryDelay is how long a message waits for missing or unreadable
+// SMTP settings between attempts, whatever its attempt count.
+const settingsRetryDelay = time.Minute
+
+// Codes of the failures to read the SMTP settings (see settingsDiagnosis).
+const (
+	codeSMTPNotConfigured   = "smtp_not_configured"
+	codeSettingsUnavailable = "settings_unavailable"
 )
 
 // storeTimeout bounds each outbox write the dispatcher makes on its own
@@ -102,7 +123,7 @@ func (c DispatcherConfig) withDefaults() (DispatcherConfig, error) {
 		bad("Sender is required (a *notify.Transport)")
 	}
 	for name, v := range map[string]int64{
-		"Workers": int64(c.Workers), "QueueSize": int64(c.QueueSize), "MaxAttempts": int64(c.MaxAttempts),
+		"Workers": int64(c.Workers), "QueueSize": int64(c.QueueSize), "MaxAttempts": int64(c.MaxAttempts), "RetryFor": int64(c.RetryFor),
 		"BaseBackoff": int64(c.BaseBackoff), "MaxBackoff": int64(c.MaxBackoff), "Lease": int64(c.Lease),
 		"PollInterval": int64(c.PollInterval), "SendTimeout": int64(c.SendTimeout), "ShutdownTimeout": int64(c.ShutdownTimeout),
 	} {
@@ -113,6 +134,7 @@ func (c DispatcherConfig) withDefaults() (DispatcherConfig, error) {
 	c.Workers = cmp.Or(c.Workers, DefaultWorkers)
 	c.QueueSize = cmp.Or(c.QueueSize, DefaultQueueSize)
 	c.MaxAttempts = cmp.Or(c.MaxAttempts, DefaultMaxAttempts)
+	c.RetryFor = cmp.Or(c.RetryFor, DefaultRetryFor)
 	c.BaseBackoff = cmp.Or(c.BaseBackoff, DefaultBaseBackoff)
 	c.MaxBackoff = cmp.Or(c.MaxBackoff, DefaultMaxBackoff)
 	c.Lease = cmp.Or(c.Lease, DefaultLease)
@@ -673,18 +695,27 @@ func (d *Dispatcher) sent(row *storage.OutboxMessage, m Message, s Settings, too
 }
 
 // failed records a failed attempt: deferred when the failure is temporary
-// and attempts remain, dead (with an alarm) otherwise.
+// and the retry policy (see [DispatcherConfig]) allows another attempt,
+// dead (with an alarm) otherwise.
 func (d *Dispatcher) failed(row *storage.OutboxMessage, s Settings, sendErr error, diag Diagnosis, took time.Duration) {
 	diag.Code = cmp.Or(diag.Code, CodeUnknown)
 	lastErr := scrub(sendErr.Error(), s.Secrets())
 	diag.Detail = scrub(diag.Detail, s.Secrets())
+	now := d.cfg.Now()
 	interrupted := diag.Code == CodeCanceled && d.sendCtx.Err() != nil
-	if diag.Temporary && (row.Attempts < d.cfg.MaxAttempts || interrupted) {
-		wait := Backoff(row.Attempts, d.cfg.BaseBackoff, d.cfg.MaxBackoff, d.cfg.Rand())
-		if interrupted {
-			wait = 0
+	noSettings := diag.Code == codeSMTPNotConfigured || diag.Code == codeSettingsUnavailable
+	retry := interrupted || noSettings ||
+		row.Attempts < d.cfg.MaxAttempts || now.Sub(row.CreatedAt) < d.cfg.RetryFor
+	if diag.Temporary && retry {
+		var wait time.Duration
+		switch {
+		case interrupted:
+		case noSettings:
+			wait = settingsRetryDelay
+		default:
+			wait = Backoff(row.Attempts, d.cfg.BaseBackoff, d.cfg.MaxBackoff, d.cfg.Rand())
 		}
-		next := d.cfg.Now().Add(wait)
+		next := now.Add(wait)
 		d.metrics.Deferred.WithLabelValues(diag.Code).Inc()
 		d.metrics.SendSeconds.WithLabelValues(outcomeDeferred).Observe(took.Seconds())
 		f := d.take(row.ID)
@@ -751,14 +782,14 @@ func (d *Dispatcher) raiseDeadAlarm(ctx context.Context, row *storage.OutboxMess
 func settingsDiagnosis(err error) Diagnosis {
 	if errors.Is(err, storage.ErrNotFound) {
 		return Diagnosis{
-			Code:      "smtp_not_configured",
+			Code:      codeSMTPNotConfigured,
 			Message:   "The SMTP server is not set up yet.",
 			Hint:      "An admin must enter the SMTP settings, run Test Connection and save them; queued emails are sent then.",
 			Temporary: true,
 		}
 	}
 	return Diagnosis{
-		Code:      "settings_unavailable",
+		Code:      codeSettingsUnavailable,
 		Message:   "The SMTP settings could not be read.",
 		Hint:      "Check that the database is reachable; the email is retried.",
 		Temporary: true,

@@ -392,7 +392,7 @@ func TestDispatcherDeadLetters(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			b := setup(t, func(c *DispatcherConfig) { c.MaxAttempts = 3 })
+			b := setup(t, func(c *DispatcherConfig) { c.MaxAttempts, c.RetryFor = 3, time.Hour })
 			b.sender.fn = func(context.Context, int, *Email) error { return tt.err }
 			run(t, b.d)
 
@@ -1016,4 +1016,73 @@ func (s *shortLeaseStore) LeaseMail(ctx context.Context, owner string, n int, le
 		s.shorten(m)
 	}
 	return ms, err
+}
+
+// Without SMTP settings (or while they cannot be read) a message waits,
+// checked every minute, however many attempts that takes and however old
+// it gets: an outage or a set-up not done yet must not lose mail.
+func TestSettingsMissingNeverDeadLetters(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, code string
+		err        error
+	}{
+		{"not configured", "smtp_not_configured", fmt.Errorf("notify: settings: %w", storage.ErrNotFound)},
+		{"unavailable", "settings_unavailable", errors.New("database is locked")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, func(c *DispatcherConfig) {
+				c.MaxAttempts, c.RetryFor = 2, time.Hour
+				c.Settings = func(context.Context) (Settings, error) { return Settings{}, tc.err }
+			})
+			run(t, b.d)
+			f := b.d.Submit(t.Context(), credentialsMessage("eve@example.org"))
+			for i := 1; i <= 5; i++ {
+				if i > 1 {
+					b.clock.Advance(2 * time.Hour) // older than RetryFor, more attempts than MaxAttempts
+					f = b.d.Track(f.ID())
+				}
+				r := wait(t, f)
+				if r.Status != StatusDeferred || r.Diagnosis == nil || r.Diagnosis.Code != tc.code {
+					t.Fatalf("attempt %d: %+v (%+v), want deferred with %s", i, r, r.Diagnosis, tc.code)
+				}
+				m := mustGetMail(t, b.store, f.ID())
+				if want := b.clock.Now().Add(time.Minute); m.Status != storage.MailDeferred || !m.NextAttemptAt.Equal(want) {
+					t.Fatalf("attempt %d: row %s due %v, want deferred to %v", i, m.Status, m.NextAttemptAt, want)
+				}
+			}
+			if alarms, _ := b.store.ListAlarms(t.Context(), false); len(alarms) != 0 {
+				t.Errorf("alarms raised: %+v", alarms)
+			}
+		})
+	}
+}
+
+// A transient failure is retried until the message has had MaxAttempts
+// attempts and is older than RetryFor, both.
+func TestTransientFailureRetriedForRetryFor(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(c *DispatcherConfig) { c.MaxAttempts, c.RetryFor = 2, 3*time.Hour })
+	b.sender.fn = func(context.Context, int, *Email) error { return errBusy }
+	run(t, b.d)
+	f := b.d.Submit(t.Context(), credentialsMessage("eve@example.org"))
+	for i := 1; ; i++ {
+		if i > 1 {
+			b.clock.Advance(time.Hour) // MaxBackoff: every retry is due
+			f = b.d.Track(f.ID())
+		}
+		r := wait(t, f)
+		age := time.Duration(i-1) * time.Hour
+		if age < 3*time.Hour {
+			if r.Status != StatusDeferred {
+				t.Fatalf("attempt %d at age %v: %+v, want deferred", i, age, r)
+			}
+			continue
+		}
+		if r.Status != StatusFailed || r.Attempts != 4 {
+			t.Fatalf("attempt %d at age %v: %+v, want failed after 4 attempts", i, age, r)
+		}
+		break
+	}
 }
