@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/lobbyhq/lobby/notify/exchangetest"
 	"github.com/lobbyhq/lobby/storage"
 )
@@ -56,8 +58,16 @@ func TestPoolSends1000WithOneTokenAndEightConnections(t *testing.T) {
 		})
 	}
 	run(t, b.d)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute) // for all of them: a busy machine is slow
+	defer cancel()
 	for i, f := range futures {
-		if r := wait(t, f); r.Status != StatusSent {
+		switch r := f.Wait(ctx); r.Status {
+		case StatusSent:
+		case StatusPending:
+			m := mustGetMail(t, b.store, f.ID())
+			t.Fatalf("message %d: no outcome within a minute; outbox: %s after %d attempts, lease owner %q; %s",
+				i, m.Status, m.Attempts, m.LeaseOwner, b.d.followed(f.ID()))
+		default:
 			t.Fatalf("message %d: %s (%v)", i, r.Status, r.Diagnosis)
 		}
 	}
@@ -198,4 +208,15 @@ func TestPoolDeliversWhatACrashedProcessAccepted(t *testing.T) {
 	if len(msgs) != n {
 		t.Errorf("captured %d messages, want %d", len(msgs), n)
 	}
+}
+
+// followed says where the dispatcher keeps the future of id, for a test
+// that waited for it in vain.
+func (d *Dispatcher) followed(id uuid.UUID) string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	_, tracked := d.futures[id]
+	_, watched := d.watched[id]
+	_, backlog := d.backlog[id]
+	return fmt.Sprintf("future tracked %v, watched %v, in the backlog %v", tracked, watched, backlog)
 }
