@@ -114,3 +114,20 @@ func QueuedMail(m *OutboxMessage, now time.Time) OutboxMessage {
 	}
 	return q
 }
+
+// AlarmPayloadUnreadable is the key of the alarm a backend raises when it
+// marks a message dead because its sealed payload does not open.
+const AlarmPayloadUnreadable = "mail." + DiagnosisPayloadUnreadable
+
+// PayloadUnreadableAlarm is that alarm for message id. Backends raise it in
+// the transaction that marks the message dead, so the admin learns of mail
+// that will never go out.
+func PayloadUnreadableAlarm(id uuid.UUID) Alarm {
+	return Alarm{
+		Key:      AlarmPayloadUnreadable,
+		Severity: SeverityCritical,
+		Title:    "An email in the outbox could not be read and was not sent",
+		Detail: "Message " + id.String() + ": " + PayloadUnreadableError + ". If the database was restored or edited, " +
+			"check that Lobby runs with the secret key it was written with; otherwise ask the recipient to request the email again.",
+	}
+}

@@ -84,7 +84,10 @@ func (s *Store) markUnreadable(ctx context.Context, id uuid.UUID) error {
 	_, err := s.db.Exec(ctx, `UPDATE outbox SET status = 'dead', diagnosis = $2, last_error = $3, updated_at = $4,
 		lease_owner = '', lease_until = NULL, lease_token = NULL WHERE id = $1`,
 		id, storage.DiagnosisPayloadUnreadable, storage.PayloadUnreadableError, s.clock())
-	return wrap("mark unreadable mail dead", err)
+	if err != nil {
+		return wrap("mark unreadable mail dead", err)
+	}
+	return s.RaiseAlarm(ctx, storage.PayloadUnreadableAlarm(id))
 }
 
 // EnqueueMail inserts m as queued and due now (or at m.NextAttemptAt), and

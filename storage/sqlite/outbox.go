@@ -105,7 +105,7 @@ func (s *Store) markUnreadable(ctx context.Context, id uuid.UUID) error {
 		storage.DiagnosisPayloadUnreadable, storage.PayloadUnreadableError, micros(s.now()), id.String()); err != nil {
 		return fmt.Errorf("mark unreadable message %s dead: %w", id, err)
 	}
-	return nil
+	return s.RaiseAlarm(ctx, storage.PayloadUnreadableAlarm(id))
 }
 
 // EnqueueMail inserts m as queued, due at m.NextAttemptAt or now, and fills

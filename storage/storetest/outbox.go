@@ -480,6 +480,14 @@ func testLeaseUnreadablePayload(t *testing.T, b Backend) {
 	checkDead(byID)
 	if counts, err := s.CountMail(ctx); err != nil || counts[storage.MailDead] != 2 || counts[storage.MailSending] != 2 {
 		t.Fatalf("CountMail = %v, %v; want 2 dead, 2 sending", counts, err)
+	} // The admin hears of it: one active alarm, counted per message.
+	alarms, err := s.ListAlarms(ctx, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(alarms) != 1 || alarms[0].Key != storage.AlarmPayloadUnreadable || alarms[0].Count != 2 ||
+		alarms[0].Severity != storage.SeverityCritical || !strings.Contains(alarms[0].Detail, byID.ID.String()) {
+		t.Fatalf("alarms = %+v; want one critical %s counted twice, naming the last message", alarms, storage.AlarmPayloadUnreadable)
 	}
 }
 
