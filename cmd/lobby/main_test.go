@@ -38,6 +38,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"serve", "--no-such-flag"}, 2, "flag provided but not defined"},
 		{[]string{"send-test-email", "--to", "not-an-address", "--dev"}, 2, "--to must be an email address"},
 		{[]string{"user", "add", "--username", "x", "--role", "king"}, 2, "--role must be sponsor or admin"},
+		{[]string{"test-connection", "--stored=false", "--smtp-host", "smtp.example.com"}, 1, "the SMTP settings are incomplete"},
 	} {
 		var out, errOut bytes.Buffer
 		code := run(context.Background(), tc.args, &out, &errOut)

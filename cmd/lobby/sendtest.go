@@ -45,9 +45,6 @@ func cmdSendTestEmail(ctx context.Context, args []string, stdout, stderr io.Writ
 	if emu != nil {
 		defer emu.Close()
 	}
-	if err := s.Validate(); err != nil {
-		return fmt.Errorf("the SMTP settings are incomplete: %w", err)
-	}
 	key, err := f.key(stderr)
 	if err != nil {
 		return err

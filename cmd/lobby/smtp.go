@@ -78,9 +78,25 @@ func (f *smtpFlags) value(name string) string {
 	return ""
 }
 
-// settings builds the SMTP settings to use. With --dev it starts an emulator
-// (returned, to be closed by the caller).
+// settings builds and validates the SMTP settings to use. With --dev it
+// starts an emulator (returned, to be closed by the caller).
 func (f *smtpFlags) settings(ctx context.Context, stderr io.Writer) (notify.Settings, *exchangetest.Server, error) {
+	s, emu, err := f.build(ctx, stderr)
+	if err == nil {
+		if verr := s.Validate(); verr != nil {
+			err = fmt.Errorf("the SMTP settings are incomplete: %w", verr)
+		}
+	}
+	if err != nil && emu != nil {
+		emu.Close()
+		emu = nil
+	}
+	return s, emu, err
+}
+
+// build gathers the SMTP settings from --dev, the database, LOBBY_SMTP_*
+// variables and flags, in rising order of precedence.
+func (f *smtpFlags) build(ctx context.Context, stderr io.Writer) (notify.Settings, *exchangetest.Server, error) {
 	if f.dev {
 		emu, err := exchangetest.Start(exchangetest.Options{})
 		if err != nil {
@@ -187,9 +203,6 @@ func cmdTestConnection(ctx context.Context, args []string, stdout, stderr io.Wri
 	}
 	if emu != nil {
 		defer emu.Close()
-	}
-	if err := s.Validate(); err != nil {
-		return fmt.Errorf("the SMTP settings are incomplete: %w", err)
 	}
 	fmt.Fprintf(stdout, "Testing %s (%s, auth %s); no mail is sent.\n\n", s.Addr(), s.Security, s.AuthMode)
 	report := notify.TestConnection(ctx, s)
