@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -69,12 +70,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case errors.Is(err, flag.ErrHelp):
 		return 0
 	case errors.Is(err, errUsage):
-		fmt.Fprintf(stderr, "lobby: %v\n", err)
+		fmt.Fprintln(stderr, prefixed(err))
 		return 2
 	default:
-		fmt.Fprintf(stderr, "lobby: %v\n", err)
+		fmt.Fprintln(stderr, prefixed(err))
 		return 1
 	}
 }
 
 var errUsage = errors.New("usage")
+
+// prefixed names the program before err, once: errors from package lobby
+// already start with "lobby: ".
+func prefixed(err error) string {
+	msg := err.Error()
+	if strings.HasPrefix(msg, "lobby: ") {
+		return msg
+	}
+	return "lobby: " + msg
+}

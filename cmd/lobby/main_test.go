@@ -39,6 +39,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"send-test-email", "--to", "not-an-address", "--dev"}, 2, "--to must be an email address"},
 		{[]string{"user", "add", "--username", "x", "--role", "king"}, 2, "--role must be sponsor or admin"},
 		{[]string{"test-connection", "--stored=false", "--smtp-host", "smtp.example.com"}, 1, "the SMTP settings are incomplete"},
+		{[]string{"send-test-email", "--save", "--to", "a@example.com", "--dev"}, 2, "flag provided but not defined: -save"},
 	} {
 		var out, errOut bytes.Buffer
 		code := run(context.Background(), tc.args, &out, &errOut)
@@ -84,6 +85,14 @@ func TestMigrateGeneratesKeyOnce(t *testing.T) {
 	}
 }
 
+func TestDevVariableMustParse(t *testing.T) {
+	t.Setenv("LOBBY_DEV", "yes")
+	code, _, errOut := runCmd(t, t.TempDir(), "serve", "--addr", "127.0.0.1:0")
+	if code != 2 || !strings.Contains(errOut, `LOBBY_DEV="yes" is not true or false`) {
+		t.Fatalf("serve with LOBBY_DEV=yes = %d, %q", code, errOut)
+	}
+}
+
 func TestWrongKeyIsAClearError(t *testing.T) {
 	dir := t.TempDir()
 	if code, _, errOut := runCmd(t, dir, "migrate"); code != 0 {
@@ -91,7 +100,7 @@ func TestWrongKeyIsAClearError(t *testing.T) {
 	}
 	t.Setenv("LOBBY_SECRET_KEY", "q6urq6urq6urq6urq6urq6urq6urq6urq6urq6urq6s=")
 	code, _, errOut := runCmd(t, dir, "migrate")
-	if code != 1 || !strings.Contains(errOut, "secret key does not match") {
+	if code != 1 || !strings.Contains(errOut, "secret key does not match") || strings.Contains(errOut, "lobby: lobby:") {
 		t.Fatalf("migrate with another key = %d, %q", code, errOut)
 	}
 }

@@ -35,7 +35,10 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	f.register(fs)
 	fs.StringVar(&f.Addr, "addr", env("ADDR", "127.0.0.1:8080"), "address to listen on (LOBBY_ADDR)")
 	fs.StringVar(&f.BaseURL, "base-url", env("BASE_URL", ""), "external URL of Lobby, for links in emails; default http://ADDR (LOBBY_BASE_URL)")
-	dev, _ := strconv.ParseBool(env("DEV", "false"))
+	dev, err := strconv.ParseBool(env("DEV", "false"))
+	if err != nil {
+		return fmt.Errorf("%w: LOBBY_DEV=%q is not true or false", errUsage, env("DEV", ""))
+	}
 	fs.BoolVar(&f.Dev, "dev", dev, "development mail: start the built-in Exchange Online emulator, send through it, show its mailbox at /dev/mailbox, create demo staff (LOBBY_DEV)")
 	shutdown, err := envDuration("SHUTDOWN_TIMEOUT", 15*time.Second)
 	if err != nil {

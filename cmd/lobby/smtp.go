@@ -61,7 +61,6 @@ func (f *smtpFlags) register(fs *flag.FlagSet) error {
 	fs.DurationVar(&f.dialTimeout, "timeout", timeout, fmt.Sprintf("connection timeout; default %s (LOBBY_SMTP_TIMEOUT)", notify.DefaultConnTimeout))
 	fs.BoolVar(&f.useStored, "stored", true, "start from the SMTP settings saved in the database, when there are any")
 	fs.BoolVar(&f.dev, "dev", false, "use a built-in Exchange Online emulator instead (no cloud account needed)")
-	fs.BoolVar(&f.save, "save", false, "test-connection: save the settings to the database when, and only when, the test passes")
 	return nil
 }
 
@@ -194,6 +193,7 @@ func cmdTestConnection(ctx context.Context, args []string, stdout, stderr io.Wri
 	if err := f.register(fs); err != nil {
 		return err
 	}
+	fs.BoolVar(&f.save, "save", false, "save the settings to the database when, and only when, the test passes")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
