@@ -17,3 +17,19 @@ func OutboxPayloadAD(id uuid.UUID) string { return "outbox:" + id.String() }
 // SettingSecretsAD is the associated data of the sealed secrets of the
 // settings document key.
 func SettingSecretsAD(key string) string { return "setting:" + key }
+
+// OpenMailPayload opens sealed, the stored payload of m, into m.Payload.
+// There is nothing to open in a list row (sealed is empty) nor in a message
+// marked dead because its payload did not open. A payload that does not open
+// is ErrUnreadable.
+func (s *Sealer) OpenMailPayload(m *OutboxMessage, sealed []byte) error {
+	if len(sealed) == 0 || (m.Status == MailDead && m.Diagnosis == DiagnosisPayloadUnreadable) {
+		return nil
+	}
+	payload, err := s.Open(sealed, OutboxPayloadAD(m.ID))
+	if err != nil {
+		return err
+	}
+	m.Payload = payload
+	return nil
+}

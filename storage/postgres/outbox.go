@@ -52,27 +52,13 @@ func scanMailRow(r rowScanner) (*storage.OutboxMessage, []byte, error) {
 	return &m, sealed, nil
 }
 
-// openPayload opens m's sealed payload into m.Payload. There is nothing to
-// open in a list row, nor in a message marked dead because it did not open.
-func (s *Store) openPayload(m *storage.OutboxMessage, sealed []byte) error {
-	if len(sealed) == 0 || (m.Status == storage.MailDead && m.Diagnosis == storage.DiagnosisPayloadUnreadable) {
-		return nil
-	}
-	payload, err := s.sealer.Open(sealed, storage.OutboxPayloadAD(m.ID))
-	if err != nil {
-		return err
-	}
-	m.Payload = payload
-	return nil
-}
-
 // scanMail reads one row of mailColumns and opens the payload.
 func (s *Store) scanMail(r rowScanner) (*storage.OutboxMessage, error) {
 	m, sealed, err := scanMailRow(r)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.openPayload(m, sealed); err != nil {
+	if err := s.sealer.OpenMailPayload(m, sealed); err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -172,7 +158,7 @@ func (s *Store) LeaseMail(ctx context.Context, owner string, n int, lease time.D
 		}
 		out = out[:0]
 		for i, m := range leased {
-			switch err := ts.openPayload(m, sealed[i]); {
+			switch err := ts.sealer.OpenMailPayload(m, sealed[i]); {
 			case errors.Is(err, storage.ErrUnreadable):
 				if err := ts.markUnreadable(ctx, m.ID); err != nil {
 					return err
@@ -217,7 +203,7 @@ func (s *Store) LeaseMailByID(ctx context.Context, id uuid.UUID, owner string, l
 	if err != nil {
 		return nil, wrap("lease mail", err)
 	}
-	if err := s.openPayload(m, sealed); err != nil {
+	if err := s.sealer.OpenMailPayload(m, sealed); err != nil {
 		// If marking fails, the lease runs out and the next lease tries again.
 		if merr := s.markUnreadable(ctx, id); merr != nil {
 			return nil, errors.Join(fmt.Errorf("postgres: lease mail %s: %w", id, err), merr)
