@@ -31,6 +31,7 @@ var unlimited = portal.Limit{Burst: 1 << 30, Every: time.Nanosecond}
 // outbox in the registration's transaction, as always, but nothing sends
 // it, so the figures are those of registering, not of mail delivery.
 type benchEnv struct {
+	lobby *Lobby
 	store storage.Store
 	srv   *httptest.Server
 	run   atomic.Int64 // makes emails unique across the benchmark's runs
@@ -66,7 +67,7 @@ func benchSetup(b *testing.B, backend string) *benchEnv {
 	srv.Config.Handler = mux
 	srv.Start()
 	b.Cleanup(srv.Close)
-	return &benchEnv{store: st, srv: srv}
+	return &benchEnv{lobby: l, store: st, srv: srv}
 }
 
 // registrar registers guests as one browser does: it loads the form (CSRF
