@@ -71,6 +71,12 @@ type Policy struct {
 	// sent and failed emails older than that; default 30 days, negative:
 	// never purge.
 	PurgeAfter time.Duration
+	// DeniedCooloff is how long after a denial (the guest's last change)
+	// its address may not register again: a registration for it within
+	// that time is answered like one for a registered address and sends
+	// nothing. Default 7 days; negative: not until the denied guest is
+	// purged.
+	DeniedCooloff time.Duration
 }
 
 // Limit is a token bucket: Burst requests at once, then one per Every.
@@ -123,6 +129,7 @@ const (
 	DefaultExpiryNotice    = 24 * time.Hour
 	DefaultJobInterval     = time.Minute
 	DefaultPurgeAfter      = 30 * 24 * time.Hour
+	DefaultDeniedCooloff   = 7 * 24 * time.Hour
 	DefaultMaxBodyBytes    = 64 << 10
 	DefaultTerms           = "Use this network lawfully and considerately. Do not try to reach systems you were not given access to, " +
 		"and do not share your credentials. Access may be logged, limited or withdrawn at any time."
@@ -164,7 +171,8 @@ func (c Config) withDefaults() (Config, error) {
 	p.SessionTTL = cmp.Or(p.SessionTTL, DefaultSessionTTL)
 	p.ExpiryNotice = cmp.Or(p.ExpiryNotice, DefaultExpiryNotice)
 	p.JobInterval = cmp.Or(p.JobInterval, DefaultJobInterval)
-	p.PurgeAfter = cmp.Or(p.PurgeAfter, DefaultPurgeAfter) // negative stays: purging is off
+	p.PurgeAfter = cmp.Or(p.PurgeAfter, DefaultPurgeAfter)          // negative stays: purging is off
+	p.DeniedCooloff = cmp.Or(p.DeniedCooloff, DefaultDeniedCooloff) // negative stays: until purged
 	p.UsernamePolicy = cmp.Or(p.UsernamePolicy, UsernameEmail)
 	if p.TimeZone == nil {
 		p.TimeZone = time.Local

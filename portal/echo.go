@@ -15,7 +15,8 @@ import (
 )
 
 // echo answers a registration for an address whose registration is not
-// renewable (active, suspended, or pending within the approval window)
+// renewable (active, suspended, pending within the approval window, or
+// denied within DeniedCooloff)
 // exactly as it answers a new registration, so that the register form does
 // not tell which addresses are registered: the same redirect (to the
 // success page of a guest ID the nonce gives, which does not exist) and a
@@ -66,7 +67,7 @@ func (p *Portal) remind(ctx context.Context, owner *storage.Guest, nonce string,
 	case owner.Status == storage.GuestPending:
 		m, err = p.pendingMessage(owner)
 	default:
-		return uuid.Nil, now, nil // suspended: nothing to send
+		return uuid.Nil, now, nil // suspended or denied: nothing to send
 	}
 	if err != nil {
 		return uuid.Nil, now, err

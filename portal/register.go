@@ -453,13 +453,18 @@ func (p *Portal) create(ctx context.Context, id uuid.UUID, nonce string, reg reg
 var errNotRenewable = errors.New("portal: the registration is no longer renewable")
 
 // renewable reports whether g has run its course at now, so that its
-// address may register again: expired or denied, active past its validity
-// (before the jobs mark it expired), or pending past the approval window.
-// Active, suspended and freshly pending guests are not.
+// address may register again: expired, denied more than DeniedCooloff ago,
+// active past its validity (before the jobs mark it expired), or pending
+// past the approval window. Active, suspended, freshly pending and freshly
+// denied guests are not: a denial would mean nothing if the guest could
+// register again at once.
 func (p *Portal) renewable(g *storage.Guest, now time.Time) bool {
 	switch g.Status {
-	case storage.GuestExpired, storage.GuestDenied:
+	case storage.GuestExpired:
 		return true
+	case storage.GuestDenied:
+		cool := p.cfg.Policy.DeniedCooloff
+		return cool >= 0 && !now.Before(g.UpdatedAt.Add(cool))
 	case storage.GuestActive:
 		return !now.Before(g.ValidUntil)
 	case storage.GuestPending:

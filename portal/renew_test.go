@@ -26,10 +26,12 @@ func TestRegisterRenews(t *testing.T) {
 		renews   bool
 	}{
 		{"expired", false, storage.GuestExpired, 48 * time.Hour, true},
-		{"denied", false, storage.GuestDenied, time.Hour, true},
+		{"denied, within the cooloff", false, storage.GuestDenied, time.Hour, false},
+		{"denied, past the cooloff", false, storage.GuestDenied, 7*24*time.Hour + time.Minute, true},
 		{"active past its validity (jobs not run yet)", false, storage.GuestActive, 25 * time.Hour, true},
 		{"pending past the approval window", true, storage.GuestPending, 2 * time.Hour, true},
-		{"denied, with approval", true, storage.GuestDenied, time.Minute, true},
+		{"denied, with approval, within the cooloff", true, storage.GuestDenied, time.Minute, false},
+		{"denied, with approval, past the cooloff", true, storage.GuestDenied, 8 * 24 * time.Hour, true},
 		{"pending within the approval window", true, storage.GuestPending, 30 * time.Minute, false},
 		{"active", false, storage.GuestActive, time.Hour, false},
 		{"suspended", false, storage.GuestSuspended, 48 * time.Hour, false},
@@ -214,5 +216,72 @@ func TestRegisterRenewLosesToAChange(t *testing.T) {
 	}
 	if n := len(b.guests(t)); n != 1 {
 		t.Fatalf("%d guests", n)
+	}
+}
+
+// A denied address may not register again within DeniedCooloff (negative:
+// never, until purged): the registration is answered as for a new address
+// and sends nothing.
+func TestRegisterDeniedCooloff(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		cool   time.Duration
+		age    time.Duration
+		renews bool
+	}{
+		{"default, a minute after", 0, time.Minute, false},
+		{"default, six days after", 0, 6 * 24 * time.Hour, false},
+		{"default, just over seven days after", 0, 7*24*time.Hour + time.Second, true},
+		{"an hour, two hours after", time.Hour, 2 * time.Hour, true},
+		{"negative, a year after", -1, 365 * 24 * time.Hour, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, func(c *Config) {
+				c.Policy.SuccessWait = time.Millisecond
+				c.Policy.DeniedCooloff = tc.cool
+				c.Policy.PurgeAfter = -1
+			})
+			ctx := context.Background()
+			old := registered(t, b, "ada@example.com")
+			denied := storage.GuestDenied
+			if _, err := b.store.UpdateGuest(ctx, old.ID, storage.GuestUpdate{Status: &denied}); err != nil {
+				t.Fatal(err)
+			}
+			b.clock.Add(tc.age)
+			seen := b.mailSeen(t)
+			c := b.client(t)
+			r, page := c.registerAs("Ada", "Lovelace", "ada@example.com")
+			_, fpage := b.client(t).registerAs("Eve", "Lovelace", "eve@example.com")
+			gs := b.guests(t)
+			var cur *storage.Guest
+			for _, g := range gs {
+				if g.Email == "ada@example.com" {
+					cur = g
+				}
+			}
+			if cur == nil {
+				t.Fatal("the address has no guest")
+			}
+			if !tc.renews {
+				if cur.ID != old.ID || cur.Status != storage.GuestDenied {
+					t.Fatalf("a denied guest was renewed within the cooloff: %+v", cur)
+				}
+				for _, m := range b.mailSince(t, seen) {
+					if m.To[0] == "ada@example.com" {
+						t.Fatalf("sent %s to the denied address", m.Kind)
+					}
+				}
+				if !successPathRe.MatchString(r.location()) || page.StatusCode != 200 || fpage.StatusCode != 200 ||
+					!strings.Contains(page.body, "You are registered") || !strings.Contains(fpage.body, "You are registered") {
+					t.Fatalf("the denied address's answer differs from a new one's: %d %q\n%s", page.StatusCode, r.location(), page.body)
+				}
+				return
+			}
+			if cur.ID == old.ID || cur.Status != storage.GuestActive {
+				t.Fatalf("not renewed past the cooloff: %+v", cur)
+			}
+		})
 	}
 }
