@@ -355,14 +355,18 @@ func (p *Portal) sponsorByEmail(ctx context.Context, email string) (*storage.Sta
 //
 // With prev it renews: prev (the address's registration, which must still
 // be renewable) is replaced in the same transaction by the new guest, who
-// keeps its username but gets a new ID, so that nothing of the old
-// registration (sessions, approval links, emails' idempotency keys) applies
-// to the new one. A prev that changed meanwhile is errNotRenewable.
+// gets a new ID (and, under the "generated" policy, a new username), so
+// that nothing of the old registration (sessions, approval links, emails'
+// idempotency keys) applies to the new one; the audit entry keeps who was
+// replaced. A prev that changed meanwhile is errNotRenewable.
 func (p *Portal) create(ctx context.Context, id uuid.UUID, nonce string, reg registration, gt *storage.GuestType, approval bool, prev *storage.Guest) (*storage.Guest, []uuid.UUID, error) {
 	now := storage.Truncate(p.now())
+	// A renewal under the "email" policy keeps the username (the address);
+	// under "generated" it gets a new one, so that whoever renews an
+	// address does not step into the old guest's name.
 	var username string
 	var err error
-	if prev != nil {
+	if prev != nil && p.cfg.Policy.UsernamePolicy != UsernameGenerated {
 		username = prev.Username
 	} else if username, err = p.newUsername(reg.Email); err != nil {
 		return nil, nil, err
@@ -408,9 +412,12 @@ func (p *Portal) create(ctx context.Context, id uuid.UUID, nonce string, reg reg
 	msgs[0].IdempotencyKey = registrationKey(nonce)
 
 	var ids []uuid.UUID
-	action, detail := "guest.register", "self-registered, status "+string(g.Status)
+	actor, action, detail := "guest:"+g.Username, "guest.register", "self-registered, status "+string(g.Status)
 	if prev != nil {
-		action, detail = "guest.renew", "self-registered again, status "+string(g.Status)+"; replaces "+prev.ID.String()
+		// The old row goes: the audit log keeps who it was. The actor is
+		// the registration form, not the old guest, who may not be the
+		// one who sent it.
+		actor, action, detail = "registration", "guest.renew", "self-registered again, status "+string(g.Status)+"; "+replacedDetail(prev)
 	}
 	err = p.store.WithTx(ctx, func(tx storage.Store) error {
 		ids = ids[:0]
@@ -440,12 +447,20 @@ func (p *Portal) create(ctx context.Context, id uuid.UUID, nonce string, reg reg
 			}
 			ids = append(ids, mid)
 		}
-		return tx.Audit(ctx, storage.AuditEntry{Actor: "guest:" + g.Username, Action: action, Subject: g.ID.String(), Detail: detail})
+		return tx.Audit(ctx, storage.AuditEntry{Actor: actor, Action: action, Subject: g.ID.String(), Detail: detail})
 	})
 	if err != nil {
 		return nil, nil, err
 	}
 	return g, ids, nil
+}
+
+// replacedDetail describes the registration a renewal replaces, for the
+// audit log: its ID, username, names, company, status and validity.
+func replacedDetail(g *storage.Guest) string {
+	return fmt.Sprintf("replaces %s (username %q, name %q %q, company %q, status %s, valid %s to %s)",
+		g.ID, g.Username, g.FirstName, g.LastName, g.Company, g.Status,
+		g.ValidFrom.UTC().Format(time.RFC3339), g.ValidUntil.UTC().Format(time.RFC3339))
 }
 
 // errNotRenewable ends a renewal whose old registration changed since it

@@ -285,3 +285,53 @@ func TestRegisterDeniedCooloff(t *testing.T) {
 		})
 	}
 }
+
+// A renewal keeps who was replaced in the audit log, with the registration
+// form as the actor; under the "generated" policy the new guest gets a new
+// username.
+func TestRegisterRenewAudit(t *testing.T) {
+	t.Parallel()
+	for _, policy := range []string{UsernameEmail, UsernameGenerated} {
+		t.Run(policy, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, func(c *Config) { c.Policy.SuccessWait = time.Millisecond; c.Policy.UsernamePolicy = policy })
+			ctx := context.Background()
+			old := registered(t, b, "ada@example.com")
+			b.clock.Add(25 * time.Hour)
+			b.client(t).registerAs("Mallory", "Lovelace", "ada@example.com")
+			gs := b.guests(t)
+			if len(gs) != 1 || gs[0].ID == old.ID {
+				t.Fatalf("not renewed: %d guests", len(gs))
+			}
+			g := gs[0]
+			if policy == UsernameGenerated && (g.Username == old.Username || !strings.HasPrefix(g.Username, "guest-")) {
+				t.Fatalf("renewed username %q, old %q: want a new generated one", g.Username, old.Username)
+			}
+			if policy == UsernameEmail && g.Username != "ada@example.com" {
+				t.Fatalf("renewed username %q", g.Username)
+			}
+			entries, err := b.store.ListAudit(ctx, 0, 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var renew *storage.AuditEntry
+			for i := range entries {
+				if entries[i].Action == "guest.renew" {
+					renew = &entries[i]
+				}
+			}
+			if renew == nil {
+				t.Fatalf("no guest.renew entry in %+v", entries)
+			}
+			if renew.Actor != "registration" || renew.Subject != g.ID.String() {
+				t.Fatalf("renew entry: actor %q subject %q", renew.Actor, renew.Subject)
+			}
+			for _, want := range []string{old.ID.String(), old.Username, old.FirstName, old.LastName, old.Company, string(old.Status),
+				old.ValidUntil.UTC().Format(time.RFC3339)} {
+				if !strings.Contains(renew.Detail, want) {
+					t.Errorf("renew detail %q lacks %q", renew.Detail, want)
+				}
+			}
+		})
+	}
+}
