@@ -150,7 +150,16 @@ func (p *Portal) getRegistered(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d.Pending = status == storage.GuestPending
-	d.Mail = p.mailState(ctx, mail)
+	switch {
+	case t.Kind == ticketEcho && mail == uuid.Nil && p.cfg.Mail != nil:
+		// A registration for a registered address that queued nothing
+		// (over the per-address limit, a suspended or denied owner): the
+		// state a new registration shows once its email went, at once,
+		// so that neither the words nor the wait tell the two apart.
+		d.Mail = mailSent
+	default:
+		d.Mail = p.mailState(ctx, mail)
+	}
 	if p.cfg.Policy.ShowCredentials && g != nil && status == storage.GuestActive && p.hasRegisteredCookie(r, g.ID) {
 		d.Credentials, d.Username, d.Password = true, g.Username, g.Password
 	}

@@ -192,3 +192,54 @@ func TestSuccessPageRepeatedFormLater(t *testing.T) {
 		t.Fatalf("the form sent again 21 minutes later: %d\n%s", page.StatusCode, page.body)
 	}
 }
+
+// A registration for a registered address that queued nothing (the
+// per-address limit spent, or a suspended owner) answers at once with the
+// words a new registration shows once its email went, not after waiting
+// SuccessWait with "on its way".
+func TestSuccessPageNothingQueuedLooksSent(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []string{"limit spent", "suspended"} {
+		t.Run(tc, func(t *testing.T) {
+			t.Parallel()
+			const wait = 5 * time.Second
+			b := setup(t, func(c *Config) { c.Policy.SuccessWait = wait })
+			ctx := context.Background()
+			victim := registered(t, b, "victim@example.com")
+			atk := b.client(t)
+			switch tc {
+			case "limit spent":
+				for i := 0; i < 3; i++ {
+					tok := atk.csrf(mount + "/resend")
+					atk.post(mount+"/resend", url.Values{"csrf_token": {tok}, "email": {"victim@example.com"}})
+				}
+			case "suspended":
+				suspended := storage.GuestSuspended
+				if _, err := b.store.UpdateGuest(ctx, victim.ID, storage.GuestUpdate{Status: &suspended}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			form := atk.registerForm()
+			form.Set("email", "nobody@example.com")
+			r := atk.post(mount+"/register", form)
+			b.settle(t, b.mailTo(t, KindCredentials, "nobody@example.com").ID, storage.MailSent)
+			freshPage := atk.get(r.location())
+
+			form = atk.registerForm()
+			form.Set("email", "victim@example.com")
+			r = atk.post(mount+"/register", form)
+			start := time.Now()
+			page := atk.get(r.location())
+			took := time.Since(start)
+			if took >= wait {
+				t.Errorf("the success page took %v (SuccessWait %v) for a registration that queued nothing", took, wait)
+			}
+			if !strings.Contains(freshPage.body, "We emailed your credentials to") {
+				t.Fatalf("a new registration's page once sent:\n%s", freshPage.body)
+			}
+			if !strings.Contains(page.body, "We emailed your credentials to <strong>victim@example.com</strong>") || strings.Contains(page.body, "on its way") {
+				t.Fatalf("the registered address's page:\n%s", page.body)
+			}
+		})
+	}
+}
