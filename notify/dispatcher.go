@@ -563,6 +563,9 @@ func (d *Dispatcher) handle(j job) {
 		d.log.Warn("mail lease too short for a send; given back", "id", row.ID, "lease_left", left.String(),
 			"send_timeout", d.cfg.SendTimeout.String())
 		d.release(row)
+		// Its future (tracked here) is not watched yet: another node may
+		// send the message now, and nothing here would complete it.
+		d.watch(row.ID)
 		return
 	}
 	d.attempt(row)

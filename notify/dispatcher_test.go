@@ -1086,3 +1086,57 @@ func TestTransientFailureRetriedForRetryFor(t *testing.T) {
 		break
 	}
 }
+
+// A tracked message given back because its lease is too short to send,
+// then sent by another node, still completes its Future here: the
+// dispatcher follows its status after the release.
+func TestReleasedMessageSentElsewhereCompletesFuture(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	st := &releaseToOtherNode{Store: b.store, clock: b.clock}
+	d := b.newDispatcher(t, st, b.sender, nil)
+	run(t, d)
+	f := d.Submit(t.Context(), credentialsMessage("eve@example.org"))
+	if r := wait(t, f); r.Status != StatusSent {
+		t.Fatalf("Wait = %+v, want sent (by the other node)", r)
+	}
+	if n := len(b.sender.Calls()); n != 0 {
+		t.Errorf("sender called %d times here, want 0 (the other node sent it)", n)
+	}
+	if st.released.Load() != 1 {
+		t.Errorf("released %d times, want 1", st.released.Load())
+	}
+}
+
+// releaseToOtherNode gives this node's leases too little time to send, and
+// lets "node-b" lease and send every message given back. This node's
+// poller finds nothing due (node B's poller is quicker).
+type releaseToOtherNode struct {
+	storage.Store
+	clock    *fakeClock
+	released atomic.Int64
+}
+
+func (s *releaseToOtherNode) LeaseMailByID(ctx context.Context, id uuid.UUID, owner string, lease time.Duration) (*storage.OutboxMessage, error) {
+	m, err := s.Store.LeaseMailByID(ctx, id, owner, lease)
+	if m != nil {
+		m.LeaseUntil = s.clock.Now().Add(time.Second)
+	}
+	return m, err
+}
+
+func (s *releaseToOtherNode) LeaseMail(context.Context, string, int, time.Duration) ([]*storage.OutboxMessage, error) {
+	return nil, nil
+}
+
+func (s *releaseToOtherNode) ReleaseMail(ctx context.Context, id uuid.UUID, tok storage.LeaseToken) error {
+	if err := s.Store.ReleaseMail(ctx, id, tok); err != nil {
+		return err
+	}
+	s.released.Add(1)
+	m, err := s.Store.LeaseMailByID(ctx, id, "node-b", 2*time.Minute)
+	if err != nil {
+		return err
+	}
+	return s.Store.MarkMailSent(ctx, id, m.LeaseToken)
+}
