@@ -53,7 +53,7 @@ func guestTicket(g *storage.Guest, mail uuid.UUID) ticket {
 }
 
 // Registration cookie: ShowCredentials shows the password on a success page
-// only in the browser that registered, for regCookieTTL.
+// only in the browser that registered, once, within regCookieTTL.
 const (
 	regCookieName = "lobby_registered"
 	regCookieTTL  = 15 * time.Minute
@@ -68,6 +68,18 @@ func (p *Portal) setRegisteredCookie(w http.ResponseWriter, r *http.Request, id 
 		Value:    p.regCookie.Sign(id.String(), p.now().Add(regCookieTTL)),
 		Path:     p.basePath + "/registered/" + id.String(),
 		MaxAge:   int(regCookieTTL / time.Second),
+		HttpOnly: true,
+		Secure:   p.cfg.SecureCookies || r.TLS != nil,
+		SameSite: http.SameSiteStrictMode,
+	})
+}
+
+// clearRegisteredCookie removes the cookie setRegisteredCookie set.
+func (p *Portal) clearRegisteredCookie(w http.ResponseWriter, r *http.Request, id uuid.UUID) {
+	http.SetCookie(w, &http.Cookie{
+		Name:     regCookieName,
+		Path:     p.basePath + "/registered/" + id.String(),
+		MaxAge:   -1,
 		HttpOnly: true,
 		Secure:   p.cfg.SecureCookies || r.TLS != nil,
 		SameSite: http.SameSiteStrictMode,
@@ -160,8 +172,15 @@ func (p *Portal) getRegistered(w http.ResponseWriter, r *http.Request) {
 	default:
 		d.Mail = p.mailState(ctx, mail)
 	}
-	if p.cfg.Policy.ShowCredentials && g != nil && status == storage.GuestActive && p.hasRegisteredCookie(r, g.ID) {
-		d.Credentials, d.Username, d.Password = true, g.Username, g.Password
+	if p.cfg.Policy.ShowCredentials && status == storage.GuestActive && p.hasRegisteredCookie(r, t.Guest) {
+		// Once only: the page that shows the credentials spends the
+		// cookie, so that the back button of a kiosk, or a reload by the
+		// next person, does not show them again. (A registration that
+		// changed nothing spends its cookie the same way.)
+		p.clearRegisteredCookie(w, r, t.Guest)
+		if g != nil {
+			d.Credentials, d.Username, d.Password = true, g.Username, g.Password
+		}
 	}
 	title := "You are registered"
 	if d.Pending {

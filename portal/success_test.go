@@ -144,6 +144,11 @@ func TestSuccessPageCredentialsNeedTheCookie(t *testing.T) {
 	if page := c.get(loc); !strings.Contains(page.body, pw) {
 		t.Fatalf("the registering browser does not see the password:\n%s", page.body)
 	}
+	// Once: the page that showed it spent the cookie, so that the back
+	// button (or a reload by the next person at a kiosk) does not show it.
+	if page := c.get(loc); page.StatusCode != 200 || strings.Contains(page.body, g.Password) || !strings.Contains(page.body, "You are registered") {
+		t.Fatalf("the success page again in the registering browser: %d\n%s", page.StatusCode, page.body)
+	}
 	other := b.client(t)
 	page := other.get(loc)
 	if page.StatusCode != 200 || strings.Contains(page.body, g.Password) || !strings.Contains(page.body, "You are registered, Ada Lovelace") {
