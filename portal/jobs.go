@@ -75,8 +75,8 @@ func jobOwner() string {
 
 // RunOnce runs the jobs once, leader or not: it queues the expiry notice of
 // every active guest whose access ends within ExpiryNotice and who was not
-// told yet (marking them in the same transaction), then marks active
-// guests whose access has ended as expired, and last deletes the guests
+// told yet (marking them in the same transaction), then marks active and
+// suspended guests whose access has ended as expired, and last deletes the guests
 // whose registration ended (expired or denied) more than PurgeAfter ago,
 // with the sent and failed emails older than that.
 //
@@ -181,15 +181,17 @@ var errSkip = errors.New("portal: nothing to do")
 func (p *Portal) expire(ctx context.Context) (int, error) {
 	now := p.now()
 	count := 0
+	// Suspended guests too: otherwise one past its validity would never be
+	// purged, and its address could never register again.
 	err := p.eachGuest(ctx, storage.GuestFilter{
-		Status: []storage.GuestStatus{storage.GuestActive}, ValidUntilBefore: now,
+		Status: []storage.GuestStatus{storage.GuestActive, storage.GuestSuspended}, ValidUntilBefore: now,
 	}, func(g *storage.Guest) error {
 		err := p.store.WithTx(ctx, func(tx storage.Store) error {
 			cur, err := tx.GetGuest(ctx, g.ID)
 			if err != nil {
 				return err
 			}
-			if cur.Status != storage.GuestActive || now.Before(cur.ValidUntil) {
+			if (cur.Status != storage.GuestActive && cur.Status != storage.GuestSuspended) || now.Before(cur.ValidUntil) {
 				return errSkip
 			}
 			expired := storage.GuestExpired
@@ -197,8 +199,11 @@ func (p *Portal) expire(ctx context.Context) (int, error) {
 				IfStatus: &cur.Status, IfUpdatedAt: &cur.UpdatedAt}); err != nil {
 				return err
 			}
-			return tx.Audit(ctx, storage.AuditEntry{Actor: "system", Action: "guest.expire", Subject: cur.ID.String(),
-				Detail: "valid until " + cur.ValidUntil.UTC().Format(time.RFC3339)})
+			detail := "valid until " + cur.ValidUntil.UTC().Format(time.RFC3339)
+			if cur.Status == storage.GuestSuspended {
+				detail += ", was suspended"
+			}
+			return tx.Audit(ctx, storage.AuditEntry{Actor: "system", Action: "guest.expire", Subject: cur.ID.String(), Detail: detail})
 		})
 		switch {
 		case errors.Is(err, errSkip), errors.Is(err, storage.ErrNotFound), errors.Is(err, storage.ErrConflict):

@@ -27,7 +27,7 @@ func TestExpiryJobs(t *testing.T) {
 	later := mk("later@example.com", storage.GuestActive, -time.Hour, 3*24*time.Hour)      // nothing yet
 	past := mk("past@example.com", storage.GuestActive, -48*time.Hour, -time.Hour)         // expire, no notice
 	daily := mk("daily@example.com", storage.GuestActive, -time.Hour, 23*time.Hour)        // whole stay within the notice: none
-	paused := mk("paused@example.com", storage.GuestSuspended, -6*24*time.Hour, time.Hour) // not active: nothing
+	paused := mk("paused@example.com", storage.GuestSuspended, -6*24*time.Hour, time.Hour) // not active: no notice; expires after its validity
 
 	st, err := b.portal.RunOnce(ctx)
 	if err != nil {
@@ -65,17 +65,27 @@ func TestExpiryJobs(t *testing.T) {
 	if st, err := b.portal.RunOnce(ctx); err != nil || st != (JobStats{}) {
 		t.Fatalf("second RunOnce = %+v, %v", st, err)
 	}
-	// 61 hours on: "later" is within its notice period; "soon" and "daily" are over.
+	// 61 hours on: "later" is within its notice period; "soon", "daily"
+	// and the suspended "paused" are over.
 	b.clock.Add(61 * time.Hour)
-	if st, err := b.portal.RunOnce(ctx); err != nil || st != (JobStats{Notified: 1, Expired: 2}) {
+	if st, err := b.portal.RunOnce(ctx); err != nil || st != (JobStats{Notified: 1, Expired: 3}) {
 		t.Fatalf("RunOnce 61h on = %+v, %v", st, err)
+	}
+	// A suspended guest past its validity is expired like an active one,
+	// so that it is purged in time and its address may register again.
+	if cur := get(paused); cur.Status != storage.GuestExpired {
+		t.Fatalf("a suspended guest past its validity is %s, want expired", cur.Status)
 	}
 	b.clock.Add(12 * time.Hour)
 	if st, err := b.portal.RunOnce(ctx); err != nil || st != (JobStats{Expired: 1}) {
 		t.Fatalf("RunOnce 73h on = %+v, %v", st, err)
 	}
-	if cur := get(paused); cur.Status != storage.GuestSuspended {
-		t.Fatalf("a suspended guest became %s", cur.Status)
+	b.clock.Add(DefaultPurgeAfter)
+	if _, err := b.portal.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.store.GetGuest(ctx, paused.ID); err == nil {
+		t.Fatal("the once suspended guest was not purged")
 	}
 }
 

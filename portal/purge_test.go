@@ -21,7 +21,7 @@ func TestPurgeJob(t *testing.T) {
 		wantGuests  int
 		wantRemoved []string
 	}{
-		{"default 30 days", 0, 2, []string{"expired-long-ago", "denied-long-ago"}},
+		{"default 30 days", 0, 3, []string{"expired-long-ago", "denied-long-ago", "suspended-long-ago"}},
 		{"off", -1, 0, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -42,7 +42,9 @@ func TestPurgeJob(t *testing.T) {
 			mk("expired-lately", storage.GuestExpired, 5*24*time.Hour)
 			mk("denied-long-ago", storage.GuestDenied, 24*time.Hour)
 			mk("active", storage.GuestActive, 60*24*time.Hour)
-			mk("suspended", storage.GuestSuspended, -time.Hour)
+			mk("suspended", storage.GuestSuspended, 5*24*time.Hour)
+			// Suspended, and its access ended long ago: expired, then purged.
+			mk("suspended-long-ago", storage.GuestSuspended, -time.Hour)
 			mk("denied-lately", storage.GuestPending, 24*time.Hour)
 			oldMail, err := notify.Enqueue(ctx, b.store, notify.Message{Kind: KindCredentials, To: []string{"x@example.com"}, Subject: "s", Text: "t"})
 			if err != nil {
