@@ -56,7 +56,7 @@ type DispatcherConfig struct {
 	MaxBackoff  time.Duration // default 30m
 	// Lease is how long a worker owns a message it is sending; another
 	// node takes the message over when it runs out. Default 2m; it must be
-	// longer than SendTimeout.
+	// at least SendTimeout + 15s (the bound on recording the outcome).
 	Lease        time.Duration
 	PollInterval time.Duration // how often the poller looks for due messages; default 5s
 	SendTimeout  time.Duration // bound on one send attempt; default 60s
@@ -102,6 +102,19 @@ const (
 // behalf (they must not depend on a caller's or the shutdown's context).
 const storeTimeout = 15 * time.Second
 
+// maxShortLeases is how many times in a row a worker gives back a message
+// whose lease is too short to send before it defers the message for
+// shortLeaseDelay instead: a node that stalls between leasing and sending
+// must not lease and give back the same message in a loop.
+const (
+	maxShortLeases  = 3
+	shortLeaseDelay = 30 * time.Second
+)
+
+// codeLeaseTooShort is the diagnosis of a message deferred after
+// maxShortLeases leases too short to send.
+const codeLeaseTooShort = "lease_too_short"
+
 // interruptGrace is how long Shutdown waits, after cancelling the sends
 // still running when its ctx ended, for their workers to record that.
 const interruptGrace = 5 * time.Second
@@ -144,8 +157,9 @@ func (c DispatcherConfig) withDefaults() (DispatcherConfig, error) {
 	if c.MaxBackoff < c.BaseBackoff {
 		bad("MaxBackoff (%v) must not be shorter than BaseBackoff (%v)", c.MaxBackoff, c.BaseBackoff)
 	}
-	if c.Lease <= c.SendTimeout {
-		bad("Lease (%v) must be longer than SendTimeout (%v), or another node takes over messages still being sent", c.Lease, c.SendTimeout)
+	if c.Lease < c.SendTimeout+storeTimeout {
+		bad("Lease (%v) must be at least SendTimeout (%v) + %v to record the outcome, or another node takes over messages still being sent; raise Lease or lower SendTimeout",
+			c.Lease, c.SendTimeout, storeTimeout)
 	}
 	if c.Owner == "" {
 		c.Owner = defaultOwner()
@@ -185,6 +199,10 @@ type Dispatcher struct {
 	cfg     DispatcherConfig
 	log     *slog.Logger
 	metrics *Metrics
+	// since measures how long ago a lease was taken, on the real monotonic
+	// clock (never the injected one, which may be skewed); time.Since, but
+	// tests make leases look old with it.
+	since func(time.Time) time.Duration
 
 	queue chan uuid.UUID // Track → workers
 	// requests: a worker ready for work hands the poller its inbox, which
@@ -210,13 +228,17 @@ type Dispatcher struct {
 	// full). The poller sends them when they are due; it looks for those
 	// that are not (settled already, or held elsewhere) when it has time.
 	backlog map[uuid.UUID]*Future
+	// shortLeases counts, by message ID, the leases given back in a row as
+	// too short to send (see maxShortLeases).
+	shortLeases map[uuid.UUID]int
 }
 
 // job is one message for a worker: by ID (the worker leases it), or leased
-// already by the poller.
+// already by the poller at leasedAt (real clock, taken before the lease call).
 type job struct {
-	id  uuid.UUID
-	row *storage.OutboxMessage
+	id       uuid.UUID
+	row      *storage.OutboxMessage
+	leasedAt time.Time
 }
 
 // NewDispatcher checks cfg and returns a Dispatcher that is not running yet:
@@ -243,6 +265,8 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 		futures:     make(map[uuid.UUID]*Future),
 		watched:     make(map[uuid.UUID]*Future),
 		backlog:     make(map[uuid.UUID]*Future),
+		shortLeases: make(map[uuid.UUID]int),
+		since:       time.Since,
 	}, nil
 }
 
@@ -525,8 +549,9 @@ func (d *Dispatcher) handle(j job) {
 		}
 		return
 	}
-	row := j.row
+	row, leasedAt := j.row, j.leasedAt
 	if row == nil {
+		leasedAt = time.Now()
 		ctx, cancel := d.storeCtx()
 		r, err := d.cfg.Store.LeaseMailByID(ctx, j.id, d.cfg.Owner, d.cfg.Lease)
 		cancel()
@@ -558,17 +583,56 @@ func (d *Dispatcher) handle(j job) {
 	}
 	// A send may take SendTimeout: with less of the lease left, another
 	// node (or this one) could lease the message again meanwhile and send
-	// it twice. Give it back; it is leased again at once.
-	if left := row.LeaseUntil.Sub(d.cfg.Now()); left < d.cfg.SendTimeout {
-		d.log.Warn("mail lease too short for a send; given back", "id", row.ID, "lease_left", left.String(),
-			"send_timeout", d.cfg.SendTimeout.String())
-		d.release(row)
+	// it twice. Give it back; it is leased again at once. What is left is
+	// measured on the real clock from before the lease call (the lease
+	// began after that), so a skew between the injected clock and the
+	// store's cannot make every lease look short.
+	if left := d.cfg.Lease - d.since(leasedAt); left < d.cfg.SendTimeout {
+		d.shortLease(row, left)
 		// Its future (tracked here) is not watched yet: another node may
 		// send the message now, and nothing here would complete it.
 		d.watch(row.ID)
 		return
 	}
+	d.mu.Lock()
+	delete(d.shortLeases, row.ID)
+	d.mu.Unlock()
 	d.attempt(row)
+}
+
+// shortLease gives back a message whose lease is too short to send, or
+// defers it briefly when that happened maxShortLeases times in a row (the
+// deferral counts the lease as an attempt).
+func (d *Dispatcher) shortLease(row *storage.OutboxMessage, left time.Duration) {
+	d.mu.Lock()
+	if len(d.shortLeases) >= d.cfg.QueueSize {
+		clear(d.shortLeases) // counts of messages settled elsewhere
+	}
+	d.shortLeases[row.ID]++
+	n := d.shortLeases[row.ID]
+	if n >= maxShortLeases {
+		delete(d.shortLeases, row.ID)
+	}
+	d.mu.Unlock()
+	if n < maxShortLeases {
+		d.log.Warn("mail lease too short for a send; given back", "id", row.ID, "lease_left", left.String(),
+			"send_timeout", d.cfg.SendTimeout.String(), "times", n)
+		d.release(row)
+		return
+	}
+	next := d.cfg.Now().Add(shortLeaseDelay)
+	lastErr := fmt.Sprintf("notify: dispatcher: lease too short to send %d times in a row (%v left, send timeout %v)",
+		n, left, d.cfg.SendTimeout)
+	d.metrics.Deferred.WithLabelValues(codeLeaseTooShort).Inc()
+	ctx, cancel := d.storeCtx()
+	err := d.cfg.Store.MarkMailDeferred(ctx, row.ID, row.LeaseToken, next, lastErr, codeLeaseTooShort)
+	cancel()
+	if err != nil {
+		d.log.Warn("mail deferral not recorded; it is retried when its lease runs out", "id", row.ID, "error", err.Error())
+		return
+	}
+	d.log.Warn("mail lease too short for a send too often; deferred (is this node stalling?)", "id", row.ID,
+		"lease_left", left.String(), "send_timeout", d.cfg.SendTimeout.String(), "times", n, "next_attempt", next)
 }
 
 // release gives a leased, unattempted message back to the outbox.
@@ -841,6 +905,7 @@ func (d *Dispatcher) poll() (drained bool) {
 		if len(ready) == 0 {
 			return false
 		}
+		leasedAt := time.Now()
 		ctx, cancel := d.storeCtx()
 		rows, err := d.cfg.Store.LeaseMail(ctx, d.cfg.Owner, len(ready), d.cfg.Lease)
 		cancel()
@@ -852,7 +917,7 @@ func (d *Dispatcher) poll() (drained bool) {
 		for i, inbox := range ready {
 			var j job // none: the worker goes back to waiting
 			if i < len(rows) {
-				j = job{id: rows[i].ID, row: rows[i]}
+				j = job{id: rows[i].ID, row: rows[i], leasedAt: leasedAt}
 			}
 			inbox <- j
 		}

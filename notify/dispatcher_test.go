@@ -742,9 +742,9 @@ func TestDispatcherConfig(t *testing.T) {
 	}
 	b := setup(t, nil)
 	_, err = NewDispatcher(DispatcherConfig{Store: b.store, Settings: StoreSettingsSource(b.store), Sender: b.sender,
-		Lease: time.Minute, SendTimeout: time.Minute})
-	if err == nil || !strings.Contains(err.Error(), "Lease") {
-		t.Errorf("Lease <= SendTimeout: err = %v", err)
+		Lease: time.Minute + time.Second, SendTimeout: time.Minute})
+	if err == nil || !strings.Contains(err.Error(), "Lease (1m1s) must be at least SendTimeout (1m0s) + 15s") {
+		t.Errorf("Lease < SendTimeout + store timeout: err = %v", err)
 	}
 
 	reg := prometheus.NewRegistry()
@@ -972,11 +972,14 @@ func TestDispatcherSendsEachMessageOnceWhenSendsAreSlow(t *testing.T) {
 // again and sent once.
 func TestDispatcherGivesBackALeaseTooShortToSend(t *testing.T) {
 	t.Parallel()
-	b := setup(t, func(c *DispatcherConfig) {
-		c.Store = &shortLeaseStore{Store: c.Store}
-	})
-	st := b.d.cfg.Store.(*shortLeaseStore)
-	st.clock = b.clock
+	b := setup(t, nil)
+	var shortened atomic.Int64
+	b.d.since = func(leasedAt time.Time) time.Duration {
+		if shortened.CompareAndSwap(0, 1) {
+			return b.d.cfg.Lease - time.Second // as if the node stalled after leasing
+		}
+		return time.Since(leasedAt)
+	}
 	run(t, b.d)
 	f := b.d.Submit(t.Context(), credentialsMessage("eve@example.org"))
 	if r := wait(t, f); r.Status != StatusSent || r.Attempts != 1 {
@@ -985,37 +988,65 @@ func TestDispatcherGivesBackALeaseTooShortToSend(t *testing.T) {
 	if n := len(b.sender.Calls()); n != 1 {
 		t.Errorf("sender called %d times, want 1", n)
 	}
-	if st.shortened.Load() != 1 || !strings.Contains(b.logs.String(), "mail lease too short for a send") {
-		t.Errorf("shortened %d lease(s); logs:\n%s", st.shortened.Load(), b.logs.String())
+	if shortened.Load() != 1 || !strings.Contains(b.logs.String(), "mail lease too short for a send") {
+		t.Errorf("shortened %d lease(s); logs:\n%s", shortened.Load(), b.logs.String())
 	}
 }
 
-// shortLeaseStore hands out its first lease with only a second left on it,
-// as if the lease had waited for a worker.
-type shortLeaseStore struct {
+// The lease left is measured on the real clock: a dispatcher clock ahead of
+// the store's does not make every lease look too short to send.
+func TestLeaseLeftIgnoresClockSkew(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	st := &countingRelease{Store: b.store}
+	d := b.newDispatcher(t, st, b.sender, func(c *DispatcherConfig) {
+		c.Now = func() time.Time { return b.clock.Now().Add(90 * time.Second) } // 90s ahead of the store
+	})
+	run(t, d)
+	f := d.Submit(t.Context(), credentialsMessage("eve@example.org"))
+	if r := wait(t, f); r.Status != StatusSent || r.Attempts != 1 {
+		t.Fatalf("Wait = %+v, want sent at once", r)
+	}
+	if n := st.released.Load(); n != 0 {
+		t.Errorf("released %d times, want 0", n)
+	}
+}
+
+// A message whose leases keep being too short to send (a stalling node) is
+// deferred after maxShortLeases of them, not leased and given back in a loop.
+func TestRepeatedShortLeasesDefer(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	st := &countingRelease{Store: b.store}
+	d := b.newDispatcher(t, st, b.sender, nil)
+	d.since = func(time.Time) time.Duration { return d.cfg.Lease } // every lease looks spent
+	run(t, d)
+	f := d.Submit(t.Context(), credentialsMessage("eve@example.org"))
+	r := wait(t, f)
+	if r.Status != StatusDeferred || r.Diagnosis == nil || r.Diagnosis.Code != codeLeaseTooShort {
+		t.Fatalf("Wait = %+v (%+v), want deferred: %s", r, r.Diagnosis, codeLeaseTooShort)
+	}
+	m := mustGetMail(t, b.store, f.ID())
+	if m.Status != storage.MailDeferred || !m.NextAttemptAt.Equal(b.clock.Now().Add(shortLeaseDelay)) {
+		t.Errorf("row: status %s, next %v; want deferred until %v", m.Status, m.NextAttemptAt, b.clock.Now().Add(shortLeaseDelay))
+	}
+	if n := st.released.Load(); n != maxShortLeases-1 {
+		t.Errorf("released %d times, want %d", n, maxShortLeases-1)
+	}
+	if n := len(b.sender.Calls()); n != 0 {
+		t.Errorf("sender called %d times, want 0", n)
+	}
+}
+
+// countingRelease counts the messages given back.
+type countingRelease struct {
 	storage.Store
-	clock     *fakeClock
-	shortened atomic.Int64
+	released atomic.Int64
 }
 
-func (s *shortLeaseStore) shorten(m *storage.OutboxMessage) {
-	if m != nil && s.shortened.CompareAndSwap(0, 1) {
-		m.LeaseUntil = s.clock.Now().Add(time.Second)
-	}
-}
-
-func (s *shortLeaseStore) LeaseMailByID(ctx context.Context, id uuid.UUID, owner string, lease time.Duration) (*storage.OutboxMessage, error) {
-	m, err := s.Store.LeaseMailByID(ctx, id, owner, lease)
-	s.shorten(m)
-	return m, err
-}
-
-func (s *shortLeaseStore) LeaseMail(ctx context.Context, owner string, n int, lease time.Duration) ([]*storage.OutboxMessage, error) {
-	ms, err := s.Store.LeaseMail(ctx, owner, n, lease)
-	for _, m := range ms {
-		s.shorten(m)
-	}
-	return ms, err
+func (s *countingRelease) ReleaseMail(ctx context.Context, id uuid.UUID, tok storage.LeaseToken) error {
+	s.released.Add(1)
+	return s.Store.ReleaseMail(ctx, id, tok)
 }
 
 // Without SMTP settings (or while they cannot be read) a message waits,
@@ -1093,8 +1124,9 @@ func TestTransientFailureRetriedForRetryFor(t *testing.T) {
 func TestReleasedMessageSentElsewhereCompletesFuture(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
-	st := &releaseToOtherNode{Store: b.store, clock: b.clock}
+	st := &releaseToOtherNode{Store: b.store}
 	d := b.newDispatcher(t, st, b.sender, nil)
+	d.since = func(time.Time) time.Duration { return d.cfg.Lease } // every lease here looks spent
 	run(t, d)
 	f := d.Submit(t.Context(), credentialsMessage("eve@example.org"))
 	if r := wait(t, f); r.Status != StatusSent {
@@ -1108,21 +1140,11 @@ func TestReleasedMessageSentElsewhereCompletesFuture(t *testing.T) {
 	}
 }
 
-// releaseToOtherNode gives this node's leases too little time to send, and
-// lets "node-b" lease and send every message given back. This node's
-// poller finds nothing due (node B's poller is quicker).
+// releaseToOtherNode lets "node-b" lease and send every message given
+// back. This node's poller finds nothing due (node B's poller is quicker).
 type releaseToOtherNode struct {
 	storage.Store
-	clock    *fakeClock
 	released atomic.Int64
-}
-
-func (s *releaseToOtherNode) LeaseMailByID(ctx context.Context, id uuid.UUID, owner string, lease time.Duration) (*storage.OutboxMessage, error) {
-	m, err := s.Store.LeaseMailByID(ctx, id, owner, lease)
-	if m != nil {
-		m.LeaseUntil = s.clock.Now().Add(time.Second)
-	}
-	return m, err
 }
 
 func (s *releaseToOtherNode) LeaseMail(context.Context, string, int, time.Duration) ([]*storage.OutboxMessage, error) {
