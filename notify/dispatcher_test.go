@@ -932,10 +932,10 @@ func TestDispatcherSendsEachMessageOnceWhenSendsAreSlow(t *testing.T) {
 	const n = 30
 	b := setup(t, func(c *DispatcherConfig) {
 		c.Workers = 1
-		c.Lease, c.SendTimeout = 2*time.Second, time.Second
+		c.Lease, c.SendTimeout = 20*time.Second, time.Second
 	})
 	b.sender.fn = func(context.Context, int, *Email) error {
-		b.clock.Advance(900 * time.Millisecond) // a slow send
+		b.clock.Advance(9 * time.Second) // a slow send
 		return nil
 	}
 	ids := make([]uuid.UUID, n)
