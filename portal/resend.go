@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -46,11 +47,18 @@ func (p *Portal) postResend(w http.ResponseWriter, r *http.Request) {
 		p.page(w, r, http.StatusUnprocessableEntity, "resend", p.view(r, "Email me my credentials again", form, resendData{}))
 		return
 	}
-	if ok, wait := p.limitAddress.Allow(email); !ok {
+	// The per-address token is taken only for a look-up that will run:
+	// one dropped for want of room (logged) spends nothing.
+	var wait time.Duration
+	admit := func() bool {
+		ok, w := p.limitAddress.Allow(email)
+		wait = w
+		return ok
+	}
+	if p.background(r.Context(), "resend", func(ctx context.Context) error { return p.resend(ctx, email) }, admit) == bgRefused {
 		webkit.TooMany(w, r, wait)
 		return
 	}
-	p.background(r.Context(), "resend", func(ctx context.Context) error { return p.resend(ctx, email) })
 	p.page(w, r, http.StatusOK, "resend", p.view(r, "Email me my credentials again", nil, resendData{Done: true, Email: email}))
 }
 

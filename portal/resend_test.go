@@ -2,9 +2,11 @@ package portal
 
 import (
 	"context"
+	"log/slog"
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -106,5 +108,111 @@ func TestResendAfterShutdown(t *testing.T) {
 	r := c.post(mount+"/resend", url.Values{"csrf_token": {c.csrf(mount + "/resend")}, "email": {"ada@example.com"}})
 	if r.StatusCode != 200 || !strings.Contains(r.body, "is registered") || b.mailCount(t) != before {
 		t.Fatalf("after Shutdown: %d, %d emails", r.StatusCode, b.mailCount(t))
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger and a test at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// With every worker busy, background work waits in a bounded queue; past
+// that it is dropped with a warning, and a resend that was dropped spends
+// no per-address token.
+func TestResendQueuesThenDropsWithoutSpendingTheLimit(t *testing.T) {
+	t.Parallel()
+	logs := &syncBuffer{}
+	b := setup(t, func(c *Config) {
+		c.Logger = slog.New(slog.NewTextHandler(logs, nil))
+		c.Limits.Resend = Limit{Burst: 100, Every: time.Minute}
+	})
+	t.Cleanup(func() { _ = b.portal.Shutdown(context.Background()) })
+	registered(t, b, "ada@example.com")
+	ctx := context.Background()
+	gate := make(chan struct{})
+	var ran atomic.Int32
+	block := func(ctx context.Context) error {
+		select {
+		case <-gate:
+		case <-ctx.Done():
+		}
+		ran.Add(1)
+		return nil
+	}
+	for i := 0; i < backgroundWorkers+backgroundQueue; i++ {
+		if res := b.portal.background(ctx, "test", block, nil); res != bgAccepted {
+			t.Fatalf("job %d: %v, want accepted (queued when the workers are busy)", i, res)
+		}
+	}
+	if res := b.portal.background(ctx, "test", block, nil); res != bgDropped {
+		t.Fatalf("a job past the queue: %v, want dropped", res)
+	}
+	if !strings.Contains(logs.String(), "background work dropped") {
+		t.Fatalf("no warning for the dropped job in:\n%s", logs.String())
+	}
+
+	c := b.client(t)
+	send := func() response {
+		return c.post(mount+"/resend", url.Values{"csrf_token": {c.csrf(mount + "/resend")}, "email": {"ada@example.com"}})
+	}
+	// Over the per-address burst (3), all dropped: the same answer, and
+	// no token spent.
+	for i := 0; i < 5; i++ {
+		if r := send(); r.StatusCode != 200 || !strings.Contains(r.body, "is registered") {
+			t.Fatalf("resend %d with the pool full: %d", i, r.StatusCode)
+		}
+	}
+	close(gate)
+	waitFor(t, "the queued jobs", func() bool { return ran.Load() == backgroundWorkers+backgroundQueue })
+	for i := 0; i < 3; i++ {
+		if r := send(); r.StatusCode != 200 {
+			t.Fatalf("resend %d after the pool drained: %d (tokens spent on dropped work?)", i, r.StatusCode)
+		}
+	}
+	if r := send(); r.StatusCode != 429 {
+		t.Fatalf("resend over the per-address limit: %d", r.StatusCode)
+	}
+	if err := b.portal.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Every accepted job runs, however the workers and the producers
+// interleave: none is left in the queue without a worker.
+func TestBackgroundRunsEveryAcceptedJob(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	t.Cleanup(func() { _ = b.portal.Shutdown(context.Background()) })
+	var accepted, ran atomic.Int32
+	job := func(context.Context) error { ran.Add(1); return nil }
+	var wg sync.WaitGroup
+	for g := 0; g < 16; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 300; i++ {
+				if b.portal.background(context.Background(), "test", job, nil) == bgAccepted {
+					accepted.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	waitFor(t, "every accepted job", func() bool { return ran.Load() == accepted.Load() })
+	if err := b.portal.Shutdown(context.Background()); err != nil || ran.Load() != accepted.Load() || accepted.Load() == 0 {
+		t.Fatalf("accepted %d, ran %d, shutdown %v", accepted.Load(), ran.Load(), err)
 	}
 }
