@@ -16,16 +16,17 @@ import (
 
 // echo answers a registration for an address whose registration is not
 // renewable (active, suspended, pending within the approval window, or
-// denied within DeniedCooloff)
-// exactly as it answers a new registration, so that the register form does
-// not tell which addresses are registered: the same redirect (to the
-// success page of a guest ID the nonce gives, which does not exist) and a
-// success page that repeats what was typed and reads nothing stored.
+// denied within DeniedCooloff) exactly as it answers a new registration,
+// so that the register form does not tell which addresses are registered:
+// the same redirect (to the success page of a guest ID the nonce gives,
+// which does not exist) and a success page that repeats what was typed and
+// reads nothing stored.
 //
 // Nothing stored changes. The address's owner gets their credentials again
 // (active) or the pending note again (pending), subject to the per-address
-// limit of "email me my credentials again": over it, or for a suspended
-// guest, nothing is sent, and the page is the same.
+// limit of "email me my credentials again": over it, or for a suspended or
+// denied guest, nothing is sent, and the page shows at once what a new
+// registration's shows once its email went.
 func (p *Portal) echo(w http.ResponseWriter, r *http.Request, id uuid.UUID, nonce string, reg registration, owner *storage.Guest, gt *storage.GuestType, approval bool) {
 	ctx := r.Context()
 	now := p.now()
