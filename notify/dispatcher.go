@@ -116,7 +116,8 @@ const (
 const codeLeaseTooShort = "lease_too_short"
 
 // interruptGrace is how long Shutdown waits, after cancelling the sends
-// still running when its ctx ended, for their workers to record that.
+// still running when its ctx ended, for their workers to record that;
+// then it cancels the dispatcher's store writes too.
 const interruptGrace = 5 * time.Second
 
 // maxErrorText bounds the error text kept in the outbox.
@@ -215,6 +216,12 @@ type Dispatcher struct {
 	stopOnce    sync.Once
 	sendCtx     context.Context // cancelled when a shutdown's ctx ends: interrupts sends
 	cancelSends context.CancelFunc
+	// storeBase is the parent of the dispatcher's own store writes: a
+	// shutdown cancels it interruptGrace after its ctx ended, so that no
+	// worker still uses the store when Shutdown returns.
+	storeBase   context.Context
+	cancelStore context.CancelFunc
+	grace       time.Duration // interruptGrace; tests shorten it
 	wg          sync.WaitGroup
 
 	mu      sync.Mutex
@@ -253,6 +260,7 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 		return nil, err
 	}
 	sendCtx, cancel := context.WithCancel(context.Background())
+	storeBase, cancelStore := context.WithCancel(context.Background())
 	return &Dispatcher{
 		cfg:         cfg,
 		log:         cfg.Logger,
@@ -262,6 +270,9 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 		stopping:    make(chan struct{}),
 		sendCtx:     sendCtx,
 		cancelSends: cancel,
+		storeBase:   storeBase,
+		cancelStore: cancelStore,
+		grace:       interruptGrace,
 		futures:     make(map[uuid.UUID]*Future),
 		watched:     make(map[uuid.UUID]*Future),
 		backlog:     make(map[uuid.UUID]*Future),
@@ -386,6 +397,10 @@ func (d *Dispatcher) track(id uuid.UUID, start time.Time) *Future {
 // ends (then interrupts them: they are retried later), and gives back the
 // messages leased but not attempted. Futures not completed yet complete as
 // pending. It returns ctx's error when the sends did not finish in time.
+// When ctx ends, the workers get a few seconds to record the interrupted
+// sends; then their store writes are cancelled too. Shutdown returns only
+// after every worker and the poller stopped: the caller may close the
+// Store then.
 func (d *Dispatcher) Shutdown(ctx context.Context) error {
 	d.stopOnce.Do(func() {
 		d.mu.Lock()
@@ -404,14 +419,18 @@ func (d *Dispatcher) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		err = fmt.Errorf("notify: dispatcher: shutdown: sends still in flight were interrupted: %w", ctx.Err())
 		d.cancelSends()
-		t := time.NewTimer(interruptGrace)
+		t := time.NewTimer(d.grace)
 		select {
 		case <-done:
 		case <-t.C:
+			d.log.Warn("mail dispatcher shutdown: cancelling store writes still running")
+			d.cancelStore()
+			<-done
 		}
 		t.Stop()
 	}
 	d.cancelSends()
+	d.cancelStore()
 
 	d.mu.Lock()
 	pending := d.futures
@@ -436,9 +455,10 @@ func (d *Dispatcher) isStopping() bool {
 }
 
 // storeCtx bounds one outbox write; it does not end with any caller's ctx,
-// so outcomes are recorded even during shutdown.
+// so outcomes are recorded even during shutdown, until Shutdown's hard
+// deadline (see storeBase).
 func (d *Dispatcher) storeCtx() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), storeTimeout)
+	return context.WithTimeout(d.storeBase, storeTimeout)
 }
 
 // resolve completes the Future of id, if this process has one.

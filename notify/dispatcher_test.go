@@ -1162,3 +1162,59 @@ func (s *releaseToOtherNode) ReleaseMail(ctx context.Context, id uuid.UUID, tok 
 	}
 	return s.Store.MarkMailSent(ctx, id, m.LeaseToken)
 }
+
+// Shutdown returns only after the workers stopped using the store: a store
+// write still hanging after the interrupted sends had their grace period is
+// cancelled, and Shutdown waits for it to return.
+func TestShutdownWaitsForStoreWrites(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	st := &hangingDefer{Store: b.store, entered: make(chan struct{}, 1)}
+	b.sender.seen = make(chan struct{}, 1)
+	b.sender.fn = func(ctx context.Context, _ int, _ *Email) error {
+		<-ctx.Done() // a server that never answers
+		return fmt.Errorf("notify: smtp: send: %w", ctx.Err())
+	}
+	d := b.newDispatcher(t, st, b.sender, nil)
+	d.grace = 50 * time.Millisecond
+	runDone := make(chan error, 1)
+	go func() { runDone <- d.Run(context.Background()) }()
+	f := d.Submit(t.Context(), credentialsMessage("eve@example.org"))
+	<-b.sender.seen
+	sctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	if err := d.Shutdown(sctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Shutdown = %v, want a deadline error", err)
+	}
+	select {
+	case <-st.entered:
+	default:
+		t.Fatal("the interrupted send was not being recorded: the test did not test what it says")
+	}
+	if st.active.Load() != 0 {
+		t.Error("Shutdown returned while a worker was still writing to the store")
+	}
+	<-runDone
+	if m := mustGetMail(t, b.store, f.ID()); m.Status != storage.MailSending {
+		t.Errorf("row: %s, want still leased (the deferral was not recorded)", m.Status)
+	}
+}
+
+// hangingDefer is a database that does not answer deferrals until the
+// caller gives up.
+type hangingDefer struct {
+	storage.Store
+	entered chan struct{}
+	active  atomic.Int64
+}
+
+func (s *hangingDefer) MarkMailDeferred(ctx context.Context, id uuid.UUID, _ storage.LeaseToken, _ time.Time, _, _ string) error {
+	s.active.Add(1)
+	defer s.active.Add(-1)
+	select {
+	case s.entered <- struct{}{}:
+	default:
+	}
+	<-ctx.Done()
+	return fmt.Errorf("storage: defer mail %s: %w", id, ctx.Err())
+}
