@@ -24,6 +24,7 @@ type portalFlags struct {
 	ShowCredentials  bool
 	SuccessWait      time.Duration
 	PurgeAfter       time.Duration
+	DeniedCooloff    time.Duration
 	TrustProxy       bool
 }
 
@@ -59,6 +60,10 @@ func (p *portalFlags) register(fs *flag.FlagSet) error {
 	if err != nil {
 		return err
 	}
+	cooloff, err := envDuration("DENIED_COOLOFF", portal.DefaultDeniedCooloff)
+	if err != nil {
+		return err
+	}
 	length := portal.DefaultPasswordLength
 	if v := env("PASSWORD_LENGTH", ""); v != "" {
 		if length, err = strconv.Atoi(v); err != nil {
@@ -77,6 +82,7 @@ func (p *portalFlags) register(fs *flag.FlagSet) error {
 	fs.BoolVar(&p.ShowCredentials, "show-credentials", show, "also show the credentials on the success page (LOBBY_SHOW_CREDENTIALS)")
 	fs.DurationVar(&p.SuccessWait, "success-wait", wait, "how long the success page waits for the email to go out (LOBBY_SUCCESS_WAIT)")
 	fs.DurationVar(&p.PurgeAfter, "purge-after", purge, "delete expired and denied guests, and old sent or dead mail, this long after they ended; negative keeps them (LOBBY_PURGE_AFTER)")
+	fs.DurationVar(&p.DeniedCooloff, "denied-cooloff", cooloff, "how long after a denial the address may not register again; negative: until purged (LOBBY_DENIED_COOLOFF)")
 	fs.BoolVar(&p.TrustProxy, "trust-proxy-headers", trust, "rate-limit by X-Forwarded-For; only behind a proxy that sets it (LOBBY_TRUST_PROXY_HEADERS)")
 	return nil
 }
@@ -95,6 +101,7 @@ func (p *portalFlags) policy() (portal.Policy, error) {
 		ShowCredentials:  p.ShowCredentials,
 		SuccessWait:      p.SuccessWait,
 		PurgeAfter:       p.PurgeAfter,
+		DeniedCooloff:    p.DeniedCooloff,
 	}
 	for _, f := range list(p.Fields) {
 		name, required := strings.CutSuffix(f, "*")
