@@ -693,7 +693,9 @@ func (d *Dispatcher) attempt(row *storage.OutboxMessage) {
 		return
 	}
 	var diag Diagnosis
-	if d.sendCtx.Err() != nil {
+	// Only a send that ended because the shutdown cancelled it was
+	// interrupted; a server's answer that came in meanwhile stands.
+	if errors.Is(err, context.Canceled) && d.sendCtx.Err() != nil {
 		diag = Diagnosis{
 			Code:      CodeCanceled,
 			Message:   "Sending was interrupted because Lobby was shutting down.",

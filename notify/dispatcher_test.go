@@ -1218,3 +1218,34 @@ func (s *hangingDefer) MarkMailDeferred(ctx context.Context, id uuid.UUID, _ sto
 	<-ctx.Done()
 	return fmt.Errorf("storage: defer mail %s: %w", id, ctx.Err())
 }
+
+// A permanent failure that comes in while Shutdown interrupts the sends is
+// still a permanent failure: the message is dead-lettered, not retried as
+// interrupted.
+func TestPermanentFailureDuringShutdownStands(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	b.sender.seen = make(chan struct{}, 1)
+	b.sender.fn = func(ctx context.Context, _ int, _ *Email) error {
+		<-ctx.Done()
+		return errAuthDisabled // the server's answer, which arrived as the send was cancelled
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	runDone := make(chan error, 1)
+	go func() { runDone <- b.d.Run(ctx) }()
+	f := b.d.Submit(t.Context(), credentialsMessage("eve@example.org"))
+	<-b.sender.seen
+	sctx, scancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer scancel()
+	if err := b.d.Shutdown(sctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Shutdown = %v, want a deadline error", err)
+	}
+	<-runDone
+	if r := wait(t, f); r.Status != StatusFailed || r.Diagnosis == nil || r.Diagnosis.Code == CodeCanceled {
+		t.Errorf("Wait = %+v (%+v), want failed with the server's diagnosis", r, r.Diagnosis)
+	}
+	if m := mustGetMail(t, b.store, f.ID()); m.Status != storage.MailDead || m.Diagnosis == CodeCanceled {
+		t.Errorf("row: status %s, diagnosis %q; want dead with the server's diagnosis", m.Status, m.Diagnosis)
+	}
+}
