@@ -481,6 +481,32 @@ func (d *Dispatcher) take(id uuid.UUID) *Future {
 	return f
 }
 
+// follow has the poller follow the status of id for f, a future taken
+// before an outcome that turned out not to be this process's to record.
+// If the message was tracked again meanwhile, f completes with the new
+// future.
+func (d *Dispatcher) follow(id uuid.UUID, f *Future) {
+	if f == nil {
+		return
+	}
+	d.mu.Lock()
+	cur, stopped := d.futures[id], d.stopped
+	if cur == nil && !stopped {
+		d.futures[id] = f
+		d.watched[id] = f
+	}
+	d.mu.Unlock()
+	switch {
+	case stopped:
+		f.complete(Result{Status: StatusPending})
+	case cur != nil:
+		go func() {
+			<-cur.Done()
+			f.complete(cur.result)
+		}()
+	}
+}
+
 // finish completes f, if any.
 func finish(f *Future, r Result) {
 	if f != nil {
@@ -823,14 +849,21 @@ func (d *Dispatcher) failed(row *storage.OutboxMessage, s Settings, sendErr erro
 	d.metrics.Failed.WithLabelValues(diag.Code).Inc()
 	d.metrics.SendSeconds.WithLabelValues(outcomeFailed).Observe(took.Seconds())
 	f := d.take(row.ID)
-	ctx, cancel := d.storeCtx()
-	defer cancel()
 	// The alarm first: whoever sees the message dead finds the alarm raised.
+	// Each write has its own time: a slow alarm must not leave the mark none.
+	ctx, cancel := d.storeCtx()
 	d.raiseDeadAlarm(ctx, row, diag)
+	cancel()
+	ctx, cancel = d.storeCtx()
 	err := d.cfg.Store.MarkMailDead(ctx, row.ID, row.LeaseToken, lastErr, diag.Code)
+	cancel()
 	switch {
 	case errors.Is(err, storage.ErrLeaseLost):
-		d.log.Warn("mail failed after its lease ran out; another node retries it", "id", row.ID, "code", diag.Code)
+		// Another node holds the message now and decides its outcome.
+		d.log.Warn("mail failed after its lease ran out; another node retries it", "id", row.ID, "code", diag.Code,
+			"error", lastErr)
+		d.follow(row.ID, f)
+		return
 	case err != nil:
 		d.log.Error("mail failure not recorded; it is retried when its lease runs out", "id", row.ID, "error", err.Error())
 	}

@@ -1249,3 +1249,49 @@ func TestPermanentFailureDuringShutdownStands(t *testing.T) {
 		t.Errorf("row: status %s, diagnosis %q; want dead with the server's diagnosis", m.Status, m.Diagnosis)
 	}
 }
+
+// A permanent failure recorded after the lease ran out (another node took
+// the message over and sent it) does not fail the Future: it follows the
+// message and completes with the other node's outcome.
+func TestDeadLetterAfterLeaseLostFollowsMessage(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	st := &lateDeadStore{Store: b.store, clock: b.clock}
+	b.sender.fn = func(context.Context, int, *Email) error { return errAuthDisabled }
+	d := b.newDispatcher(t, st, b.sender, nil)
+	run(t, d)
+	f := d.Submit(t.Context(), credentialsMessage("eve@example.org"))
+	if r := wait(t, f); r.Status != StatusSent {
+		t.Fatalf("Wait = %+v (%+v), want sent (by the other node)", r, r.Diagnosis)
+	}
+	if st.leaseLost.Load() != 1 {
+		t.Errorf("MarkMailDead lost its lease %d times, want 1: the test did not test what it says", st.leaseLost.Load())
+	}
+	if m := mustGetMail(t, b.store, f.ID()); m.Status != storage.MailSent {
+		t.Errorf("row: %s, want sent", m.Status)
+	}
+}
+
+// lateDeadStore lets the lease run out before MarkMailDead, and "node-b"
+// take the message over and send it meanwhile.
+type lateDeadStore struct {
+	storage.Store
+	clock     *fakeClock
+	leaseLost atomic.Int64
+}
+
+func (s *lateDeadStore) MarkMailDead(ctx context.Context, id uuid.UUID, tok storage.LeaseToken, lastErr, diagnosis string) error {
+	s.clock.Advance(DefaultLease + time.Second)
+	m, err := s.Store.LeaseMailByID(ctx, id, "node-b", DefaultLease)
+	if err != nil {
+		return err
+	}
+	if err := s.Store.MarkMailSent(ctx, id, m.LeaseToken); err != nil {
+		return err
+	}
+	err = s.Store.MarkMailDead(ctx, id, tok, lastErr, diagnosis)
+	if errors.Is(err, storage.ErrLeaseLost) {
+		s.leaseLost.Add(1)
+	}
+	return err
+}
