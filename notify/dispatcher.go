@@ -222,6 +222,7 @@ type Dispatcher struct {
 	storeBase   context.Context
 	cancelStore context.CancelFunc
 	grace       time.Duration // interruptGrace; tests shorten it
+	markRetry   time.Duration // markSentRetry; tests shorten it
 	wg          sync.WaitGroup
 
 	mu      sync.Mutex
@@ -273,6 +274,7 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 		storeBase:   storeBase,
 		cancelStore: cancelStore,
 		grace:       interruptGrace,
+		markRetry:   markSentRetry,
 		futures:     make(map[uuid.UUID]*Future),
 		watched:     make(map[uuid.UUID]*Future),
 		backlog:     make(map[uuid.UUID]*Future),
@@ -643,7 +645,7 @@ func (d *Dispatcher) handle(j job) {
 	d.mu.Lock()
 	delete(d.shortLeases, row.ID)
 	d.mu.Unlock()
-	d.attempt(row)
+	d.attempt(row, leasedAt)
 }
 
 // shortLease gives back a message whose lease is too short to send, or
@@ -692,8 +694,9 @@ func (d *Dispatcher) release(row *storage.OutboxMessage) {
 	d.log.Debug("mail released unattempted", "id", row.ID)
 }
 
-// attempt sends a leased message once and records the outcome.
-func (d *Dispatcher) attempt(row *storage.OutboxMessage) {
+// attempt sends a message leased at leasedAt (real clock) once and records
+// the outcome.
+func (d *Dispatcher) attempt(row *storage.OutboxMessage, leasedAt time.Time) {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(d.sendCtx, d.cfg.SendTimeout)
 	defer cancel()
@@ -715,7 +718,7 @@ func (d *Dispatcher) attempt(row *storage.OutboxMessage) {
 	err = d.cfg.Sender.Send(ctx, s, d.email(row.ID, msg, s))
 	took := time.Since(start)
 	if err == nil {
-		d.sent(row, msg, s, took)
+		d.sent(row, leasedAt, msg, s, took)
 		return
 	}
 	var diag Diagnosis
@@ -790,14 +793,12 @@ func joinSentences(parts ...string) string {
 	return strings.Join(out, " ")
 }
 
-// sent records a delivery.
-func (d *Dispatcher) sent(row *storage.OutboxMessage, m Message, s Settings, took time.Duration) {
+// sent records a delivery of a message leased at leasedAt.
+func (d *Dispatcher) sent(row *storage.OutboxMessage, leasedAt time.Time, m Message, s Settings, took time.Duration) {
 	d.metrics.Sent.Inc()
 	d.metrics.SendSeconds.WithLabelValues(outcomeSent).Observe(took.Seconds())
 	f := d.take(row.ID)
-	ctx, cancel := d.storeCtx()
-	err := d.cfg.Store.MarkMailSent(ctx, row.ID, row.LeaseToken)
-	cancel()
+	err := d.markSent(row, leasedAt)
 	switch {
 	case errors.Is(err, storage.ErrLeaseLost):
 		d.log.Warn("mail sent after its lease ran out; another node may send it again", "id", row.ID)
@@ -807,6 +808,40 @@ func (d *Dispatcher) sent(row *storage.OutboxMessage, m Message, s Settings, too
 	d.log.Info("mail sent", "id", row.ID, "kind", row.Kind, "to", m.To, "server", s.Host, "attempts", row.Attempts,
 		"took_ms", took.Milliseconds())
 	finish(f, Result{Status: StatusSent, Attempts: row.Attempts})
+}
+
+// markSentTries bounds the tries to record a delivery; between them the
+// worker waits markSentRetry, doubled each time.
+const (
+	markSentTries = 4
+	markSentRetry = 250 * time.Millisecond
+)
+
+// markSent records a delivery. A failure (the database briefly unavailable)
+// is tried again while the lease, measured on the real clock, still covers
+// the wait and the write: unrecorded, the message would be sent again when
+// its lease runs out.
+func (d *Dispatcher) markSent(row *storage.OutboxMessage, leasedAt time.Time) error {
+	wait := d.markRetry
+	for try := 1; ; try++ {
+		ctx, cancel := d.storeCtx()
+		err := d.cfg.Store.MarkMailSent(ctx, row.ID, row.LeaseToken)
+		cancel()
+		if err == nil || errors.Is(err, storage.ErrLeaseLost) || try == markSentTries ||
+			d.cfg.Lease-d.since(leasedAt) < wait+storeTimeout {
+			return err
+		}
+		d.log.Warn("mail sent but not recorded; trying again", "id", row.ID, "try", try, "retry_in", wait.String(),
+			"error", err.Error())
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-d.storeBase.Done():
+			t.Stop()
+			return err
+		}
+		wait *= 2
+	}
 }
 
 // failed records a failed attempt: deferred when the failure is temporary

@@ -1273,11 +1273,16 @@ func TestDeadLetterAfterLeaseLostFollowsMessage(t *testing.T) {
 }
 
 // lateDeadStore lets the lease run out before MarkMailDead, and "node-b"
-// take the message over and send it meanwhile.
+// take the message over and send it meanwhile. This node's poller finds
+// nothing due (node B's poller is quicker).
 type lateDeadStore struct {
 	storage.Store
 	clock     *fakeClock
 	leaseLost atomic.Int64
+}
+
+func (s *lateDeadStore) LeaseMail(context.Context, string, int, time.Duration) ([]*storage.OutboxMessage, error) {
+	return nil, nil
 }
 
 func (s *lateDeadStore) MarkMailDead(ctx context.Context, id uuid.UUID, tok storage.LeaseToken, lastErr, diagnosis string) error {
@@ -1294,4 +1299,74 @@ func (s *lateDeadStore) MarkMailDead(ctx context.Context, id uuid.UUID, tok stor
 		s.leaseLost.Add(1)
 	}
 	return err
+}
+
+// A delivery whose record fails (the database briefly unavailable) is
+// recorded on a later try while the lease lasts, so this process does not
+// send the message again when the lease runs out.
+func TestMarkSentRetried(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	st := &flakyMarkSent{Store: b.store, failures: 2}
+	d := b.newDispatcher(t, st, b.sender, nil)
+	d.markRetry = time.Millisecond
+	run(t, d)
+	f := d.Submit(t.Context(), credentialsMessage("eve@example.org"))
+	if r := wait(t, f); r.Status != StatusSent {
+		t.Fatalf("Wait = %+v, want sent", r)
+	}
+	if m := mustGetMail(t, b.store, f.ID()); m.Status != storage.MailSent {
+		t.Errorf("row: %s, want sent (recorded on the third try)", m.Status)
+	}
+	if n := st.calls.Load(); n != 3 {
+		t.Errorf("MarkMailSent called %d times, want 3", n)
+	}
+	if n := strings.Count(b.logs.String(), "mail sent but not recorded; trying again"); n != 2 {
+		t.Errorf("%d failures logged, want 2; logs:\n%s", n, b.logs.String())
+	}
+	if n := len(b.sender.Calls()); n != 1 {
+		t.Errorf("sender called %d times, want 1", n)
+	}
+}
+
+// A delivery is not recorded after the lease may have run out: another node
+// may hold the message by then.
+func TestMarkSentNotRetriedPastTheLease(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	st := &flakyMarkSent{Store: b.store, failures: 10}
+	d := b.newDispatcher(t, st, b.sender, nil)
+	d.markRetry = time.Millisecond
+	var checks atomic.Int64
+	d.since = func(leasedAt time.Time) time.Duration {
+		if checks.Add(1) == 1 { // the check before sending
+			return time.Since(leasedAt)
+		}
+		return d.cfg.Lease - storeTimeout // the send took what the lease had to spare
+	}
+	run(t, d)
+	f := d.Submit(t.Context(), credentialsMessage("eve@example.org"))
+	if r := wait(t, f); r.Status != StatusSent {
+		t.Fatalf("Wait = %+v, want sent", r)
+	}
+	if n := st.calls.Load(); n != 1 {
+		t.Errorf("MarkMailSent called %d times, want 1 (no time left on the lease to try again)", n)
+	}
+	if !strings.Contains(b.logs.String(), "mail sent but not recorded; it is sent again when its lease runs out") {
+		t.Errorf("the unrecorded delivery was not logged; logs:\n%s", b.logs.String())
+	}
+}
+
+// flakyMarkSent fails the first failures deliveries it is asked to record.
+type flakyMarkSent struct {
+	storage.Store
+	failures int64
+	calls    atomic.Int64
+}
+
+func (s *flakyMarkSent) MarkMailSent(ctx context.Context, id uuid.UUID, tok storage.LeaseToken) error {
+	if s.calls.Add(1) <= s.failures {
+		return fmt.Errorf("storage: mark mail %s sent: database is locked", id)
+	}
+	return s.Store.MarkMailSent(ctx, id, tok)
 }
