@@ -61,7 +61,9 @@ type DispatcherConfig struct {
 	PollInterval time.Duration // how often the poller looks for due messages; default 5s
 	SendTimeout  time.Duration // bound on one send attempt; default 60s
 	// ShutdownTimeout bounds the graceful shutdown Run does when its ctx
-	// ends; default 30s.
+	// ends; default 30s. Sends still running then are interrupted and get
+	// 5s more to record that before the dispatcher's store writes are
+	// cancelled; Run returns once every worker has stopped.
 	ShutdownTimeout time.Duration
 	Owner           string // lease owner id; default hostname-pid-random
 	Logger          *slog.Logger
