@@ -121,6 +121,11 @@ type OutboxStore interface {
 	MarkMailSent(ctx context.Context, id uuid.UUID, token LeaseToken) error
 	MarkMailDeferred(ctx context.Context, id uuid.UUID, token LeaseToken, next time.Time, lastErr, diagnosis string) error
 	MarkMailDead(ctx context.Context, id uuid.UUID, token LeaseToken, lastErr, diagnosis string) error
+	// PostponeMail is MarkMailDeferred for a try that was not an attempt
+	// (no SMTP settings yet, a send cut off by shutdown): deferred until
+	// next with the diagnosis, and Attempts decremented, so waiting for an
+	// admin does not use up the message's attempts. Errors as MarkMailSent.
+	PostponeMail(ctx context.Context, id uuid.UUID, token LeaseToken, next time.Time, lastErr, diagnosis string) error
 	// ReleaseMail gives a leased message back unattempted (graceful shutdown):
 	// queued, due now, Attempts decremented. Errors as MarkMailSent.
 	ReleaseMail(ctx context.Context, id uuid.UUID, token LeaseToken) error

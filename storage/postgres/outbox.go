@@ -240,6 +240,12 @@ func (s *Store) MarkMailDeferred(ctx context.Context, id uuid.UUID, token storag
 		diagnosis = $6, updated_at = $3`, id, token, s.clock(), storage.Truncate(next), lastErr, diagnosis)
 }
 
+// PostponeMail defers the message without counting the try as an attempt.
+func (s *Store) PostponeMail(ctx context.Context, id uuid.UUID, token storage.LeaseToken, next time.Time, lastErr, diagnosis string) error {
+	return s.settle(ctx, "postpone mail", `status = 'deferred', next_attempt_at = $4, last_error = $5,
+		diagnosis = $6, updated_at = $3, attempts = greatest(attempts - 1, 0)`, id, token, s.clock(), storage.Truncate(next), lastErr, diagnosis)
+}
+
 // MarkMailDead records a permanent failure.
 func (s *Store) MarkMailDead(ctx context.Context, id uuid.UUID, token storage.LeaseToken, lastErr, diagnosis string) error {
 	return s.settle(ctx, "mark mail dead", `status = 'dead', last_error = $4, diagnosis = $5, updated_at = $3`,

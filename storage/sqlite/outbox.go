@@ -289,6 +289,13 @@ func (s *Store) MarkMailDeferred(ctx context.Context, id uuid.UUID, token storag
 		micros(next), lastErr, diagnosis, micros(s.now()))
 }
 
+// PostponeMail defers the message without counting the try as an attempt.
+func (s *Store) PostponeMail(ctx context.Context, id uuid.UUID, token storage.LeaseToken, next time.Time, lastErr, diagnosis string) error {
+	return s.settle(ctx, "postpone mail", id, token,
+		"status = 'deferred', next_attempt_at = ?, last_error = ?, diagnosis = ?, updated_at = ?, attempts = max(attempts - 1, 0)",
+		micros(next), lastErr, diagnosis, micros(s.now()))
+}
+
 // MarkMailDead records a permanent failure; the message is not tried again.
 func (s *Store) MarkMailDead(ctx context.Context, id uuid.UUID, token storage.LeaseToken, lastErr, diagnosis string) error {
 	return s.settle(ctx, "mark mail dead", id, token,

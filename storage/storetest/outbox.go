@@ -491,6 +491,38 @@ func testLeaseUnreadablePayload(t *testing.T, b Backend) {
 	}
 }
 
+// testMailPostpone: a try that was not an attempt is deferred without using
+// up one of the message's attempts, and needs the current lease.
+func testMailPostpone(t *testing.T, b Backend) {
+	bb := setup(t, b)
+	s, ctx := bb.store, t.Context()
+	m := bb.enqueue(t, mail("ada@example.com", "Hello"))
+	leased := bb.lease(t, "a", 1, time.Minute)
+	if len(leased) != 1 || leased[0].Attempts != 1 {
+		t.Fatalf("lease = %+v, want the message at attempt 1", leased)
+	}
+	next := bb.clock.now().Add(time.Minute)
+	if err := s.PostponeMail(ctx, m.ID, leased[0].LeaseToken, next, "no SMTP settings yet", "smtp_not_configured"); err != nil {
+		t.Fatalf("PostponeMail: %v", err)
+	}
+	got := bb.getMail(t, m.ID)
+	if got.Status != storage.MailDeferred || !got.NextAttemptAt.Equal(next) || got.Attempts != 0 ||
+		got.Diagnosis != "smtp_not_configured" || got.LastError != "no SMTP settings yet" || got.LeaseOwner != "" {
+		t.Fatalf("after PostponeMail: %+v; want deferred to %v, attempts 0, the diagnosis kept", got, next)
+	}
+	if ms := bb.lease(t, "a", 10, time.Minute); len(ms) != 0 {
+		t.Fatalf("a postponed message was leased before it was due: %v", mailIDs(ms))
+	}
+	if err := s.PostponeMail(ctx, m.ID, leased[0].LeaseToken, next, "x", "y"); !errors.Is(err, storage.ErrLeaseLost) {
+		t.Fatalf("PostponeMail with a settled lease: err = %v, want ErrLeaseLost", err)
+	}
+	bb.clock.Advance(time.Minute)
+	again := bb.lease(t, "a", 10, time.Minute)
+	if len(again) != 1 || again[0].Attempts != 1 {
+		t.Fatalf("lease after the postponement = %+v; want the message at attempt 1 again", again)
+	}
+}
+
 func testMailDeferredAndDead(t *testing.T, b Backend) {
 	bb := setup(t, b)
 	s, ctx := bb.store, t.Context()

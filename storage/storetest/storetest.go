@@ -73,6 +73,7 @@ func Run(t *testing.T, b Backend) {
 		{"LeaseArguments", testLeaseArguments},
 		{"LeaseUnreadablePayload", testLeaseUnreadablePayload},
 		{"MailDeferredAndDead", testMailDeferredAndDead},
+		{"MailPostpone", testMailPostpone},
 		{"MailRelease", testMailRelease},
 		{"LeaseMailByID", testLeaseMailByID},
 		{"ListAndCountMail", testListAndCountMail},
