@@ -675,7 +675,7 @@ func (d *Dispatcher) shortLease(row *storage.OutboxMessage, left time.Duration) 
 		n, left, d.cfg.SendTimeout)
 	d.metrics.Deferred.WithLabelValues(codeLeaseTooShort).Inc()
 	ctx, cancel := d.storeCtx()
-	err := d.cfg.Store.MarkMailDeferred(ctx, row.ID, row.LeaseToken, next, lastErr, codeLeaseTooShort)
+	err := d.cfg.Store.PostponeMail(ctx, row.ID, row.LeaseToken, next, lastErr, codeLeaseTooShort)
 	cancel()
 	if err != nil {
 		d.log.Warn("mail deferral not recorded; it is retried when its lease runs out", "id", row.ID, "error", err.Error())
@@ -872,7 +872,13 @@ func (d *Dispatcher) failed(row *storage.OutboxMessage, s Settings, sendErr erro
 		d.metrics.SendSeconds.WithLabelValues(outcomeDeferred).Observe(took.Seconds())
 		f := d.take(row.ID)
 		ctx, cancel := d.storeCtx()
-		err := d.cfg.Store.MarkMailDeferred(ctx, row.ID, row.LeaseToken, next, lastErr, diag.Code)
+		record := d.cfg.Store.MarkMailDeferred
+		if interrupted || noSettings {
+			// Not a real attempt: waiting for settings or a restart must
+			// not use up the message's attempts.
+			record = d.cfg.Store.PostponeMail
+		}
+		err := record(ctx, row.ID, row.LeaseToken, next, lastErr, diag.Code)
 		cancel()
 		if err != nil {
 			d.log.Warn("mail deferral not recorded; it is retried when its lease runs out", "id", row.ID, "error", err.Error())

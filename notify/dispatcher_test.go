@@ -1086,6 +1086,11 @@ func TestSettingsMissingNeverDeadLetters(t *testing.T) {
 			if alarms, _ := b.store.ListAlarms(t.Context(), false); len(alarms) != 0 {
 				t.Errorf("alarms raised: %+v", alarms)
 			}
+			// Waiting for settings used up none of the message's attempts:
+			// its first real try still has all of them.
+			if m := mustGetMail(t, b.store, f.ID()); m.Attempts != 0 {
+				t.Errorf("attempts after 5 tries without settings = %d, want 0", m.Attempts)
+			}
 		})
 	}
 }
@@ -1208,7 +1213,16 @@ type hangingDefer struct {
 	active  atomic.Int64
 }
 
-func (s *hangingDefer) MarkMailDeferred(ctx context.Context, id uuid.UUID, _ storage.LeaseToken, _ time.Time, _, _ string) error {
+func (s *hangingDefer) MarkMailDeferred(ctx context.Context, id uuid.UUID, tok storage.LeaseToken, next time.Time, lastErr, diag string) error {
+	return s.hang(ctx, id)
+}
+
+// PostponeMail is how an interrupted send is recorded (not an attempt).
+func (s *hangingDefer) PostponeMail(ctx context.Context, id uuid.UUID, tok storage.LeaseToken, next time.Time, lastErr, diag string) error {
+	return s.hang(ctx, id)
+}
+
+func (s *hangingDefer) hang(ctx context.Context, id uuid.UUID) error {
 	s.active.Add(1)
 	defer s.active.Add(-1)
 	select {
