@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"github.com/lobbyhq/lobby/internal/testclock"
 	"log/slog"
 	"net/textproto"
 	"path/filepath"
@@ -30,26 +31,9 @@ const (
 )
 
 // fakeClock is the injected clock of the store and the dispatcher.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+type fakeClock = testclock.Clock
 
-func newFakeClock() *fakeClock {
-	return &fakeClock{t: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+func newFakeClock() *fakeClock { return testclock.New(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)) }
 
 // syncBuffer is a log sink safe for concurrent writers.
 type syncBuffer struct {

@@ -103,7 +103,7 @@ func TestApprovalFlow(t *testing.T) {
 	if r := c.post(approve, url.Values{}); r.StatusCode != 403 {
 		t.Fatalf("POST approve without CSRF: %d", r.StatusCode)
 	}
-	b.clock.Add(10 * time.Minute)
+	b.clock.Advance(10 * time.Minute)
 	r = c.post(approve, url.Values{"csrf_token": {hidden(t, csrfRe, r.body)}})
 	if r.StatusCode != 200 || !strings.Contains(r.body, "Guest approved") {
 		t.Fatalf("POST approve: %d\n%s", r.StatusCode, r.body)
@@ -175,7 +175,7 @@ func TestApprovalLinkExpiredOrForged(t *testing.T) {
 			t.Fatalf("forged link: %d", r.StatusCode)
 		}
 	}
-	b.clock.Add(time.Hour + time.Second)
+	b.clock.Advance(time.Hour + time.Second)
 	for _, path := range []string{approve, deny} {
 		r := c.post(path, url.Values{"csrf_token": {csrf}})
 		if r.StatusCode != 410 || !strings.Contains(r.body, "This link has expired") {

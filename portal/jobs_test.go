@@ -67,7 +67,7 @@ func TestExpiryJobs(t *testing.T) {
 	}
 	// 61 hours on: "later" is within its notice period; "soon", "daily"
 	// and the suspended "paused" are over.
-	b.clock.Add(61 * time.Hour)
+	b.clock.Advance(61 * time.Hour)
 	if st, err := b.portal.RunOnce(ctx); err != nil || st != (JobStats{Notified: 1, Expired: 3}) {
 		t.Fatalf("RunOnce 61h on = %+v, %v", st, err)
 	}
@@ -76,11 +76,11 @@ func TestExpiryJobs(t *testing.T) {
 	if cur := get(paused); cur.Status != storage.GuestExpired {
 		t.Fatalf("a suspended guest past its validity is %s, want expired", cur.Status)
 	}
-	b.clock.Add(12 * time.Hour)
+	b.clock.Advance(12 * time.Hour)
 	if st, err := b.portal.RunOnce(ctx); err != nil || st != (JobStats{Expired: 1}) {
 		t.Fatalf("RunOnce 73h on = %+v, %v", st, err)
 	}
-	b.clock.Add(DefaultPurgeAfter)
+	b.clock.Advance(DefaultPurgeAfter)
 	if _, err := b.portal.RunOnce(ctx); err != nil {
 		t.Fatal(err)
 	}

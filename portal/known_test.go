@@ -202,7 +202,7 @@ func TestRegisterKnownAddressRepeatedLater(t *testing.T) {
 	ff, kf := fresh.registerForm(), known.registerForm()
 	ff.Set("email", "eve@example.com")
 	for i, wait := range []time.Duration{0, time.Minute, 20 * time.Minute} {
-		b.clock.Add(wait)
+		b.clock.Advance(wait)
 		f, k := fresh.post(mount+"/register", ff), known.post(mount+"/register", kf)
 		if f.StatusCode != 303 || k.StatusCode != 303 {
 			t.Fatalf("post %d: %d and %d", i, f.StatusCode, k.StatusCode)

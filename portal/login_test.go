@@ -175,7 +175,7 @@ func TestGuestSuspendedOrExpired(t *testing.T) {
 		t.Fatal("Guest(r) false after reinstating")
 	}
 	// Past ValidUntil (the jobs have not run yet): not signed in either.
-	b.clock.Add(24*time.Hour + time.Second)
+	b.clock.Advance(24*time.Hour + time.Second)
 	if signedIn() {
 		t.Fatal("Guest(r) true past ValidUntil")
 	}

@@ -140,7 +140,7 @@ func TestSignOutEndsEverySession(t *testing.T) {
 	if b.replay(t, again).signedIn() {
 		t.Fatal("the session issued in the microsecond of the first sign-out survived the second")
 	}
-	b.clock.Add(time.Second)
+	b.clock.Advance(time.Second)
 	if r := laptop.login(g.Username, g.Password, ""); r.StatusCode != 303 || !laptop.signedIn() {
 		t.Fatalf("sign-in a second later: %d", r.StatusCode)
 	}
@@ -169,7 +169,7 @@ func TestSessionCutoffBoundary(t *testing.T) {
 		{"a microsecond after", cutoff.Add(time.Microsecond), true},
 		{"a second after", cutoff.Add(time.Second), true},
 	} {
-		b.clock.Add(tc.issued.Sub(b.clock.Now())) // the clock at the issue time
+		b.clock.Advance(tc.issued.Sub(b.clock.Now())) // the clock at the issue time
 		rec := httptest.NewRecorder()
 		b.portal.sessions.Set(rec, httptest.NewRequest("POST", "/login", nil), g.ID.String())
 		req := httptest.NewRequest("GET", "/app", nil)

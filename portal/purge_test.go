@@ -55,12 +55,12 @@ func TestPurgeJob(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			b.clock.Add(2 * 24 * time.Hour)
+			b.clock.Advance(2 * 24 * time.Hour)
 			denied := storage.GuestDenied
 			if _, err := b.store.UpdateGuest(ctx, ids["denied-lately"], storage.GuestUpdate{Status: &denied}); err != nil {
 				t.Fatal(err)
 			}
-			b.clock.Add(29 * 24 * time.Hour) // 31 days after t0
+			b.clock.Advance(29 * 24 * time.Hour) // 31 days after t0
 
 			st, err := b.portal.RunOnce(ctx)
 			if err != nil {

@@ -251,7 +251,7 @@ func TestRegisterRateLimit(t *testing.T) {
 	if r := c.get(mount + "/register"); r.StatusCode != 200 {
 		t.Fatalf("GET after the limit: %d", r.StatusCode)
 	}
-	b.clock.Add(time.Minute)
+	b.clock.Advance(time.Minute)
 	if r := c.post(mount+"/register", form); r.StatusCode != 422 {
 		t.Fatalf("after a minute: %d", r.StatusCode)
 	}
@@ -403,7 +403,7 @@ func TestRegisterNonceMustBeIssued(t *testing.T) {
 	} {
 		form := c.registerForm()
 		form.Set("nonce", tc.nonce(form))
-		b.clock.Add(tc.wait)
+		b.clock.Advance(tc.wait)
 		r := c.post(mount+"/register", form)
 		if r.StatusCode != 422 || !strings.Contains(r.body, "This form was out of date") {
 			t.Fatalf("%s nonce: %d\n%s", tc.name, r.StatusCode, r.body)
@@ -417,7 +417,7 @@ func TestRegisterNonceMustBeIssued(t *testing.T) {
 	}
 	// Within two hours the form works.
 	form := c.registerForm()
-	b.clock.Add(2*time.Hour - time.Minute)
+	b.clock.Advance(2*time.Hour - time.Minute)
 	if r := c.post(mount+"/register", form); r.StatusCode != 303 {
 		t.Fatalf("a form 1h59m old: %d\n%s", r.StatusCode, r.body)
 	}

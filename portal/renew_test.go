@@ -50,7 +50,7 @@ func TestRegisterRenews(t *testing.T) {
 			if _, err := b.store.UpdateGuest(ctx, old.ID, storage.GuestUpdate{Status: &tc.status, ExpiryNotifiedAt: &notified}); err != nil {
 				t.Fatal(err)
 			}
-			b.clock.Add(tc.age)
+			b.clock.Advance(tc.age)
 			mailsBefore := b.mailSeen(t)
 
 			c := b.client(t)
@@ -249,7 +249,7 @@ func TestRegisterDeniedCooloff(t *testing.T) {
 			if _, err := b.store.UpdateGuest(ctx, old.ID, storage.GuestUpdate{Status: &denied}); err != nil {
 				t.Fatal(err)
 			}
-			b.clock.Add(tc.age)
+			b.clock.Advance(tc.age)
 			seen := b.mailSeen(t)
 			c := b.client(t)
 			r, page := c.registerAs("Ada", "Lovelace", "ada@example.com")
@@ -297,7 +297,7 @@ func TestRegisterRenewAudit(t *testing.T) {
 			b := setup(t, func(c *Config) { c.Policy.SuccessWait = time.Millisecond; c.Policy.UsernamePolicy = policy })
 			ctx := context.Background()
 			old := registered(t, b, "ada@example.com")
-			b.clock.Add(25 * time.Hour)
+			b.clock.Advance(25 * time.Hour)
 			b.client(t).registerAs("Mallory", "Lovelace", "ada@example.com")
 			gs := b.guests(t)
 			if len(gs) != 1 || gs[0].ID == old.ID {

@@ -3,6 +3,7 @@ package portal
 import (
 	"context"
 	"encoding/json"
+	"github.com/lobbyhq/lobby/internal/testclock"
 	"html"
 	"io"
 	"net/http"
@@ -28,17 +29,7 @@ import (
 const mount = "/guest/portal"
 
 // testClock is a settable clock shared by the store and the portal.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *testClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+type testClock = testclock.Clock
 
 // fakeMailer records Track calls; with a dispatcher it hands them on.
 type fakeMailer struct {
@@ -83,7 +74,7 @@ func setup(t *testing.T, mod func(*Config)) *testBundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk := &testClock{t: time.Now().UTC().Truncate(time.Second)}
+	clk := testclock.New(time.Now().UTC().Truncate(time.Second))
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "lobby.db"), storage.Options{Sealer: sealer, Now: clk.Now})
 	if err != nil {

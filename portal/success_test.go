@@ -165,7 +165,7 @@ func TestSuccessPageCredentialsNeedTheCookie(t *testing.T) {
 		t.Fatal("one registration's cookie showed another's password")
 	}
 	// Fifteen minutes on, not even the registering browser sees it.
-	b.clock.Add(15*time.Minute + time.Second)
+	b.clock.Advance(15*time.Minute + time.Second)
 	if page := c.get(loc); strings.Contains(page.body, g.Password) || !strings.Contains(page.body, "You are registered") {
 		t.Fatalf("after 15 minutes:\n%s", page.body)
 	}
@@ -186,12 +186,12 @@ func TestSuccessPageRepeatedFormLater(t *testing.T) {
 		c.jar.SetCookies(u, []*http.Cookie{{Name: "lobby_registered", Path: u.Path, MaxAge: -1}})
 	}
 	forget()
-	b.clock.Add(time.Minute)
+	b.clock.Advance(time.Minute)
 	if page := c.get(c.post(mount+"/register", form).location()); !strings.Contains(page.body, "<code>"+g.Password+"</code>") {
 		t.Fatalf("the form sent again a minute later:\n%s", page.body)
 	}
 	forget()
-	b.clock.Add(20 * time.Minute)
+	b.clock.Advance(20 * time.Minute)
 	page := c.get(c.post(mount+"/register", form).location())
 	if page.StatusCode != 200 || strings.Contains(page.body, g.Password) || !strings.Contains(page.body, "You are registered") {
 		t.Fatalf("the form sent again 21 minutes later: %d\n%s", page.StatusCode, page.body)

@@ -71,7 +71,7 @@ func TestRateLimiterCapsItsBuckets(t *testing.T) {
 	}
 	// A second later every bucket but the busy one has refilled: a sweep
 	// at the cap drops those first.
-	clk.Add(2 * time.Second)
+	clk.Advance(2 * time.Second)
 	for i := range 5 {
 		l.Allow(fmt.Sprintf("new%d", i))
 	}

@@ -4,12 +4,12 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"github.com/lobbyhq/lobby/internal/testclock"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -18,19 +18,9 @@ import (
 var testKey = []byte("0123456789abcdef0123456789abcdef")
 
 // clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+type clock = testclock.Clock
 
-func newClock() *clock { return &clock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+func newClock() *clock { return testclock.New(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)) }
 
 func TestSigner(t *testing.T) {
 	t.Parallel()
@@ -105,7 +95,7 @@ func TestSessions(t *testing.T) {
 	if sess2.ID == sess.ID || sess2.CSRF == sess.CSRF {
 		t.Fatal("Set did not rotate the session")
 	}
-	clk.Add(time.Hour)
+	clk.Advance(time.Hour)
 	if _, ok := s.Get(req(c.Value)); ok {
 		t.Fatal("session accepted after maxAge")
 	}
@@ -124,7 +114,7 @@ func TestSessions(t *testing.T) {
 // count, from the start of their second.
 func TestSessionIssuedAt(t *testing.T) {
 	t.Parallel()
-	clk := &clock{t: time.Date(2030, 1, 2, 3, 4, 5, 123456789, time.UTC)}
+	clk := testclock.New(time.Date(2030, 1, 2, 3, 4, 5, 123456789, time.UTC))
 	s := NewSessions(testKey, "sess", time.Hour, false, SessionClock(clk.Now))
 	now := time.Date(2030, 1, 2, 3, 4, 5, 123456000, time.UTC)
 	get := func(value string) (Session, bool) {
@@ -294,7 +284,7 @@ func TestRateLimiter(t *testing.T) {
 	if c := do("192.0.2.1:1", "X-Forwarded-For", "198.51.100.7").Code; c != 429 {
 		t.Fatalf("untrusted X-Forwarded-For changed the key: %d", c)
 	}
-	clk.Add(2 * time.Second)
+	clk.Advance(2 * time.Second)
 	if c := do("192.0.2.1:1000").Code; c != 200 {
 		t.Fatalf("after refill: %d", c)
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"github.com/lobbyhq/lobby/internal/testclock"
 	"io"
 	"net"
 	"net/http"
@@ -13,7 +14,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,31 +27,14 @@ const exchangeScope = "https://outlook.office365.com/.default"
 
 type testBundle struct {
 	srv   *exchangetest.Server
-	clock *fakeClock
+	clock *testclock.Clock
 }
 
 func setup(t *testing.T) *testBundle {
 	t.Helper()
-	clock := &fakeClock{now: time.Date(2026, 2, 2, 5, 17, 34, 0, time.UTC)}
+	clock := testclock.New(time.Date(2026, 2, 2, 5, 17, 34, 0, time.UTC))
 	srv := exchangetest.NewServer(t, exchangetest.Options{Now: clock.Now})
 	return &testBundle{srv: srv, clock: clock}
-}
-
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
 }
 
 // ctx is a test context with a deadline, for waits.

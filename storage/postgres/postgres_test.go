@@ -2,7 +2,7 @@ package postgres_test
 
 import (
 	"fmt"
-	"sync"
+	"github.com/lobbyhq/lobby/internal/testclock"
 	"testing"
 	"time"
 
@@ -80,24 +80,6 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, backend())
 }
 
-// clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 func newSealer(t testing.TB) *storage.Sealer {
 	t.Helper()
 	k, err := storage.GenerateKey()
@@ -121,13 +103,13 @@ type testBundle struct {
 	url    string
 	schema string
 	opts   postgres.Options
-	clock  *clock
+	clock  *testclock.Clock
 }
 
 func setup(t *testing.T) *testBundle {
 	t.Helper()
 	url, schema := pgtest.Schema(t)
-	c := &clock{t: time.Date(2025, 3, 1, 9, 0, 0, 123456789, time.UTC)}
+	c := testclock.New(time.Date(2025, 3, 1, 9, 0, 0, 123456789, time.UTC))
 	return &testBundle{
 		url:    url,
 		schema: schema,

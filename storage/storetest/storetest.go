@@ -2,9 +2,9 @@ package storetest
 
 import (
 	"fmt"
+	"github.com/lobbyhq/lobby/internal/testclock"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -91,22 +91,7 @@ func Run(t *testing.T, b Backend) {
 }
 
 // clock is a settable clock for Options.Now.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+type clock struct{ *testclock.Clock }
 
 // now is the clock as the stores record it.
 func (c *clock) now() time.Time { return storage.Truncate(c.Now()) }
@@ -133,7 +118,7 @@ func newBundle(t *testing.T, b Backend) *bundle {
 	return &bundle{
 		open: b.New(t),
 		// Nanoseconds on purpose: stores keep microseconds.
-		clock:  &clock{t: time.Date(2025, 3, 1, 9, 0, 0, 123456789, time.UTC)},
+		clock:  &clock{testclock.New(time.Date(2025, 3, 1, 9, 0, 0, 123456789, time.UTC))},
 		sealer: newSealer(t),
 	}
 }
