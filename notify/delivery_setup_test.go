@@ -110,12 +110,27 @@ func (b *lockedBuffer) String() string {
 }
 
 // silentServer accepts connections and never says anything: a dial to it
-// succeeds and the wait for the SMTP greeting times out.
+// succeeds and the wait for the SMTP greeting (or a TLS handshake) times out.
 func silentServer(t testing.TB) (host string, port int) {
+	a := silentListener(t).addr
+	return a.IP.String(), a.Port
+}
+
+// silent is a listener that accepts TCP connections and never answers;
+// accepted gets a value per connection (dropped when nobody reads it).
+// Connections close when the test ends.
+type silent struct {
+	addr     *net.TCPAddr
+	accepted chan struct{}
+}
+
+func silentListener(t testing.TB) *silent {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	s := &silent{addr: ln.Addr().(*net.TCPAddr), accepted: make(chan struct{}, 16)}
 	var mu sync.Mutex
 	var conns []net.Conn
 	done := make(chan struct{})
@@ -129,6 +144,10 @@ func silentServer(t testing.TB) (host string, port int) {
 			mu.Lock()
 			conns = append(conns, c)
 			mu.Unlock()
+			select {
+			case s.accepted <- struct{}{}:
+			default:
+			}
 		}
 	}()
 	t.Cleanup(func() {
@@ -140,8 +159,7 @@ func silentServer(t testing.TB) (host string, port int) {
 			_ = c.Close()
 		}
 	})
-	a := ln.Addr().(*net.TCPAddr)
-	return a.IP.String(), a.Port
+	return s
 }
 
 // closedPort returns a loopback port nothing listens on.

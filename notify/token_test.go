@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -303,12 +302,12 @@ func TestTokenCacheSharesAFailure(t *testing.T) {
 func TestTokenCacheSlowFetchDoesNotBlockOthers(t *testing.T) {
 	t.Parallel()
 	b := deliverySetup(t, exchangetest.Options{})
-	hang := hangingTLSServer(t)
+	hang := silentListener(t) // a token endpoint that never answers
 	c := NewTokenCache(TokenCacheOptions{MaxEntries: 1})
 	t.Cleanup(func() { _ = c.Close() })
 
 	slow := b.settings
-	slow.Version, slow.TokenEndpointBase, slow.ConnTimeout = 7, "https://"+hang.addr, 30*time.Second
+	slow.Version, slow.TokenEndpointBase, slow.ConnTimeout = 7, "https://"+hang.addr.String(), 30*time.Second
 	slowCtx, cancelSlow := context.WithCancel(ctxT(t))
 	defer cancelSlow()
 	slowDone := make(chan struct{})
@@ -327,49 +326,4 @@ func TestTokenCacheSlowFetchDoesNotBlockOthers(t *testing.T) {
 	}
 	cancelSlow()
 	<-slowDone
-}
-
-// hangingTLSServer accepts TCP connections and never answers; accepted gets
-// a value per connection. Connections close when the test ends.
-type hangServer struct {
-	addr     string
-	accepted chan struct{}
-}
-
-func hangingTLSServer(t *testing.T) *hangServer {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := &hangServer{addr: ln.Addr().String(), accepted: make(chan struct{}, 16)}
-	var mu sync.Mutex
-	var conns []net.Conn
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			select {
-			case h.accepted <- struct{}{}:
-			default:
-			}
-		}
-	}()
-	t.Cleanup(func() {
-		_ = ln.Close()
-		<-done
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			_ = c.Close()
-		}
-	})
-	return h
 }
