@@ -26,6 +26,7 @@ type Store interface {
 	Close() error
 
 	GuestStore
+	JobStore
 	StaffStore
 	SettingsStore
 	OutboxStore
@@ -143,7 +144,9 @@ type OutboxStore interface {
 	// PurgeMail deletes the sent and dead messages last updated before
 	// olderThan and returns how many it deleted; queued, deferred and
 	// leased messages stay whatever their age. A purged message's
-	// idempotency key is free again.
+	// idempotency key is free again. It deletes in statements of at most
+	// MaxPurgeBatch rows, each its own transaction outside WithTx, so that no
+	// one statement holds SQLite's writer for long.
 	PurgeMail(ctx context.Context, olderThan time.Time) (int, error)
 }
 

@@ -351,14 +351,3 @@ func (s *Store) CountMail(ctx context.Context) (map[storage.MailStatus]int, erro
 	}
 	return counts, wrap("count mail", rows.Err())
 }
-
-// PurgeMail deletes the sent and dead messages last updated before
-// olderThan and returns how many it deleted.
-func (s *Store) PurgeMail(ctx context.Context, olderThan time.Time) (int, error) {
-	tag, err := s.db.Exec(ctx, `DELETE FROM outbox WHERE status IN ('sent', 'dead') AND updated_at < $1`,
-		storage.Truncate(olderThan))
-	if err != nil {
-		return 0, wrap("purge mail", err)
-	}
-	return int(tag.RowsAffected()), nil
-}

@@ -376,18 +376,3 @@ func (s *Store) CountMail(ctx context.Context) (map[storage.MailStatus]int, erro
 	}
 	return counts, nil
 }
-
-// PurgeMail deletes the sent and dead messages last updated before
-// olderThan and returns how many it deleted.
-func (s *Store) PurgeMail(ctx context.Context, olderThan time.Time) (int, error) {
-	res, err := s.writer().ExecContext(ctx, "DELETE FROM outbox WHERE status IN ('sent', 'dead') AND updated_at < ?",
-		micros(olderThan))
-	if err != nil {
-		return 0, fmt.Errorf("sqlite: purge mail: %w", err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, fmt.Errorf("sqlite: purge mail: %w", err)
-	}
-	return int(n), nil
-}

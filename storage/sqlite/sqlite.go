@@ -86,6 +86,14 @@ func Open(ctx context.Context, path string, opts storage.Options) (*Store, error
 		}
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
+	// Statistics for the query planner: analyzes the tables that have none
+	// or whose size changed much since (a bounded sample, so quick on a
+	// large file). Best effort: a database busy with another process's
+	// writes gets its turn at the next Optimize.
+	if _, err := s.w.ExecContext(ctx, "PRAGMA optimize=0x10002"); err != nil && !busy(err) {
+		s.w.Close()
+		return nil, fmt.Errorf("sqlite: open %s: optimize: %w", path, err)
+	}
 	s.r, err = sql.Open("sqlite", path+"?_busy_timeout="+bt+"&_foreign_keys=1&_query_only=1")
 	if err != nil {
 		s.w.Close()
