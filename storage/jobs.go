@@ -20,8 +20,8 @@ type JobStore interface {
 	// PurgeGuests deletes up to limit guests that job (DuePurgeExpired or
 	// DuePurgeDenied) selects with key < before, oldest key first, in one
 	// statement that checks the conditions on each row as it deletes it (a
-	// guest renewed meanwhile stays). It returns the deleted guests without
-	// their passwords. limit <= 0 or above MaxPurgeBatch is MaxPurgeBatch.
+	// guest renewed meanwhile stays). It returns the deleted guests, in no
+	// particular order, without their passwords. limit <= 0 or above MaxPurgeBatch is MaxPurgeBatch.
 	PurgeGuests(ctx context.Context, job GuestJob, before time.Time, limit int) ([]*Guest, error)
 	// Optimize keeps the query planner's statistics current: SQLite runs
 	// PRAGMA optimize (which analyzes the tables whose statistics are
