@@ -42,6 +42,7 @@ func (p *Portal) RunJobs(ctx context.Context) error {
 		}
 	}()
 	leading := false
+	optimized := p.now() // the store refreshed its statistics when it opened
 	for {
 		ok, err := p.store.TryLeader(ctx, leaderLock, owner, 3*interval)
 		switch {
@@ -52,10 +53,18 @@ func (p *Portal) RunJobs(ctx context.Context) error {
 			p.log.Info("portal: jobs: leadership changed", "leader", ok, "owner", owner)
 		}
 		if ok {
-			if st, err := p.RunOnce(ctx); err != nil && ctx.Err() == nil {
+			st, err := p.RunOnce(ctx)
+			changed := st.Notified + st.Expired + st.Purged + st.MailPurged
+			if err != nil && ctx.Err() == nil {
 				p.log.Error("portal: jobs", "error", err.Error(), "notified", st.Notified, "expired", st.Expired, "purged", st.Purged, "mail_purged", st.MailPurged)
-			} else if st.Notified+st.Expired+st.Purged+st.MailPurged > 0 {
+			} else if changed > 0 {
 				p.log.Info("portal: jobs done", "notified", st.Notified, "expired", st.Expired, "purged", st.Purged, "mail_purged", st.MailPurged)
+			}
+			if now := p.now(); changed >= optimizeAfterRows || now.Sub(optimized) >= optimizeEvery {
+				optimized = now
+				if err := p.store.Optimize(ctx); err != nil && ctx.Err() == nil {
+					p.log.Warn("portal: jobs: refresh the query planner's statistics", "error", err.Error())
+				}
 			}
 		}
 		select {
@@ -65,6 +74,14 @@ func (p *Portal) RunJobs(ctx context.Context) error {
 		}
 	}
 }
+
+// The leader asks the store to refresh the query planner's statistics
+// (storage.JobStore.Optimize) after a run that changed this many rows, and
+// at least this often.
+const (
+	optimizeAfterRows = 1000
+	optimizeEvery     = 6 * time.Hour
+)
 
 func jobOwner() string {
 	host, _ := os.Hostname()
@@ -108,11 +125,15 @@ func (p *Portal) RunOnce(ctx context.Context) (JobStats, error) {
 	return st, nil
 }
 
-// eachGuest calls fn for every guest f selects, page by page.
-func (p *Portal) eachGuest(ctx context.Context, f storage.GuestFilter, fn func(*storage.Guest) error) error {
-	f.Limit = 200
+// jobPage is how many guests a job reads at a time.
+const jobPage = 200
+
+// eachDue calls fn for every guest f selects, page by page: each page is
+// one index range read from where the last one ended.
+func (p *Portal) eachDue(ctx context.Context, f storage.DueFilter, fn func(*storage.Guest) error) error {
+	f.Limit = jobPage
 	for {
-		page, err := p.store.ListGuests(ctx, f)
+		page, err := p.store.ListGuestsDue(ctx, f)
 		if err != nil {
 			return err
 		}
@@ -121,10 +142,10 @@ func (p *Portal) eachGuest(ctx context.Context, f storage.GuestFilter, fn func(*
 				return err
 			}
 		}
-		if page.Next == "" || len(page.Guests) == 0 {
+		if page.Next.IsZero() {
 			return nil
 		}
-		f.After = page.Next
+		f.Cursor = page.Next
 	}
 }
 
@@ -134,12 +155,12 @@ func (p *Portal) notifyExpiring(ctx context.Context) (int, error) {
 	count := 0
 	var ids []uuid.UUID
 	defer func() { p.track(ids...) }()
-	err := p.eachGuest(ctx, storage.GuestFilter{
-		Status: []storage.GuestStatus{storage.GuestActive}, ValidUntilBefore: now.Add(notice), ExpiryNotNotified: true,
+	// Active guests not told yet whose access ends within the notice
+	// period, and whose validity is longer than it: the query selects
+	// exactly these.
+	err := p.eachDue(ctx, storage.DueFilter{
+		Job: storage.DueExpiryNotice, After: now, Before: now.Add(notice), Notice: notice,
 	}, func(g *storage.Guest) error {
-		if !g.ValidUntil.After(now) || !g.ValidFrom.Before(g.ValidUntil.Add(-notice)) {
-			return nil
-		}
 		var mid uuid.UUID
 		err := p.store.WithTx(ctx, func(tx storage.Store) error {
 			cur, err := tx.GetGuest(ctx, g.ID)
@@ -181,11 +202,7 @@ var errSkip = errors.New("portal: nothing to do")
 func (p *Portal) expire(ctx context.Context) (int, error) {
 	now := p.now()
 	count := 0
-	// Suspended guests too: otherwise one past its validity would never be
-	// purged, and its address could never register again.
-	err := p.eachGuest(ctx, storage.GuestFilter{
-		Status: []storage.GuestStatus{storage.GuestActive, storage.GuestSuspended}, ValidUntilBefore: now,
-	}, func(g *storage.Guest) error {
+	expireOne := func(g *storage.Guest) error {
 		err := p.store.WithTx(ctx, func(tx storage.Store) error {
 			cur, err := tx.GetGuest(ctx, g.ID)
 			if err != nil {
@@ -215,6 +232,13 @@ func (p *Portal) expire(ctx context.Context) (int, error) {
 		}
 		count++
 		return nil
-	})
-	return count, err
+	}
+	// Suspended guests too: otherwise one past its validity would never be
+	// purged, and its address could never register again.
+	for _, job := range []storage.GuestJob{storage.DueExpireActive, storage.DueExpireSuspended} {
+		if err := p.eachDue(ctx, storage.DueFilter{Job: job, Before: now}, expireOne); err != nil {
+			return count, err
+		}
+	}
+	return count, nil
 }

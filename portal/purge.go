@@ -2,7 +2,6 @@ package portal
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/lobbyhq/lobby/storage"
@@ -10,62 +9,43 @@ import (
 
 // purge deletes the guests whose registration ended more than PurgeAfter
 // ago: expired ones by ValidUntil, denied ones by their last change (the
-// denial). Each goes in its own transaction with an audit entry, and only
-// if it is still as read (a renewal or a sponsor may have changed it
-// meanwhile). It returns how many it deleted.
+// denial). They go in batches of storage.MaxPurgeBatch, each one statement
+// that checks every row as it deletes it (a renewal or a sponsor may have
+// changed a guest meanwhile: then it stays), in a transaction with an
+// audit entry per guest. It returns how many it deleted.
 func (p *Portal) purge(ctx context.Context) (int, error) {
 	keep := p.cfg.Policy.PurgeAfter
 	if keep < 0 {
 		return 0, nil
 	}
 	cutoff := p.now().Add(-keep)
-	due := func(g *storage.Guest) bool {
-		switch g.Status {
-		case storage.GuestExpired:
-			return g.ValidUntil.Before(cutoff)
-		case storage.GuestDenied:
-			return g.UpdatedAt.Before(cutoff)
-		}
-		return false
-	}
 	count := 0
-	purgeOne := func(g *storage.Guest) error {
-		if !due(g) {
-			return nil
-		}
-		err := p.store.WithTx(ctx, func(tx storage.Store) error {
-			cur, err := tx.GetGuest(ctx, g.ID)
+	for _, job := range []storage.GuestJob{storage.DuePurgeExpired, storage.DuePurgeDenied} {
+		for {
+			var gone []*storage.Guest
+			err := p.store.WithTx(ctx, func(tx storage.Store) error {
+				var err error
+				if gone, err = tx.PurgeGuests(ctx, job, cutoff, storage.MaxPurgeBatch); err != nil {
+					return err
+				}
+				for _, g := range gone {
+					if err := tx.Audit(ctx, storage.AuditEntry{Actor: "system", Action: "guest.purge", Subject: g.ID.String(),
+						Detail: fmt.Sprintf("%s, kept %s", g.Status, keep)}); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
 			if err != nil {
-				return err
+				return count, fmt.Errorf("%s: %w", job, err)
 			}
-			if !due(cur) {
-				return errSkip
+			count += len(gone)
+			if len(gone) < storage.MaxPurgeBatch {
+				break
 			}
-			// Claim the row as read (a renewal or a sponsor may change it
-			// meanwhile: then ErrConflict, and the next run sees it anew).
-			if _, err := tx.UpdateGuest(ctx, cur.ID, storage.GuestUpdate{IfStatus: &cur.Status, IfUpdatedAt: &cur.UpdatedAt}); err != nil {
-				return err
-			}
-			if err := tx.DeleteGuest(ctx, cur.ID); err != nil {
-				return err
-			}
-			return tx.Audit(ctx, storage.AuditEntry{Actor: "system", Action: "guest.purge", Subject: cur.ID.String(),
-				Detail: fmt.Sprintf("%s, kept %s", cur.Status, keep)})
-		})
-		switch {
-		case errors.Is(err, errSkip), errors.Is(err, storage.ErrNotFound), errors.Is(err, storage.ErrConflict):
-			return nil
-		case err != nil:
-			return fmt.Errorf("guest %s: %w", g.ID, err)
 		}
-		count++
-		return nil
 	}
-	err := p.eachGuest(ctx, storage.GuestFilter{Status: []storage.GuestStatus{storage.GuestExpired}, ValidUntilBefore: cutoff}, purgeOne)
-	if err == nil {
-		err = p.eachGuest(ctx, storage.GuestFilter{Status: []storage.GuestStatus{storage.GuestDenied}}, purgeOne)
-	}
-	return count, err
+	return count, nil
 }
 
 // purgeMail deletes sent and dead emails last changed more than PurgeAfter
