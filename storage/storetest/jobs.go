@@ -86,7 +86,7 @@ func testGuestsDue(t *testing.T, b Backend) {
 	n2 := bb.jobGuest(t, "n2", active, -48*h, 3*h, false)
 	n3 := bb.jobGuest(t, "n3", active, -48*h, 3*h, false) // ties n2: the id orders them
 	n4 := bb.jobGuest(t, "n4", active, -48*h, 23*h, false)
-	bb.jobGuest(t, "told", active, -48*h, 2*h, true)                    // told already
+	bb.jobGuest(t, "told", active, -48*h, 2*h, true)                     // told already
 	bb.jobGuest(t, "short", active, -h, 2*h, false)                      // validity within the notice
 	bb.jobGuest(t, "later", active, -48*h, 25*h, false)                  // ends after the notice period
 	bb.jobGuest(t, "edge", active, -48*h, notice, false)                 // ends just at now+notice: not yet
