@@ -97,7 +97,7 @@ func TestJobPlansUseTheirIndexes(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	now := time.Now().UTC()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "lobby.db"), storage.Options{Sealer: testSealer(t)})
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "lobby.db"), storage.Options{Sealer: testSealerTB(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

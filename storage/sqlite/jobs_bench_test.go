@@ -1,0 +1,95 @@
+package sqlite
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lobbyhq/lobby/storage"
+	"github.com/lobbyhq/lobby/storage/storetest"
+)
+
+// BenchmarkJobs1M: the lifecycle jobs at a million guests and a million
+// messages (LOBBY_BENCH_1M=1; see storetest.BenchJobs1M).
+func BenchmarkJobs1M(b *testing.B) {
+	storetest.BenchJobs1M(b, storetest.JobsBenchBackend{
+		Name: "sqlite",
+		Seeded: func(b *testing.B, now time.Time, guests, mail int) storage.Store {
+			path := filepath.Join(b.TempDir(), "lobby.db")
+			opts := storage.Options{Sealer: testSealerTB(b)}
+			s, err := Open(b.Context(), path, opts)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := seedJobs(b.Context(), s, now, guests, mail); err != nil {
+				b.Fatal(err)
+			}
+			// Reopen, as after a restart: Open refreshes the statistics.
+			if err := s.Close(); err != nil {
+				b.Fatal(err)
+			}
+			if s, err = Open(b.Context(), path, opts); err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { s.Close() })
+			if err := s.Optimize(b.Context()); err != nil {
+				b.Fatal(err)
+			}
+			return s
+		},
+		OldSchema: func(b *testing.B, st storage.Store) {
+			s := st.(*Store)
+			if _, err := s.w.ExecContext(b.Context(), `DROP INDEX guests_status_valid_until_id_idx;
+				DROP INDEX guests_expiry_notice_idx; DROP INDEX guests_denied_idx; DROP INDEX outbox_purge_idx;
+				CREATE INDEX guests_status_valid_until_idx ON guests (status, valid_until); ANALYZE`); err != nil {
+				b.Fatal(err)
+			}
+		},
+		OldPurgeMail: func(b *testing.B, st storage.Store, olderThan time.Time) int {
+			res, err := st.(*Store).w.ExecContext(b.Context(), "DELETE FROM outbox WHERE status IN ('sent', 'dead') AND updated_at < ?", micros(olderThan))
+			if err != nil {
+				b.Fatal(err)
+			}
+			n, _ := res.RowsAffected()
+			return int(n)
+		},
+		Plans: func(b *testing.B, st storage.Store, now time.Time) string {
+			s := st.(*Store)
+			var out []string
+			for _, c := range jobPlanCases(b, now) {
+				rows, err := s.r.QueryContext(b.Context(), "EXPLAIN QUERY PLAN "+c.sql, c.args...)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for rows.Next() {
+					var id, parent, notused int
+					var detail string
+					if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+						b.Fatal(err)
+					}
+					out = append(out, c.name+": "+detail)
+				}
+				rows.Close()
+			}
+			return strings.Join(out, "\n")
+		},
+	})
+}
+
+func testSealerTB(b testing.TB) *storage.Sealer {
+	b.Helper()
+	k, err := storage.GenerateKey()
+	if err != nil {
+		b.Fatal(err)
+	}
+	key, err := storage.ParseKey(k)
+	if err != nil {
+		b.Fatal(err)
+	}
+	sealer, err := storage.NewSealer(key)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return sealer
+}
