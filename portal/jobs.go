@@ -130,7 +130,7 @@ const jobPage = 200
 
 // eachDue calls fn for every guest f selects, page by page: each page is
 // one index range read from where the last one ended.
-func (p *Portal) eachDue(ctx context.Context, f storage.DueFilter, fn func(*storage.Guest) error) error {
+func (p *Portal) eachDue(ctx context.Context, f storage.DueFilter, fn func(storage.DueGuest) error) error {
 	f.Limit = jobPage
 	for {
 		page, err := p.store.ListGuestsDue(ctx, f)
@@ -160,14 +160,14 @@ func (p *Portal) notifyExpiring(ctx context.Context) (int, error) {
 	// exactly these.
 	err := p.eachDue(ctx, storage.DueFilter{
 		Job: storage.DueExpiryNotice, After: now, Before: now.Add(notice), Notice: notice,
-	}, func(g *storage.Guest) error {
+	}, func(g storage.DueGuest) error {
 		var mid uuid.UUID
 		err := p.store.WithTx(ctx, func(tx storage.Store) error {
 			cur, err := tx.GetGuest(ctx, g.ID)
 			if err != nil {
 				return err
 			}
-			if cur.Status != storage.GuestActive || !cur.ExpiryNotifiedAt.IsZero() || !cur.ValidUntil.Equal(g.ValidUntil) {
+			if cur.Status != storage.GuestActive || !cur.ExpiryNotifiedAt.IsZero() || !cur.ValidUntil.Equal(g.Key) {
 				return errSkip
 			}
 			m, err := p.expiryMessage(cur)
@@ -202,7 +202,7 @@ var errSkip = errors.New("portal: nothing to do")
 func (p *Portal) expire(ctx context.Context) (int, error) {
 	now := p.now()
 	count := 0
-	expireOne := func(g *storage.Guest) error {
+	expireOne := func(g storage.DueGuest) error {
 		err := p.store.WithTx(ctx, func(tx storage.Store) error {
 			cur, err := tx.GetGuest(ctx, g.ID)
 			if err != nil {

@@ -13,8 +13,9 @@ import (
 // table, and a run with nothing due costs almost nothing.
 type JobStore interface {
 	// ListGuestsDue returns one page of the guests that f.Job selects,
-	// ordered by the job's key and id, without their passwords (as
-	// ListGuests). Every condition of the job is in the query: nothing
+	// ordered by the job's key and id: their ids and keys, read from the
+	// job's index alone (the job reads each guest in the transaction that
+	// acts on it). Every condition of the job is in the query: nothing
 	// comes back only to be skipped.
 	ListGuestsDue(ctx context.Context, f DueFilter) (*DuePage, error)
 	// PurgeGuests deletes up to limit guests that job (DuePurgeExpired or
@@ -113,8 +114,15 @@ func (c DueCursor) IsZero() bool { return c.Key.IsZero() && c.ID == uuid.Nil }
 
 // DuePage is one page of a job's guests. Next is zero on the last page.
 type DuePage struct {
-	Guests []*Guest
+	Guests []DueGuest
 	Next   DueCursor
+}
+
+// DueGuest is a guest a job selected: its id and its key in the job's
+// order (DueKey).
+type DueGuest struct {
+	ID  uuid.UUID
+	Key time.Time
 }
 
 // DueKey is g's key in job's order: ValidUntil, or UpdatedAt for

@@ -43,7 +43,10 @@ func dueSpecOf(job storage.GuestJob) (dueSpec, error) {
 // dueSQL is ListGuestsDue's statement for job: $1 Before, ($2, $3) the
 // cursor (exclusive), $4 the row limit, and $5 the notice (expiry notices
 // only). The key is bounded from below by the row comparison alone, which
-// the index scan starts from.
+// the index scan starts from. It reads ids and keys only, which every job's
+// index holds (with valid_from for the notice check), so a page is an
+// index-only scan that reads no row (on the pages autovacuum has marked
+// all-visible).
 func dueSQL(job storage.GuestJob) (string, error) {
 	d, err := dueSpecOf(job)
 	if err != nil {
@@ -51,16 +54,15 @@ func dueSQL(job storage.GuestJob) (string, error) {
 	}
 	if job == storage.DueExpiryNotice {
 		// In two steps: the page's ids from an index-only scan of the
-		// partial index (valid_from is in it, so the guests whose validity
-		// is within the notice are passed over without reading their rows,
-		// and the planner prefers it to walking (status, valid_until, id)
-		// through the rows of every active guest ending soon), then their
-		// rows, which ListGuestsDue puts in key order.
-		return `SELECT ` + guestListColumns + ` FROM guests WHERE id = ANY(ARRAY(
+		// partial index, which the planner picks for this shape (for the
+		// one-step query it walks (status, valid_until, id) through the
+		// rows of every active guest ending soon, told or not), then their
+		// keys by primary key; ListGuestsDue puts them in key order.
+		return `SELECT id, valid_until FROM guests WHERE id = ANY(ARRAY(
 			SELECT id FROM guests WHERE ` + d.where + ` AND valid_until < $1 AND (valid_until, id) > ($2, $3)
 			ORDER BY valid_until, id LIMIT $4))`, nil
 	}
-	return `SELECT ` + guestListColumns + ` FROM guests
+	return `SELECT id, ` + d.key + ` FROM guests
 		WHERE ` + d.where + ` AND ` + d.key + ` < $1 AND (` + d.key + `, id) > ($2, $3)
 		ORDER BY ` + d.key + `, id LIMIT $4`, nil
 }
@@ -90,21 +92,29 @@ func (s *Store) ListGuestsDue(ctx context.Context, f storage.DueFilter) (*storag
 	if err != nil {
 		return nil, wrap("list guests due", err)
 	}
-	gs, err := s.collectGuests(rows)
-	if err != nil {
+	defer rows.Close()
+	page := &storage.DuePage{Guests: []storage.DueGuest{}}
+	for rows.Next() {
+		var g storage.DueGuest
+		if err := rows.Scan(&g.ID, &g.Key); err != nil {
+			return nil, wrap("list guests due", err)
+		}
+		g.Key = storage.Truncate(g.Key)
+		page.Guests = append(page.Guests, g)
+	}
+	if err := rows.Err(); err != nil {
 		return nil, wrap("list guests due", err)
 	}
-	slices.SortFunc(gs, func(a, b *storage.Guest) int { // (expiry notices come unordered)
-		if c := storage.DueKey(f.Job, a).Compare(storage.DueKey(f.Job, b)); c != 0 {
+	slices.SortFunc(page.Guests, func(a, b storage.DueGuest) int { // expiry notices come unordered
+		if c := a.Key.Compare(b.Key); c != 0 {
 			return c
 		}
 		return bytes.Compare(a.ID[:], b.ID[:])
 	})
-	page := &storage.DuePage{Guests: gs}
-	if len(gs) > limit {
-		page.Guests = gs[:limit]
-		last := gs[limit-1]
-		page.Next = storage.DueCursor{Key: storage.DueKey(f.Job, last), ID: last.ID}
+	if len(page.Guests) > limit {
+		page.Guests = page.Guests[:limit]
+		last := page.Guests[limit-1]
+		page.Next = storage.DueCursor{Key: last.Key, ID: last.ID}
 	}
 	return page, nil
 }

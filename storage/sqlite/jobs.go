@@ -46,9 +46,9 @@ func dueSpecOf(job storage.GuestJob) (dueSpec, error) {
 // dueSQL is ListGuestsDue's statement for job, with numbered parameters as
 // on Postgres: ?1 Before, (?2, ?3) the cursor (exclusive), ?4 the row limit,
 // and ?5 the notice in microseconds (expiry notices only; valid_from is in
-// that index, so the check runs before the row is read). The key is bounded
-// from below by the row value comparison alone, which the index search
-// starts from.
+// that index). The key is bounded from below by the row value comparison
+// alone, which the index search starts from. It reads ids and keys only,
+// which every job's index holds: a page reads no row of the table.
 func dueSQL(job storage.GuestJob) (string, error) {
 	d, err := dueSpecOf(job)
 	if err != nil {
@@ -58,7 +58,7 @@ func dueSQL(job storage.GuestJob) (string, error) {
 	if job == storage.DueExpiryNotice {
 		where += ` AND (valid_from IS NULL OR valid_from < valid_until - ?5)`
 	}
-	return `SELECT ` + guestListCols + ` FROM guests INDEXED BY ` + d.index + ` WHERE ` + where + `
+	return `SELECT id, ` + d.key + ` FROM guests INDEXED BY ` + d.index + ` WHERE ` + where + `
 		ORDER BY ` + d.key + `, id LIMIT ?4`, nil
 }
 
@@ -87,15 +87,26 @@ func (s *Store) ListGuestsDue(ctx context.Context, f storage.DueFilter) (*storag
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list guests due: %w", err)
 	}
-	gs, err := s.collectGuests(rows)
-	if err != nil {
+	defer rows.Close()
+	page := &storage.DuePage{Guests: []storage.DueGuest{}}
+	for rows.Next() {
+		var (
+			g   storage.DueGuest
+			key sql.NullInt64
+		)
+		if err := rows.Scan(&g.ID, &key); err != nil {
+			return nil, fmt.Errorf("sqlite: list guests due: %w", err)
+		}
+		g.Key = fromMicros(key)
+		page.Guests = append(page.Guests, g)
+	}
+	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("sqlite: list guests due: %w", err)
 	}
-	page := &storage.DuePage{Guests: gs}
-	if len(gs) > limit {
-		page.Guests = gs[:limit]
-		last := gs[limit-1]
-		page.Next = storage.DueCursor{Key: storage.DueKey(f.Job, last), ID: last.ID}
+	if len(page.Guests) > limit {
+		page.Guests = page.Guests[:limit]
+		last := page.Guests[limit-1]
+		page.Next = storage.DueCursor{Key: last.Key, ID: last.ID}
 	}
 	return page, nil
 }

@@ -158,7 +158,7 @@ func BenchJobs1M(b *testing.B, be JobsBenchBackend) {
 		{Job: storage.DuePurgeDenied, Before: later.Add(-purgeAfter)},
 	}
 	var allPages latencies
-	due := map[storage.GuestJob][]*storage.Guest{}
+	due := map[storage.GuestJob][]storage.DueGuest{}
 	for _, f := range walks {
 		f.Limit = page
 		var l latencies
