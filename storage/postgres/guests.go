@@ -74,14 +74,14 @@ func (s *Store) CreateGuest(ctx context.Context, g *storage.Guest) error {
 	stored.ExpiryNotifiedAt, stored.SessionsValidAfter = trunc(stored.ExpiryNotifiedAt), trunc(stored.SessionsValidAfter)
 	stored.CreatedAt, stored.UpdatedAt = storage.Truncate(stored.CreatedAt), storage.Truncate(stored.UpdatedAt)
 
-	tag, err := s.db.Exec(ctx, `INSERT INTO guests (`+guestColumns+`, username_key)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
+	tag, err := s.db.Exec(ctx, `INSERT INTO guests (`+guestColumns+`, username_key, search_key)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
 		ON CONFLICT DO NOTHING`,
 		stored.ID, stored.Username, s.sealer.SealString(stored.Password, storage.GuestPasswordAD(stored.ID)), stored.FirstName,
 		stored.LastName, stored.Email, stored.Phone, stored.Company, stored.PersonVisited, stored.Reason,
 		uuidIn(stored.SponsorID), stored.GuestType, string(stored.Status), tsIn(stored.ValidFrom),
 		tsIn(stored.ValidUntil), tsIn(stored.ExpiryNotifiedAt), stored.CreatedAt, stored.UpdatedAt,
-		tsIn(stored.SessionsValidAfter), storage.FoldKey(stored.Username))
+		tsIn(stored.SessionsValidAfter), storage.FoldKey(stored.Username), storage.SearchKey(&stored))
 	if err != nil {
 		return wrap("create guest", err)
 	}
@@ -142,8 +142,8 @@ func (s *Store) GetGuestByEmail(ctx context.Context, email string) (*storage.Gue
 	return g, wrap("get guest by email", err)
 }
 
-// ListGuests returns one page of guests matching f, newest first, without
-// their passwords.
+// ListGuests returns one page of guests matching f in f.Sort's order,
+// without their passwords.
 func (s *Store) ListGuests(ctx context.Context, f storage.GuestFilter) (*storage.GuestPage, error) {
 	var (
 		where []string
@@ -163,14 +163,8 @@ func (s *Store) ListGuests(ctx context.Context, f storage.GuestFilter) (*storage
 	if f.SponsorID != uuid.Nil {
 		where = append(where, "sponsor_id = "+arg(f.SponsorID))
 	}
-	if q := strings.TrimSpace(f.Query); q != "" {
-		// The folded columns against the folded query; the others by lower().
-		folded, p := arg(storage.FoldKey(q)), arg(strings.ToLower(q))
-		ors := []string{"strpos(username_key, " + folded + ") > 0", "strpos(email, " + folded + ") > 0"}
-		for _, col := range []string{"first_name", "last_name", "first_name || ' ' || last_name", "company", "phone"} {
-			ors = append(ors, "strpos(lower("+col+"), "+p+") > 0")
-		}
-		where = append(where, "("+strings.Join(ors, " OR ")+")")
+	if cond := searchCondition(f.Query, arg); cond != "" {
+		where = append(where, cond)
 	}
 	if !f.ValidUntilBefore.IsZero() {
 		where = append(where, "valid_until < "+arg(storage.Truncate(f.ValidUntilBefore)))
@@ -178,19 +172,24 @@ func (s *Store) ListGuests(ctx context.Context, f storage.GuestFilter) (*storage
 	if f.ExpiryNotNotified {
 		where = append(where, "expiry_notified_at IS NULL")
 	}
-	if f.After != "" {
-		c, err := storage.DecodeCursor(f.After)
-		if err != nil {
-			return nil, fmt.Errorf("postgres: list guests: %w", err)
-		}
-		where = append(where, "(created_at, id) < ("+arg(c.CreatedAt)+", "+arg(c.ID)+")")
+	order, next, err := listOrder(f, arg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list guests: %w", err)
+	}
+	if order.after != "" {
+		where = append(where, order.after)
 	}
 	limit := storage.PageLimit(f.Limit)
 	sql := `SELECT ` + guestListColumns + ` FROM guests`
 	if len(where) > 0 {
 		sql += " WHERE " + strings.Join(where, " AND ")
 	}
-	sql += " ORDER BY created_at DESC, id DESC LIMIT " + arg(limit+1)
+	sql += " ORDER BY " + order.by + " LIMIT " + arg(limit+1)
+	if f.Query != "" {
+		// Planned with the query's own pattern, not a generic plan, so
+		// that Postgres weighs the trigram index against the order's.
+		args = append([]any{pgx.QueryExecModeExec}, args...)
+	}
 
 	rows, err := s.db.Query(ctx, sql, args...)
 	if err != nil {
@@ -211,7 +210,7 @@ func (s *Store) ListGuests(ctx context.Context, f storage.GuestFilter) (*storage
 	if len(page.Guests) > limit {
 		page.Guests = page.Guests[:limit]
 		last := page.Guests[limit-1]
-		page.Next = storage.EncodeCursor(storage.Cursor{CreatedAt: last.CreatedAt, ID: last.ID})
+		page.Next = next(last)
 	}
 	return page, nil
 }

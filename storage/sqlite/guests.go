@@ -88,11 +88,11 @@ func (s *Store) CreateGuest(ctx context.Context, g *storage.Guest) error {
 		updated = created
 	}
 	email := storage.FoldKey(g.Email)
-	_, err := s.writer().ExecContext(ctx, `INSERT INTO guests (`+guestCols+`, username_key) VALUES (`+placeholders(20)+`)`,
+	_, err := s.writer().ExecContext(ctx, `INSERT INTO guests (`+guestCols+`, username_key, search_key) VALUES (`+placeholders(21)+`)`,
 		id.String(), g.Username, s.sealer.SealString(g.Password, storage.GuestPasswordAD(id)), g.FirstName, g.LastName, email,
 		g.Phone, g.Company, g.PersonVisited, g.Reason, nullUUID(g.SponsorID), g.GuestType, string(g.Status),
 		nullMicros(g.ValidFrom), nullMicros(g.ValidUntil), nullMicros(g.ExpiryNotifiedAt), micros(created), micros(updated),
-		nullMicros(g.SessionsValidAfter), storage.FoldKey(g.Username))
+		nullMicros(g.SessionsValidAfter), storage.FoldKey(g.Username), storage.SearchKey(g))
 	if err != nil {
 		return guestConflict("create guest", err)
 	}
@@ -138,8 +138,8 @@ func (s *Store) GetGuestByEmail(ctx context.Context, email string) (*storage.Gue
 	return s.getGuest(ctx, "email", "email = ? AND email <> ''", storage.FoldKey(email))
 }
 
-// ListGuests returns one page of guests matching f, newest first, without
-// their passwords.
+// ListGuests returns one page of guests matching f in f.Sort's order,
+// without their passwords.
 func (s *Store) ListGuests(ctx context.Context, f storage.GuestFilter) (*storage.GuestPage, error) {
 	var (
 		where []string
@@ -149,44 +149,38 @@ func (s *Store) ListGuests(ctx context.Context, f storage.GuestFilter) (*storage
 		for _, st := range f.Status {
 			args = append(args, string(st))
 		}
-		where = append(where, "status IN ("+placeholders(len(f.Status))+")")
+		where = append(where, "guests.status IN ("+placeholders(len(f.Status))+")")
 	}
 	if f.SponsorID != uuid.Nil {
-		where = append(where, "sponsor_id = ?")
+		where = append(where, "guests.sponsor_id = ?")
 		args = append(args, f.SponsorID.String())
 	}
-	if q := strings.TrimSpace(f.Query); q != "" {
-		// The folded columns against the folded query; the others by
-		// lower(), which folds ASCII only.
-		or := []string{"instr(username_key, ?) > 0", "instr(email, ?) > 0"}
-		args = append(args, storage.FoldKey(q), storage.FoldKey(q))
-		for _, col := range []string{"first_name", "last_name", "first_name || ' ' || last_name", "company", "phone"} {
-			or = append(or, "instr(lower("+col+"), lower(?)) > 0")
-			args = append(args, q)
-		}
-		where = append(where, "("+strings.Join(or, " OR ")+")")
+	sr := storage.ParseSearch(f.Query)
+	if cond, a := searchCondition(sr); cond != "" {
+		where = append(where, cond)
+		args = append(args, a...)
 	}
 	if !f.ValidUntilBefore.IsZero() {
-		where = append(where, "valid_until < ?")
+		where = append(where, "guests.valid_until < ?")
 		args = append(args, micros(f.ValidUntilBefore))
 	}
 	if f.ExpiryNotNotified {
-		where = append(where, "expiry_notified_at IS NULL")
+		where = append(where, "guests.expiry_notified_at IS NULL")
 	}
-	if f.After != "" {
-		c, err := storage.DecodeCursor(f.After)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: list guests: %w", err)
-		}
-		where = append(where, "(created_at < ? OR (created_at = ? AND id < ?))")
-		args = append(args, micros(c.CreatedAt), micros(c.CreatedAt), c.ID.String())
+	by, after, a, next, err := listOrder(f)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list guests: %w", err)
 	}
-	query := `SELECT ` + guestListCols + ` FROM guests`
+	if after != "" {
+		where = append(where, after)
+		args = append(args, a...)
+	}
+	query := `SELECT ` + guestListCols + ` FROM ` + searchFrom(sr)
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
 	}
 	limit := storage.PageLimit(f.Limit)
-	query += " ORDER BY created_at DESC, id DESC LIMIT ?"
+	query += " ORDER BY " + by + " LIMIT ?"
 	args = append(args, limit+1)
 
 	rows, err := s.reader().QueryContext(ctx, query, args...)
@@ -208,7 +202,7 @@ func (s *Store) ListGuests(ctx context.Context, f storage.GuestFilter) (*storage
 	if len(page.Guests) > limit {
 		page.Guests = page.Guests[:limit]
 		last := page.Guests[limit-1]
-		page.Next = storage.EncodeCursor(storage.Cursor{CreatedAt: last.CreatedAt, ID: last.ID})
+		page.Next = next(last)
 	}
 	return page, nil
 }

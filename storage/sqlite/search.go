@@ -1,0 +1,131 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/lobbyhq/lobby/storage"
+)
+
+// searchFrom is the FROM clause of a guest list, which joins the full-text
+// index when there is a query. The CROSS JOIN makes SQLite start from the
+// index's hits and look each guest up by rowid (it cannot tell how many
+// hits a phrase has, and a walk of every guest in list order would be the
+// scan the index is there to avoid).
+func searchFrom(sr storage.Search) string {
+	if sr.Kind == storage.SearchSubstring || sr.Kind == storage.SearchPrefix {
+		return "guest_search CROSS JOIN guests ON guests.rowid = guest_search.rowid"
+	}
+	return "guests"
+}
+
+// searchCondition is the WHERE condition for a parsed GuestFilter.Query
+// and its arguments; "" for an empty query. A whole email address is looked
+// up by the unique email and username indexes; anything else is a phrase
+// of the FTS5 trigram index guest_search: a substring of three characters
+// or more, or, through the separator before every field, the start of a
+// field. Every hit is checked against guests.search_key too, so that a
+// renumbered rowid (VACUUM) cannot bring in a guest that does not match.
+func searchCondition(sr storage.Search) (string, []any) {
+	switch sr.Kind {
+	case storage.SearchEmail:
+		return "((guests.email = ? AND guests.email <> '') OR guests.username_key = ?)", []any{sr.Text, sr.Text}
+	case storage.SearchSubstring, storage.SearchPrefix:
+		phrase := `"` + strings.ReplaceAll(sr.Text, `"`, `""`) + `"`
+		return "guest_search MATCH ? AND instr(guests.search_key, ?) > 0", []any{phrase, sr.Text}
+	}
+	return "", nil
+}
+
+// noEnd stands for a guest without valid_until in the expiry order
+// (guests_expiry_order_idx): after every time.
+const noEnd = math.MaxInt64
+
+// listOrder is f's ORDER BY, the condition and arguments that start it
+// after the filter's cursor ("" on the first page), and the function that
+// makes the next page's cursor from the last guest of a page.
+func listOrder(f storage.GuestFilter) (by, after string, args []any, next func(*storage.Guest) string, err error) {
+	switch f.Sort {
+	case storage.SortNewest:
+		by = "guests.created_at DESC, guests.id DESC"
+		if f.After != "" {
+			c, err := storage.DecodeCursor(f.After)
+			if err != nil {
+				return "", "", nil, nil, err
+			}
+			after = "(guests.created_at < ? OR (guests.created_at = ? AND guests.id < ?))"
+			args = []any{micros(c.CreatedAt), micros(c.CreatedAt), c.ID.String()}
+		}
+		return by, after, args, func(g *storage.Guest) string {
+			return storage.EncodeCursor(storage.Cursor{CreatedAt: g.CreatedAt, ID: g.ID})
+		}, nil
+	case storage.SortExpiry:
+		const until = "coalesce(guests.valid_until, 9223372036854775807)"
+		by = until + ", guests.id"
+		if f.After != "" {
+			c, err := storage.DecodeExpiryCursor(f.After)
+			if err != nil {
+				return "", "", nil, nil, err
+			}
+			v := int64(noEnd)
+			if !c.ValidUntil.IsZero() {
+				v = micros(c.ValidUntil)
+			}
+			after = "(" + until + " > ? OR (" + until + " = ? AND guests.id > ?))"
+			args = []any{v, v, c.ID.String()}
+		}
+		return by, after, args, func(g *storage.Guest) string {
+			return storage.EncodeExpiryCursor(storage.ExpiryCursor{ValidUntil: g.ValidUntil, ID: g.ID})
+		}, nil
+	}
+	return "", "", nil, nil, fmt.Errorf("unknown sort order %d", f.Sort)
+}
+
+// fillSearchKeys sets search_key (storage.SearchKey) on every guest, for
+// 006_guest_search, in the migration's transaction; the update trigger
+// indexes each.
+func fillSearchKeys(ctx context.Context, tx *sql.Tx) error {
+	const batch = 5000
+	after := int64(math.MinInt64)
+	for {
+		rows, err := tx.QueryContext(ctx, `SELECT rowid, username, email, first_name, last_name, company, phone
+			FROM guests WHERE rowid > ? ORDER BY rowid LIMIT ?`, after, batch)
+		if err != nil {
+			return fmt.Errorf("fill search keys: %w", err)
+		}
+		type row struct {
+			rowid int64
+			key   string
+		}
+		var todo []row
+		for rows.Next() {
+			var (
+				r row
+				g storage.Guest
+			)
+			if err := rows.Scan(&r.rowid, &g.Username, &g.Email, &g.FirstName, &g.LastName, &g.Company, &g.Phone); err != nil {
+				rows.Close()
+				return fmt.Errorf("fill search keys: %w", err)
+			}
+			r.key = storage.SearchKey(&g)
+			todo = append(todo, r)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("fill search keys: %w", err)
+		}
+		if len(todo) == 0 {
+			break
+		}
+		for _, r := range todo {
+			if _, err := tx.ExecContext(ctx, "UPDATE guests SET search_key = ? WHERE rowid = ?", r.key, r.rowid); err != nil {
+				return fmt.Errorf("fill search keys: %w", err)
+			}
+		}
+		after = todo[len(todo)-1].rowid
+	}
+	return nil
+}
