@@ -85,47 +85,72 @@ func listOrder(f storage.GuestFilter) (by, after string, args []any, next func(*
 }
 
 // fillSearchKeys sets search_key (storage.SearchKey) on every guest, for
-// 006_guest_search, in the migration's transaction; the update trigger
-// indexes each.
+// 006_guest_search, in the migration's transaction, and then indexes them
+// all at once: the update trigger, which would flush the index to disk
+// after every row, is off meanwhile.
 func fillSearchKeys(ctx context.Context, tx *sql.Tx) error {
-	const batch = 5000
-	after := int64(math.MinInt64)
-	for {
-		rows, err := tx.QueryContext(ctx, `SELECT rowid, username, email, first_name, last_name, company, phone
-			FROM guests WHERE rowid > ? ORDER BY rowid LIMIT ?`, after, batch)
-		if err != nil {
-			return fmt.Errorf("fill search keys: %w", err)
-		}
-		type row struct {
-			rowid int64
-			key   string
-		}
-		var todo []row
-		for rows.Next() {
-			var (
-				r row
-				g storage.Guest
-			)
-			if err := rows.Scan(&r.rowid, &g.Username, &g.Email, &g.FirstName, &g.LastName, &g.Company, &g.Phone); err != nil {
-				rows.Close()
+	return bulkSearchKeys(ctx, tx, "guests_search_update", func() error {
+		const batch = 5000
+		after := int64(math.MinInt64)
+		for {
+			rows, err := tx.QueryContext(ctx, `SELECT rowid, username, email, first_name, last_name, company, phone
+				FROM guests WHERE rowid > ? ORDER BY rowid LIMIT ?`, after, batch)
+			if err != nil {
 				return fmt.Errorf("fill search keys: %w", err)
 			}
-			r.key = storage.SearchKey(&g)
-			todo = append(todo, r)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("fill search keys: %w", err)
-		}
-		if len(todo) == 0 {
-			break
-		}
-		for _, r := range todo {
-			if _, err := tx.ExecContext(ctx, "UPDATE guests SET search_key = ? WHERE rowid = ?", r.key, r.rowid); err != nil {
+			type row struct {
+				rowid int64
+				key   string
+			}
+			var todo []row
+			for rows.Next() {
+				var (
+					r row
+					g storage.Guest
+				)
+				if err := rows.Scan(&r.rowid, &g.Username, &g.Email, &g.FirstName, &g.LastName, &g.Company, &g.Phone); err != nil {
+					rows.Close()
+					return fmt.Errorf("fill search keys: %w", err)
+				}
+				r.key = storage.SearchKey(&g)
+				todo = append(todo, r)
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
 				return fmt.Errorf("fill search keys: %w", err)
 			}
+			if len(todo) == 0 {
+				return nil
+			}
+			for _, r := range todo {
+				if _, err := tx.ExecContext(ctx, "UPDATE guests SET search_key = ? WHERE rowid = ?", r.key, r.rowid); err != nil {
+					return fmt.Errorf("fill search keys: %w", err)
+				}
+			}
+			after = todo[len(todo)-1].rowid
 		}
-		after = todo[len(todo)-1].rowid
+	})
+}
+
+// bulkSearchKeys runs fill, which writes many guests' search keys, with the
+// trigger that would index each one dropped, and then rebuilds the index
+// from guests and puts the trigger back as it was, all in tx.
+func bulkSearchKeys(ctx context.Context, tx *sql.Tx, trigger string, fill func() error) error {
+	var ddl string
+	if err := tx.QueryRowContext(ctx, "SELECT sql FROM sqlite_schema WHERE type = 'trigger' AND name = ?", trigger).Scan(&ddl); err != nil {
+		return fmt.Errorf("read trigger %s: %w", trigger, err)
+	}
+	if _, err := tx.ExecContext(ctx, "DROP TRIGGER "+trigger); err != nil {
+		return fmt.Errorf("drop trigger %s: %w", trigger, err)
+	}
+	if err := fill(); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, "INSERT INTO guest_search (guest_search) VALUES ('rebuild')"); err != nil {
+		return fmt.Errorf("rebuild the search index: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, ddl); err != nil {
+		return fmt.Errorf("restore trigger %s: %w", trigger, err)
 	}
 	return nil
 }
