@@ -145,10 +145,38 @@ func (s *Store) GetGuestByEmail(ctx context.Context, email string) (*storage.Gue
 // ListGuests returns one page of guests matching f in f.Sort's order,
 // without their passwords.
 func (s *Store) ListGuests(ctx context.Context, f storage.GuestFilter) (*storage.GuestPage, error) {
-	var (
-		where []string
-		args  []any
-	)
+	sql, args, limit, next, err := guestListQuery(f)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list guests: %w", err)
+	}
+	rows, err := s.db.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, wrap("list guests", err)
+	}
+	defer rows.Close()
+	page := &storage.GuestPage{Guests: []*storage.Guest{}}
+	for rows.Next() {
+		g, err := s.scanGuest(rows)
+		if err != nil {
+			return nil, wrap("list guests", err)
+		}
+		page.Guests = append(page.Guests, g)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap("list guests", err)
+	}
+	if len(page.Guests) > limit {
+		page.Guests = page.Guests[:limit]
+		last := page.Guests[limit-1]
+		page.Next = next(last)
+	}
+	return page, nil
+}
+
+// guestListQuery is the SELECT of ListGuests for f, its arguments, the page
+// size and the function that makes the next page's cursor.
+func guestListQuery(f storage.GuestFilter) (sql string, args []any, limit int, next func(*storage.Guest) string, err error) {
+	var where []string
 	arg := func(v any) string {
 		args = append(args, v)
 		return "$" + strconv.Itoa(len(args))
@@ -174,13 +202,13 @@ func (s *Store) ListGuests(ctx context.Context, f storage.GuestFilter) (*storage
 	}
 	order, next, err := listOrder(f, arg)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: list guests: %w", err)
+		return "", nil, 0, nil, err
 	}
 	if order.after != "" {
 		where = append(where, order.after)
 	}
-	limit := storage.PageLimit(f.Limit)
-	sql := `SELECT ` + guestListColumns + ` FROM guests`
+	limit = storage.PageLimit(f.Limit)
+	sql = `SELECT ` + guestListColumns + ` FROM guests`
 	if len(where) > 0 {
 		sql += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -190,29 +218,7 @@ func (s *Store) ListGuests(ctx context.Context, f storage.GuestFilter) (*storage
 		// that Postgres weighs the trigram index against the order's.
 		args = append([]any{pgx.QueryExecModeExec}, args...)
 	}
-
-	rows, err := s.db.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, wrap("list guests", err)
-	}
-	defer rows.Close()
-	page := &storage.GuestPage{Guests: []*storage.Guest{}}
-	for rows.Next() {
-		g, err := s.scanGuest(rows)
-		if err != nil {
-			return nil, wrap("list guests", err)
-		}
-		page.Guests = append(page.Guests, g)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, wrap("list guests", err)
-	}
-	if len(page.Guests) > limit {
-		page.Guests = page.Guests[:limit]
-		last := page.Guests[limit-1]
-		page.Next = next(last)
-	}
-	return page, nil
+	return sql, args, limit, next, nil
 }
 
 // UpdateGuest applies u and returns the guest as stored afterwards:

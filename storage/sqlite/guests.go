@@ -141,10 +141,38 @@ func (s *Store) GetGuestByEmail(ctx context.Context, email string) (*storage.Gue
 // ListGuests returns one page of guests matching f in f.Sort's order,
 // without their passwords.
 func (s *Store) ListGuests(ctx context.Context, f storage.GuestFilter) (*storage.GuestPage, error) {
-	var (
-		where []string
-		args  []any
-	)
+	query, args, limit, next, err := guestListQuery(f)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list guests: %w", err)
+	}
+	rows, err := s.reader().QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list guests: %w", err)
+	}
+	defer rows.Close()
+	page := &storage.GuestPage{Guests: []*storage.Guest{}}
+	for rows.Next() {
+		g, err := s.scanGuest(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: list guests: %w", err)
+		}
+		page.Guests = append(page.Guests, g)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: list guests: %w", err)
+	}
+	if len(page.Guests) > limit {
+		page.Guests = page.Guests[:limit]
+		last := page.Guests[limit-1]
+		page.Next = next(last)
+	}
+	return page, nil
+}
+
+// guestListQuery is the SELECT of ListGuests for f, its arguments, the page
+// size and the function that makes the next page's cursor.
+func guestListQuery(f storage.GuestFilter) (query string, args []any, limit int, next func(*storage.Guest) string, err error) {
+	var where []string
 	if len(f.Status) > 0 {
 		for _, st := range f.Status {
 			args = append(args, string(st))
@@ -169,42 +197,20 @@ func (s *Store) ListGuests(ctx context.Context, f storage.GuestFilter) (*storage
 	}
 	by, after, a, next, err := listOrder(f)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: list guests: %w", err)
+		return "", nil, 0, nil, err
 	}
 	if after != "" {
 		where = append(where, after)
 		args = append(args, a...)
 	}
-	query := `SELECT ` + guestListCols + ` FROM ` + searchFrom(sr)
+	query = `SELECT ` + guestListCols + ` FROM ` + searchFrom(sr)
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
 	}
-	limit := storage.PageLimit(f.Limit)
+	limit = storage.PageLimit(f.Limit)
 	query += " ORDER BY " + by + " LIMIT ?"
 	args = append(args, limit+1)
-
-	rows, err := s.reader().QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: list guests: %w", err)
-	}
-	defer rows.Close()
-	page := &storage.GuestPage{Guests: []*storage.Guest{}}
-	for rows.Next() {
-		g, err := s.scanGuest(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: list guests: %w", err)
-		}
-		page.Guests = append(page.Guests, g)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: list guests: %w", err)
-	}
-	if len(page.Guests) > limit {
-		page.Guests = page.Guests[:limit]
-		last := page.Guests[limit-1]
-		page.Next = next(last)
-	}
-	return page, nil
+	return query, args, limit, next, nil
 }
 
 // UpdateGuest applies u and returns the guest as stored afterwards:

@@ -232,5 +232,6 @@ func percentile(ds []time.Duration, p int) time.Duration {
 // what a sponsor half remembers.
 func emailFragment(email string) string {
 	local, _, _ := strings.Cut(email, "@")
-	return local[:min(9, len(local))]
+	r := []rune(local)
+	return string(r[:min(9, len(r))])
 }
