@@ -29,6 +29,10 @@ lint:
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./storage/... ./notify/ .
 
+## bench-1m: guest search at 1,000,000 guests on SQLite and Postgres, p50/p99 against a LIKE scan (minutes; Postgres needs LOBBY_TEST_DATABASE_URL)
+bench-1m:
+	LOBBY_BENCH_1M=1 $(GO) test -run '^$$' -bench 'Search1M' -benchtime 1x -timeout 60m ./storage/sqlite/ ./storage/postgres/
+
 ## e2e: browser end-to-end tests in headless Chromium (LOBBY_CHROMIUM names the browser; LOBBY_E2E_SHOTS keeps the screenshots)
 e2e:
 	$(GO) test -tags e2e -race -count=1 -timeout 10m ./e2e/...
