@@ -239,3 +239,48 @@ func testGuestSearchPagination(t *testing.T, b Backend) {
 		t.Error("a newest-first cursor was taken by the expiry order")
 	}
 }
+
+// CheckSearchAfterUpgrade checks, on a store just migrated from a schema
+// before 006_guest_search that held the guests Zoë, bob and carol, that
+// search finds the guests from before the upgrade (each field folded, Zoë
+// perhaps decomposed as typed), and that guests created
+// and deleted afterwards come and go from the results.
+func CheckSearchAfterUpgrade(t *testing.T, s storage.Store) {
+	t.Helper()
+	ctx := t.Context()
+	find := func(q string) []string {
+		t.Helper()
+		page, err := s.ListGuests(ctx, storage.GuestFilter{Query: q})
+		if err != nil {
+			t.Fatalf("ListGuests(Query %q) after the upgrade: %v", q, err)
+		}
+		var names []string
+		for _, g := range page.Guests {
+			names = append(names, storage.FoldKey(g.Username))
+		}
+		slices.Sort(names)
+		return names
+	}
+	for q, want := range map[string][]string{"ZOË": {"zoë"}, "ñandú": {"zoë"}, "car": {"carol"}, "b": {"bob"}} {
+		if got := find(q); !slices.Equal(got, want) {
+			t.Errorf("Query %q after the upgrade found %v, want %v", q, got, want)
+		}
+	}
+	dave := &storage.Guest{Username: "dave", Email: "dave@example.com", Status: storage.GuestActive, Company: "Carrier"}
+	if err := s.CreateGuest(ctx, dave); err != nil {
+		t.Fatalf("CreateGuest after the upgrade: %v", err)
+	}
+	if got := find("car"); !slices.Equal(got, []string{"carol", "dave"}) {
+		t.Errorf("Query car after creating dave (of Carrier) found %v, want [carol dave]", got)
+	}
+	zoe, err := s.GetGuestByUsername(ctx, "zoë")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteGuest(ctx, zoe.ID); err != nil {
+		t.Fatalf("DeleteGuest after the upgrade: %v", err)
+	}
+	if got := find("zoë"); len(got) != 0 {
+		t.Errorf("Query zoë after deleting Zoë found %v", got)
+	}
+}
