@@ -61,9 +61,17 @@ type Search struct {
 	Text string
 }
 
-// ParseSearch decides how q is matched: a whole email address exactly (by
-// the unique email and username indexes), three characters or more
-// anywhere in a field, one or two at the start of a field.
+// ParseSearch decides how GuestFilter.Query q is matched against a guest's
+// username, email address, full name ("first last"), last name, company
+// and phone number, all compared as FoldKey folds (Unicode case, NFC, with
+// control characters as spaces):
+//   - a whole email address (local@domain.tld) matches that address, as
+//     email or username, exactly, through the unique indexes;
+//   - three characters or more match anywhere inside one of the fields;
+//   - one or two characters match the start of one of the fields (a
+//     substring so short would match most guests and no index serves it).
+//
+// Both backends serve each kind with an index (see SearchKey).
 func ParseSearch(q string) Search {
 	f := foldSearch(q)
 	switch {
