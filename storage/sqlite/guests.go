@@ -141,25 +141,26 @@ func (s *Store) GetGuestByEmail(ctx context.Context, email string) (*storage.Gue
 // ListGuests returns one page of guests matching f in f.Sort's order,
 // without their passwords.
 func (s *Store) ListGuests(ctx context.Context, f storage.GuestFilter) (*storage.GuestPage, error) {
-	query, args, limit, next, err := guestListQuery(f)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: list guests: %w", err)
-	}
-	rows, err := s.reader().QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: list guests: %w", err)
-	}
-	defer rows.Close()
-	page := &storage.GuestPage{Guests: []*storage.Guest{}}
-	for rows.Next() {
-		g, err := s.scanGuest(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: list guests: %w", err)
+	var (
+		page  *storage.GuestPage
+		limit int
+		next  func(*storage.Guest) string
+		err   error
+	)
+	// A query that many guests match fills its page from the first few
+	// guests in list order, cheaper than reading every hit of the index
+	// and sorting them; a page that does not fill there comes from the
+	// index.
+	if k := storage.ParseSearch(f.Query).Kind; k == storage.SearchSubstring || k == storage.SearchPrefix {
+		if page, limit, next, err = s.listGuests(ctx, f, true); err == nil && len(page.Guests) <= limit {
+			page = nil
 		}
-		page.Guests = append(page.Guests, g)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: list guests: %w", err)
+	if page == nil && err == nil {
+		page, limit, next, err = s.listGuests(ctx, f, false)
+	}
+	if err != nil {
+		return nil, err
 	}
 	if len(page.Guests) > limit {
 		page.Guests = page.Guests[:limit]
@@ -169,9 +170,37 @@ func (s *Store) ListGuests(ctx context.Context, f storage.GuestFilter) (*storage
 	return page, nil
 }
 
+// listGuests runs guestListQuery(f, recent) and returns its rows (up to
+// one more than the page holds), the page size and the cursor maker.
+func (s *Store) listGuests(ctx context.Context, f storage.GuestFilter, recent bool) (*storage.GuestPage, int, func(*storage.Guest) string, error) {
+	query, args, limit, next, err := guestListQuery(f, recent)
+	if err != nil {
+		return nil, 0, nil, fmt.Errorf("sqlite: list guests: %w", err)
+	}
+	rows, err := s.reader().QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, 0, nil, fmt.Errorf("sqlite: list guests: %w", err)
+	}
+	defer rows.Close()
+	page := &storage.GuestPage{Guests: []*storage.Guest{}}
+	for rows.Next() {
+		g, err := s.scanGuest(rows)
+		if err != nil {
+			return nil, 0, nil, fmt.Errorf("sqlite: list guests: %w", err)
+		}
+		page.Guests = append(page.Guests, g)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, nil, fmt.Errorf("sqlite: list guests: %w", err)
+	}
+	return page, limit, next, nil
+}
+
 // guestListQuery is the SELECT of ListGuests for f, its arguments, the page
-// size and the function that makes the next page's cursor.
-func guestListQuery(f storage.GuestFilter) (query string, args []any, limit int, next func(*storage.Guest) string, err error) {
+// size and the function that makes the next page's cursor. With recent, a
+// search looks only through the first recentWalk guests of the list, in
+// list order, instead of the full-text index (see ListGuests).
+func guestListQuery(f storage.GuestFilter, recent bool) (query string, args []any, limit int, next func(*storage.Guest) string, err error) {
 	var where []string
 	if len(f.Status) > 0 {
 		for _, st := range f.Status {
@@ -182,11 +211,6 @@ func guestListQuery(f storage.GuestFilter) (query string, args []any, limit int,
 	if f.SponsorID != uuid.Nil {
 		where = append(where, "guests.sponsor_id = ?")
 		args = append(args, f.SponsorID.String())
-	}
-	sr := storage.ParseSearch(f.Query)
-	if cond, a := searchCondition(sr); cond != "" {
-		where = append(where, cond)
-		args = append(args, a...)
 	}
 	if !f.ValidUntilBefore.IsZero() {
 		where = append(where, "guests.valid_until < ?")
@@ -203,11 +227,20 @@ func guestListQuery(f storage.GuestFilter) (query string, args []any, limit int,
 		where = append(where, after)
 		args = append(args, a...)
 	}
+	limit = storage.PageLimit(f.Limit)
+	sr := storage.ParseSearch(f.Query)
+	if recent {
+		query, args = recentSearchQuery(sr, where, args, by, limit)
+		return query, args, limit, next, nil
+	}
+	if cond, a := searchCondition(sr); cond != "" {
+		where = append(where, cond)
+		args = append(args, a...)
+	}
 	query = `SELECT ` + guestListCols + ` FROM ` + searchFrom(sr)
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
 	}
-	limit = storage.PageLimit(f.Limit)
 	query += " ORDER BY " + by + " LIMIT ?"
 	args = append(args, limit+1)
 	return query, args, limit, next, nil

@@ -35,10 +35,29 @@ func searchCondition(sr storage.Search) (string, []any) {
 	case storage.SearchEmail:
 		return "((guests.email = ? AND guests.email <> '') OR guests.username_key = ?)", []any{sr.Text, sr.Text}
 	case storage.SearchSubstring, storage.SearchPrefix:
-		phrase := `"` + strings.ReplaceAll(sr.Text, `"`, `""`) + `"`
-		return "guest_search MATCH ? AND instr(guests.search_key, ?) > 0", []any{phrase, sr.Text}
+		return "guest_search MATCH ? AND instr(guests.search_key, ?) > 0", []any{trigramQuery(sr.Text), sr.Text}
 	}
 	return "", nil
+}
+
+// recentWalk is how many guests, in list order, a search looks through
+// before it turns to the full-text index: a query that one guest in a
+// hundred matches fills a page of 50 there.
+const recentWalk = 5000
+
+// recentSearchQuery is the query that looks for sr's matches among the
+// first recentWalk guests of the list (the conditions where, with args, in
+// order by), limit+1 of them at most. Its page is the right one only if it
+// is full: then the guests it holds are the list's first matches.
+func recentSearchQuery(sr storage.Search, where []string, args []any, by string, limit int) (string, []any) {
+	inner := `SELECT guests.rowid AS rid, guests.search_key AS search_key FROM guests`
+	if len(where) > 0 {
+		inner += " WHERE " + strings.Join(where, " AND ")
+	}
+	inner += " ORDER BY " + by + " LIMIT ?"
+	args = append(args, recentWalk, sr.Text, limit+1)
+	return `SELECT ` + guestListCols + ` FROM (` + inner + `) AS recent CROSS JOIN guests NOT INDEXED ON guests.rowid = recent.rid
+		WHERE instr(recent.search_key, ?) > 0 ORDER BY ` + by + ` LIMIT ?`, args
 }
 
 // noEnd stands for a guest without valid_until in the expiry order
@@ -154,4 +173,23 @@ func bulkSearchKeys(ctx context.Context, tx *sql.Tx, trigger string, fill func()
 		return fmt.Errorf("restore trigger %s: %w", trigger, err)
 	}
 	return nil
+}
+
+// trigramQuery is the FTS5 query for text (three characters or more): the
+// trigrams that cover it without overlap, and the last one, each quoted,
+// joined by AND. The index then reads a third of the trigrams a phrase
+// would, and no positions; instr on search_key checks the order.
+func trigramQuery(text string) string {
+	r := []rune(text)
+	var terms []string
+	add := func(i int) {
+		terms = append(terms, `"`+strings.ReplaceAll(string(r[i:i+3]), `"`, `""`)+`"`)
+	}
+	for i := 0; i+3 <= len(r); i += 3 {
+		add(i)
+	}
+	if len(r)%3 != 0 {
+		add(len(r) - 3)
+	}
+	return strings.Join(terms, " AND ")
 }

@@ -165,7 +165,7 @@ func TestSearchUsesIndexes(t *testing.T) {
 		{"by expiry, next page", storage.GuestFilter{Sort: storage.SortExpiry,
 			After: storage.EncodeExpiryCursor(storage.ExpiryCursor{ValidUntil: base, ID: uuid.New()})}, []string{"guests_expiry_order_idx"}},
 	} {
-		query, args, _, _, err := guestListQuery(tc.f)
+		query, args, _, _, err := guestListQuery(tc.f, false)
 		if err != nil {
 			t.Fatal(err)
 		}
