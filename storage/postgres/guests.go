@@ -145,25 +145,26 @@ func (s *Store) GetGuestByEmail(ctx context.Context, email string) (*storage.Gue
 // ListGuests returns one page of guests matching f in f.Sort's order,
 // without their passwords.
 func (s *Store) ListGuests(ctx context.Context, f storage.GuestFilter) (*storage.GuestPage, error) {
-	sql, args, limit, next, err := guestListQuery(f)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: list guests: %w", err)
-	}
-	rows, err := s.db.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, wrap("list guests", err)
-	}
-	defer rows.Close()
-	page := &storage.GuestPage{Guests: []*storage.Guest{}}
-	for rows.Next() {
-		g, err := s.scanGuest(rows)
-		if err != nil {
-			return nil, wrap("list guests", err)
+	var (
+		page  *storage.GuestPage
+		limit int
+		next  func(*storage.Guest) string
+		err   error
+	)
+	// A query that many guests match fills its page from the first few
+	// guests in list order, cheaper than reading every hit of the index
+	// and sorting them; a page that does not fill there comes from the
+	// index.
+	if k := storage.ParseSearch(f.Query).Kind; k == storage.SearchSubstring || k == storage.SearchPrefix {
+		if page, limit, next, err = s.listGuests(ctx, f, true); err == nil && len(page.Guests) <= limit {
+			page = nil
 		}
-		page.Guests = append(page.Guests, g)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, wrap("list guests", err)
+	if page == nil && err == nil {
+		page, limit, next, err = s.listGuests(ctx, f, false)
+	}
+	if err != nil {
+		return nil, err
 	}
 	if len(page.Guests) > limit {
 		page.Guests = page.Guests[:limit]
@@ -173,9 +174,37 @@ func (s *Store) ListGuests(ctx context.Context, f storage.GuestFilter) (*storage
 	return page, nil
 }
 
+// listGuests runs guestListQuery(f, recent) and returns its rows (up to
+// one more than the page holds), the page size and the cursor maker.
+func (s *Store) listGuests(ctx context.Context, f storage.GuestFilter, recent bool) (*storage.GuestPage, int, func(*storage.Guest) string, error) {
+	sql, args, limit, next, err := guestListQuery(f, recent)
+	if err != nil {
+		return nil, 0, nil, fmt.Errorf("postgres: list guests: %w", err)
+	}
+	rows, err := s.db.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, 0, nil, wrap("list guests", err)
+	}
+	defer rows.Close()
+	page := &storage.GuestPage{Guests: []*storage.Guest{}}
+	for rows.Next() {
+		g, err := s.scanGuest(rows)
+		if err != nil {
+			return nil, 0, nil, wrap("list guests", err)
+		}
+		page.Guests = append(page.Guests, g)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, nil, wrap("list guests", err)
+	}
+	return page, limit, next, nil
+}
+
 // guestListQuery is the SELECT of ListGuests for f, its arguments, the page
-// size and the function that makes the next page's cursor.
-func guestListQuery(f storage.GuestFilter) (sql string, args []any, limit int, next func(*storage.Guest) string, err error) {
+// size and the function that makes the next page's cursor. With recent, a
+// search looks only through the first recentWalk guests of the list, in
+// list order, instead of the trigram index (see ListGuests).
+func guestListQuery(f storage.GuestFilter, recent bool) (sql string, args []any, limit int, next func(*storage.Guest) string, err error) {
 	var where []string
 	arg := func(v any) string {
 		args = append(args, v)
@@ -191,9 +220,6 @@ func guestListQuery(f storage.GuestFilter) (sql string, args []any, limit int, n
 	if f.SponsorID != uuid.Nil {
 		where = append(where, "sponsor_id = "+arg(f.SponsorID))
 	}
-	if cond := searchCondition(f.Query, arg); cond != "" {
-		where = append(where, cond)
-	}
 	if !f.ValidUntilBefore.IsZero() {
 		where = append(where, "valid_until < "+arg(storage.Truncate(f.ValidUntilBefore)))
 	}
@@ -208,14 +234,9 @@ func guestListQuery(f storage.GuestFilter) (sql string, args []any, limit int, n
 		where = append(where, order.after)
 	}
 	limit = storage.PageLimit(f.Limit)
-	sql = `SELECT ` + guestListColumns + ` FROM guests`
-	if len(where) > 0 {
-		sql += " WHERE " + strings.Join(where, " AND ")
-	}
-	sql += " ORDER BY " + order.by + " LIMIT " + arg(limit+1)
+	sql = searchQuery(storage.ParseSearch(f.Query), recent, where, order.by, limit, arg)
 	if f.Query != "" {
-		// Planned with the query's own pattern, not a generic plan, so
-		// that Postgres weighs the trigram index against the order's.
+		// Planned with the query's own pattern, not a generic plan.
 		args = append([]any{pgx.QueryExecModeExec}, args...)
 	}
 	return sql, args, limit, next, nil

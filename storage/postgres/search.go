@@ -12,22 +12,47 @@ import (
 	"github.com/lobbyhq/lobby/storage"
 )
 
-// searchCondition is the WHERE condition for GuestFilter.Query, with its
-// arguments added by arg; "" for an empty query. A whole email address is
-// looked up by the unique email and username indexes; anything else is a
-// LIKE on search_key, which the trigram index (guests_search_key_trgm_idx)
-// serves for substrings of three characters or more and, through the
-// separator before every field, for the start of a field.
-func searchCondition(q string, arg func(any) string) string {
-	sr := storage.ParseSearch(q)
+// recentWalk is how many guests, in list order, a search looks through
+// before it turns to the trigram index: a query that one guest in a
+// hundred matches fills a page of 50 there.
+const recentWalk = 5000
+
+// searchQuery is the SELECT of a guest list for the parsed query sr under
+// the other conditions where, in order by, limit+1 rows at most, with its
+// arguments added by arg.
+//
+// A whole email address is looked up by the unique email and username
+// indexes. Otherwise the query is a LIKE on search_key: with recent, among
+// the first recentWalk guests of the list (a page that fills there is the
+// right one: those are the list's first matches); without, among the
+// guests the trigram index (guests_search_key_trgm_idx) finds, which
+// serves substrings of three characters or more and, through the separator
+// before every field, the start of a field. The matches are gathered first
+// (a MATERIALIZED CTE) and sorted after, so that the planner cannot trade
+// the index for a walk of the whole list in order looking for rare ones.
+func searchQuery(sr storage.Search, recent bool, where []string, by string, limit int, arg func(any) string) string {
+	cond := func(where []string) string {
+		if len(where) == 0 {
+			return ""
+		}
+		return " WHERE " + strings.Join(where, " AND ")
+	}
 	switch sr.Kind {
 	case storage.SearchNone:
-		return ""
+		return `SELECT ` + guestListColumns + ` FROM guests` + cond(where) + ` ORDER BY ` + by + ` LIMIT ` + arg(limit+1)
 	case storage.SearchEmail:
 		p := arg(sr.Text)
-		return "(email = " + p + " OR username_key = " + p + ")"
+		where = append(where, "(email = "+p+" OR username_key = "+p+")")
+		return `SELECT ` + guestListColumns + ` FROM guests` + cond(where) + ` ORDER BY ` + by + ` LIMIT ` + arg(limit+1)
 	}
-	return "search_key LIKE " + arg("%"+escapeLike(sr.Text)+"%")
+	like := "search_key LIKE " + arg("%"+escapeLike(sr.Text)+"%")
+	if recent {
+		inner := `SELECT * FROM guests` + cond(where) + ` ORDER BY ` + by + ` LIMIT ` + arg(recentWalk)
+		return `SELECT ` + guestListColumns + ` FROM (` + inner + `) AS guests WHERE ` + like +
+			` ORDER BY ` + by + ` LIMIT ` + arg(limit+1)
+	}
+	return `WITH hits AS MATERIALIZED (SELECT * FROM guests` + cond(append(where, like)) + `)
+		SELECT ` + guestListColumns + ` FROM hits AS guests ORDER BY ` + by + ` LIMIT ` + arg(limit+1)
 }
 
 // escapeLike makes s literal in a LIKE pattern (backslash is LIKE's

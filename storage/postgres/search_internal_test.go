@@ -57,6 +57,7 @@ func TestSearchUsesIndexes(t *testing.T) {
 	defer conn.Exec(ctx, "RESET ALL") //nolint:errcheck // the pool is the test's own
 
 	active := []storage.GuestStatus{storage.GuestActive}
+	const recentCase = "first guests" // cases of the walk of the first guests in list order
 	for _, tc := range []struct {
 		name string
 		f    storage.GuestFilter
@@ -71,8 +72,11 @@ func TestSearchUsesIndexes(t *testing.T) {
 		{"by expiry", storage.GuestFilter{Sort: storage.SortExpiry}, []string{"guests_expiry_order_idx"}},
 		{"by expiry, next page", storage.GuestFilter{Sort: storage.SortExpiry,
 			After: storage.EncodeExpiryCursor(storage.ExpiryCursor{ValidUntil: base, ID: uuid.New()})}, []string{"guests_expiry_order_idx"}},
+		{recentCase + " in list order", storage.GuestFilter{Query: "surname3"}, []string{"guests_created_at_id_idx"}},
+		{recentCase + " in list order, by expiry", storage.GuestFilter{Query: "surname3", Sort: storage.SortExpiry},
+			[]string{"guests_expiry_order_idx"}},
 	} {
-		sql, args, _, _, err := guestListQuery(tc.f)
+		sql, args, _, _, err := guestListQuery(tc.f, strings.HasPrefix(tc.name, recentCase))
 		if err != nil {
 			t.Fatal(err)
 		}
