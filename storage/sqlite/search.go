@@ -25,11 +25,12 @@ func searchFrom(sr storage.Search) string {
 
 // searchCondition is the WHERE condition for a parsed GuestFilter.Query
 // and its arguments; "" for an empty query. A whole email address is looked
-// up by the unique email and username indexes; anything else is a phrase
-// of the FTS5 trigram index guest_search: a substring of three characters
-// or more, or, through the separator before every field, the start of a
-// field. Every hit is checked against guests.search_key too, so that a
-// renumbered rowid (VACUUM) cannot bring in a guest that does not match.
+// up by the unique email and username indexes; anything else goes to the
+// FTS5 trigram index guest_search (trigramQuery): a substring of three
+// characters or more, or, through the separator before every field, the
+// start of a field. Every hit is checked against guests.search_key, which
+// both confirms the order of the trigrams and keeps a renumbered rowid
+// (VACUUM) from bringing in a guest that does not match.
 func searchCondition(sr storage.Search) (string, []any) {
 	switch sr.Kind {
 	case storage.SearchEmail:

@@ -7,9 +7,9 @@
 --
 -- guest_search is an FTS5 table with the trigram tokenizer over search_key
 -- (external content: the text stays in guests alone), kept in step by the
--- triggers below. A query of three characters or more is a phrase of its
--- trigrams, one or two characters the separator and the query (the start of
--- a field): a trigram too. Its rows are the guests' rowids, which VACUUM may
+-- triggers below. A query of three characters or more asks for its
+-- trigrams, one or two characters for the separator and the query (the
+-- start of a field): trigrams too. Its rows are the guests' rowids, which VACUUM may
 -- renumber (guests has no INTEGER PRIMARY KEY): the search checks every hit
 -- against guests.search_key, and the index is rebuilt with
 -- INSERT INTO guest_search(guest_search) VALUES ('rebuild').
