@@ -96,14 +96,27 @@ type GuestUpdate struct {
 type GuestFilter struct {
 	Status            []GuestStatus
 	SponsorID         uuid.UUID
-	Query             string    // matched case-insensitively against username, email (both as FoldKey folds them), names, company, phone
+	Query             string    // username, email, full or last name, company or phone, folded as FoldKey folds; how it matches: ParseSearch
 	ValidUntilBefore  time.Time // valid_until < this
 	ExpiryNotNotified bool      // only guests whose expiry notice was not sent
-	After             string    // cursor from a previous GuestPage.Next
+	Sort              GuestSort // default SortNewest
+	After             string    // cursor from a previous GuestPage.Next of the same Sort
 	Limit             int       // default 50, at most 500
 }
 
-// GuestPage is one page of guests, newest first. Next is empty on the last page.
+// GuestSort orders ListGuests.
+type GuestSort int
+
+// Orders of ListGuests.
+const (
+	// SortNewest lists the newest guests first: created_at, id descending.
+	SortNewest GuestSort = iota
+	// SortExpiry lists the guests whose validity ends soonest first:
+	// valid_until, id ascending, guests without an end last.
+	SortExpiry
+)
+
+// GuestPage is one page of guests in the filter's order. Next is empty on the last page.
 type GuestPage struct {
 	Guests []*Guest
 	Next   string

@@ -44,7 +44,8 @@ type GuestStore interface {
 	// GetGuestByUsername and GetGuestByEmail compare as FoldKey folds.
 	GetGuestByUsername(ctx context.Context, username string) (*Guest, error)
 	GetGuestByEmail(ctx context.Context, email string) (*Guest, error)
-	// ListGuests returns one page of guests matching f, newest first. Lists
+	// ListGuests returns one page of guests matching f, newest first
+	// unless f.Sort says otherwise; f.Query is served by an index. Lists
 	// never carry secrets: the password is neither read nor opened, and
 	// Guest.Password is empty; GetGuest* return it.
 	ListGuests(ctx context.Context, f GuestFilter) (*GuestPage, error)

@@ -12,8 +12,11 @@ import (
 // afterMigration runs, in the migration's transaction, the part of
 // migration version that SQL cannot do.
 func afterMigration(ctx context.Context, tx pgx.Tx, version int) error {
-	if version == 3 { // 003_fold_keys
+	switch version {
+	case 3: // 003_fold_keys
 		return refoldKeys(ctx, tx)
+	case 6: // 006_guest_search
+		return fillSearchKeys(ctx, tx)
 	}
 	return nil
 }

@@ -74,14 +74,14 @@ func (s *Store) CreateGuest(ctx context.Context, g *storage.Guest) error {
 	stored.ExpiryNotifiedAt, stored.SessionsValidAfter = trunc(stored.ExpiryNotifiedAt), trunc(stored.SessionsValidAfter)
 	stored.CreatedAt, stored.UpdatedAt = storage.Truncate(stored.CreatedAt), storage.Truncate(stored.UpdatedAt)
 
-	tag, err := s.db.Exec(ctx, `INSERT INTO guests (`+guestColumns+`, username_key)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
+	tag, err := s.db.Exec(ctx, `INSERT INTO guests (`+guestColumns+`, username_key, search_key)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
 		ON CONFLICT DO NOTHING`,
 		stored.ID, stored.Username, s.sealer.SealString(stored.Password, storage.GuestPasswordAD(stored.ID)), stored.FirstName,
 		stored.LastName, stored.Email, stored.Phone, stored.Company, stored.PersonVisited, stored.Reason,
 		uuidIn(stored.SponsorID), stored.GuestType, string(stored.Status), tsIn(stored.ValidFrom),
 		tsIn(stored.ValidUntil), tsIn(stored.ExpiryNotifiedAt), stored.CreatedAt, stored.UpdatedAt,
-		tsIn(stored.SessionsValidAfter), storage.FoldKey(stored.Username))
+		tsIn(stored.SessionsValidAfter), storage.FoldKey(stored.Username), storage.SearchKey(&stored))
 	if err != nil {
 		return wrap("create guest", err)
 	}
@@ -142,13 +142,70 @@ func (s *Store) GetGuestByEmail(ctx context.Context, email string) (*storage.Gue
 	return g, wrap("get guest by email", err)
 }
 
-// ListGuests returns one page of guests matching f, newest first, without
-// their passwords.
+// ListGuests returns one page of guests matching f in f.Sort's order,
+// without their passwords.
 func (s *Store) ListGuests(ctx context.Context, f storage.GuestFilter) (*storage.GuestPage, error) {
 	var (
-		where []string
-		args  []any
+		page  *storage.GuestPage
+		limit int
+		next  func(*storage.Guest) string
+		err   error
 	)
+	// A query that many guests match fills its page from the first few
+	// guests in list order, cheaper than reading every hit of the index
+	// and sorting them; a page that does not fill there comes from the
+	// index.
+	if k := storage.ParseSearch(f.Query).Kind; k == storage.SearchSubstring || k == storage.SearchPrefix {
+		if page, limit, next, err = s.listGuests(ctx, f, true); err == nil && len(page.Guests) <= limit {
+			page = nil
+		}
+	}
+	if page == nil && err == nil {
+		page, limit, next, err = s.listGuests(ctx, f, false)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(page.Guests) > limit {
+		page.Guests = page.Guests[:limit]
+		last := page.Guests[limit-1]
+		page.Next = next(last)
+	}
+	return page, nil
+}
+
+// listGuests runs guestListQuery(f, recent) and returns its rows (up to
+// one more than the page holds), the page size and the cursor maker.
+func (s *Store) listGuests(ctx context.Context, f storage.GuestFilter, recent bool) (*storage.GuestPage, int, func(*storage.Guest) string, error) {
+	sql, args, limit, next, err := guestListQuery(f, recent)
+	if err != nil {
+		return nil, 0, nil, fmt.Errorf("postgres: list guests: %w", err)
+	}
+	rows, err := s.db.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, 0, nil, wrap("list guests", err)
+	}
+	defer rows.Close()
+	page := &storage.GuestPage{Guests: []*storage.Guest{}}
+	for rows.Next() {
+		g, err := s.scanGuest(rows)
+		if err != nil {
+			return nil, 0, nil, wrap("list guests", err)
+		}
+		page.Guests = append(page.Guests, g)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, nil, wrap("list guests", err)
+	}
+	return page, limit, next, nil
+}
+
+// guestListQuery is the SELECT of ListGuests for f, its arguments, the page
+// size and the function that makes the next page's cursor. With recent, a
+// search looks only through the first recentWalk guests of the list, in
+// list order, instead of the trigram index (see ListGuests).
+func guestListQuery(f storage.GuestFilter, recent bool) (sql string, args []any, limit int, next func(*storage.Guest) string, err error) {
+	var where []string
 	arg := func(v any) string {
 		args = append(args, v)
 		return "$" + strconv.Itoa(len(args))
@@ -163,57 +220,26 @@ func (s *Store) ListGuests(ctx context.Context, f storage.GuestFilter) (*storage
 	if f.SponsorID != uuid.Nil {
 		where = append(where, "sponsor_id = "+arg(f.SponsorID))
 	}
-	if q := strings.TrimSpace(f.Query); q != "" {
-		// The folded columns against the folded query; the others by lower().
-		folded, p := arg(storage.FoldKey(q)), arg(strings.ToLower(q))
-		ors := []string{"strpos(username_key, " + folded + ") > 0", "strpos(email, " + folded + ") > 0"}
-		for _, col := range []string{"first_name", "last_name", "first_name || ' ' || last_name", "company", "phone"} {
-			ors = append(ors, "strpos(lower("+col+"), "+p+") > 0")
-		}
-		where = append(where, "("+strings.Join(ors, " OR ")+")")
-	}
 	if !f.ValidUntilBefore.IsZero() {
 		where = append(where, "valid_until < "+arg(storage.Truncate(f.ValidUntilBefore)))
 	}
 	if f.ExpiryNotNotified {
 		where = append(where, "expiry_notified_at IS NULL")
 	}
-	if f.After != "" {
-		c, err := storage.DecodeCursor(f.After)
-		if err != nil {
-			return nil, fmt.Errorf("postgres: list guests: %w", err)
-		}
-		where = append(where, "(created_at, id) < ("+arg(c.CreatedAt)+", "+arg(c.ID)+")")
-	}
-	limit := storage.PageLimit(f.Limit)
-	sql := `SELECT ` + guestListColumns + ` FROM guests`
-	if len(where) > 0 {
-		sql += " WHERE " + strings.Join(where, " AND ")
-	}
-	sql += " ORDER BY created_at DESC, id DESC LIMIT " + arg(limit+1)
-
-	rows, err := s.db.Query(ctx, sql, args...)
+	order, next, err := listOrder(f, arg)
 	if err != nil {
-		return nil, wrap("list guests", err)
+		return "", nil, 0, nil, err
 	}
-	defer rows.Close()
-	page := &storage.GuestPage{Guests: []*storage.Guest{}}
-	for rows.Next() {
-		g, err := s.scanGuest(rows)
-		if err != nil {
-			return nil, wrap("list guests", err)
-		}
-		page.Guests = append(page.Guests, g)
+	if order.after != "" {
+		where = append(where, order.after)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, wrap("list guests", err)
+	limit = storage.PageLimit(f.Limit)
+	sql = searchQuery(storage.ParseSearch(f.Query), recent, where, order.by, limit, arg)
+	if f.Query != "" {
+		// Planned with the query's own pattern, not a generic plan.
+		args = append([]any{pgx.QueryExecModeExec}, args...)
 	}
-	if len(page.Guests) > limit {
-		page.Guests = page.Guests[:limit]
-		last := page.Guests[limit-1]
-		page.Next = storage.EncodeCursor(storage.Cursor{CreatedAt: last.CreatedAt, ID: last.ID})
-	}
-	return page, nil
+	return sql, args, limit, next, nil
 }
 
 // UpdateGuest applies u and returns the guest as stored afterwards:

@@ -11,6 +11,7 @@ import (
 
 	"github.com/lobbyhq/lobby/storage"
 	"github.com/lobbyhq/lobby/storage/postgres"
+	"github.com/lobbyhq/lobby/storage/storetest"
 )
 
 func TestOpenMigratesConcurrently(t *testing.T) {
@@ -183,6 +184,7 @@ func TestFoldKeysMigration(t *testing.T) {
 	if got, err := s.GetGuestByEmail(ctx, "ÑANDÚ@EXAMPLE.COM"); err != nil || got.Email != "ñandú@example.com" {
 		t.Fatalf("GetGuestByEmail after the upgrade = %v, %v; want the email stored folded", got, err)
 	}
+	storetest.CheckSearchAfterUpgrade(t, s)
 
 	c := setup(t)
 	oldSchema(t, c, []string{"E\u0301mile", "émile"}, nil)

@@ -88,11 +88,11 @@ func (s *Store) CreateGuest(ctx context.Context, g *storage.Guest) error {
 		updated = created
 	}
 	email := storage.FoldKey(g.Email)
-	_, err := s.writer().ExecContext(ctx, `INSERT INTO guests (`+guestCols+`, username_key) VALUES (`+placeholders(20)+`)`,
+	_, err := s.writer().ExecContext(ctx, `INSERT INTO guests (`+guestCols+`, username_key, search_key) VALUES (`+placeholders(21)+`)`,
 		id.String(), g.Username, s.sealer.SealString(g.Password, storage.GuestPasswordAD(id)), g.FirstName, g.LastName, email,
 		g.Phone, g.Company, g.PersonVisited, g.Reason, nullUUID(g.SponsorID), g.GuestType, string(g.Status),
 		nullMicros(g.ValidFrom), nullMicros(g.ValidUntil), nullMicros(g.ExpiryNotifiedAt), micros(created), micros(updated),
-		nullMicros(g.SessionsValidAfter), storage.FoldKey(g.Username))
+		nullMicros(g.SessionsValidAfter), storage.FoldKey(g.Username), storage.SearchKey(g))
 	if err != nil {
 		return guestConflict("create guest", err)
 	}
@@ -138,79 +138,112 @@ func (s *Store) GetGuestByEmail(ctx context.Context, email string) (*storage.Gue
 	return s.getGuest(ctx, "email", "email = ? AND email <> ''", storage.FoldKey(email))
 }
 
-// ListGuests returns one page of guests matching f, newest first, without
-// their passwords.
+// ListGuests returns one page of guests matching f in f.Sort's order,
+// without their passwords.
 func (s *Store) ListGuests(ctx context.Context, f storage.GuestFilter) (*storage.GuestPage, error) {
 	var (
-		where []string
-		args  []any
+		page  *storage.GuestPage
+		limit int
+		next  func(*storage.Guest) string
+		err   error
 	)
-	if len(f.Status) > 0 {
-		for _, st := range f.Status {
-			args = append(args, string(st))
+	// A query that many guests match fills its page from the first few
+	// guests in list order, cheaper than reading every hit of the index
+	// and sorting them; a page that does not fill there comes from the
+	// index.
+	if k := storage.ParseSearch(f.Query).Kind; k == storage.SearchSubstring || k == storage.SearchPrefix {
+		if page, limit, next, err = s.listGuests(ctx, f, true); err == nil && len(page.Guests) <= limit {
+			page = nil
 		}
-		where = append(where, "status IN ("+placeholders(len(f.Status))+")")
 	}
-	if f.SponsorID != uuid.Nil {
-		where = append(where, "sponsor_id = ?")
-		args = append(args, f.SponsorID.String())
+	if page == nil && err == nil {
+		page, limit, next, err = s.listGuests(ctx, f, false)
 	}
-	if q := strings.TrimSpace(f.Query); q != "" {
-		// The folded columns against the folded query; the others by
-		// lower(), which folds ASCII only.
-		or := []string{"instr(username_key, ?) > 0", "instr(email, ?) > 0"}
-		args = append(args, storage.FoldKey(q), storage.FoldKey(q))
-		for _, col := range []string{"first_name", "last_name", "first_name || ' ' || last_name", "company", "phone"} {
-			or = append(or, "instr(lower("+col+"), lower(?)) > 0")
-			args = append(args, q)
-		}
-		where = append(where, "("+strings.Join(or, " OR ")+")")
+	if err != nil {
+		return nil, err
 	}
-	if !f.ValidUntilBefore.IsZero() {
-		where = append(where, "valid_until < ?")
-		args = append(args, micros(f.ValidUntilBefore))
+	if len(page.Guests) > limit {
+		page.Guests = page.Guests[:limit]
+		last := page.Guests[limit-1]
+		page.Next = next(last)
 	}
-	if f.ExpiryNotNotified {
-		where = append(where, "expiry_notified_at IS NULL")
-	}
-	if f.After != "" {
-		c, err := storage.DecodeCursor(f.After)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: list guests: %w", err)
-		}
-		where = append(where, "(created_at < ? OR (created_at = ? AND id < ?))")
-		args = append(args, micros(c.CreatedAt), micros(c.CreatedAt), c.ID.String())
-	}
-	query := `SELECT ` + guestListCols + ` FROM guests`
-	if len(where) > 0 {
-		query += " WHERE " + strings.Join(where, " AND ")
-	}
-	limit := storage.PageLimit(f.Limit)
-	query += " ORDER BY created_at DESC, id DESC LIMIT ?"
-	args = append(args, limit+1)
+	return page, nil
+}
 
+// listGuests runs guestListQuery(f, recent) and returns its rows (up to
+// one more than the page holds), the page size and the cursor maker.
+func (s *Store) listGuests(ctx context.Context, f storage.GuestFilter, recent bool) (*storage.GuestPage, int, func(*storage.Guest) string, error) {
+	query, args, limit, next, err := guestListQuery(f, recent)
+	if err != nil {
+		return nil, 0, nil, fmt.Errorf("sqlite: list guests: %w", err)
+	}
 	rows, err := s.reader().QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: list guests: %w", err)
+		return nil, 0, nil, fmt.Errorf("sqlite: list guests: %w", err)
 	}
 	defer rows.Close()
 	page := &storage.GuestPage{Guests: []*storage.Guest{}}
 	for rows.Next() {
 		g, err := s.scanGuest(rows)
 		if err != nil {
-			return nil, fmt.Errorf("sqlite: list guests: %w", err)
+			return nil, 0, nil, fmt.Errorf("sqlite: list guests: %w", err)
 		}
 		page.Guests = append(page.Guests, g)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: list guests: %w", err)
+		return nil, 0, nil, fmt.Errorf("sqlite: list guests: %w", err)
 	}
-	if len(page.Guests) > limit {
-		page.Guests = page.Guests[:limit]
-		last := page.Guests[limit-1]
-		page.Next = storage.EncodeCursor(storage.Cursor{CreatedAt: last.CreatedAt, ID: last.ID})
+	return page, limit, next, nil
+}
+
+// guestListQuery is the SELECT of ListGuests for f, its arguments, the page
+// size and the function that makes the next page's cursor. With recent, a
+// search looks only through the first recentWalk guests of the list, in
+// list order, instead of the full-text index (see ListGuests).
+func guestListQuery(f storage.GuestFilter, recent bool) (query string, args []any, limit int, next func(*storage.Guest) string, err error) {
+	var where []string
+	if len(f.Status) > 0 {
+		for _, st := range f.Status {
+			args = append(args, string(st))
+		}
+		where = append(where, "guests.status IN ("+placeholders(len(f.Status))+")")
 	}
-	return page, nil
+	if f.SponsorID != uuid.Nil {
+		where = append(where, "guests.sponsor_id = ?")
+		args = append(args, f.SponsorID.String())
+	}
+	if !f.ValidUntilBefore.IsZero() {
+		where = append(where, "guests.valid_until < ?")
+		args = append(args, micros(f.ValidUntilBefore))
+	}
+	if f.ExpiryNotNotified {
+		where = append(where, "guests.expiry_notified_at IS NULL")
+	}
+	by, after, a, next, err := listOrder(f)
+	if err != nil {
+		return "", nil, 0, nil, err
+	}
+	if after != "" {
+		where = append(where, after)
+		args = append(args, a...)
+	}
+	limit = storage.PageLimit(f.Limit)
+	sr := storage.ParseSearch(f.Query)
+	if recent {
+		query, args = recentSearchQuery(sr, where, args, by, limit)
+		return query, args, limit, next, nil
+	}
+	if cond, a := searchCondition(sr); cond != "" {
+		where = append(where, cond)
+		args = append(args, a...)
+	}
+	query = `SELECT ` + guestListCols + ` FROM ` + searchFrom(sr)
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	query += " ORDER BY " + by + " LIMIT ?"
+	args = append(args, limit+1)
+	return query, args, limit, next, nil
 }
 
 // UpdateGuest applies u and returns the guest as stored afterwards:

@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/lobbyhq/lobby/storage"
+	"github.com/lobbyhq/lobby/storage/storetest"
 )
 
 func testSealer(t *testing.T) *storage.Sealer {
@@ -306,6 +307,7 @@ func TestFoldKeysMigration(t *testing.T) {
 	if got, err := s.GetGuestByEmail(ctx, "ÑANDÚ@EXAMPLE.COM"); err != nil || got.Username != "Zoë" {
 		t.Fatalf("GetGuestByEmail after the upgrade = %v, %v; want Zoë", got, err)
 	}
+	storetest.CheckSearchAfterUpgrade(t, s)
 
 	clash := oldDatabase(t, []string{"Émile", "émile"}, nil)
 	_, err := Open(ctx, clash, opts)

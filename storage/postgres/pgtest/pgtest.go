@@ -42,6 +42,9 @@ func Schema(t testing.TB) (dbURL, schema string) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	if err := sharedExtensions(ctx, base); err != nil {
+		t.Fatalf("pgtest: schema: %v", err)
+	}
 	if err := exec(ctx, base, "CREATE SCHEMA "+pgx.Identifier{schema}.Sanitize()); err != nil {
 		t.Fatalf("pgtest: schema: create %s: %v", schema, err)
 	}
@@ -53,6 +56,27 @@ func Schema(t testing.TB) (dbURL, schema string) {
 		}
 	})
 	return withSearchPath(base, schema), schema
+}
+
+// sharedExtensions creates the extensions that Lobby's migrations use in
+// the public schema, once per database. An extension is one per database,
+// created in the first schema on the search_path: left to the first test's
+// migration, it would live in that test's schema and be dropped with it,
+// with the indexes that other tests' schemas built on it. An advisory lock
+// keeps test processes running at once from creating it twice.
+func sharedExtensions(ctx context.Context, dbURL string) error {
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtext('lobby pgtest extensions'))"); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, "CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public")
+		return err
+	})
 }
 
 // exec runs one statement on a connection of its own.

@@ -1,0 +1,145 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/lobbyhq/lobby/storage"
+)
+
+// recentWalk is how many guests, in list order, a search looks through
+// before it turns to the trigram index: a query that one guest in a
+// hundred matches fills a page of 50 there.
+const recentWalk = 5000
+
+// searchQuery is the SELECT of a guest list for the parsed query sr under
+// the other conditions where, in order by, limit+1 rows at most, with its
+// arguments added by arg.
+//
+// A whole email address is looked up by the unique email and username
+// indexes. Otherwise the query is a LIKE on search_key: with recent, among
+// the first recentWalk guests of the list (a page that fills there is the
+// right one: those are the list's first matches); without, among the
+// guests the trigram index (guests_search_key_trgm_idx) finds, which
+// serves substrings of three characters or more and, through the separator
+// before every field, the start of a field. The matches are gathered first
+// (a MATERIALIZED CTE) and sorted after, so that the planner cannot trade
+// the index for a walk of the whole list in order looking for rare ones.
+func searchQuery(sr storage.Search, recent bool, where []string, by string, limit int, arg func(any) string) string {
+	cond := func(where []string) string {
+		if len(where) == 0 {
+			return ""
+		}
+		return " WHERE " + strings.Join(where, " AND ")
+	}
+	switch sr.Kind {
+	case storage.SearchNone:
+		return `SELECT ` + guestListColumns + ` FROM guests` + cond(where) + ` ORDER BY ` + by + ` LIMIT ` + arg(limit+1)
+	case storage.SearchEmail:
+		p := arg(sr.Text)
+		where = append(where, "(email = "+p+" OR username_key = "+p+")")
+		return `SELECT ` + guestListColumns + ` FROM guests` + cond(where) + ` ORDER BY ` + by + ` LIMIT ` + arg(limit+1)
+	}
+	like := "search_key LIKE " + arg("%"+escapeLike(sr.Text)+"%")
+	if recent {
+		inner := `SELECT * FROM guests` + cond(where) + ` ORDER BY ` + by + ` LIMIT ` + arg(recentWalk)
+		return `SELECT ` + guestListColumns + ` FROM (` + inner + `) AS guests WHERE ` + like +
+			` ORDER BY ` + by + ` LIMIT ` + arg(limit+1)
+	}
+	return `WITH hits AS MATERIALIZED (SELECT * FROM guests` + cond(append(where, like)) + `)
+		SELECT ` + guestListColumns + ` FROM hits AS guests ORDER BY ` + by + ` LIMIT ` + arg(limit+1)
+}
+
+// escapeLike makes s literal in a LIKE pattern (backslash is LIKE's
+// default escape character).
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// fillSearchKeys sets search_key (storage.SearchKey) on every guest, for
+// 006_guest_search, in batches in the migration's transaction.
+func fillSearchKeys(ctx context.Context, tx pgx.Tx) error {
+	const batch = 5000
+	var after uuid.UUID // the nil UUID sorts first
+	for {
+		rows, err := tx.Query(ctx, `SELECT id, username, email, first_name, last_name, company, phone
+			FROM guests WHERE id > $1 ORDER BY id LIMIT $2`, after, batch)
+		if err != nil {
+			return fmt.Errorf("fill search keys: %w", err)
+		}
+		var (
+			ids  []uuid.UUID
+			keys []string
+		)
+		for rows.Next() {
+			var g storage.Guest
+			if err := rows.Scan(&g.ID, &g.Username, &g.Email, &g.FirstName, &g.LastName, &g.Company, &g.Phone); err != nil {
+				rows.Close()
+				return fmt.Errorf("fill search keys: %w", err)
+			}
+			ids, keys = append(ids, g.ID), append(keys, storage.SearchKey(&g))
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("fill search keys: %w", err)
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		if _, err := tx.Exec(ctx, `UPDATE guests AS g SET search_key = v.key
+			FROM unnest($1::uuid[], $2::text[]) AS v(id, key) WHERE g.id = v.id`, ids, keys); err != nil {
+			return fmt.Errorf("fill search keys: %w", err)
+		}
+		after = ids[len(ids)-1]
+	}
+}
+
+// guestOrder is the ORDER BY of a guest list and the condition that starts
+// it after the filter's cursor ("" on the first page).
+type guestOrder struct {
+	by, after string
+}
+
+// listOrder is f's order, the condition for its cursor (arguments added by
+// arg) and the function that makes the next page's cursor from the last
+// guest of a page.
+func listOrder(f storage.GuestFilter, arg func(any) string) (guestOrder, func(*storage.Guest) string, error) {
+	switch f.Sort {
+	case storage.SortNewest:
+		o := guestOrder{by: "created_at DESC, id DESC"}
+		if f.After != "" {
+			c, err := storage.DecodeCursor(f.After)
+			if err != nil {
+				return o, nil, err
+			}
+			o.after = "(created_at, id) < (" + arg(c.CreatedAt) + ", " + arg(c.ID) + ")"
+		}
+		return o, func(g *storage.Guest) string {
+			return storage.EncodeCursor(storage.Cursor{CreatedAt: g.CreatedAt, ID: g.ID})
+		}, nil
+	case storage.SortExpiry:
+		// guests_expiry_order_idx: no end is the end of time.
+		const until = "coalesce(valid_until, 'infinity'::timestamptz)"
+		o := guestOrder{by: until + ", id"}
+		if f.After != "" {
+			c, err := storage.DecodeExpiryCursor(f.After)
+			if err != nil {
+				return o, nil, err
+			}
+			v := pgtype.Timestamptz{Time: c.ValidUntil, Valid: true}
+			if c.ValidUntil.IsZero() {
+				v = pgtype.Timestamptz{InfinityModifier: pgtype.Infinity, Valid: true}
+			}
+			o.after = "(" + until + ", id) > (" + arg(v) + ", " + arg(c.ID) + ")"
+		}
+		return o, func(g *storage.Guest) string {
+			return storage.EncodeExpiryCursor(storage.ExpiryCursor{ValidUntil: g.ValidUntil, ID: g.ID})
+		}, nil
+	}
+	return guestOrder{}, nil, fmt.Errorf("unknown sort order %d", f.Sort)
+}
