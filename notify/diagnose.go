@@ -478,11 +478,16 @@ func diagnoseNetwork(err error, what string) (Diagnosis, bool) {
 	)
 	switch {
 	case errors.As(err, &dnsErr):
-		d := Diagnosis{Code: CodeUnknownHost, Detail: "no such host " + dnsErr.Name,
+		// Temporary even when the name does not exist: saved settings passed
+		// Test Connection, so an NXDOMAIN now is far more likely a resolver
+		// hiccup than a typo, and one bad answer must not dead-letter mail.
+		// A typo that does last still dead-letters once the retry policy
+		// (MaxAttempts and RetryFor) is used up.
+		d := Diagnosis{Code: CodeUnknownHost, Temporary: true, Detail: "no such host " + dnsErr.Name,
 			Message: fmt.Sprintf("The name %s of %s does not exist in DNS.", dnsErr.Name, what),
-			Hint:    "Check the host name for typos (smtp.office365.com, not smtp.office365.con)."}
+			Hint: "Check the host name for typos (smtp.office365.com, not smtp.office365.con). " +
+				"Queued emails are retried, in case this host's DNS answered wrongly for a moment."}
 		if !dnsErr.IsNotFound {
-			d.Temporary = true
 			d.Detail = firstLine(dnsErr.Error())
 			d.Message = fmt.Sprintf("The name %s of %s could not be looked up.", dnsErr.Name, what)
 			d.Hint = "Check this host's DNS servers; Lobby retries."
