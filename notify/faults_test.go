@@ -2,11 +2,14 @@ package notify
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/lobbyhq/lobby/internal/testclock"
+	"github.com/lobbyhq/lobby/notify/exchangetest"
 	"github.com/lobbyhq/lobby/storage"
 )
 
@@ -105,4 +108,107 @@ func TestPoolDeadLettersLastingUnknownHost(t *testing.T) {
 		}
 	}
 	t.Fatalf("no mail.%s alarm among %+v", CodeUnknownHost, alarms)
+}
+
+// The token endpoint is down across the refresh point: the cached token,
+// still valid, keeps mail flowing (on new connections too), the refresh is
+// tried in the background with backoff instead of on every send, and once
+// the endpoint is back a new token is fetched. Only past the token's real
+// expiry does mail wait for the endpoint.
+func TestSendKeepsValidTokenWhileEndpointIsDown(t *testing.T) {
+	t.Parallel()
+	clock := testclock.New(time.Now())
+	b := deliverySetup(t, exchangetest.Options{Now: clock.Now})
+	tokens := NewTokenCache(TokenCacheOptions{Logger: b.logger, Now: clock.Now})
+	t.Cleanup(func() { _ = tokens.Close() })
+	tr := b.transport(t, TransportOptions{PoolSize: 1, Tokens: tokens})
+	s := b.settings // a token lives 3599 s; refreshed from 10 minutes before it expires
+	// send goes out on a new connection, so the token is presented to AUTH.
+	send := func(what string) error {
+		t.Helper()
+		tr.closeIdle(time.Now().Add(time.Hour))
+		return tr.Send(ctxT(t), s, testEmail(what))
+	}
+	if err := send("before"); err != nil {
+		t.Fatal(err)
+	}
+	first, _, err := tokens.Token(ctxT(t), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	b.srv.SetTokenEndpointDown(true)
+	clock.Advance(3599*time.Second - DefaultTokenRefreshMargin + time.Second) // due for a refresh
+	if err := send("due, endpoint down"); err != nil {
+		t.Fatalf("send with a valid cached token while the endpoint is down: %v (%s)", err, Diagnose(err))
+	}
+	waitFor(t, "the background refresh to fail", func() bool { return tokens.Stats().Failures == 1 })
+	for i := range 5 {
+		if err := send(fmt.Sprint("endpoint still down ", i)); err != nil {
+			t.Fatalf("send %d: %v", i, err)
+		}
+	}
+	if n := b.srv.TokenRequests(); n != 2 {
+		t.Errorf("token requests = %d, want 2: the refresh failure is remembered, not retried per send", n)
+	}
+	if !strings.Contains(b.logs.String(), "refresh failed; still using the cached token") {
+		t.Error("no log line says the cached token is kept")
+	}
+	// After the failure's back-off, one more try (failing again).
+	clock.Advance(tokenFailureTTL)
+	if err := send("after the back-off"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the second background refresh", func() bool { return tokens.Stats().Failures == 2 })
+
+	// The endpoint is back: the next send past the back-off brings a new token.
+	b.srv.SetTokenEndpointDown(false)
+	clock.Advance(2 * tokenFailureTTL)
+	if err := send("endpoint back"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a new token", func() bool {
+		tok, _, err := tokens.Token(ctxT(t), s)
+		return err == nil && tok != first
+	})
+	if err := send("with the new token"); err != nil {
+		t.Fatal(err)
+	}
+	if issued := b.srv.TokensIssued(); issued != 2 {
+		t.Errorf("tokens issued = %d, want 2", issued)
+	}
+	if got, want := b.srv.Messages(), 10; len(got) != want {
+		t.Errorf("emulator captured %d messages, want %d", len(got), want)
+	}
+
+	// Past the real expiry (less the safety margin) with the endpoint
+	// down, there is no token to use: the message waits (temporary).
+	b.srv.SetTokenEndpointDown(true)
+	clock.Advance(3599*time.Second - tokenExpirySafety + time.Second)
+	if err := send("expired"); Diagnose(err).Code != CodeTokenEndpointUnavailable || !Diagnose(err).Temporary {
+		t.Fatalf("send past the expiry with the endpoint down: %v, want %s", err, CodeTokenEndpointUnavailable)
+	}
+}
+
+// Failures in a row are remembered longer and longer, up to a minute, and
+// jitter only ever shortens them.
+func TestTokenFailureTTL(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		failures int
+		r        float64
+		want     time.Duration
+	}{
+		{1, 0, 5 * time.Second},
+		{2, 0, 10 * time.Second},
+		{3, 0, 20 * time.Second},
+		{5, 0, time.Minute},
+		{50, 0, time.Minute},
+		{1, 0.5, 4500 * time.Millisecond},
+		{50, 0.999, 48012 * time.Millisecond},
+	} {
+		if got := failureTTL(tc.failures, tc.r); got.Round(time.Millisecond) != tc.want {
+			t.Errorf("failureTTL(%d, %v) = %v, want %v", tc.failures, tc.r, got, tc.want)
+		}
+	}
 }

@@ -132,8 +132,24 @@ func TestSendShortLivedTokenIsReused(t *testing.T) {
 		t.Error("no warning about a margin longer than the token lifetime")
 	}
 
-	// Past half its lifetime the token is due: a new one, a new connection.
+	// Past half its lifetime the token is due: it is refreshed in the
+	// background while this send still uses it; the next send has the new
+	// one, on a new connection.
+	first, _, err := tokens.Token(ctxT(t), s)
+	if err != nil {
+		t.Fatal(err)
+	}
 	skew.Store(int64(16 * time.Second))
+	if err := tr.Send(ctxT(t), s, testEmail("due")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the background refresh", func() bool {
+		tok, _, err := tokens.Token(ctxT(t), s)
+		return err == nil && tok != first
+	})
+	if st := tr.Stats(); st.Opened != 1 {
+		t.Errorf("the send that found the token due: stats %+v, want it on the pooled connection", st)
+	}
 	if err := tr.Send(ctxT(t), s, testEmail("rotated")); err != nil {
 		t.Fatal(err)
 	}
