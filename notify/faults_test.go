@@ -212,3 +212,73 @@ func TestTokenFailureTTL(t *testing.T) {
 		}
 	}
 }
+
+// A 4xx reply to AUTH with a cached token (454 4.7.0) renews the token
+// once and retries, instead of failing with the same token until its
+// refresh time; a second refusal with the new token is not retried again.
+func TestSendRenewsTokenAfterTemporaryAuthRefusal(t *testing.T) {
+	t.Parallel()
+	b := deliverySetup(t, exchangetest.Options{})
+	tokens := NewTokenCache(TokenCacheOptions{Logger: b.logger})
+	t.Cleanup(func() { _ = tokens.Close() })
+	newTransport := func() *Transport { return b.transport(t, TransportOptions{PoolSize: 1, Tokens: tokens}) }
+	if err := newTransport().Send(ctxT(t), b.settings, testEmail("first")); err != nil {
+		t.Fatal(err)
+	}
+
+	b.srv.FailNextAuth(1, 454, "4.7.0", "Temporary authentication failure")
+	tr := newTransport()
+	if err := tr.Send(ctxT(t), b.settings, testEmail("454 once")); err != nil {
+		t.Fatalf("Send after one 454: %v (%s)", err, Diagnose(err))
+	}
+	if st := tr.Stats(); st.AuthRetries != 1 || b.srv.TokenRequests() != 2 || b.srv.AuthAttempts() != 3 {
+		t.Errorf("stats %+v, %d token requests, %d AUTH attempts; want 1 retry, 2 tokens, 3 AUTHs",
+			st, b.srv.TokenRequests(), b.srv.AuthAttempts())
+	}
+
+	b.srv.FailNextAuth(2, 454, "4.7.0", "Temporary authentication failure")
+	tr = newTransport()
+	err := tr.Send(ctxT(t), b.settings, testEmail("454 twice"))
+	if d := Diagnose(err); d.Code != CodeServerBusy || !d.Temporary || !strings.Contains(d.Detail, "454 4.7.0") {
+		t.Fatalf("Send after two 454s: %+v, want %s (temporary) with the reply", d, CodeServerBusy)
+	}
+	if st := tr.Stats(); st.AuthRetries != 1 || b.srv.TokenRequests() != 3 {
+		t.Errorf("stats %+v, %d token requests; want exactly one renewal", st, b.srv.TokenRequests())
+	}
+
+	// SMTP AUTH switched off is not the token's fault: no renewal.
+	b.srv.SetTenantSMTPAuth(false)
+	tr = newTransport()
+	if d := Diagnose(tr.Send(ctxT(t), b.settings, testEmail("off"))); d.Code != CodeSMTPAuthDisabled {
+		t.Fatalf("SMTP AUTH off: %+v", d)
+	}
+	if st := tr.Stats(); st.AuthRetries != 0 || b.srv.TokenRequests() != 3 {
+		t.Errorf("SMTP AUTH off: stats %+v, %d token requests; want no renewal", st, b.srv.TokenRequests())
+	}
+}
+
+// A refused AUTH while the token endpoint is down: the message waits for
+// the endpoint (temporary), and the cached token, still valid, is kept for
+// the next sends.
+func TestSendAuthRefusedWhileEndpointDownKeepsToken(t *testing.T) {
+	t.Parallel()
+	b := deliverySetup(t, exchangetest.Options{})
+	tokens := NewTokenCache(TokenCacheOptions{Logger: b.logger})
+	t.Cleanup(func() { _ = tokens.Close() })
+	newTransport := func() *Transport { return b.transport(t, TransportOptions{PoolSize: 1, Tokens: tokens}) }
+	if err := newTransport().Send(ctxT(t), b.settings, testEmail("first")); err != nil {
+		t.Fatal(err)
+	}
+	b.srv.SetTokenEndpointDown(true)
+	b.srv.FailNextAuth(1, 454, "4.7.0", "Temporary authentication failure")
+	err := newTransport().Send(ctxT(t), b.settings, testEmail("refused"))
+	if d := Diagnose(err); d.Code != CodeTokenEndpointUnavailable || !d.Temporary {
+		t.Fatalf("Send: %+v, want %s (temporary)", d, CodeTokenEndpointUnavailable)
+	}
+	if err := newTransport().Send(ctxT(t), b.settings, testEmail("next")); err != nil {
+		t.Fatalf("the next send with the cached token: %v (%s)", err, Diagnose(err))
+	}
+	if n, issued := b.srv.TokenRequests(), b.srv.TokensIssued(); n != 2 || issued != 1 {
+		t.Errorf("token requests %d, issued %d; want 2 and 1", n, issued)
+	}
+}

@@ -2,8 +2,10 @@ package notify
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net"
+	"net/textproto"
 	"time"
 
 	"github.com/wneessen/go-mail"
@@ -80,7 +82,8 @@ func (t *Transport) dial(ctx context.Context, p *profile, cred, key string) (*sm
 			t.afterDial(c)
 		}
 	}
-	mc, err := mail.NewClient(p.s.Host, p.clientOptions(cred, t.opts.HELO, d.dial)...)
+	opts, auth := p.clientOptions(cred, t.opts.HELO, d.dial)
+	mc, err := mail.NewClient(p.s.Host, opts...)
 	if err != nil {
 		return nil, wrapDialErr(p.s, err)
 	}
@@ -88,6 +91,10 @@ func (t *Transport) dial(ctx context.Context, p *profile, cred, key string) (*sm
 	if err := mc.DialWithContext(ctx); err != nil {
 		if raw != nil {
 			_ = raw.Close()
+		}
+		var reply *textproto.Error
+		if auth != nil && auth.sent && errors.As(err, &reply) {
+			err = &authReplyError{reply: reply, err: err}
 		}
 		err = d.noGreeting(ctx, err, p.tls)
 		t.logger.Debug("notify: smtp: dial failed", slog.String("addr", p.s.Addr()),

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/wneessen/go-mail"
+	"github.com/wneessen/go-mail/smtp"
 )
 
 // TransportOptions configure a [Transport].
@@ -195,13 +196,18 @@ func (t *Transport) Send(ctx context.Context, s Settings, e *Email) error {
 }
 
 // send runs one message through the pool, re-dialling once after a broken
-// connection and re-authenticating once with a new token after a 535.
+// connection and re-authenticating once with a new token after the server
+// refused a cached one at AUTH (any 4xx or 5xx reply that a token may
+// cause).
 func (t *Transport) send(ctx context.Context, p *profile, msg *mail.Msg) (reused bool, err error) {
 	var authRetried, redialed bool
 	for {
 		cred, fromCache, err := t.credential(ctx, p)
 		if err != nil {
 			return false, err
+		}
+		if authRetried {
+			fromCache = false // the token Renew just fetched
 		}
 		key := p.key + "/" + fingerprint(cred)
 		// After a broken pooled connection, dial a new one: the next idle
@@ -219,7 +225,7 @@ func (t *Transport) send(ctx context.Context, p *profile, msg *mail.Msg) (reused
 		fresh := c == nil
 		if fresh {
 			c, err = t.dial(ctx, p, cred, key)
-			rejected := err != nil && p.s.AuthMode == AuthExchangeOnline && tokenRejected(err)
+			rejected := err != nil && p.s.AuthMode == AuthExchangeOnline && tokenMayCure(err)
 			switch {
 			case err == nil:
 				p.freshRejected.Store(0)
@@ -236,9 +242,15 @@ func (t *Transport) send(ctx context.Context, p *profile, msg *mail.Msg) (reused
 				case !authRetried && fromCache && rejected && !p.recentlyRejectedFresh(t.now()):
 					authRetried = true
 					t.authRetries.Add(1)
-					t.tokens.Invalidate(p.s, cred)
 					t.logger.Info("notify: smtp: the server rejected the cached token; retrying with a new one",
-						slog.String("addr", p.s.Addr()))
+						slog.String("addr", p.s.Addr()), slog.String("reply", replyOf(err)))
+					if _, rerr := t.tokens.Renew(ctx, p.s, cred); rerr != nil {
+						// The token endpoint is down too: the message waits
+						// for it (the cached token stays for the others).
+						t.logger.Warn("notify: smtp: no new token to retry AUTH with",
+							slog.String("addr", p.s.Addr()), slog.String("error", safeErrorText(rerr)))
+						return false, fmt.Errorf("%w; retrying with a new token failed: %w", err, rerr)
+					}
 					continue
 				case !redialed && isBrokenConn(err):
 					redialed = true
@@ -317,21 +329,52 @@ func replyEndedTransaction(se *mail.SendError) bool {
 	return false
 }
 
-// tokenRejected reports an AUTH refusal that a new token may cure: a 535
-// (but not 5.7.139, which is a switch in Exchange), or 501 5.5.127 "Token
-// will expire soon".
-func tokenRejected(err error) bool {
-	var te *textproto.Error
-	if !errors.As(err, &te) {
+// tokenMayCure reports a refusal of AUTH itself (a reply to the AUTH
+// command, 4xx or 5xx) that a new token may cure: a 535 5.7.3, 501 5.5.127
+// "Token will expire soon", 454 4.7.0 and the like. Not 5.7.139 or 5.7.30:
+// SMTP AUTH is switched off in Exchange, which a token does not change.
+func tokenMayCure(err error) bool {
+	var are *authReplyError
+	if !errors.As(err, &are) {
 		return false
 	}
-	switch enh := enhancedCode(te.Msg); te.Code {
-	case 535:
-		return enh != "5.7.139"
-	case 501:
-		return enh == "5.5.127"
+	code, enh := are.reply.Code, enhancedCode(are.reply.Msg)
+	switch {
+	case code < 400 || code > 599:
+		return false
+	case enh == "5.7.139" || enh == "5.7.30":
+		return false
 	}
-	return false
+	return true
+}
+
+// replyOf is the server's reply in err, for logs.
+func replyOf(err error) string {
+	_, _, text, _ := smtpReply(err)
+	return text
+}
+
+// authReplyError is the server's refusal of the AUTH command (as opposed
+// to a failure before it, such as a refused STARTTLS or the greeting).
+type authReplyError struct {
+	reply *textproto.Error
+	err   error
+}
+
+func (e *authReplyError) Error() string { return e.err.Error() }
+func (e *authReplyError) Unwrap() error { return e.err }
+
+// trackedAuth is an smtp.Auth that remembers whether it got as far as
+// sending the AUTH command.
+type trackedAuth struct {
+	smtp.Auth
+	sent bool
+}
+
+func (a *trackedAuth) Start(si *smtp.ServerInfo) (string, []byte, error) {
+	mech, resp, err := a.Auth.Start(si)
+	a.sent = err == nil
+	return mech, resp, err
 }
 
 // authRetryCooldown is how long, after the server rejected a token fresh
@@ -426,8 +469,9 @@ func newProfile(s Settings, key string) (*profile, error) {
 	return p, nil
 }
 
-// clientOptions are the go-mail options for a connection with the profile.
-func (p *profile) clientOptions(cred, helo string, dial mail.DialContextFunc) []mail.Option {
+// clientOptions are the go-mail options for a connection with the profile,
+// and the authentication they use (nil: none).
+func (p *profile) clientOptions(cred, helo string, dial mail.DialContextFunc) ([]mail.Option, *trackedAuth) {
 	opts := []mail.Option{
 		mail.WithPort(p.s.Port),
 		mail.WithTimeout(p.s.ConnTimeout),
@@ -444,13 +488,17 @@ func (p *profile) clientOptions(cred, helo string, dial mail.DialContextFunc) []
 		// Implicit TLS is done by the dialer; none is none.
 		opts = append(opts, mail.WithTLSPolicy(mail.NoTLS))
 	}
+	var auth *trackedAuth
 	switch p.s.AuthMode {
 	case AuthExchangeOnline:
-		opts = append(opts, mail.WithSMTPAuthCustom(&xoauth2Auth{user: p.s.AuthUser(), token: cred}))
+		auth = &trackedAuth{Auth: &xoauth2Auth{user: p.s.AuthUser(), token: cred}}
 	case AuthPassword:
-		opts = append(opts, mail.WithSMTPAuthCustom(&passwordAuth{user: p.s.AuthUser(), pass: cred}))
+		auth = &trackedAuth{Auth: &passwordAuth{user: p.s.AuthUser(), pass: cred}}
 	}
-	return opts
+	if auth != nil {
+		opts = append(opts, mail.WithSMTPAuthCustom(auth))
+	}
+	return opts, auth
 }
 
 // wrapDialErr names the address, remembers the auth mode and marks a

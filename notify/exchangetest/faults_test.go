@@ -169,3 +169,15 @@ func TestRejectExpiringTokens(t *testing.T) {
 	srv.SetRejectExpiringTokens(0)
 	want(t, auth(), 235, "")
 }
+
+func TestFailNextAuth(t *testing.T) {
+	t.Parallel()
+	srv := setup(t).srv
+	tok := token(t, srv)
+	c := dialSMTP(t, srv)
+	want(t, c.cmd("EHLO lobby.test"), 250, "")
+	c.startTLS(srv)
+	srv.FailNextAuth(1, 454, "4.7.0", "Temporary authentication failure")
+	want(t, c.auth(srv.Mailbox(), tok), 454, "4.7.0 Temporary authentication failure")
+	want(t, c.auth(srv.Mailbox(), tok), 235, "")
+}

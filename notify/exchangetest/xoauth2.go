@@ -27,6 +27,10 @@ func (x *xoauth2Server) Next(response []byte) ([]byte, bool, error) {
 	if !ok {
 		return nil, false, errTokenRejected
 	}
+	if err := x.s.faults.takeAuthFailure(); err != nil {
+		x.s.log.Info("exchangetest: smtp auth failed (injected)", "user", user, "reply", err.Error())
+		return nil, false, err
+	}
 	c, err := x.s.checkToken(user, token)
 	if err != nil {
 		x.s.log.Info("exchangetest: smtp auth failed", "user", user, "reply", err.Error())
