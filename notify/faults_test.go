@@ -3,6 +3,7 @@ package notify
 import (
 	"context"
 	"fmt"
+	"net/textproto"
 	"strings"
 	"sync"
 	"testing"
@@ -280,5 +281,158 @@ func TestSendAuthRefusedWhileEndpointDownKeepsToken(t *testing.T) {
 	}
 	if n, issued := b.srv.TokenRequests(), b.srv.TokensIssued(); n != 2 || issued != 1 {
 		t.Errorf("token requests %d, issued %d; want 2 and 1", n, issued)
+	}
+}
+
+// Exchange Online allows 3 connections per mailbox and refuses the others
+// with 432 4.3.2. With more workers than that, the transport lowers its
+// connection limit by itself: every message is delivered, once, and the
+// pool settles at no more connections than the server allows.
+func TestPoolSettlesUnderServerConnectionLimit(t *testing.T) {
+	t.Parallel()
+	const n, workers, limit = 120, 8, 3
+	b, del, tr := poolSetup(t, workers, nil)
+	del.srv.SetConnectionLimit(limit)
+	del.srv.SetSMTPLatency(2 * time.Millisecond) // sends overlap, as they do against Exchange
+	futures := make([]*Future, n)
+	for i := range futures {
+		futures[i] = b.d.Submit(t.Context(), Message{
+			Kind: "admin.test", To: []string{fmt.Sprintf("guest%d@example.net", i)},
+			Subject: fmt.Sprintf("Test %d", i), Text: "Hello from the pool.",
+		})
+	}
+	run(t, b.d)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	deferred := 0
+	for i, f := range futures {
+		for {
+			r := f.Wait(ctx)
+			if r.Status == StatusDeferred && r.Diagnosis.Code == CodeTooManyConnections && deferred < n {
+				// Tolerated (a refusal in a row for one message), not
+				// expected: it goes out on its retry.
+				deferred++
+				b.clock.Advance(time.Hour)
+				f = b.d.Track(f.ID())
+				continue
+			}
+			if r.Status != StatusSent {
+				t.Fatalf("message %d: %s %+v", i, r.Status, r.Diagnosis)
+			}
+			break
+		}
+	}
+	seen := make(map[string]int)
+	for _, m := range del.srv.Messages() {
+		seen[strings.Join(m.To, ",")]++
+	}
+	if len(seen) != n {
+		t.Errorf("emulator captured messages for %d recipients, want %d", len(seen), n)
+	}
+	for rcpt, times := range seen {
+		if times != 1 {
+			t.Errorf("%s got the message %d times", rcpt, times)
+		}
+	}
+	st := tr.Stats()
+	if del.srv.ConnectionLimitRefusals() == 0 || st.TooMany == 0 {
+		t.Fatalf("the server never refused a connection (refusals %d, stats %+v): the limit was not exercised",
+			del.srv.ConnectionLimitRefusals(), st)
+	}
+	if st.ConnLimit > limit || st.Open > limit {
+		t.Errorf("stats %+v: want the connection limit and the open connections at most %d", st, limit)
+	}
+	if open := del.srv.OpenConnections(del.srv.Mailbox()); open > limit {
+		t.Errorf("the server counts %d connections open, want at most %d", open, limit)
+	}
+	if !strings.Contains(del.logs.String(), "lowering the connection limit") {
+		t.Error("no log line says the connection limit was lowered")
+	}
+	t.Logf("%d messages, %d workers, server limit %d: %d refusals, connection limit %d, %d connections opened, %d deferred",
+		n, workers, limit, st.TooMany, st.ConnLimit, st.Opened, deferred)
+}
+
+// The connection limit: slots first come, first served; lowered below what
+// the server refused; grown back by one after a quiet minute, up to the
+// pool size; a waiter leaves when its context ends.
+func TestConnLimiter(t *testing.T) {
+	t.Parallel()
+	l := newConnLimiter(4)
+	now := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	for range 4 {
+		if err := l.acquire(ctxT(t)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctxT(t), 20*time.Millisecond)
+	defer cancel()
+	if err := l.acquire(ctx); err == nil {
+		t.Fatal("a fifth slot under a limit of 4")
+	}
+	if got := l.lower(3, now); got != 3 {
+		t.Errorf("lower(open 3) = %d, want 3", got)
+	}
+	if got := l.lower(5, now); got != 2 {
+		t.Errorf("lower(open 5) = %d, want one less than before, 2", got)
+	}
+	l.lower(0, now)
+	if got := l.current(); got != 1 {
+		t.Errorf("limit %d, want never below 1", got)
+	}
+	granted := make(chan struct{})
+	go func() {
+		if err := l.acquire(ctxT(t)); err == nil {
+			close(granted)
+		}
+	}()
+	for range 3 {
+		l.release()
+	}
+	select {
+	case <-granted:
+		t.Fatal("a slot granted while 1 is in use under a limit of 1")
+	default:
+	}
+	if _, grew := l.grow(now.Add(connLimitGrowEvery - time.Second)); grew {
+		t.Error("grew before a quiet minute")
+	}
+	if got, grew := l.grow(now.Add(connLimitGrowEvery)); !grew || got != 2 {
+		t.Errorf("grow after a minute = %d %v, want 2", got, grew)
+	}
+	<-granted // the waiter gets the new slot
+	later := now.Add(10 * connLimitGrowEvery)
+	for range 5 {
+		l.grow(later)
+		later = later.Add(connLimitGrowEvery)
+	}
+	if got := l.current(); got != 4 {
+		t.Errorf("limit %d after growing, want the pool size 4", got)
+	}
+}
+
+// Refusals for too many connections have their own code; other 4xx stay
+// server_busy.
+func TestDiagnoseTooManyConnections(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		code int
+		msg  string
+		want string
+	}{
+		{432, "4.3.2 Concurrent connections limit exceeded. Visit https://aka.ms/concurrent_sending for more information.", CodeTooManyConnections},
+		{432, "4.3.2 STOREDRV.ClientSubmit; sender thread limit exceeded", CodeTooManyConnections},
+		{421, "4.7.0 Too many connections, try again later", CodeTooManyConnections},
+		{421, "4.3.2 Service not available, closing transmission channel", CodeServerBusy},
+		{451, "4.7.500 Server busy. Please try again later", CodeServerBusy},
+		{454, "4.7.0 Temporary authentication failure", CodeServerBusy},
+		{550, "5.7.1 Too many connections", CodeRejected},
+	} {
+		d := Diagnose(&textproto.Error{Code: tc.code, Msg: tc.msg})
+		if d.Code != tc.want || !d.Temporary != (tc.code >= 500) {
+			t.Errorf("Diagnose(%d %s) = %+v, want %s", tc.code, tc.msg, d, tc.want)
+		}
+		if d.Code == CodeTooManyConnections && (!strings.Contains(d.Hint, "mailbox") || !strings.Contains(d.Message, "3 per mailbox")) {
+			t.Errorf("hint %q / message %q do not explain the limit", d.Hint, d.Message)
+		}
 	}
 }

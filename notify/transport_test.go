@@ -319,14 +319,16 @@ func TestSendWaitsForSlotWithContext(t *testing.T) {
 	t.Parallel()
 	b := deliverySetup(t, exchangetest.Options{})
 	tr := b.transport(t, TransportOptions{PoolSize: 1})
-	tr.slots <- struct{}{} // the only slot is busy
+	if err := tr.slots.acquire(ctxT(t)); err != nil { // the only slot is busy
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(ctxT(t))
 	cancel()
 	err := tr.Send(ctx, b.settings, testEmail("x"))
 	if d := Diagnose(err); d.Code != CodeCanceled {
 		t.Errorf("Diagnose(%v) = %+v, want %s", err, d, CodeCanceled)
 	}
-	<-tr.slots
+	tr.slots.release()
 	if err := tr.Close(); err != nil {
 		t.Fatal(err)
 	}

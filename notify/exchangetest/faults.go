@@ -19,6 +19,9 @@ type faults struct {
 	logonFailure atomic.Bool
 	expiringSoon atomic.Int64 // time.Duration
 
+	connLimit    atomic.Int64 // authenticated connections per mailbox; 0: no limit
+	limitRefusal atomic.Pointer[smtp.SMTPError]
+
 	mu          sync.Mutex
 	mailFails   int
 	mailFailure *smtp.SMTPError
@@ -68,6 +71,20 @@ func replyOf(code int, enhanced, text string) *smtp.SMTPError {
 	e := &smtp.SMTPError{Code: code, Message: text}
 	fmt.Sscanf(enhanced, "%d.%d.%d", &e.EnhancedCode[0], &e.EnhancedCode[1], &e.EnhancedCode[2])
 	return e
+}
+
+// SetConnectionLimit makes the server allow at most n authenticated connections per
+// mailbox at once, as Exchange Online allows 3 for SMTP client submission; n <= 0 removes
+// the limit (the default). A connection beyond the limit authenticates, but each MAIL FROM
+// on it is refused with "432 4.3.2 Concurrent connections limit exceeded. Visit
+// https://aka.ms/concurrent_sending for more information." until enough of the others have
+// closed. The connections open when the limit is set are counted from their next AUTH.
+func (s *Server) SetConnectionLimit(n int) { s.faults.connLimit.Store(int64(max(n, 0))) }
+
+// SetConnectionLimitReply replaces the refusal of SetConnectionLimit, such as 421 "4.7.0"
+// "Too many connections, try again later" as relays and other servers word it.
+func (s *Server) SetConnectionLimitReply(code int, enhanced, text string) {
+	s.faults.limitRefusal.Store(replyOf(code, enhanced, text))
 }
 
 // SetMailboxLogonFailure makes every message fail after DATA with

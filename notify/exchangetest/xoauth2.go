@@ -37,6 +37,7 @@ func (x *xoauth2Server) Next(response []byte) ([]byte, bool, error) {
 		return nil, false, err
 	}
 	x.sess.grant = &grant{mailbox: user, clientID: c.AppID}
+	x.s.conns.authenticated(x.sess, user, x.s.faults.connLimit.Load())
 	x.s.log.Info("exchangetest: smtp auth succeeded", "user", user, "client_id", c.AppID)
 	return nil, true, nil
 }
