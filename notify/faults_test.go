@@ -436,3 +436,49 @@ func TestDiagnoseTooManyConnections(t *testing.T) {
 		}
 	}
 }
+
+// The connection limit lowered by refusals grows back by one after a quiet
+// minute, measured on the transport's clock.
+func TestSendConnLimitGrowsBack(t *testing.T) {
+	t.Parallel()
+	b := deliverySetup(t, exchangetest.Options{})
+	b.srv.SetConnectionLimit(1)
+	b.srv.SetSMTPLatency(20 * time.Millisecond) // the three sends overlap
+	clock := testclock.New(time.Now())
+	tr := NewTransport(TransportOptions{PoolSize: 3, Logger: b.logger})
+	tr.now = clock.Now
+	t.Cleanup(func() { _ = tr.Close() })
+
+	var wg sync.WaitGroup
+	for i := range 3 {
+		wg.Go(func() {
+			if err := tr.Send(ctxT(t), b.settings, testEmail(fmt.Sprint("burst ", i))); err != nil {
+				t.Errorf("send %d: %v (%s)", i, err, Diagnose(err))
+			}
+		})
+	}
+	wg.Wait()
+	st := tr.Stats()
+	if st.TooMany == 0 || st.ConnLimit >= 3 {
+		t.Fatalf("stats %+v: want refusals and a lowered limit", st)
+	}
+	lowered := st.ConnLimit
+
+	b.srv.SetConnectionLimit(0)
+	if err := tr.Send(ctxT(t), b.settings, testEmail("quiet")); err != nil {
+		t.Fatal(err)
+	}
+	if got := tr.Stats().ConnLimit; got != lowered {
+		t.Errorf("limit %d right after the refusals, want still %d", got, lowered)
+	}
+	clock.Advance(connLimitGrowEvery)
+	if err := tr.Send(ctxT(t), b.settings, testEmail("a minute later")); err != nil {
+		t.Fatal(err)
+	}
+	if got := tr.Stats().ConnLimit; got != lowered+1 {
+		t.Errorf("limit %d a quiet minute later, want %d", got, lowered+1)
+	}
+	if got := len(b.srv.Messages()); got != 5 {
+		t.Errorf("emulator captured %d messages, want 5", got)
+	}
+}

@@ -355,9 +355,10 @@ func (c *TokenCache) Renew(ctx context.Context, s Settings, rejected string) (st
 }
 
 // Invalidate drops the cached token of the settings if it is still token, so
-// that the next Token call fetches a new one. Senders call it after the SMTP
-// server rejected token (535); when several do for the same token, only the
-// first one drops it. It reports whether it dropped anything.
+// that the next Token call fetches a new one (and waits for it); when
+// several callers do it for the same token, only the first one drops it. It
+// reports whether it dropped anything. The transport uses [TokenCache.Renew]
+// instead, which keeps a valid token when no new one can be had.
 func (c *TokenCache) Invalidate(s Settings, token string) bool {
 	s = s.WithDefaults()
 	c.mu.Lock()
