@@ -78,6 +78,7 @@ const (
 	CodeInvalidSettings          = "invalid_settings"
 	CodeInvalidMessage           = "invalid_message"
 	CodeServerBusy               = "server_busy"
+	CodeTooManyConnections       = "too_many_connections"
 	CodeRejected                 = "rejected"
 	CodeCanceled                 = "canceled"
 	CodeUnknown                  = "unknown"
@@ -458,6 +459,13 @@ func diagnoseSMTPReply(err error, mode AuthMode) (Diagnosis, bool) {
 		d.Code, d.Message = CodeMailboxLogonFailure, "Exchange Online could not log on to the mailbox."
 		d.Hint = "This looks temporary but is a configuration problem: grant the app FullAccess with " +
 			"Add-MailboxPermission -Identity <mailbox> -User <service principal ID> -AccessRights FullAccess, and check the SMTP username is that mailbox."
+	case tooManyConnections(code, enh, text):
+		d.Code, d.Temporary = CodeTooManyConnections, true
+		d.Message = "The SMTP server refused a connection because too many are open at once (Exchange Online allows 3 per mailbox)."
+		d.Hint = "Lobby lowers its number of connections by itself and retries the email. If this keeps coming back, " +
+			"check that no other application, printer or server sends through the same mailbox at the same time " +
+			"(the limit counts all of them), give them a mailbox of their own, or send with 3 workers or fewer " +
+			"(send-test-email --workers)."
 	case code >= 400 && code < 500:
 		d.Code, d.Temporary, d.Message = CodeServerBusy, true, "The SMTP server asked to try again later."
 		d.Hint = "Nothing to change: Lobby retries with back-off."
@@ -470,6 +478,26 @@ func diagnoseSMTPReply(err error, mode AuthMode) (Diagnosis, bool) {
 	return d, true
 }
 
+// tooManyConnections recognises a refusal for having too many connections
+// open: Exchange Online's "432 4.3.2 Concurrent connections limit
+// exceeded" (3 per mailbox), and the "421 4.7.0 Too many connections" of
+// other servers and relays, which have no code of their own, by their text.
+func tooManyConnections(code int, enh, text string) bool {
+	if code == 432 && enh == "4.3.2" {
+		return true
+	}
+	if code < 400 || code > 499 {
+		return false
+	}
+	lower := strings.ToLower(text)
+	for _, s := range []string{"too many connections", "too many concurrent", "concurrent connection", "connection limit", "thread limit exceeded"} {
+		if strings.Contains(lower, s) {
+			return true
+		}
+	}
+	return false
+}
+
 // diagnoseNetwork explains DNS, connect and connection failures.
 func diagnoseNetwork(err error, what string) (Diagnosis, bool) {
 	var (
@@ -478,11 +506,16 @@ func diagnoseNetwork(err error, what string) (Diagnosis, bool) {
 	)
 	switch {
 	case errors.As(err, &dnsErr):
-		d := Diagnosis{Code: CodeUnknownHost, Detail: "no such host " + dnsErr.Name,
+		// Temporary even when the name does not exist: saved settings passed
+		// Test Connection, so an NXDOMAIN now is far more likely a resolver
+		// hiccup than a typo, and one bad answer must not dead-letter mail.
+		// A typo that does last still dead-letters once the retry policy
+		// (MaxAttempts and RetryFor) is used up.
+		d := Diagnosis{Code: CodeUnknownHost, Temporary: true, Detail: "no such host " + dnsErr.Name,
 			Message: fmt.Sprintf("The name %s of %s does not exist in DNS.", dnsErr.Name, what),
-			Hint:    "Check the host name for typos (smtp.office365.com, not smtp.office365.con)."}
+			Hint: "Check the host name for typos (smtp.office365.com, not smtp.office365.con). " +
+				"Queued emails are retried, in case this host's DNS answered wrongly for a moment."}
 		if !dnsErr.IsNotFound {
-			d.Temporary = true
 			d.Detail = firstLine(dnsErr.Error())
 			d.Message = fmt.Sprintf("The name %s of %s could not be looked up.", dnsErr.Name, what)
 			d.Hint = "Check this host's DNS servers; Lobby retries."

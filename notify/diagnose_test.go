@@ -118,7 +118,7 @@ func TestDiagnoseRealCauses(t *testing.T) {
 			arrange: func(_ *testing.T, b *deliveryBundle, s *Settings) {
 				s.TrustedCAPEM, s.AuthMode, s.Security, s.Port = "", AuthNone, SecurityTLS, b.srv.SMTPTLSPort()
 			}},
-		{name: "unknown host", code: CodeUnknownHost, step: StepResolve,
+		{name: "unknown host", code: CodeUnknownHost, temp: true, step: StepResolve,
 			arrange: func(_ *testing.T, _ *deliveryBundle, s *Settings) { s.Host = "smtp.office365.invalid" }},
 		{name: "connection refused", code: CodeConnectionRefused, temp: true, step: StepDial,
 			arrange: func(t *testing.T, _ *deliveryBundle, s *Settings) { s.Port = closedPort(t) }},

@@ -98,7 +98,7 @@ func NewStatsCollector(stats func() TransportStats) *StatsCollector {
 			prometheus.CounterValue, func(s TransportStats) float64 { return float64(s.Reused) }),
 		d("lobby_smtp_redials_total", "Dials repeated after a broken connection.",
 			prometheus.CounterValue, func(s TransportStats) float64 { return float64(s.Redials) }),
-		d("lobby_smtp_auth_retries_total", "Access tokens dropped and SMTP AUTH retried after a 535 reply.",
+		d("lobby_smtp_auth_retries_total", "Access tokens renewed and SMTP AUTH retried after the server refused a cached token.",
 			prometheus.CounterValue, func(s TransportStats) float64 { return float64(s.AuthRetries) }),
 		d("lobby_smtp_token_fetches_total", "Access token requests to the token endpoint (tokens served from the cache not counted).",
 			prometheus.CounterValue, func(s TransportStats) float64 { return float64(s.TokenFetches) }),

@@ -2,8 +2,11 @@ package notify
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net"
+	"net/textproto"
+	"slices"
 	"time"
 
 	"github.com/wneessen/go-mail"
@@ -60,7 +63,7 @@ func (t *Transport) take(key string, reuse bool) (*smtpConn, error) {
 // not current, or the pool is full or closed.
 func (t *Transport) put(c *smtpConn, healthy bool) {
 	t.mu.Lock()
-	if healthy && !t.closed && c.key == t.latest && len(t.idle) < t.opts.PoolSize {
+	if healthy && !t.closed && c.key == t.latest && len(t.idle) < t.opts.PoolSize && t.open <= t.slots.current() {
 		c.idleSince = time.Now()
 		t.idle = append(t.idle, c)
 		t.mu.Unlock()
@@ -68,6 +71,27 @@ func (t *Transport) put(c *smtpConn, healthy bool) {
 	}
 	t.mu.Unlock()
 	t.closeConn(c, healthy)
+}
+
+// openConns is the number of connections open now.
+func (t *Transport) openConns() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.open
+}
+
+// trimIdle closes idle connections, the longest idle first, while more than
+// limit are open.
+func (t *Transport) trimIdle(limit int) {
+	t.mu.Lock()
+	n := min(max(t.open-limit, 0), len(t.idle))
+	extra := slices.Clone(t.idle[:n])
+	t.idle = slices.Delete(t.idle, 0, n)
+	t.mu.Unlock()
+	for _, c := range extra {
+		t.logger.Debug("notify: smtp: closing idle connection beyond the connection limit", slog.String("addr", c.addr))
+		t.closeConn(c, true)
+	}
 }
 
 // dial opens and authenticates a new connection.
@@ -80,7 +104,8 @@ func (t *Transport) dial(ctx context.Context, p *profile, cred, key string) (*sm
 			t.afterDial(c)
 		}
 	}
-	mc, err := mail.NewClient(p.s.Host, p.clientOptions(cred, t.opts.HELO, d.dial)...)
+	opts, auth := p.clientOptions(cred, t.opts.HELO, d.dial)
+	mc, err := mail.NewClient(p.s.Host, opts...)
 	if err != nil {
 		return nil, wrapDialErr(p.s, err)
 	}
@@ -88,6 +113,10 @@ func (t *Transport) dial(ctx context.Context, p *profile, cred, key string) (*sm
 	if err := mc.DialWithContext(ctx); err != nil {
 		if raw != nil {
 			_ = raw.Close()
+		}
+		var reply *textproto.Error
+		if auth != nil && auth.sent && errors.As(err, &reply) {
+			err = &authReplyError{reply: reply, err: err}
 		}
 		err = d.noGreeting(ctx, err, p.tls)
 		t.logger.Debug("notify: smtp: dial failed", slog.String("addr", p.s.Addr()),

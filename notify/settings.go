@@ -84,9 +84,11 @@ type Settings struct {
 	ClientSecretExpires time.Time `json:"client_secret_expires,omitzero"`
 	TokenEndpointBase   string    `json:"token_endpoint_base,omitempty"`
 	// TokenRefreshMargin is how long before its expiry a cached token is
-	// replaced, at most 50 minutes; 0 (empty) means the default, 10
-	// minutes, so a margin of 0 cannot be chosen. For a token that lives
-	// shorter than twice the margin, half its lifetime is used instead.
+	// replaced (in the background; while the token endpoint is down the
+	// cached token stays in use until shortly before it expires), at most
+	// 50 minutes; 0 (empty) means the default, 10 minutes, so a margin of 0
+	// cannot be chosen. For a token that lives shorter than twice the
+	// margin, half its lifetime is used instead.
 	TokenRefreshMargin time.Duration `json:"token_refresh_margin,omitempty"`
 
 	// ProxyURL (http://, https://, socks5://) is used for the token endpoint

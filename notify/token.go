@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"sync"
@@ -45,15 +46,29 @@ type TokenCacheOptions struct {
 // tokenFailureTTL is how long a failed token request is remembered: Token
 // calls for the same settings version get that failure meanwhile, without
 // a request, so that every sender does not hammer an endpoint that is down.
-// A new settings version asks at once.
-const tokenFailureTTL = 5 * time.Second
+// Each further failure in a row doubles it (with jitter that only shortens
+// it), up to tokenFailureMaxTTL. A new settings version asks at once.
+const (
+	tokenFailureTTL    = 5 * time.Second
+	tokenFailureMaxTTL = time.Minute
+)
+
+// tokenExpirySafety is how long before its expiry a cached token stops being
+// handed out although its refresh failed: enough for a dial and an AUTH
+// with it to end before Exchange would refuse it. For a token that lives
+// shorter, half its refresh margin is used instead.
+const tokenExpirySafety = time.Minute
 
 // TokenCache hands out Exchange Online access tokens from the Entra ID
 // client-credentials grant. It keeps one token per settings version (and
-// credentials), reuses it until TokenRefreshMargin before it expires, and
-// has at most one request to the token endpoint in flight per version: all
-// callers that need a token meanwhile share its outcome, token or error.
-// A failure is remembered for a few seconds. It is safe for concurrent use.
+// credentials) and has at most one request to the token endpoint in flight
+// per version: all callers that need a token meanwhile share its outcome,
+// token or error. From TokenRefreshMargin before the token expires it is
+// refreshed in the background while callers go on using it; when that
+// refresh fails (the endpoint is down) the cached token is still handed out
+// until shortly before it truly expires, and the refresh is tried again
+// with backoff. A failure is remembered for a few seconds, longer when it
+// repeats. It is safe for concurrent use.
 type TokenCache struct {
 	logger *slog.Logger
 	max    int
@@ -109,9 +124,39 @@ type tokenEntry struct {
 	mu          sync.Mutex
 	tok         *oauth2.Token // the cached token; nil: none
 	refreshAt   time.Time     // when tok is due for a refresh; zero: never
+	usableUntil time.Time     // when tok stops being handed out; zero: never
 	flight      *tokenFlight  // the request in flight; nil: none
 	failErr     error         // the last request's failure, remembered
 	failedUntil time.Time     // until then
+	failures    int           // requests failed in a row
+}
+
+// usable reports whether the cached token may still be handed out at now.
+func (e *tokenEntry) usable(now time.Time) bool {
+	return e.tok != nil && (e.usableUntil.IsZero() || now.Before(e.usableUntil))
+}
+
+// due reports whether the cached token should be replaced at now.
+func (e *tokenEntry) due(now time.Time) bool {
+	return e.tok == nil || (!e.refreshAt.IsZero() && !now.Before(e.refreshAt))
+}
+
+// failing reports whether a failure is remembered at now: no request is
+// made until it is forgotten.
+func (e *tokenEntry) failing(now time.Time) bool {
+	return e.failErr != nil && now.Before(e.failedUntil)
+}
+
+// startLocked starts a request for e unless one is in flight, and returns
+// the flight and whether this call started it. e.mu is held.
+func (c *TokenCache) startLocked(e *tokenEntry, timeout time.Duration) (*tokenFlight, bool) {
+	if e.flight != nil {
+		return e.flight, false
+	}
+	f := &tokenFlight{done: make(chan struct{})}
+	e.flight = f
+	go c.fetch(e, f, timeout)
+	return f, true
 }
 
 // tokenFlight is one request to the token endpoint; done is closed once
@@ -130,7 +175,9 @@ type tokenFlight struct {
 // by the settings' ConnTimeout, and not ended by any caller's ctx) and every
 // caller meanwhile waits for it, each until its own ctx ends. A failed
 // request is remembered for a few seconds and handed to the callers of that
-// time as well.
+// time as well. A cached token that is due for a refresh but still valid is
+// returned at once, and the first such caller starts the refresh in the
+// background; nobody waits for it.
 func (c *TokenCache) Token(ctx context.Context, s Settings) (token string, fromCache bool, err error) {
 	s = s.WithDefaults()
 	if s.AuthMode != AuthExchangeOnline {
@@ -147,23 +194,25 @@ func (c *TokenCache) Token(ctx context.Context, s Settings) (token string, fromC
 	now := c.now()
 	e.lastUsed.Store(now.UnixNano())
 	e.mu.Lock()
-	if t := e.tok; t != nil && (e.refreshAt.IsZero() || now.Before(e.refreshAt)) {
+	if e.usable(now) {
+		t := e.tok
+		background := false
+		if e.due(now) && !e.failing(now) {
+			_, background = c.startLocked(e, s.ConnTimeout)
+		}
 		e.mu.Unlock()
+		if background {
+			c.logger.Debug("notify: token: due for a refresh; fetching a new one in the background, using the cached one meanwhile", tokenAttrs(s, t)...)
+		}
 		c.logger.Debug("notify: token: from cache", tokenAttrs(s, t)...)
 		return t.AccessToken, true, nil
 	}
-	if e.failErr != nil && now.Before(e.failedUntil) {
+	if e.failing(now) {
 		err := e.failErr
 		e.mu.Unlock()
 		return "", false, &TokenError{Err: err}
 	}
-	f := e.flight
-	leader := f == nil
-	if leader {
-		f = &tokenFlight{done: make(chan struct{})}
-		e.flight = f
-		go c.fetch(e, f, s.ConnTimeout)
-	}
+	f, leader := c.startLocked(e, s.ConnTimeout)
 	e.mu.Unlock()
 
 	select {
@@ -184,19 +233,50 @@ func (c *TokenCache) Token(ctx context.Context, s Settings) (token string, fromC
 func (c *TokenCache) fetch(e *tokenEntry, f *tokenFlight, timeout time.Duration) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
+	asked := c.now()
 	t, err := e.src.fetch(ctx)
 	now := c.now()
+	if err == nil && t.ExpiresIn > 0 {
+		// On the cache's clock, counted from the request (x/oauth2 counts
+		// from its answer on the wall clock).
+		t.Expiry = asked.Add(time.Duration(t.ExpiresIn) * time.Second)
+	}
 	e.mu.Lock()
 	e.flight = nil
+	var keep *oauth2.Token // the valid token kept after a failed refresh
+	var retryIn time.Duration
 	if err != nil {
-		e.failErr, e.failedUntil = err, now.Add(tokenFailureTTL)
+		e.failures++
+		retryIn = failureTTL(e.failures, rand.Float64())
+		e.failErr, e.failedUntil = err, now.Add(retryIn)
+		if e.usable(now) {
+			keep = e.tok
+		}
 	} else {
-		e.tok, e.refreshAt = t, refreshTime(t, effectiveMargin(t, e.margin))
-		e.failErr = nil
+		margin := effectiveMargin(t, e.margin)
+		e.tok, e.refreshAt, e.usableUntil = t, refreshTime(t, margin), refreshTime(t, min(tokenExpirySafety, margin/2))
+		e.failErr, e.failures = nil, 0
 	}
 	f.tok, f.err = t, err
 	e.mu.Unlock()
 	close(f.done)
+	if keep != nil {
+		c.logger.Warn("notify: token: refresh failed; still using the cached token until it expires, and trying again",
+			append(tokenAttrs(e.src.settings, keep), slog.Duration("retry_in", retryIn.Round(time.Millisecond)))...)
+	}
+}
+
+// failureTTL is how long the failures-th failed request in a row is
+// remembered: tokenFailureTTL doubled per failure, at most
+// tokenFailureMaxTTL, shortened by up to 20 % (r in [0, 1)) so that the
+// nodes of a cluster do not ask in step.
+func failureTTL(failures int, r float64) time.Duration {
+	d := tokenFailureTTL
+	for i := 1; i < failures && d < tokenFailureMaxTTL; i++ {
+		d *= 2
+	}
+	d = min(d, tokenFailureMaxTTL)
+	return d - time.Duration(float64(d)*backoffJitter*r)
 }
 
 // effectiveMargin is how long before t expires it is refreshed: margin, or
@@ -230,10 +310,55 @@ func refreshTime(t *oauth2.Token, margin time.Duration) time.Time {
 	return t.Expiry.Add(-margin)
 }
 
+// Renew fetches a new token for the settings to replace rejected, a token
+// the SMTP server refused at AUTH, caches it and returns it. When the cache
+// already holds another valid token (another sender renewed it, or a
+// refresh brought it), that one is returned without a request; a request in
+// flight is joined. When the request fails, the cached token stays: a
+// refusal such as 454 4.7.0 may be the server's own hiccup while the token
+// is fine, and mail must not stop because the endpoint is down too. The
+// failure is remembered as any other, so a dead endpoint is not asked for
+// every refused AUTH. Failures are a *[TokenError].
+func (c *TokenCache) Renew(ctx context.Context, s Settings, rejected string) (string, error) {
+	s = s.WithDefaults()
+	if s.AuthMode != AuthExchangeOnline {
+		return "", fmt.Errorf("notify: token: auth mode is %q, not %q", s.AuthMode, AuthExchangeOnline)
+	}
+	e, err := c.entry(s)
+	if err != nil {
+		return "", &TokenError{Err: err}
+	}
+	now := c.now()
+	e.lastUsed.Store(now.UnixNano())
+	e.mu.Lock()
+	if e.usable(now) && e.tok.AccessToken != rejected {
+		t := e.tok
+		e.mu.Unlock()
+		return t.AccessToken, nil
+	}
+	if e.failing(now) {
+		err := e.failErr
+		e.mu.Unlock()
+		return "", &TokenError{Err: err}
+	}
+	f, _ := c.startLocked(e, s.ConnTimeout)
+	e.mu.Unlock()
+	select {
+	case <-f.done:
+	case <-ctx.Done():
+		return "", &TokenError{Err: fmt.Errorf("waiting for the token endpoint: %w", ctx.Err())}
+	}
+	if f.err != nil {
+		return "", &TokenError{Err: f.err}
+	}
+	return f.tok.AccessToken, nil
+}
+
 // Invalidate drops the cached token of the settings if it is still token, so
-// that the next Token call fetches a new one. Senders call it after the SMTP
-// server rejected token (535); when several do for the same token, only the
-// first one drops it. It reports whether it dropped anything.
+// that the next Token call fetches a new one (and waits for it); when
+// several callers do it for the same token, only the first one drops it. It
+// reports whether it dropped anything. The transport uses [TokenCache.Renew]
+// instead, which keeps a valid token when no new one can be had.
 func (c *TokenCache) Invalidate(s Settings, token string) bool {
 	s = s.WithDefaults()
 	c.mu.Lock()
@@ -363,6 +488,16 @@ func (s *endpointSource) fetch(ctx context.Context) (*oauth2.Token, error) {
 		s.logger.Warn("notify: token: request to the token endpoint failed",
 			append(tokenAttrs(s.settings, nil), slog.Duration("took", took), slog.String("error", safeErrorText(err)))...)
 		return nil, err
+	}
+	if t.ExpiresIn == 0 {
+		// x/oauth2's client-credentials source keeps expires_in only
+		// among the extra fields.
+		switch v := t.Extra("expires_in").(type) {
+		case float64:
+			t.ExpiresIn = int64(v)
+		case string:
+			t.ExpiresIn, _ = strconv.ParseInt(v, 10, 64)
+		}
 	}
 	attrs := append(tokenAttrs(s.settings, t), slog.Duration("took", took))
 	s.logger.Debug("notify: token: acquired from endpoint, putting it in the token cache", attrs...)

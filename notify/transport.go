@@ -18,12 +18,15 @@ import (
 	"time"
 
 	"github.com/wneessen/go-mail"
+	"github.com/wneessen/go-mail/smtp"
 )
 
 // TransportOptions configure a [Transport].
 type TransportOptions struct {
 	// PoolSize is the most connections open at once, which is also the most
-	// messages in flight at once; default 4.
+	// messages in flight at once; default 4. When the server refuses a
+	// connection for too many (Exchange Online allows 3 per mailbox), the
+	// transport lowers this limit by itself and grows it back slowly.
 	PoolSize int
 	// IdleTimeout closes a connection nobody used for this long; default 1 minute.
 	IdleTimeout time.Duration
@@ -45,7 +48,11 @@ type TransportStats struct {
 	Sent        int64 // messages the server accepted
 	Reused      int64 // of which on a connection that had already sent
 	Redials     int64 // dials repeated after a broken connection
-	AuthRetries int64 // tokens dropped and AUTH retried after a 535
+	AuthRetries int64 // tokens renewed and AUTH retried after the server refused a cached one
+	// ConnLimit is the most connections the transport opens now: PoolSize,
+	// or less after the server refused connections for too many.
+	ConnLimit int
+	TooMany   int64 // sends the server refused for too many connections
 	// The token cache's counters (shared by every transport using the
 	// cache): requests to the token endpoint, and of which failed.
 	TokenFetches  int64
@@ -62,7 +69,7 @@ type Transport struct {
 	tokens    *TokenCache
 	ownTokens bool // made by NewTransport, so closed by Close
 	logger    *slog.Logger
-	slots     chan struct{}
+	slots     *connLimiter
 
 	mu       sync.Mutex
 	idle     []*smtpConn // most recently used last
@@ -74,11 +81,12 @@ type Transport struct {
 	stop chan struct{}
 	done chan struct{}
 
-	opened, closedConns, sent, reused, redials, authRetries atomic.Int64
+	opened, closedConns, sent, reused, redials, authRetries, tooMany atomic.Int64
 
 	// afterDial, when set (tests), sees each raw TCP connection.
 	afterDial func(net.Conn)
-	// now is the clock of the AUTH retry cool-down (tests change it).
+	// now is the clock of the AUTH retry cool-down and of the connection
+	// limit's growth (tests change it).
 	now func() time.Time
 }
 
@@ -96,7 +104,7 @@ func NewTransport(opts TransportOptions) *Transport {
 		opts:      opts,
 		tokens:    opts.Tokens,
 		logger:    opts.Logger,
-		slots:     make(chan struct{}, opts.PoolSize),
+		slots:     newConnLimiter(opts.PoolSize),
 		profiles:  make(map[string]*profile),
 		stop:      make(chan struct{}),
 		done:      make(chan struct{}),
@@ -124,6 +132,8 @@ func (t *Transport) Stats() TransportStats {
 		Reused:        t.reused.Load(),
 		Redials:       t.redials.Load(),
 		AuthRetries:   t.authRetries.Load(),
+		ConnLimit:     t.slots.current(),
+		TooMany:       t.tooMany.Load(),
 		TokenFetches:  ts.Fetches,
 		TokenFailures: ts.Failures,
 	}
@@ -156,7 +166,9 @@ func (t *Transport) Close() error {
 var ErrTransportClosed = errors.New("notify: smtp: transport closed")
 
 // Send sends e with the settings s over a pooled connection. It waits for a
-// free connection slot (or ctx). Failures carry what [Diagnose] needs.
+// free connection slot (or ctx). When the server refuses the connection for
+// too many open, Send lowers the transport's connection limit and tries
+// again under it (a few times). Failures carry what [Diagnose] needs.
 func (t *Transport) Send(ctx context.Context, s Settings, e *Email) error {
 	s = s.WithDefaults()
 	if err := refuseInsecure(s); err != nil {
@@ -170,17 +182,33 @@ func (t *Transport) Send(ctx context.Context, s Settings, e *Email) error {
 	if err != nil {
 		return err
 	}
-	select {
-	case t.slots <- struct{}{}:
-	case <-ctx.Done():
-		return fmt.Errorf("notify: smtp: waiting for a connection: %w", ctx.Err())
-	}
-	defer func() { <-t.slots }()
-
 	start := time.Now()
-	reused, err := t.send(ctx, p, msg)
+	var reused bool
+	for try := 1; ; try++ {
+		if err := t.slots.acquire(ctx); err != nil {
+			return fmt.Errorf("notify: smtp: waiting for a connection: %w", err)
+		}
+		reused, err = t.send(ctx, p, msg)
+		var tm *tooManyError
+		if !errors.As(err, &tm) {
+			t.slots.release()
+			break
+		}
+		t.tooMany.Add(1)
+		limit := t.slots.lower(t.openConns(), t.now())
+		t.trimIdle(limit)
+		t.slots.release()
+		t.logger.Info("notify: smtp: the server refused a connection for too many open; lowering the connection limit",
+			slog.String("addr", p.s.Addr()), slog.Int("conn_limit", limit), slog.String("reply", tm.reply))
+		if try == tooManyTries || ctx.Err() != nil {
+			return tm.err
+		}
+	}
 	if err != nil {
 		return err
+	}
+	if limit, grew := t.slots.grow(t.now()); grew {
+		t.logger.Info("notify: smtp: raising the connection limit again", slog.String("addr", p.s.Addr()), slog.Int("conn_limit", limit))
 	}
 	t.sent.Add(1)
 	if reused {
@@ -195,13 +223,18 @@ func (t *Transport) Send(ctx context.Context, s Settings, e *Email) error {
 }
 
 // send runs one message through the pool, re-dialling once after a broken
-// connection and re-authenticating once with a new token after a 535.
+// connection and re-authenticating once with a new token after the server
+// refused a cached one at AUTH (any 4xx or 5xx reply that a token may
+// cause).
 func (t *Transport) send(ctx context.Context, p *profile, msg *mail.Msg) (reused bool, err error) {
 	var authRetried, redialed bool
 	for {
 		cred, fromCache, err := t.credential(ctx, p)
 		if err != nil {
 			return false, err
+		}
+		if authRetried {
+			fromCache = false // the token Renew just fetched
 		}
 		key := p.key + "/" + fingerprint(cred)
 		// After a broken pooled connection, dial a new one: the next idle
@@ -219,7 +252,7 @@ func (t *Transport) send(ctx context.Context, p *profile, msg *mail.Msg) (reused
 		fresh := c == nil
 		if fresh {
 			c, err = t.dial(ctx, p, cred, key)
-			rejected := err != nil && p.s.AuthMode == AuthExchangeOnline && tokenRejected(err)
+			rejected := err != nil && p.s.AuthMode == AuthExchangeOnline && tokenMayCure(err)
 			switch {
 			case err == nil:
 				p.freshRejected.Store(0)
@@ -236,10 +269,18 @@ func (t *Transport) send(ctx context.Context, p *profile, msg *mail.Msg) (reused
 				case !authRetried && fromCache && rejected && !p.recentlyRejectedFresh(t.now()):
 					authRetried = true
 					t.authRetries.Add(1)
-					t.tokens.Invalidate(p.s, cred)
 					t.logger.Info("notify: smtp: the server rejected the cached token; retrying with a new one",
-						slog.String("addr", p.s.Addr()))
+						slog.String("addr", p.s.Addr()), slog.String("reply", replyOf(err)))
+					if _, rerr := t.tokens.Renew(ctx, p.s, cred); rerr != nil {
+						// The token endpoint is down too: the message waits
+						// for it (the cached token stays for the others).
+						t.logger.Warn("notify: smtp: no new token to retry AUTH with",
+							slog.String("addr", p.s.Addr()), slog.String("error", safeErrorText(rerr)))
+						return false, fmt.Errorf("%w; retrying with a new token failed: %w", err, rerr)
+					}
 					continue
+				case isTooMany(err):
+					return false, &tooManyError{err: err, reply: replyOf(err)}
 				case !redialed && isBrokenConn(err):
 					redialed = true
 					t.redials.Add(1)
@@ -268,6 +309,12 @@ func (t *Transport) send(ctx context.Context, p *profile, msg *mail.Msg) (reused
 			t.put(c, err == nil && !aborted)
 			return reused, nil
 		}
+		if !aborted && isSendErr && isTooMany(err) {
+			// This connection is one too many for the server: close it
+			// and try again on one the server accepts.
+			t.closeConn(c, true)
+			return false, &tooManyError{err: fmt.Errorf("notify: smtp: send via %s: %w", p.s.Addr(), err), reply: replyOf(err)}
+		}
 		if !aborted && isSendErr && replyEndedTransaction(se) {
 			// The server refused this message and the session goes on.
 			t.put(c, true)
@@ -287,6 +334,28 @@ func (t *Transport) send(ctx context.Context, p *profile, msg *mail.Msg) (reused
 		}
 		return false, fmt.Errorf("notify: smtp: send via %s: %w", p.s.Addr(), err)
 	}
+}
+
+// tooManyError is a refusal for too many connections open, which Send
+// answers by lowering the connection limit and trying again.
+type tooManyError struct {
+	err   error
+	reply string
+}
+
+func (e *tooManyError) Error() string { return e.err.Error() }
+func (e *tooManyError) Unwrap() error { return e.err }
+
+// isTooMany reports a server's refusal for too many connections.
+func isTooMany(err error) bool {
+	code, enh, text, ok := smtpReply(err)
+	return ok && tooManyConnections(code, enh, text)
+}
+
+// replyOf is the server's reply in err, for logs.
+func replyOf(err error) string {
+	_, _, text, _ := smtpReply(err)
+	return text
 }
 
 // connLevel reports a failure of the connection itself before the message
@@ -317,21 +386,49 @@ func replyEndedTransaction(se *mail.SendError) bool {
 	return false
 }
 
-// tokenRejected reports an AUTH refusal that a new token may cure: a 535
-// (but not 5.7.139, which is a switch in Exchange), or 501 5.5.127 "Token
-// will expire soon".
-func tokenRejected(err error) bool {
-	var te *textproto.Error
-	if !errors.As(err, &te) {
+// tokenMayCure reports a refusal of AUTH itself (a reply to the AUTH
+// command, 4xx or 5xx) that a new token may cure: a 535 5.7.3, 501 5.5.127
+// "Token will expire soon", 454 4.7.0 and the like. Not 5.7.139 or 5.7.30
+// (SMTP AUTH is switched off in Exchange) nor a connection limit: those say
+// what is wrong, and it is not the token.
+func tokenMayCure(err error) bool {
+	var are *authReplyError
+	if !errors.As(err, &are) {
 		return false
 	}
-	switch enh := enhancedCode(te.Msg); te.Code {
-	case 535:
-		return enh != "5.7.139"
-	case 501:
-		return enh == "5.5.127"
+	code, enh, text := are.reply.Code, enhancedCode(are.reply.Msg), are.reply.Msg
+	switch {
+	case code < 400 || code > 599:
+		return false
+	case enh == "5.7.139" || enh == "5.7.30":
+		return false
+	case tooManyConnections(code, enh, text):
+		return false
 	}
-	return false
+	return true
+}
+
+// authReplyError is the server's refusal of the AUTH command (as opposed
+// to a failure before it, such as a refused STARTTLS or the greeting).
+type authReplyError struct {
+	reply *textproto.Error
+	err   error
+}
+
+func (e *authReplyError) Error() string { return e.err.Error() }
+func (e *authReplyError) Unwrap() error { return e.err }
+
+// trackedAuth is an smtp.Auth that remembers whether it got as far as
+// sending the AUTH command.
+type trackedAuth struct {
+	smtp.Auth
+	sent bool
+}
+
+func (a *trackedAuth) Start(si *smtp.ServerInfo) (string, []byte, error) {
+	mech, resp, err := a.Auth.Start(si)
+	a.sent = err == nil
+	return mech, resp, err
 }
 
 // authRetryCooldown is how long, after the server rejected a token fresh
@@ -426,8 +523,9 @@ func newProfile(s Settings, key string) (*profile, error) {
 	return p, nil
 }
 
-// clientOptions are the go-mail options for a connection with the profile.
-func (p *profile) clientOptions(cred, helo string, dial mail.DialContextFunc) []mail.Option {
+// clientOptions are the go-mail options for a connection with the profile,
+// and the authentication they use (nil: none).
+func (p *profile) clientOptions(cred, helo string, dial mail.DialContextFunc) ([]mail.Option, *trackedAuth) {
 	opts := []mail.Option{
 		mail.WithPort(p.s.Port),
 		mail.WithTimeout(p.s.ConnTimeout),
@@ -444,13 +542,17 @@ func (p *profile) clientOptions(cred, helo string, dial mail.DialContextFunc) []
 		// Implicit TLS is done by the dialer; none is none.
 		opts = append(opts, mail.WithTLSPolicy(mail.NoTLS))
 	}
+	var auth *trackedAuth
 	switch p.s.AuthMode {
 	case AuthExchangeOnline:
-		opts = append(opts, mail.WithSMTPAuthCustom(&xoauth2Auth{user: p.s.AuthUser(), token: cred}))
+		auth = &trackedAuth{Auth: &xoauth2Auth{user: p.s.AuthUser(), token: cred}}
 	case AuthPassword:
-		opts = append(opts, mail.WithSMTPAuthCustom(&passwordAuth{user: p.s.AuthUser(), pass: cred}))
+		auth = &trackedAuth{Auth: &passwordAuth{user: p.s.AuthUser(), pass: cred}}
 	}
-	return opts
+	if auth != nil {
+		opts = append(opts, mail.WithSMTPAuthCustom(auth))
+	}
+	return opts, auth
 }
 
 // wrapDialErr names the address, remembers the auth mode and marks a

@@ -132,8 +132,24 @@ func TestSendShortLivedTokenIsReused(t *testing.T) {
 		t.Error("no warning about a margin longer than the token lifetime")
 	}
 
-	// Past half its lifetime the token is due: a new one, a new connection.
+	// Past half its lifetime the token is due: it is refreshed in the
+	// background while this send still uses it; the next send has the new
+	// one, on a new connection.
+	first, _, err := tokens.Token(ctxT(t), s)
+	if err != nil {
+		t.Fatal(err)
+	}
 	skew.Store(int64(16 * time.Second))
+	if err := tr.Send(ctxT(t), s, testEmail("due")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the background refresh", func() bool {
+		tok, _, err := tokens.Token(ctxT(t), s)
+		return err == nil && tok != first
+	})
+	if st := tr.Stats(); st.Opened != 1 {
+		t.Errorf("the send that found the token due: stats %+v, want it on the pooled connection", st)
+	}
 	if err := tr.Send(ctxT(t), s, testEmail("rotated")); err != nil {
 		t.Fatal(err)
 	}
@@ -303,14 +319,16 @@ func TestSendWaitsForSlotWithContext(t *testing.T) {
 	t.Parallel()
 	b := deliverySetup(t, exchangetest.Options{})
 	tr := b.transport(t, TransportOptions{PoolSize: 1})
-	tr.slots <- struct{}{} // the only slot is busy
+	if err := tr.slots.acquire(ctxT(t)); err != nil { // the only slot is busy
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(ctxT(t))
 	cancel()
 	err := tr.Send(ctx, b.settings, testEmail("x"))
 	if d := Diagnose(err); d.Code != CodeCanceled {
 		t.Errorf("Diagnose(%v) = %+v, want %s", err, d, CodeCanceled)
 	}
-	<-tr.slots
+	tr.slots.release()
 	if err := tr.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,9 @@
 // 7000215, 7000222, 70011, and a few more); SMTP with STARTTLS (SMTPPort) and with
 // implicit TLS (SMTPTLSPort) that checks tokens the way Exchange does (signature,
 // audience, expiry, tenant, service principal, FullAccess, SMTP AUTH switches, SendAs);
-// a model of tenants, app registrations and mailboxes with mutators; fault injection;
+// a model of tenants, app registrations and mailboxes with mutators; fault injection
+// (the token endpoint down or slow, dropped connections, refused AUTH or MAIL FROM, and
+// Exchange's limit of concurrent connections per mailbox with its 432 4.3.2 refusal);
 // counters; and a captured mailbox.
 //
 // Start seeds a correctly configured set-up (Tenant, ClientID, ClientSecret, Mailbox), so

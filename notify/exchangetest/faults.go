@@ -19,9 +19,14 @@ type faults struct {
 	logonFailure atomic.Bool
 	expiringSoon atomic.Int64 // time.Duration
 
+	connLimit    atomic.Int64 // authenticated connections per mailbox; 0: no limit
+	limitRefusal atomic.Pointer[smtp.SMTPError]
+
 	mu          sync.Mutex
 	mailFails   int
 	mailFailure *smtp.SMTPError
+	authFails   int
+	authFailure *smtp.SMTPError
 }
 
 // SetTokenEndpointDown makes the token endpoint answer 503 temporarily_unavailable
@@ -47,8 +52,39 @@ func (s *Server) FailNextMail(n int, code int, enhanced, text string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.mailFails = max(n, 0)
-	f.mailFailure = &smtp.SMTPError{Code: code, Message: text}
-	fmt.Sscanf(enhanced, "%d.%d.%d", &f.mailFailure.EnhancedCode[0], &f.mailFailure.EnhancedCode[1], &f.mailFailure.EnhancedCode[2])
+	f.mailFailure = replyOf(code, enhanced, text)
+}
+
+// FailNextAuth makes the next n AUTH XOAUTH2 commands fail with the given reply, whatever
+// the token, such as 454 "4.7.0" "Temporary authentication failure". The session stays
+// open, unauthenticated. n <= 0 cancels.
+func (s *Server) FailNextAuth(n int, code int, enhanced, text string) {
+	f := &s.faults
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.authFails = max(n, 0)
+	f.authFailure = replyOf(code, enhanced, text)
+}
+
+// replyOf builds an SMTP reply; enhanced is "x.y.z".
+func replyOf(code int, enhanced, text string) *smtp.SMTPError {
+	e := &smtp.SMTPError{Code: code, Message: text}
+	fmt.Sscanf(enhanced, "%d.%d.%d", &e.EnhancedCode[0], &e.EnhancedCode[1], &e.EnhancedCode[2])
+	return e
+}
+
+// SetConnectionLimit makes the server allow at most n authenticated connections per
+// mailbox at once, as Exchange Online allows 3 for SMTP client submission; n <= 0 removes
+// the limit (the default). A connection beyond the limit authenticates, but each MAIL FROM
+// on it is refused with "432 4.3.2 Concurrent connections limit exceeded. Visit
+// https://aka.ms/concurrent_sending for more information." until enough of the others have
+// closed. The connections open when the limit is set are counted from their next AUTH.
+func (s *Server) SetConnectionLimit(n int) { s.faults.connLimit.Store(int64(max(n, 0))) }
+
+// SetConnectionLimitReply replaces the refusal of SetConnectionLimit, such as 421 "4.7.0"
+// "Too many connections, try again later" as relays and other servers word it.
+func (s *Server) SetConnectionLimitReply(code int, enhanced, text string) {
+	s.faults.limitRefusal.Store(replyOf(code, enhanced, text))
 }
 
 // SetMailboxLogonFailure makes every message fail after DATA with
@@ -72,6 +108,17 @@ func (f *faults) takeDrop() bool {
 			return true
 		}
 	}
+}
+
+// takeAuthFailure returns the injected reply for this AUTH, or nil.
+func (f *faults) takeAuthFailure() *smtp.SMTPError {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.authFails == 0 {
+		return nil
+	}
+	f.authFails--
+	return f.authFailure
 }
 
 // takeMailFailure returns the reply for this MAIL FROM, or nil to accept it.

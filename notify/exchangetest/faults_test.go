@@ -169,3 +169,54 @@ func TestRejectExpiringTokens(t *testing.T) {
 	srv.SetRejectExpiringTokens(0)
 	want(t, auth(), 235, "")
 }
+
+// Exchange Online's limit of concurrent connections per mailbox: the connection beyond it
+// authenticates but may not send, until another one closes.
+func TestConnectionLimit(t *testing.T) {
+	t.Parallel()
+	srv := setup(t).srv
+	srv.SetConnectionLimit(2)
+	send := func(c *smtpClient) reply {
+		return c.send(srv.Mailbox(), []string{"guest@example.org"}, message(srv.Mailbox(), "guest@example.org", "x"))
+	}
+	first, second, third := ready(t, srv), ready(t, srv), ready(t, srv)
+	want(t, send(first), 250, "")
+	want(t, send(second), 250, "")
+	want(t, send(third), 432, "4.3.2 Concurrent connections limit exceeded.")
+	if n := srv.OpenConnections(srv.Mailbox()); n != 3 {
+		t.Errorf("OpenConnections = %d, want 3", n)
+	}
+	want(t, first.cmd("QUIT"), 221, "")
+	deadline := time.Now().Add(10 * time.Second)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for srv.OpenConnections(srv.Mailbox()) != 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("the closed connection is still counted")
+		}
+		<-tick.C
+	}
+	want(t, send(third), 250, "")
+	if n := srv.ConnectionLimitRefusals(); n != 1 {
+		t.Errorf("ConnectionLimitRefusals = %d, want 1", n)
+	}
+
+	// Other servers word it as a 421.
+	srv.SetConnectionLimitReply(421, "4.7.0", "Too many connections, try again later")
+	fourth := ready(t, srv)
+	want(t, send(fourth), 421, "4.7.0 Too many connections")
+	srv.SetConnectionLimit(0)
+	want(t, send(fourth), 250, "")
+}
+
+func TestFailNextAuth(t *testing.T) {
+	t.Parallel()
+	srv := setup(t).srv
+	tok := token(t, srv)
+	c := dialSMTP(t, srv)
+	want(t, c.cmd("EHLO lobby.test"), 250, "")
+	c.startTLS(srv)
+	srv.FailNextAuth(1, 454, "4.7.0", "Temporary authentication failure")
+	want(t, c.auth(srv.Mailbox(), tok), 454, "4.7.0 Temporary authentication failure")
+	want(t, c.auth(srv.Mailbox(), tok), 235, "")
+}

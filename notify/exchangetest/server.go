@@ -41,7 +41,10 @@ type Server struct {
 	model  *model
 	faults faults
 	inbox  *inbox
-	stats  struct{ tokenRequests, tokensIssued, smtpConnections, authAttempts atomic.Int64 }
+	stats  struct {
+		tokenRequests, tokensIssued, smtpConnections, authAttempts, limitRefusals atomic.Int64
+	}
+	conns mailboxConns
 
 	tenantID, clientID, mailbox string // the ready-made set-up
 
@@ -228,6 +231,12 @@ func (s *Server) TokensIssued() int64 { return s.stats.tokensIssued.Load() }
 
 // SMTPConnections counts the TCP connections accepted on both SMTP ports, dropped ones too.
 func (s *Server) SMTPConnections() int64 { return s.stats.smtpConnections.Load() }
+
+// ConnectionLimitRefusals counts the MAIL FROM commands refused under SetConnectionLimit.
+func (s *Server) ConnectionLimitRefusals() int64 { return s.stats.limitRefusals.Load() }
+
+// OpenConnections is the number of connections authenticated as mailbox and open now.
+func (s *Server) OpenConnections(mailbox string) int { return s.conns.open(mailbox) }
 
 // AuthAttempts counts AUTH commands that reached a mechanism (XOAUTH2 or LOGIN).
 func (s *Server) AuthAttempts() int64 { return s.stats.authAttempts.Load() }

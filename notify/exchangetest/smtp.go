@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/mail"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -33,6 +34,7 @@ var (
 	errNotAuthenticated        = smtpError(530, 5, 7, 57, "Client not authenticated to send mail.")
 	errMailboxLogonFailure     = smtpError(430, 4, 2, 0, "STOREDRV; mailbox logon failure;")
 	errTokenExpiringSoon       = smtpError(501, 5, 5, 127, "Invalid XOAUTH2 auth data - Token will expire soon")
+	errConcurrentLimit         = smtpError(432, 4, 3, 2, "Concurrent connections limit exceeded. Visit https://aka.ms/concurrent_sending for more information. [Hostname="+frontEndID+"]")
 )
 
 func smtpError(code, class, subject, detail int, text string) *smtp.SMTPError {
@@ -63,10 +65,11 @@ func (s *Server) newSMTPServer() *smtp.Server {
 // session is one SMTP session (reset by EHLO after STARTTLS). go-smtp calls it from the
 // connection's goroutine only.
 type session struct {
-	s     *Server
-	grant *grant // set by a successful AUTH
-	from  string
-	to    []string
+	s        *Server
+	grant    *grant // set by a successful AUTH
+	admitted bool   // counted against the mailbox's connection limit
+	from     string
+	to       []string
 }
 
 func (ss *session) AuthMechanisms() []string { return []string{sasl.Login, "XOAUTH2"} }
@@ -85,6 +88,13 @@ func (ss *session) Auth(mech string) (sasl.Server, error) {
 func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
 	if ss.grant == nil {
 		return errNotAuthenticated
+	}
+	if !ss.s.conns.admit(ss, ss.s.faults.connLimit.Load()) {
+		ss.s.stats.limitRefusals.Add(1)
+		if r := ss.s.faults.limitRefusal.Load(); r != nil {
+			return r
+		}
+		return errConcurrentLimit
 	}
 	if err := ss.s.faults.takeMailFailure(); err != nil {
 		return err
@@ -108,7 +118,69 @@ func (ss *session) Data(r io.Reader) error {
 
 func (ss *session) Reset() { ss.from, ss.to = "", nil }
 
-func (ss *session) Logout() error { return nil }
+func (ss *session) Logout() error {
+	ss.s.conns.leave(ss)
+	return nil
+}
+
+// mailboxConns counts the authenticated connections per mailbox, and of them those
+// admitted under the connection limit.
+type mailboxConns struct {
+	mu       sync.Mutex
+	authed   map[string]int
+	admitted map[string]int
+}
+
+// authenticated counts a session that has just authenticated as mailbox, and admits it
+// when the limit allows.
+func (m *mailboxConns) authenticated(ss *session, mailbox string, limit int64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.authed == nil {
+		m.authed, m.admitted = make(map[string]int), make(map[string]int)
+	}
+	m.authed[mailbox]++
+	m.admitLocked(ss, mailbox, limit)
+}
+
+func (m *mailboxConns) admitLocked(ss *session, mailbox string, limit int64) {
+	if !ss.admitted && (limit <= 0 || int64(m.admitted[mailbox]) < limit) {
+		ss.admitted = true
+		m.admitted[mailbox]++
+	}
+}
+
+// admit reports whether the session may send: it is admitted already, or now is.
+func (m *mailboxConns) admit(ss *session, limit int64) bool {
+	if limit <= 0 {
+		return true
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.admitLocked(ss, ss.grant.mailbox, limit)
+	return ss.admitted
+}
+
+// leave uncounts a session that ends.
+func (m *mailboxConns) leave(ss *session) {
+	if ss.grant == nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.authed[ss.grant.mailbox]--
+	if ss.admitted {
+		m.admitted[ss.grant.mailbox]--
+		ss.admitted = false
+	}
+}
+
+// open is the number of authenticated connections of mailbox open now.
+func (m *mailboxConns) open(mailbox string) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.authed[mailbox]
+}
 
 // deliver runs Exchange's checks after the end of DATA and captures the message.
 func (s *Server) deliver(g grant, from string, to []string, data []byte) error {

@@ -27,12 +27,17 @@ func (x *xoauth2Server) Next(response []byte) ([]byte, bool, error) {
 	if !ok {
 		return nil, false, errTokenRejected
 	}
+	if err := x.s.faults.takeAuthFailure(); err != nil {
+		x.s.log.Info("exchangetest: smtp auth failed (injected)", "user", user, "reply", err.Error())
+		return nil, false, err
+	}
 	c, err := x.s.checkToken(user, token)
 	if err != nil {
 		x.s.log.Info("exchangetest: smtp auth failed", "user", user, "reply", err.Error())
 		return nil, false, err
 	}
 	x.sess.grant = &grant{mailbox: user, clientID: c.AppID}
+	x.s.conns.authenticated(x.sess, user, x.s.faults.connLimit.Load())
 	x.s.log.Info("exchangetest: smtp auth succeeded", "user", user, "client_id", c.AppID)
 	return nil, true, nil
 }
