@@ -12,6 +12,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -184,6 +185,9 @@ type Dispatcher struct {
 	// So the poller leases only for workers that are ready right now, and
 	// no leased message waits for a worker while its lease runs out.
 	requests chan chan job
+	// drained: the poller's last poll found no more due messages; then the
+	// follower checks the whole backlog.
+	drained atomic.Bool
 
 	stopping    chan struct{} // closed by Shutdown: take no more work
 	stopOnce    sync.Once
@@ -269,13 +273,14 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		return errors.New("notify: dispatcher: already running")
 	}
 	d.running = true
-	d.wg.Add(d.cfg.Workers + 1)
+	d.wg.Add(d.cfg.Workers + 2)
 	d.mu.Unlock()
 
 	for range d.cfg.Workers {
 		go d.worker()
 	}
 	go d.poller()
+	go d.follower()
 	d.log.Info("mail dispatcher started", "owner", d.cfg.Owner, "workers", d.cfg.Workers)
 
 	select {

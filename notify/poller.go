@@ -52,23 +52,42 @@ func outcomeOf(row *storage.OutboxMessage, now time.Time) (Result, bool) {
 	return Result{}, false
 }
 
-// backlogChecks bounds the backlog futures the poller checks after a poll
-// that left due messages behind (all workers busy): the check costs a read
+// backlogChecks bounds the backlog futures the follower checks while the last poll
+// left due messages behind (all workers busy): the check costs a read
 // each.
 const backlogChecks = 16
 
-// poller leases due messages every PollInterval and hands them to workers;
-// it also follows the status of futures whose message someone else holds,
-// and of those Track could not queue.
+// poller leases due messages every PollInterval and hands them to workers.
+// It does nothing else: a worker that is ready must not wait for status
+// reads (see follower).
 func (d *Dispatcher) poller() {
 	defer d.wg.Done()
 	t := time.NewTicker(d.cfg.PollInterval)
 	defer t.Stop()
 	for {
+		d.drained.Store(d.poll())
+		select {
+		case <-d.stopping:
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// follower follows, every PollInterval, the status of futures whose message
+// someone else holds, and of those Track could not queue. It is apart from
+// the poller because its reads are many (one per followed message) and may
+// be slow: done by the poller between its leases, they kept ready workers
+// idle while due messages waited.
+func (d *Dispatcher) follower() {
+	defer d.wg.Done()
+	t := time.NewTicker(d.cfg.PollInterval)
+	defer t.Stop()
+	for {
 		d.checkWatched()
-		if d.poll() {
-			// Nothing is due: the backlog's messages left are settled, held
-			// elsewhere, or being sent here.
+		if d.drained.Load() {
+			// Nothing was due: the backlog's messages left are settled,
+			// held elsewhere, or being sent here.
 			d.checkBacklog(-1)
 		} else {
 			d.checkBacklog(backlogChecks)
