@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"time"
@@ -57,29 +58,39 @@ func (d *Dispatcher) sent(row *storage.OutboxMessage, leasedAt time.Time, m Mess
 	finish(f, Result{Status: StatusSent, Attempts: row.Attempts})
 }
 
-// markSentTries bounds the tries to record a delivery; between them the
-// worker waits markSentRetry, doubled each time.
+// Between tries to record a delivery the worker waits markSentRetry,
+// doubled each time up to markSentMaxWait.
 const (
-	markSentTries = 4
-	markSentRetry = 250 * time.Millisecond
+	markSentRetry   = 250 * time.Millisecond
+	markSentMaxWait = 5 * time.Second
 )
 
 // markSent records a delivery. A failure (the database briefly unavailable)
-// is tried again while the lease, measured on the real clock, still covers
-// the wait and the write: unrecorded, the message would be sent again when
-// its lease runs out.
+// is tried again, with backoff, for as long as the lease, measured on the
+// real clock, still covers the wait and a whole write (storeTimeout):
+// unrecorded, the message would be sent again when its lease runs out. The
+// first failure is a warning, the tries after it are debug lines, so that a
+// database outage does not log a line per message per try.
 func (d *Dispatcher) markSent(row *storage.OutboxMessage, leasedAt time.Time) error {
 	wait := d.markRetry
+	start := time.Now()
 	for try := 1; ; try++ {
 		ctx, cancel := d.storeCtx()
 		err := d.cfg.Store.MarkMailSent(ctx, row.ID, row.LeaseToken)
 		cancel()
-		if err == nil || errors.Is(err, storage.ErrLeaseLost) || try == markSentTries ||
-			d.cfg.Lease-d.since(leasedAt) < wait+storeTimeout {
+		if err == nil && try > 1 {
+			d.log.Info("mail sent recorded after a failure", "id", row.ID, "tries", try,
+				"took_ms", time.Since(start).Milliseconds())
+		}
+		if err == nil || errors.Is(err, storage.ErrLeaseLost) || d.cfg.Lease-d.since(leasedAt) < wait+storeTimeout {
 			return err
 		}
-		d.log.Warn("mail sent but not recorded; trying again", "id", row.ID, "try", try, "retry_in", wait.String(),
-			"error", err.Error())
+		level := slog.LevelDebug
+		if try == 1 {
+			level = slog.LevelWarn
+		}
+		d.log.Log(context.Background(), level, "mail sent but not recorded; trying again while its lease lasts",
+			"id", row.ID, "try", try, "retry_in_ms", wait.Milliseconds(), "error", err.Error())
 		t := time.NewTimer(wait)
 		select {
 		case <-t.C:
@@ -87,7 +98,7 @@ func (d *Dispatcher) markSent(row *storage.OutboxMessage, leasedAt time.Time) er
 			t.Stop()
 			return err
 		}
-		wait *= 2
+		wait = min(2*wait, markSentMaxWait)
 	}
 }
 
