@@ -83,13 +83,15 @@ func New(cfg Config) (*Lobby, error) {
 		})
 		l.registry.MustRegister(notify.NewStatsCollector(l.transport.Stats))
 		d, err := notify.NewDispatcher(notify.DispatcherConfig{
-			Store:      cfg.Store,
-			Settings:   l.settings,
-			Sender:     l.transport,
-			Workers:    notify.DefaultWorkers,
-			Logger:     cfg.Logger,
-			Now:        cfg.Now,
-			Registerer: l.registry,
+			Store:    cfg.Store,
+			Settings: l.settings,
+			Sender:   l.transport,
+			Workers:  notify.DefaultWorkers,
+			Logger:   cfg.Logger,
+			// Run's ctx ending starts the dispatcher's graceful shutdown.
+			ShutdownTimeout: cfg.ShutdownTimeout,
+			Now:             cfg.Now,
+			Registerer:      l.registry,
 		})
 		if err != nil {
 			_ = l.transport.Close()
@@ -165,6 +167,12 @@ func (l *Lobby) Run(ctx context.Context) error {
 		wg.Go(func() {
 			err := t.run(ctx)
 			if err == nil || ctx.Err() != nil && errors.Is(err, context.Canceled) {
+				return
+			}
+			if ctx.Err() != nil && errors.Is(err, context.DeadlineExceeded) {
+				// Stopping took longer than allowed (the dispatcher
+				// interrupted sends still running): logged, not a failure.
+				l.logger.Warn("lobby: run: "+t.name+" stopped late", "error", err.Error())
 				return
 			}
 			errOnce.Do(func() {

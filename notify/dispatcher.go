@@ -11,6 +11,7 @@ import (
 	mrand "math/rand/v2"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -92,10 +93,12 @@ const (
 // behalf (they must not depend on a caller's or the shutdown's context).
 const storeTimeout = 15 * time.Second
 
-// interruptGrace is how long Shutdown waits, after cancelling the sends
-// still running when its ctx ended, for their workers to record that;
-// then it cancels the dispatcher's store writes too.
-const interruptGrace = 5 * time.Second
+// InterruptGrace is how long Shutdown waits, after cancelling the sends
+// still running when its ctx ended, for their workers to record that (so
+// they are retried at the next start, not when their lease runs out); then
+// it cancels the dispatcher's store writes too. A host that waits for Run
+// to return allows ShutdownTimeout + InterruptGrace.
+const InterruptGrace = 5 * time.Second
 
 // withDefaults fills the defaults and checks the config, naming every bad field.
 func (c DispatcherConfig) withDefaults() (DispatcherConfig, error) {
@@ -194,11 +197,11 @@ type Dispatcher struct {
 	sendCtx     context.Context // cancelled when a shutdown's ctx ends: interrupts sends
 	cancelSends context.CancelFunc
 	// storeBase is the parent of the dispatcher's own store writes: a
-	// shutdown cancels it interruptGrace after its ctx ended, so that no
+	// shutdown cancels it InterruptGrace after its ctx ended, so that no
 	// worker still uses the store when Shutdown returns.
 	storeBase   context.Context
 	cancelStore context.CancelFunc
-	grace       time.Duration // interruptGrace; tests shorten it
+	grace       time.Duration // InterruptGrace; tests shorten it
 	markRetry   time.Duration // markSentRetry; tests shorten it
 	wg          sync.WaitGroup
 
@@ -245,7 +248,7 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 		cancelSends: cancel,
 		storeBase:   storeBase,
 		cancelStore: cancelStore,
-		grace:       interruptGrace,
+		grace:       InterruptGrace,
 		markRetry:   markSentRetry,
 		reg:         newRegistry(cfg.Logger),
 		shortLeases: make(map[uuid.UUID]int),
@@ -279,9 +282,9 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	for range d.cfg.Workers {
 		go d.worker()
 	}
+	d.log.Info("mail dispatcher started", "owner", d.cfg.Owner, "workers", d.cfg.Workers)
 	go d.poller()
 	go d.follower()
-	d.log.Info("mail dispatcher started", "owner", d.cfg.Owner, "workers", d.cfg.Workers)
 
 	select {
 	case <-ctx.Done():
@@ -290,6 +293,57 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.cfg.ShutdownTimeout)
 	defer cancel()
 	return d.Shutdown(sctx)
+}
+
+// heldListLimit bounds the messages reportHeld reads to find when the
+// leases of an earlier process run out.
+const heldListLimit = 500
+
+// reportHeld logs, in one line, the messages that another owner's lease
+// still holds when this dispatcher starts (a process that crashed or was
+// killed, or another node sending them now), and when they will be tried
+// again: at the latest when those leases run out. Leases that ran out
+// already are the poller's at once and are not reported.
+func (d *Dispatcher) reportHeld() {
+	ctx, cancel := d.storeCtx()
+	defer cancel()
+	rows, err := d.cfg.Store.ListMail(ctx, storage.MailFilter{Status: []storage.MailStatus{storage.MailSending}, Limit: heldListLimit})
+	if err != nil {
+		d.log.Warn("mail held by earlier leases not listed", "error", err.Error())
+		return
+	}
+	now := d.cfg.Now()
+	var (
+		held         int
+		first, last  time.Time
+		owners       = make(map[string]bool)
+		ownerSamples []string
+	)
+	for _, r := range rows {
+		if r.LeaseOwner == d.cfg.Owner || !r.LeaseUntil.After(now) {
+			continue
+		}
+		held++
+		if first.IsZero() || r.LeaseUntil.Before(first) {
+			first = r.LeaseUntil
+		}
+		if r.LeaseUntil.After(last) {
+			last = r.LeaseUntil
+		}
+		if !owners[r.LeaseOwner] && len(ownerSamples) < 3 {
+			ownerSamples = append(ownerSamples, r.LeaseOwner)
+		}
+		owners[r.LeaseOwner] = true
+	}
+	if held == 0 {
+		return
+	}
+	attrs := []any{"held", held, "retry_from", first, "retry_by", last,
+		"owners", len(owners), "owner_examples", strings.Join(ownerSamples, ",")}
+	if len(rows) == heldListLimit {
+		attrs = append(attrs, "more_not_listed", true)
+	}
+	d.log.Warn("mail held by the lease of an earlier process or another node; sent again when that lease runs out", attrs...)
 }
 
 // Submit enqueues m (outside any transaction) and tracks it. An Enqueue

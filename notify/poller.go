@@ -81,6 +81,7 @@ func (d *Dispatcher) poller() {
 // idle while due messages waited.
 func (d *Dispatcher) follower() {
 	defer d.wg.Done()
+	d.reportHeld()
 	t := time.NewTicker(d.cfg.PollInterval)
 	defer t.Stop()
 	for {

@@ -3,6 +3,7 @@ package notify
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -77,5 +78,46 @@ func TestBacklogReachesWorkersWhileStatusReadsHang(t *testing.T) {
 	case <-st.called:
 	default:
 		t.Error("no status read was made: the test did not test what it says")
+	}
+}
+
+// At start-up the dispatcher says, in one line, how many messages another
+// owner's lease still holds (a process that crashed) and when they will be
+// sent again; a lease that already ran out is not reported (it is due).
+func TestStartReportsMessagesHeldByAnEarlierLease(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	var until time.Time
+	for i, lease := range []time.Duration{time.Hour, 2 * time.Hour, time.Minute} {
+		id, err := Enqueue(t.Context(), b.store, credentialsMessage(fmt.Sprintf("held%d@example.org", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		row, err := b.store.LeaseMailByID(t.Context(), id, "crashed-host-42-abcd", lease)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if lease == 2*time.Hour {
+			until = row.LeaseUntil
+		}
+	}
+	b.clock.Advance(2 * time.Minute) // the one-minute lease ran out
+	run(t, b.d)
+	const line = `"msg":"mail held by the lease of an earlier process or another node; sent again when that lease runs out"`
+	eventually(t, "the held messages are reported", func() bool { return strings.Contains(b.logs.String(), line) })
+	var got string
+	for l := range strings.Lines(b.logs.String()) {
+		if strings.Contains(l, line) {
+			got = l
+		}
+	}
+	for _, want := range []string{`"held":2`, `"retry_by":"` + until.UTC().Format(time.RFC3339Nano) + `"`, `"owners":1`,
+		`"owner_examples":"crashed-host-42-abcd"`} {
+		if !strings.Contains(got, want) {
+			t.Errorf("log line %s lacks %s", got, want)
+		}
+	}
+	if n := strings.Count(b.logs.String(), line); n != 1 {
+		t.Errorf("reported %d times, want once", n)
 	}
 }
