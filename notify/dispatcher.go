@@ -209,7 +209,8 @@ type Dispatcher struct {
 	running bool
 	stopped bool
 
-	reg *registry // the unresolved Futures and how each is followed
+	reg    *registry // the unresolved Futures and how each is followed
+	outage *outage   // whether delivery works, for the log
 	// shortLeases counts, by message ID, the leases given back in a row as
 	// too short to send (see maxShortLeases).
 	shortMu     sync.Mutex
@@ -251,6 +252,7 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 		grace:       InterruptGrace,
 		markRetry:   markSentRetry,
 		reg:         newRegistry(cfg.Logger),
+		outage:      &outage{log: cfg.Logger, now: cfg.Now},
 		shortLeases: make(map[uuid.UUID]int),
 		since:       time.Since,
 	}, nil

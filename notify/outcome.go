@@ -53,6 +53,7 @@ func (d *Dispatcher) sent(row *storage.OutboxMessage, leasedAt time.Time, m Mess
 	case err != nil:
 		d.log.Error("mail sent but not recorded; it is sent again when its lease runs out", "id", row.ID, "error", err.Error())
 	}
+	d.outage.delivered()
 	d.log.Info("mail sent", "id", row.ID, "kind", row.Kind, "to", m.To, "server", s.Host, "attempts", row.Attempts,
 		"took_ms", took.Milliseconds())
 	finish(f, Result{Status: StatusSent, Attempts: row.Attempts})
@@ -109,11 +110,12 @@ func (d *Dispatcher) failed(row *storage.OutboxMessage, s Settings, sendErr erro
 	diag.Code = cmp.Or(diag.Code, CodeUnknown)
 	lastErr := scrub(sendErr.Error(), s.Secrets())
 	diag.Detail = scrub(diag.Detail, s.Secrets())
+	interrupted := diag.Code == CodeCanceled && d.sendCtx.Err() != nil
 	dec := decide(d.cfg.retryPolicy(), failedTry{
 		Attempts:    row.Attempts,
 		Created:     row.CreatedAt,
 		Diagnosis:   diag,
-		Interrupted: diag.Code == CodeCanceled && d.sendCtx.Err() != nil,
+		Interrupted: interrupted,
 	}, d.cfg.Now(), d.cfg.Rand())
 	if dec.Verdict != verdictDead {
 		next := dec.Next
@@ -132,7 +134,12 @@ func (d *Dispatcher) failed(row *storage.OutboxMessage, s Settings, sendErr erro
 		if err != nil {
 			d.log.Warn("mail deferral not recorded; it is retried when its lease runs out", "id", row.ID, "error", err.Error())
 		}
-		d.log.Warn("mail deferred", "id", row.ID, "kind", row.Kind, "to", row.Recipient, "attempts", row.Attempts,
+		// One line per message at debug level: the outage (its start, a
+		// summary a minute, its end) is what is logged as a warning.
+		if !interrupted {
+			d.outage.deferredTry(row.ID, diag)
+		}
+		d.log.Debug("mail deferred", "id", row.ID, "kind", row.Kind, "to", row.Recipient, "attempts", row.Attempts,
 			"code", diag.Code, "next_attempt", next, "took_ms", took.Milliseconds(), "error", lastErr)
 		finish(f, Result{Status: StatusDeferred, Attempts: row.Attempts, Diagnosis: &diag})
 		return

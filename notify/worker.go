@@ -120,8 +120,8 @@ func (d *Dispatcher) shortLease(row *storage.OutboxMessage, left time.Duration) 
 	}
 	d.shortMu.Unlock()
 	if n < maxShortLeases {
-		d.log.Warn("mail lease too short for a send; given back", "id", row.ID, "lease_left", left.String(),
-			"send_timeout", d.cfg.SendTimeout.String(), "times", n)
+		d.log.Warn("mail lease too short for a send; given back", "id", row.ID, "lease_left_ms", left.Milliseconds(),
+			"send_timeout_ms", d.cfg.SendTimeout.Milliseconds(), "times", n)
 		d.release(row)
 		return
 	}
@@ -137,7 +137,7 @@ func (d *Dispatcher) shortLease(row *storage.OutboxMessage, left time.Duration) 
 		return
 	}
 	d.log.Warn("mail lease too short for a send too often; deferred (is this node stalling?)", "id", row.ID,
-		"lease_left", left.String(), "send_timeout", d.cfg.SendTimeout.String(), "times", n, "next_attempt", next)
+		"lease_left_ms", left.Milliseconds(), "send_timeout_ms", d.cfg.SendTimeout.Milliseconds(), "times", n, "next_attempt", next)
 }
 
 // release gives a leased, unattempted message back to the outbox.
