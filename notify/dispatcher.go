@@ -169,8 +169,10 @@ func defaultOwner() string {
 }
 
 // Dispatcher sends the messages of the outbox: a bounded pool of workers fed
-// with the IDs handed to [Dispatcher.Track], and a poller that leases due
-// messages (retries, and messages whose lease ran out on a crashed node).
+// with the IDs handed to [Dispatcher.Track], a poller that leases due
+// messages (retries, and messages whose lease ran out on a crashed node) for
+// the workers ready for one, and a follower that reads the status of the
+// messages whose Futures wait for another worker or node.
 // Delivery is at least once. Build it with [NewDispatcher], start it with
 // [Dispatcher.Run].
 type Dispatcher struct {
@@ -264,7 +266,7 @@ func (d *Dispatcher) Metrics() *Metrics { return d.metrics }
 // Owner is the lease owner id of this dispatcher.
 func (d *Dispatcher) Owner() string { return d.cfg.Owner }
 
-// Run starts the workers and the poller and blocks until ctx ends (or
+// Run starts the workers, the poller and the follower and blocks until ctx ends (or
 // Shutdown is called); then it shuts down gracefully within ShutdownTimeout
 // and returns Shutdown's error.
 func (d *Dispatcher) Run(ctx context.Context) error {

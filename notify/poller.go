@@ -11,8 +11,8 @@ import (
 
 // watch handles a message Track could not lease. If it already shows an
 // outcome (sent, dead, or deferred and not due yet), its future completes
-// with it now; otherwise (another worker or node is sending it) the poller
-// follows its status.
+// with it now; otherwise (another worker or node is sending it) the
+// follower follows its status.
 func (d *Dispatcher) watch(id uuid.UUID) {
 	// The status read must come after the future was made, or a future
 	// tracked meanwhile could get an outcome older than itself.
@@ -52,9 +52,9 @@ func outcomeOf(row *storage.OutboxMessage, now time.Time) (Result, bool) {
 	return Result{}, false
 }
 
-// backlogChecks bounds the backlog futures the follower checks while the last poll
-// left due messages behind (all workers busy): the check costs a read
-// each.
+// backlogChecks bounds the backlog futures the follower checks while the
+// last poll left due messages behind (all workers busy): the check costs a
+// read each.
 const backlogChecks = 16
 
 // poller leases due messages every PollInterval and hands them to workers.

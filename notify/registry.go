@@ -11,9 +11,9 @@ import (
 
 // registry holds the unresolved Futures of a Dispatcher, by message ID, and
 // says how each is followed: by the worker that sends its message (it takes
-// the Future before it records the outcome), by the poller reading the
+// the Future before it records the outcome), by the follower reading the
 // message's status (watched: another worker or node holds it), or as a
-// message Track could not queue (backlog: the poller sends it when it is due,
+// message Track could not queue (backlog: the poller leases it when it is due,
 // and looks for it among the settled ones when it has time). A Future that
 // was completed and tracked again is a new Future: every operation that acts
 // on a Future it was given first checks that it is still the message's
@@ -25,11 +25,11 @@ type registry struct {
 	closed  bool                  // Shutdown began: Futures made now complete as pending at once
 	futures map[uuid.UUID]*Future // unresolved futures by message ID
 	// watched are futures whose message another worker or node holds: the
-	// poller checks the message's status until it shows an outcome.
+	// follower checks the message's status until it shows an outcome.
 	watched map[uuid.UUID]*Future
 	// backlog are futures of messages Track could not queue (the queue was
-	// full). The poller sends them when they are due; it looks for those
-	// that are not (settled already, or held elsewhere) when it has time.
+	// full). The poller leases them when they are due; the follower looks
+	// for those that are not (settled already, or held elsewhere).
 	backlog map[uuid.UUID]*Future
 }
 
@@ -97,7 +97,7 @@ func (g *registry) resolve(id uuid.UUID, r Result) {
 	}
 }
 
-// follow has the poller follow the status of id for f, a future taken
+// follow has the follower follow the status of id for f, a future taken
 // before an outcome that turned out not to be this process's to record.
 // If the message was tracked again meanwhile, f completes with the new
 // future.
@@ -123,7 +123,7 @@ func (g *registry) follow(id uuid.UUID, f *Future) {
 	}
 }
 
-// watchOrComplete completes f with r when done, or has the poller watch it
+// watchOrComplete completes f with r when done, or has the follower watch it
 // otherwise; it does nothing when f is no longer id's Future.
 func (g *registry) watchOrComplete(id uuid.UUID, f *Future, r Result, done bool) {
 	g.mu.Lock()

@@ -63,7 +63,7 @@ func (d *Dispatcher) handle(j job) {
 		switch {
 		case errors.Is(err, storage.ErrConflict):
 			// Another worker, node or the poller has it, or it is not due:
-			// the poller follows its status.
+			// the follower follows its status.
 			d.log.Debug("mail held elsewhere or not due; following its status", "id", j.id)
 			d.watch(j.id)
 			return
