@@ -52,10 +52,13 @@ func outcomeOf(row *storage.OutboxMessage, now time.Time) (Result, bool) {
 	return Result{}, false
 }
 
-// backlogChecks bounds the backlog futures the follower checks while the
-// last poll left due messages behind (all workers busy): the check costs a
-// read each.
-const backlogChecks = 16
+// backlogChecks bounds the backlog futures the follower checks, at most
+// every backlogCheckEvery (or PollInterval if longer), while the last poll
+// left due messages behind (all workers busy): the check costs a read each.
+const (
+	backlogChecks     = 16
+	backlogCheckEvery = time.Second
+)
 
 // poller leases due messages every PollInterval and hands them to workers.
 // It does nothing else: a worker that is ready must not wait for status
@@ -84,14 +87,22 @@ func (d *Dispatcher) follower() {
 	d.reportHeld()
 	t := time.NewTicker(d.cfg.PollInterval)
 	defer t.Stop()
+	every := max(d.cfg.PollInterval, backlogCheckEvery)
+	var checked time.Time
 	for {
 		d.checkWatched()
-		if d.drained.Load() {
+		switch {
+		case d.drained.Load():
 			// Nothing was due: the backlog's messages left are settled,
 			// held elsewhere, or being sent here.
 			d.checkBacklog(-1)
-		} else {
+		case time.Since(checked) >= every:
+			// Due messages wait: the poller leases the backlog's in turn.
+			// Look now and then for those held elsewhere; more often
+			// would only spend reads (and CPU the sends need) on queued
+			// messages.
 			d.checkBacklog(backlogChecks)
+			checked = time.Now()
 		}
 		select {
 		case <-d.stopping:
