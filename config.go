@@ -62,6 +62,14 @@ type Config struct {
 	// defaults. A benchmark or a host that limits in front of Lobby raises
 	// them (a Burst larger than the traffic).
 	Limits portal.Limits
+	// ShutdownTimeout bounds how long the mail dispatcher New builds may
+	// finish its sends in flight once Run's ctx ends; sends still running
+	// then are interrupted and recorded as such within
+	// notify.InterruptGrace, so the next start sends them at once instead
+	// of waiting for their lease to run out. Run returns within
+	// ShutdownTimeout + notify.InterruptGrace. Default
+	// notify.DefaultShutdownTimeout. Unused when Dispatcher is given.
+	ShutdownTimeout time.Duration
 	// TrustProxyHeaders keys the rate limits by X-Forwarded-For / X-Real-IP;
 	// set it only behind a reverse proxy that sets them.
 	TrustProxyHeaders bool
@@ -86,6 +94,9 @@ func (cfg *Config) validate() error {
 		add("BaseURL", "%q is not an absolute http(s) URL; give the external URL where Lobby is mounted, such as https://wifi.example.com/guest", cfg.BaseURL)
 	} else if u.RawQuery != "" || u.Fragment != "" {
 		add("BaseURL", "%q must not have a query or fragment", cfg.BaseURL)
+	}
+	if cfg.ShutdownTimeout < 0 {
+		add("ShutdownTimeout", "cannot be negative (%s)", cfg.ShutdownTimeout)
 	}
 	for name, lim := range map[string]portal.Limit{
 		"Limits.Register": cfg.Limits.Register, "Limits.Login": cfg.Limits.Login,

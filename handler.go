@@ -28,7 +28,9 @@ const readyTimeout = 2 * time.Second
 //	/dev/mailbox  the development emulator's captured mail (only with Config.DevMailbox)
 //	/metrics      Prometheus metrics of this Lobby (its own registry)
 //	/healthz      200 while the process serves
-//	/readyz       200 when the database answers, 503 otherwise
+//	/readyz       200 when the database answers and takes writes, 503 otherwise
+//	              (a write probe at most every 10s, and any write that failed
+//	              for lack of space or an I/O error in the last minute)
 //	/             redirects to the portal
 //
 // The same handler is returned on every call.
@@ -71,8 +73,13 @@ func (l *Lobby) buildHandler() http.Handler {
 		ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
 		defer cancel()
 		if err := l.cfg.Store.Ping(ctx); err != nil {
-			l.logger.Warn("lobby: readyz: database does not answer", "backend", l.cfg.Store.Backend(), "err", err)
+			l.logger.Warn("lobby: readyz: database does not answer", "backend", l.cfg.Store.Backend(), "error", err.Error())
 			plain(w, http.StatusServiceUnavailable, "the database does not answer\n")
+			return
+		}
+		if err := l.writes.check(ctx, l.cfg.Store); err != nil {
+			l.logger.Warn("lobby: readyz: database cannot write", "backend", l.cfg.Store.Backend(), "error", err.Error())
+			plain(w, http.StatusServiceUnavailable, "the database cannot write (is its disk full?)\n")
 			return
 		}
 		plain(w, http.StatusOK, "ok\n")

@@ -17,6 +17,7 @@ import (
 	"github.com/lobbyhq/lobby/internal/webkit"
 	"github.com/lobbyhq/lobby/notify"
 	"github.com/lobbyhq/lobby/portal"
+	"github.com/lobbyhq/lobby/storage"
 	"github.com/lobbyhq/lobby/web"
 )
 
@@ -36,6 +37,11 @@ type Lobby struct {
 	portal    *portal.Portal
 	assets    *webkit.Assets
 	handler   http.Handler
+
+	// writes remembers the store's recent write failures for /readyz;
+	// store is cfg.Store as the dispatcher and the portal write through it.
+	writes *writeHealth
+	store  storage.Store
 
 	closeOnce sync.Once
 }
@@ -68,6 +74,8 @@ func New(cfg Config) (*Lobby, error) {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 	l.metrics = newHTTPMetrics(l.registry)
+	l.writes = &writeHealth{now: cfg.Now}
+	l.store = observedStore{Store: cfg.Store, h: l.writes}
 
 	l.settings = cfg.MailSettings
 	if l.settings == nil {
@@ -83,13 +91,15 @@ func New(cfg Config) (*Lobby, error) {
 		})
 		l.registry.MustRegister(notify.NewStatsCollector(l.transport.Stats))
 		d, err := notify.NewDispatcher(notify.DispatcherConfig{
-			Store:      cfg.Store,
-			Settings:   l.settings,
-			Sender:     l.transport,
-			Workers:    notify.DefaultWorkers,
-			Logger:     cfg.Logger,
-			Now:        cfg.Now,
-			Registerer: l.registry,
+			Store:    l.store,
+			Settings: l.settings,
+			Sender:   l.transport,
+			Workers:  notify.DefaultWorkers,
+			Logger:   cfg.Logger,
+			// Run's ctx ending starts the dispatcher's graceful shutdown.
+			ShutdownTimeout: cfg.ShutdownTimeout,
+			Now:             cfg.Now,
+			Registerer:      l.registry,
 		})
 		if err != nil {
 			_ = l.transport.Close()
@@ -104,7 +114,7 @@ func New(cfg Config) (*Lobby, error) {
 		return nil, fmt.Errorf("lobby: email templates: %w", err)
 	}
 	p, err := portal.New(portal.Config{
-		Store:         cfg.Store,
+		Store:         l.store,
 		Mail:          l.mail,
 		Renderer:      renderer,
 		BaseURL:       strings.TrimRight(cfg.BaseURL, "/") + "/portal",
@@ -165,6 +175,12 @@ func (l *Lobby) Run(ctx context.Context) error {
 		wg.Go(func() {
 			err := t.run(ctx)
 			if err == nil || ctx.Err() != nil && errors.Is(err, context.Canceled) {
+				return
+			}
+			if ctx.Err() != nil && errors.Is(err, context.DeadlineExceeded) {
+				// Stopping took longer than allowed (the dispatcher
+				// interrupted sends still running): logged, not a failure.
+				l.logger.Warn("lobby: run: "+t.name+" stopped late", "error", err.Error())
 				return
 			}
 			errOnce.Do(func() {

@@ -1320,7 +1320,10 @@ func TestMarkSentRetried(t *testing.T) {
 		t.Errorf("MarkMailSent called %d times, want 3", n)
 	}
 	if n := strings.Count(b.logs.String(), "mail sent but not recorded; trying again"); n != 2 {
-		t.Errorf("%d failures logged, want 2; logs:\n%s", n, b.logs.String())
+		t.Errorf("%d failures logged, want 2 (a warning, then debug); logs:\n%s", n, b.logs.String())
+	}
+	if n := strings.Count(b.logs.String(), `"level":"WARN","msg":"mail sent but not recorded`); n != 1 {
+		t.Errorf("%d failures logged as warnings, want 1; logs:\n%s", n, b.logs.String())
 	}
 	if n := len(b.sender.Calls()); n != 1 {
 		t.Errorf("sender called %d times, want 1", n)
@@ -1353,6 +1356,63 @@ func TestMarkSentNotRetriedPastTheLease(t *testing.T) {
 	if !strings.Contains(b.logs.String(), "mail sent but not recorded; it is sent again when its lease runs out") {
 		t.Errorf("the unrecorded delivery was not logged; logs:\n%s", b.logs.String())
 	}
+}
+
+// A database outage of a few seconds while a delivery is recorded does not
+// make the message go out twice: the record is tried again, with backoff,
+// until it works (here after 3s of real time; the lease lasts 2 minutes).
+func TestMarkSentRetriedThroughAnOutage(t *testing.T) {
+	t.Parallel()
+	const outage = 3 * time.Second
+	b := setup(t, nil)
+	st := &outageMarkSent{Store: b.store}
+	d := b.newDispatcher(t, st, b.sender, nil)
+	run(t, d)
+	st.until.Store(time.Now().Add(outage).UnixNano())
+	f := d.Submit(t.Context(), credentialsMessage("eve@example.org"))
+	ctx, cancel := context.WithTimeout(t.Context(), outage+10*time.Second)
+	defer cancel()
+	if r := f.Wait(ctx); r.Status != StatusSent {
+		t.Fatalf("Wait = %+v, want sent", r)
+	}
+	if m := mustGetMail(t, b.store, f.ID()); m.Status != storage.MailSent {
+		t.Fatalf("row: %s, want sent: the delivery was not recorded after the outage", m.Status)
+	}
+	if n := st.failed.Load(); n < 4 {
+		t.Errorf("MarkMailSent failed %d times, want at least 4 (more than the old limit of 4 tries)", n)
+	}
+	// The lease runs out on the store's clock: nothing is due, so the
+	// message is not sent again.
+	b.clock.Advance(d.cfg.Lease + time.Minute)
+	other := d.Submit(t.Context(), credentialsMessage("ann@example.org"))
+	if r := wait(t, other); r.Status != StatusSent {
+		t.Fatalf("second message: %+v", r)
+	}
+	sends := make(map[string]int)
+	for _, e := range b.sender.Calls() {
+		sends[e.MessageID]++
+	}
+	if len(sends) != 2 || len(b.sender.Calls()) != 2 {
+		t.Errorf("sends: %v, want each of the 2 messages once", sends)
+	}
+	if strings.Contains(b.logs.String(), "it is sent again when its lease runs out") {
+		t.Errorf("the delivery was given up on; logs:\n%s", b.logs.String())
+	}
+}
+
+// outageMarkSent fails every MarkMailSent until the real-clock time until.
+type outageMarkSent struct {
+	storage.Store
+	until  atomic.Int64 // UnixNano
+	failed atomic.Int64
+}
+
+func (s *outageMarkSent) MarkMailSent(ctx context.Context, id uuid.UUID, tok storage.LeaseToken) error {
+	if time.Now().UnixNano() < s.until.Load() {
+		s.failed.Add(1)
+		return fmt.Errorf("storage: mark mail %s sent: disk I/O error", id)
+	}
+	return s.Store.MarkMailSent(ctx, id, tok)
 }
 
 // flakyMarkSent fails the first failures deliveries it is asked to record.

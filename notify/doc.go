@@ -11,7 +11,12 @@
 // into a code, a plain message and a hint ([Diagnose]).
 //
 // The retry pool with its futures, the outbox and the notification templates
-// live in this package too, in their own files.
+// live in this package too, in their own files. The pool ([Dispatcher]) is
+// split by concern: dispatcher.go (config, Track, Submit, Run, Shutdown),
+// registry.go (the unresolved Futures and how each is followed), worker.go
+// (lease by ID, attempt), poller.go (due messages for ready workers, status of
+// followed messages), outcome.go (recording sent, deferred or dead) and
+// policy.go (the retry/dead-letter decision as a pure function).
 //
 // Secrets (the client secret, the SMTP password and access tokens) never appear
 // in logs, error strings or diagnoses: [Settings] prints and logs itself

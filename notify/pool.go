@@ -120,7 +120,7 @@ func (t *Transport) dial(ctx context.Context, p *profile, cred, key string) (*sm
 		}
 		err = d.noGreeting(ctx, err, p.tls)
 		t.logger.Debug("notify: smtp: dial failed", slog.String("addr", p.s.Addr()),
-			slog.Duration("took", time.Since(start)), slog.String("error", err.Error()))
+			slog.Int64("took_ms", time.Since(start).Milliseconds()), slog.String("error", err.Error()))
 		return nil, wrapDialErr(p.s, err)
 	}
 	t.opened.Add(1)
@@ -129,7 +129,7 @@ func (t *Transport) dial(ctx context.Context, p *profile, cred, key string) (*sm
 	t.mu.Unlock()
 	t.logger.Debug("notify: smtp: connected", slog.String("addr", p.s.Addr()),
 		slog.String("security", string(p.s.Security)), slog.String("auth", string(p.s.AuthMode)),
-		slog.Duration("took", time.Since(start)))
+		slog.Int64("took_ms", time.Since(start).Milliseconds()))
 	return &smtpConn{mc: mc, raw: raw, key: key, addr: p.s.Addr()}, nil
 }
 

@@ -213,10 +213,11 @@ func TestPoolDeliversWhatACrashedProcessAccepted(t *testing.T) {
 // followed says where the dispatcher keeps the future of id, for a test
 // that waited for it in vain.
 func (d *Dispatcher) followed(id uuid.UUID) string {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	_, tracked := d.futures[id]
-	_, watched := d.watched[id]
-	_, backlog := d.backlog[id]
+	g := d.reg
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	_, tracked := g.futures[id]
+	_, watched := g.watched[id]
+	_, backlog := g.backlog[id]
 	return fmt.Sprintf("future tracked %v, watched %v, in the backlog %v", tracked, watched, backlog)
 }

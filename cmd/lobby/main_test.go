@@ -5,9 +5,11 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lobbyhq/lobby/notify/exchangetest"
 )
@@ -153,8 +155,47 @@ func TestSendTestEmailDev(t *testing.T) {
 	t.Parallel()
 	code, out, errOut := runCmd(t, t.TempDir(), "send-test-email", "--dev", "--to", "someone@example.com", "--count", "3")
 	if code != 0 || !strings.Contains(out, "3 sent, 0 deferred, 0 failed, 0 pending") ||
-		!strings.Contains(out, "The emulator captured 3 message(s) and answered 1 token request(s)") {
+		!strings.Contains(out, "The emulator captured 3 of these message(s) and answered 1 token request(s)") {
 		t.Fatalf("send-test-email --dev = %d\n%s%s", code, out, errOut)
+	}
+}
+
+// send-test-email's summary counts every message once, as the outbox has it
+// when the command exits, and its "sent" is what the server received: with
+// a slow server and more workers than the wait lets finish, the sends still
+// in flight when the wait ends complete during the shutdown and are counted
+// as sent, not as pending.
+func TestSendTestEmailSummaryIsExact(t *testing.T) {
+	t.Parallel()
+	const n = 12
+	emu := exchangetest.NewServer(t, exchangetest.Options{})
+	emu.SetSMTPLatency(150 * time.Millisecond) // a send takes a second or two
+	dir := t.TempDir()
+	caFile := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(caFile, emu.CACertPEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCmd(t, dir, "send-test-email", "--to", "someone@example.com", "--count", strconv.Itoa(n),
+		"--workers", "6", "--wait", "500ms",
+		"--smtp-host", emu.SMTPHost(), "--smtp-port", strconv.Itoa(emu.SMTPPort()), "--smtp-from", emu.Mailbox(),
+		"--smtp-auth", "exchange-online-oauth", "--tenant-id", emu.Tenant(), "--client-id", emu.ClientID(),
+		"--client-secret", emu.ClientSecret(), "--token-endpoint", emu.TokenEndpointBase(), "--ca-file", caFile)
+	m := regexp.MustCompile(`(?m)^(\d+) sent, (\d+) deferred, (\d+) failed, (\d+) pending in `).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("send-test-email = %d, no summary:\n%s%s", code, out, errOut)
+	}
+	var counts [4]int
+	for i := range counts {
+		counts[i], _ = strconv.Atoi(m[i+1])
+	}
+	if sum := counts[0] + counts[1] + counts[2] + counts[3]; sum != n {
+		t.Errorf("summary counts %v add up to %d, want %d:\n%s", counts, sum, n, out)
+	}
+	if got := len(emu.Messages()); got != counts[0] {
+		t.Errorf("summary says %d sent; the server received %d:\n%s", counts[0], got, out)
+	}
+	if counts[0] == 0 {
+		t.Logf("no send finished: the test may not test what it says:\n%s", out)
 	}
 }
 

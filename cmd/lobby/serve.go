@@ -90,7 +90,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 
 	cfg := lobby.Config{Store: st, BaseURL: baseURL, SecretKey: key, Logger: logger, Portal: policy,
-		TrustProxyHeaders: f.portal.TrustProxy}
+		TrustProxyHeaders: f.portal.TrustProxy, ShutdownTimeout: f.ShutdownTimeout}
 	if f.Dev {
 		emu, err := exchangetest.Start(exchangetest.Options{Logger: logger.With("component", "exchangetest")})
 		if err != nil {
@@ -157,19 +157,25 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			serveErr = errors.New("background work stopped unexpectedly")
 		}
 	}
-	logger.Info("shutting down", "timeout", f.ShutdownTimeout)
+	logger.Info("shutting down", "timeout_ms", f.ShutdownTimeout.Milliseconds())
+	// The background work stops along with the HTTP server, not after it:
+	// the mail dispatcher has the whole timeout for the sends in flight,
+	// then notify.InterruptGrace to record those it had to interrupt, so
+	// that the next start sends them at once rather than after their lease.
+	stopRun()
 	shutCtx, cancel := context.WithTimeout(context.Background(), f.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(shutCtx); err != nil {
-		logger.Warn("http shutdown", "err", err)
+		logger.Warn("http shutdown", "error", err.Error())
 	}
-	stopRun()
+	runWait := time.NewTimer(f.ShutdownTimeout + notify.InterruptGrace + time.Second)
+	defer runWait.Stop()
 	select {
 	case err := <-runDone:
 		if err != nil && serveErr == nil {
 			serveErr = err
 		}
-	case <-shutCtx.Done():
+	case <-runWait.C:
 		logger.Warn("background work did not stop in time; unsent mail stays in the outbox for the next start")
 	}
 	if errors.Is(serveErr, http.ErrServerClosed) {
