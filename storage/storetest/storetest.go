@@ -47,6 +47,7 @@ func Run(t *testing.T, b Backend) {
 	}{
 		{"PingAndBackend", testPingAndBackend},
 		{"GuestCRUD", testGuestCRUD},
+		{"GuestPublic", testGuestPublic},
 		{"GuestUnique", testGuestUnique},
 		{"FoldedNames", testFoldedNames},
 		{"GuestListFilters", testGuestListFilters},
