@@ -65,6 +65,14 @@ type Config struct {
 	// TrustProxyHeaders keys the rate limits by X-Forwarded-For / X-Real-IP;
 	// set it only behind a reverse proxy that sets them.
 	TrustProxyHeaders bool
+	// GuestCacheTTL lets RequireGuest reuse a guest it read from the store
+	// for up to this long, in this process, instead of reading it on every
+	// request. Zero (the default) reads every time, so a suspension or a
+	// sign-out on another device takes effect on the next request; with a
+	// cache it takes effect within GuestCacheTTL. The end of a guest's
+	// validity is checked on every request either way. At most
+	// MaxGuestCacheTTL (1s).
+	GuestCacheTTL time.Duration
 }
 
 // validate checks cfg and returns every problem, each naming its field.
@@ -94,6 +102,9 @@ func (cfg *Config) validate() error {
 		if lim.Burst < 0 || lim.Every < 0 {
 			add(name, "cannot be negative (Burst %d, Every %s)", lim.Burst, lim.Every)
 		}
+	}
+	if cfg.GuestCacheTTL < 0 || cfg.GuestCacheTTL > MaxGuestCacheTTL {
+		add("GuestCacheTTL", "must be between 0 (off) and %s, got %s", MaxGuestCacheTTL, cfg.GuestCacheTTL)
 	}
 	if len(errs) == 0 {
 		return nil

@@ -36,6 +36,7 @@ type Lobby struct {
 	portal    *portal.Portal
 	assets    *webkit.Assets
 	handler   http.Handler
+	gates     *gateCache
 
 	closeOnce sync.Once
 }
@@ -62,6 +63,7 @@ func New(cfg Config) (*Lobby, error) {
 		logger:   cfg.Logger,
 		basePath: basePath(cfg.BaseURL),
 		registry: prometheus.NewRegistry(),
+		gates:    newGateCache(cfg.GuestCacheTTL),
 	}
 	l.registry.MustRegister(
 		collectors.NewGoCollector(),

@@ -37,7 +37,7 @@ type benchEnv struct {
 	run   atomic.Int64 // makes emails unique across the benchmark's runs
 }
 
-func benchSetup(b *testing.B, backend string) *benchEnv {
+func benchSetup(b *testing.B, backend string, mod ...func(*Config)) *benchEnv {
 	b.Helper()
 	key := make([]byte, storage.KeySize)
 	rand.Read(key)
@@ -51,13 +51,17 @@ func benchSetup(b *testing.B, backend string) *benchEnv {
 	}
 	b.Cleanup(func() { st.Close() })
 	srv := httptest.NewUnstartedServer(nil)
-	l, err := New(Config{
+	cfg := Config{
 		Store:     st,
 		BaseURL:   "http://" + srv.Listener.Addr().String() + "/guest",
 		SecretKey: key,
 		Logger:    slog.New(slog.DiscardHandler),
 		Limits:    portal.Limits{Register: unlimited, Login: unlimited, Resend: unlimited, ResendPerAddress: unlimited},
-	})
+	}
+	for _, m := range mod {
+		m(&cfg)
+	}
+	l, err := New(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,0 +1,18 @@
+package lobby
+
+import "syscall"
+
+// rusageThread is RUSAGE_THREAD: the calling thread only.
+const rusageThread = 1
+
+// involuntarySwitches counts the times the kernel took the calling OS
+// thread off its CPU for another (the caller locks its goroutine to the
+// thread). A latency sample during which it moved was disturbed by other
+// work on the machine, not by the code measured.
+func involuntarySwitches() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(rusageThread, &ru); err != nil {
+		return 0
+	}
+	return ru.Nivcsw
+}
