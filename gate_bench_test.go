@@ -72,9 +72,10 @@ func ptr[T any](v T) *T { return &v }
 //
 //   - full-read: the portal's own check (Portal.Guest: the whole guest, its
 //     password opened), which the gate used before GetGuestPublic;
+//
 //   - cache-1s: Config.GuestCacheTTL of 1s (the guest read once).
 //
-//	go test -run '^$' -bench RequireGuest .
+//     go test -run '^$' -bench RequireGuest .
 func BenchmarkRequireGuest(b *testing.B) {
 	for _, backend := range []string{"sqlite", "postgres"} {
 		for _, variant := range []string{"gate", "full-read", "cache-1s"} {
