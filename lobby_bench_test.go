@@ -82,6 +82,9 @@ type registrar struct {
 	prefix string
 	n      int
 	posts  time.Duration // time spent in the POSTs alone
+
+	lastLocation string    // where the last POST redirected
+	lastPosted   time.Time // when its answer came
 }
 
 var benchTransport = &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256}
@@ -125,6 +128,7 @@ func (r *registrar) register() error {
 	_, _ = io.Copy(io.Discard, res.Body)
 	res.Body.Close()
 	r.posts += time.Since(start)
+	r.lastLocation, r.lastPosted = res.Header.Get("Location"), time.Now()
 	if res.StatusCode != http.StatusSeeOther {
 		return fmt.Errorf("POST register: %d, want 303", res.StatusCode)
 	}
