@@ -77,6 +77,7 @@ func Run(t *testing.T, b Backend) {
 		{"MailPostpone", testMailPostpone},
 		{"MailRelease", testMailRelease},
 		{"LeaseMailByID", testLeaseMailByID},
+		{"DeliveryStore", testDeliveryStore},
 		{"ListAndCountMail", testListAndCountMail},
 		{"MailRetention", testMailRetention},
 		{"Alarms", testAlarms},
