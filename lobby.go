@@ -17,6 +17,7 @@ import (
 	"github.com/lobbyhq/lobby/internal/webkit"
 	"github.com/lobbyhq/lobby/notify"
 	"github.com/lobbyhq/lobby/portal"
+	"github.com/lobbyhq/lobby/storage"
 	"github.com/lobbyhq/lobby/web"
 )
 
@@ -33,10 +34,13 @@ type Lobby struct {
 	settings  notify.SettingsSource
 	mail      *notify.Dispatcher
 	ownMail   bool
-	portal    *portal.Portal
-	assets    *webkit.Assets
-	handler   http.Handler
-	gates     *gateCache
+	// delivery is the dispatcher's own Store (see deliveryStorer), closed
+	// by Close; nil when the dispatcher uses cfg.Store.
+	delivery storage.Store
+	portal   *portal.Portal
+	assets   *webkit.Assets
+	handler  http.Handler
+	gates    *gateCache
 
 	closeOnce sync.Once
 }
@@ -84,8 +88,17 @@ func New(cfg Config) (*Lobby, error) {
 			Logger:   cfg.Logger,
 		})
 		l.registry.MustRegister(notify.NewStatsCollector(l.transport.Stats))
+		mailStore := cfg.Store
+		if ds, ok := cfg.Store.(deliveryStorer); ok {
+			st, err := ds.DeliveryStore(context.Background())
+			if err != nil {
+				_ = l.transport.Close()
+				return nil, fmt.Errorf("lobby: mail: %w", err)
+			}
+			mailStore, l.delivery = st, st
+		}
 		d, err := notify.NewDispatcher(notify.DispatcherConfig{
-			Store:      cfg.Store,
+			Store:      mailStore,
 			Settings:   l.settings,
 			Sender:     l.transport,
 			Workers:    notify.DefaultWorkers,
@@ -94,7 +107,7 @@ func New(cfg Config) (*Lobby, error) {
 			Registerer: l.registry,
 		})
 		if err != nil {
-			_ = l.transport.Close()
+			l.closeTransport()
 			return nil, fmt.Errorf("lobby: mail: %w", err)
 		}
 		l.mail, l.ownMail = d, true
@@ -201,14 +214,30 @@ func (l *Lobby) Close() error {
 	return err
 }
 
+// deliveryStorer is a Store that can give mail delivery a connection
+// budget of its own (storage/postgres: a small pool of its own;
+// storage/sqlite: writes that go before the page requests' writes), so
+// that delivery never starves behind page requests under a rush, nor they
+// behind it. New gives the dispatcher it builds such a Store when
+// Config.Store offers one.
+type deliveryStorer interface {
+	DeliveryStore(ctx context.Context) (storage.Store, error)
+}
+
 // closeTimeout bounds how long Close waits for the portal's background work.
 const closeTimeout = 30 * time.Second
 
 func (l *Lobby) closeTransport() error {
-	if l.transport == nil {
-		return nil
-	}
 	var errs []error
+	if l.delivery != nil {
+		if err := l.delivery.Close(); err != nil {
+			errs = append(errs, err)
+		}
+		l.delivery = nil
+	}
+	if l.transport == nil {
+		return errors.Join(errs...)
+	}
 	if err := l.transport.Close(); err != nil {
 		errs = append(errs, err)
 	}
