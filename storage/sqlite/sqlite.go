@@ -216,6 +216,7 @@ func (s *Store) WithTx(ctx context.Context, fn func(tx storage.Store) error) (er
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("sqlite: commit: %w", err)
 	}
+	ts.txq.promote(context.WithoutCancel(ctx))
 	return nil
 }
 
