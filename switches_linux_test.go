@@ -1,6 +1,9 @@
 package lobby
 
-import "syscall"
+import (
+	"syscall"
+	"time"
+)
 
 // rusageThread is RUSAGE_THREAD: the calling thread only.
 const rusageThread = 1
@@ -15,4 +18,13 @@ func involuntarySwitches() int64 {
 		return 0
 	}
 	return ru.Nivcsw
+}
+
+// processCPU is the CPU time this process has used, user and system.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
