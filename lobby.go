@@ -81,9 +81,10 @@ func New(cfg Config) (*Lobby, error) {
 	}
 	l.mail = cfg.Dispatcher
 	if l.mail == nil {
+		workers := cmp.Or(cfg.MailWorkers, notify.DefaultWorkers)
 		l.transport = notify.NewTransport(notify.TransportOptions{
 			// One connection per worker: a worker never waits for another's connection.
-			PoolSize: notify.DefaultWorkers,
+			PoolSize: workers,
 			Tokens:   notify.NewTokenCache(notify.TokenCacheOptions{Logger: cfg.Logger}),
 			Logger:   cfg.Logger,
 		})
@@ -101,7 +102,7 @@ func New(cfg Config) (*Lobby, error) {
 			Store:      mailStore,
 			Settings:   l.settings,
 			Sender:     l.transport,
-			Workers:    notify.DefaultWorkers,
+			Workers:    workers,
 			Logger:     cfg.Logger,
 			Now:        cfg.Now,
 			Registerer: l.registry,

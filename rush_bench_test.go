@@ -40,7 +40,7 @@ const (
 	rushTokenLatency = 200 * time.Millisecond
 )
 
-func rushSetup(b *testing.B, backend string) *rushEnv {
+func rushSetup(b *testing.B, backend string, workers int) *rushEnv {
 	b.Helper()
 	key := make([]byte, storage.KeySize)
 	rand.Read(key)
@@ -68,11 +68,12 @@ func rushSetup(b *testing.B, backend string) *rushEnv {
 
 	srv := httptest.NewUnstartedServer(nil)
 	l, err := New(Config{
-		Store:     st,
-		BaseURL:   "http://" + srv.Listener.Addr().String() + "/guest",
-		SecretKey: key,
-		Logger:    slog.New(slog.DiscardHandler),
-		Limits:    portal.Limits{Register: unlimited, Login: unlimited, Resend: unlimited, ResendPerAddress: unlimited},
+		Store:       st,
+		BaseURL:     "http://" + srv.Listener.Addr().String() + "/guest",
+		SecretKey:   key,
+		Logger:      slog.New(slog.DiscardHandler),
+		Limits:      portal.Limits{Register: unlimited, Login: unlimited, Resend: unlimited, ResendPerAddress: unlimited},
+		MailWorkers: workers,
 	})
 	if err != nil {
 		b.Fatal(err)
@@ -95,17 +96,18 @@ func rushSetup(b *testing.B, backend string) *rushEnv {
 	return &rushEnv{benchEnv: &benchEnv{lobby: l, store: st, srv: srv}, emu: emu}
 }
 
-// rushDuration and rushClients are the rush's length and its concurrent
-// registrations: LOBBY_RUSH_DURATION (a Go duration) and
-// LOBBY_RUSH_CLIENTS change them.
+// rushParams are the rush's length and its concurrent registrations:
+// LOBBY_RUSH_DURATION (a Go duration) and LOBBY_RUSH_CLIENTS change them.
+//
+// LOBBY_RUSH_WORKERS sets Config.MailWorkers (default 8).
 //
 // LOBBY_RUSH_SUCCESS_PAGE=0 leaves out the success page: each guest posts
 // the form and starts again at once, so registrations no longer wait for
 // their mail and delivery is measured against what the HTTP side alone
 // can take (then the SMTP latency and the dispatcher's workers, not the
 // database, set the ratio).
-func rushParams(b *testing.B) (time.Duration, int) {
-	d, n := 20*time.Second, 64
+func rushParams(b *testing.B) (time.Duration, int, int) {
+	d, n, w := 20*time.Second, 64, 0
 	if v := os.Getenv("LOBBY_RUSH_DURATION"); v != "" {
 		var err error
 		if d, err = time.ParseDuration(v); err != nil {
@@ -118,7 +120,13 @@ func rushParams(b *testing.B) (time.Duration, int) {
 			b.Fatalf("LOBBY_RUSH_CLIENTS %q: want a positive number", v)
 		}
 	}
-	return d, n
+	if v := os.Getenv("LOBBY_RUSH_WORKERS"); v != "" {
+		var err error
+		if w, err = strconv.Atoi(v); err != nil || w < 1 {
+			b.Fatalf("LOBBY_RUSH_WORKERS %q: want a positive number", v)
+		}
+	}
+	return d, n, w
 }
 
 // BenchmarkRush is a morning rush: 64 guests register at once, over and
@@ -136,8 +144,8 @@ func rushParams(b *testing.B) (time.Duration, int) {
 func BenchmarkRush(b *testing.B) {
 	for _, backend := range []string{"sqlite", "postgres"} {
 		b.Run(backend, func(b *testing.B) {
-			dur, clients := rushParams(b)
-			env := rushSetup(b, backend)
+			dur, clients, workers := rushParams(b)
+			env := rushSetup(b, backend, workers)
 			for b.Loop() {
 				env.rush(b, dur, clients)
 			}
