@@ -91,7 +91,7 @@ func New(cfg Config) (*Lobby, error) {
 		l.registry.MustRegister(notify.NewStatsCollector(l.transport.Stats))
 		mailStore := cfg.Store
 		if ds, ok := cfg.Store.(deliveryStorer); ok {
-			st, err := ds.DeliveryStore(context.Background())
+			st, err := ds.DeliveryStore(context.Background(), max(4, workers/4))
 			if err != nil {
 				_ = l.transport.Close()
 				return nil, fmt.Errorf("lobby: mail: %w", err)
@@ -216,13 +216,14 @@ func (l *Lobby) Close() error {
 }
 
 // deliveryStorer is a Store that can give mail delivery a connection
-// budget of its own (storage/postgres: a small pool of its own;
+// budget of its own (storage/postgres: a small pool of its own, of conns
+// connections; New asks for one per 4 mail workers, at least 4;
 // storage/sqlite: writes that go before the page requests' writes), so
 // that delivery never starves behind page requests under a rush, nor they
 // behind it. New gives the dispatcher it builds such a Store when
 // Config.Store offers one.
 type deliveryStorer interface {
-	DeliveryStore(ctx context.Context) (storage.Store, error)
+	DeliveryStore(ctx context.Context, conns int) (storage.Store, error)
 }
 
 // closeTimeout bounds how long Close waits for the portal's background work.

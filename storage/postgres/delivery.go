@@ -10,11 +10,6 @@ import (
 	"github.com/lobbyhq/lobby/storage"
 )
 
-// DeliveryConns is the size of the pool DeliveryStore opens: mail workers
-// hold a connection only for their short outbox writes, never while they
-// talk to the SMTP server, so a few serve many workers.
-const DeliveryConns = 4
-
 // DefaultMaxConns is the pool size Open uses when neither Options.MaxConns
 // nor the URL's pool_max_conns sets one: page requests hold a connection
 // for a few short queries each, and 64 of them at once must not queue
@@ -24,16 +19,19 @@ func DefaultMaxConns() int32 {
 }
 
 // DeliveryStore returns a Store for mail delivery on a pool of its own
-// (DeliveryConns connections, configured as s's pool), so that delivery
-// never waits behind page requests for a connection, nor they behind it.
+// (conns connections, at least 1, configured as s's pool), so that
+// delivery never waits behind page requests for a connection, nor they
+// behind it. Mail workers hold a connection only for their short outbox
+// writes, never while they talk to the SMTP server, so a few connections
+// serve many workers.
 // Its Close closes that pool. The database is s's, migrated already; the
 // pool connects on first use.
-func (s *Store) DeliveryStore(ctx context.Context) (storage.Store, error) {
+func (s *Store) DeliveryStore(ctx context.Context, conns int) (storage.Store, error) {
 	if s.inTx {
 		return nil, fmt.Errorf("postgres: delivery store: %w", storage.ErrInTx)
 	}
 	cfg := s.pool.Config() // a copy
-	cfg.MaxConns = DeliveryConns
+	cfg.MaxConns = int32(max(conns, 1))
 	cfg.MinConns = 0
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

@@ -120,8 +120,9 @@ func (w turnWriter) QueryRowContext(ctx context.Context, query string, args ...a
 // was sent) go before the writes of everything else waiting for the single
 // writer connection, so that delivery keeps pace with registrations under
 // a rush however many page requests wait. Its Close does nothing: s owns
-// the connections.
-func (s *Store) DeliveryStore(context.Context) (storage.Store, error) {
+// the connections. The number of connections asked for is not used: SQLite
+// has one writer.
+func (s *Store) DeliveryStore(context.Context, int) (storage.Store, error) {
 	if s.tx != nil {
 		return nil, fmt.Errorf("sqlite: delivery store: %w", storage.ErrInTx)
 	}

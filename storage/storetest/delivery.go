@@ -12,7 +12,7 @@ import (
 // deliveryStorer is a backend's optional DeliveryStore: a Store for mail
 // delivery with a connection budget of its own.
 type deliveryStorer interface {
-	DeliveryStore(ctx context.Context) (storage.Store, error)
+	DeliveryStore(ctx context.Context, conns int) (storage.Store, error)
 }
 
 // testDeliveryStore checks a backend's DeliveryStore, if it has one: it
@@ -26,7 +26,7 @@ func testDeliveryStore(t *testing.T, b Backend) {
 		t.Skipf("%s has no DeliveryStore", b.Name)
 	}
 	ctx := t.Context()
-	d, err := ds.DeliveryStore(ctx)
+	d, err := ds.DeliveryStore(ctx, 2)
 	if err != nil {
 		t.Fatalf("DeliveryStore: %v", err)
 	}
