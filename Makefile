@@ -5,7 +5,7 @@ PKGS    ?= ./...
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: run build test lint bench e2e soak clean
+.PHONY: run build test lint bench bench-rush e2e soak clean
 
 ## run: start Lobby on the embedded SQLite default with the built-in Exchange Online emulator (--dev)
 run:
@@ -33,6 +33,11 @@ bench:
 .PHONY: bench-1m
 bench-1m:
 	LOBBY_BENCH_1M=1 $(GO) test -run '^$$' -bench 'Jobs1M|Search1M' -benchtime 1x -timeout 60m ./storage/sqlite/ ./storage/postgres/
+
+## bench-rush: 64 concurrent registrations for 20 s on SQLite and Postgres (LOBBY_TEST_DATABASE_URL) while mail goes
+## out through the emulator at Exchange-like latencies: registrations/s, mails/s, their ratio, p50/p99
+bench-rush:
+	$(GO) test -run '^$$' -bench Rush -benchtime 1x -timeout 10m .
 
 ## e2e: browser end-to-end tests in headless Chromium (LOBBY_CHROMIUM names the browser; LOBBY_E2E_SHOTS keeps the screenshots)
 e2e:

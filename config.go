@@ -73,6 +73,21 @@ type Config struct {
 	// TrustProxyHeaders keys the rate limits by X-Forwarded-For / X-Real-IP;
 	// set it only behind a reverse proxy that sets them.
 	TrustProxyHeaders bool
+	// GuestCacheTTL lets RequireGuest reuse a guest it read from the store
+	// for up to this long, in this process, instead of reading it on every
+	// request. Zero (the default) reads every time, so a suspension or a
+	// sign-out on another device takes effect on the next request; with a
+	// cache it takes effect within GuestCacheTTL. The end of a guest's
+	// validity is checked on every request either way. At most
+	// MaxGuestCacheTTL (1s).
+	GuestCacheTTL time.Duration
+	// MailWorkers is how many emails the dispatcher New builds sends at
+	// once, each over an SMTP connection of its own; default
+	// notify.DefaultWorkers (8). Each send waits on the SMTP server (about
+	// 0.1-0.3 s with Exchange Online), so the workers bound the mail rate;
+	// Exchange may refuse too many connections (421 4.7.0). Unused when
+	// Dispatcher is given.
+	MailWorkers int
 }
 
 // validate checks cfg and returns every problem, each naming its field.
@@ -106,11 +121,20 @@ func (cfg *Config) validate() error {
 			add(name, "cannot be negative (Burst %d, Every %s)", lim.Burst, lim.Every)
 		}
 	}
+	if cfg.MailWorkers < 0 || cfg.MailWorkers > maxMailWorkers {
+		add("MailWorkers", "must be between 0 (the default, %d) and %d, got %d", notify.DefaultWorkers, maxMailWorkers, cfg.MailWorkers)
+	}
+	if cfg.GuestCacheTTL < 0 || cfg.GuestCacheTTL > MaxGuestCacheTTL {
+		add("GuestCacheTTL", "must be between 0 (off) and %s, got %s", MaxGuestCacheTTL, cfg.GuestCacheTTL)
+	}
 	if len(errs) == 0 {
 		return nil
 	}
 	return errors.New("lobby: config: " + strings.Join(errs, "; "))
 }
+
+// maxMailWorkers caps Config.MailWorkers.
+const maxMailWorkers = 256
 
 // basePath is the path of BaseURL without a trailing slash ("" at the root).
 func basePath(baseURL string) string {

@@ -23,6 +23,9 @@ func TestNewReportsEveryProblem(t *testing.T) {
 		{"short key", Config{SecretKey: make([]byte, 16)}, []string{"SecretKey must be 32 bytes, got 16"}},
 		{"negative limit", Config{Limits: portal.Limits{Login: portal.Limit{Burst: -1}, Resend: portal.Limit{Every: -time.Second}}},
 			[]string{"Limits.Login cannot be negative", "Limits.Resend cannot be negative"}},
+		{"too many mail workers", Config{MailWorkers: 1000}, []string{"MailWorkers must be between 0 (the default, 8) and 256, got 1000"}},
+		{"guest cache too long", Config{GuestCacheTTL: 2 * time.Second}, []string{"GuestCacheTTL must be between 0 (off) and 1s, got 2s"}},
+		{"guest cache negative", Config{GuestCacheTTL: -time.Second}, []string{"GuestCacheTTL must be between 0 (off) and 1s, got -1s"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -2,9 +2,14 @@ package lobby
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/lobbyhq/lobby/storage"
 )
@@ -29,14 +34,17 @@ func withGuest(ctx context.Context, g *storage.Guest) context.Context {
 
 // RequireGuest lets a request through to next only when it comes from a
 // signed-in guest who may use their account now (active and within the
-// validity period). The check reads the guest on every request, so a guest
-// a sponsor suspends, or whose validity ends, loses access on the next
-// request. Anyone else is sent (303 See Other) to the portal's login page,
-// which brings them back to the page they asked for once they have signed
-// in. next finds the guest with GuestFrom.
+// validity period). The check reads the guest on every request (only what
+// the decision needs: never the password), so a guest a sponsor suspends,
+// or whose validity ends, loses access on the next request; with
+// Config.GuestCacheTTL set, a status change or a sign-out on another
+// device takes effect within that time instead. Anyone else is sent (303
+// See Other) to the portal's login page, which brings them back to the page
+// they asked for once they have signed in. next finds the guest with
+// GuestFrom.
 func (l *Lobby) RequireGuest(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		g, ok := l.portal.Guest(r)
+		g, ok := l.gateGuest(r)
 		if !ok {
 			l.redirectToLogin(w, r)
 			return
@@ -45,6 +53,89 @@ func (l *Lobby) RequireGuest(next http.Handler) http.Handler {
 		w.Header().Set("Cache-Control", "private, no-store")
 		next.ServeHTTP(w, r.WithContext(withGuest(r.Context(), g)))
 	})
+}
+
+// gateGuest returns the guest signed in on r if the portal admits them now.
+func (l *Lobby) gateGuest(r *http.Request) (*storage.Guest, bool) {
+	id, issued, ok := l.portal.SignedIn(r)
+	if !ok {
+		return nil, false
+	}
+	g, ok := l.gates.get(id)
+	if !ok {
+		var err error
+		g, err = l.cfg.Store.GetGuestPublic(r.Context(), id)
+		if err != nil {
+			if !errors.Is(err, storage.ErrNotFound) {
+				l.logger.WarnContext(r.Context(), "lobby: gate: look up signed-in guest", "error", err.Error())
+			}
+			return nil, false
+		}
+		l.gates.put(g)
+	}
+	if !l.portal.Admits(g, issued) {
+		return nil, false
+	}
+	return g, true
+}
+
+// MaxGuestCacheTTL is the longest Config.GuestCacheTTL.
+const MaxGuestCacheTTL = time.Second
+
+// maxGateEntries bounds the gate's cache: when it is full, expired entries
+// go, and if none has expired, all of them.
+const maxGateEntries = 1 << 16
+
+// gateCache keeps the guests RequireGuest read for up to ttl (per process;
+// ttl 0 keeps nothing). Entries are never handed out to be changed:
+// withGuest copies.
+type gateCache struct {
+	ttl time.Duration
+	now func() time.Time // the real clock; tests replace it
+	mu  sync.Mutex
+	m   map[uuid.UUID]gateEntry
+}
+
+type gateEntry struct {
+	g    *storage.Guest
+	read time.Time // on the real clock: the cache bounds staleness, not validity
+}
+
+func newGateCache(ttl time.Duration) *gateCache {
+	return &gateCache{ttl: ttl, now: time.Now, m: map[uuid.UUID]gateEntry{}}
+}
+
+func (c *gateCache) get(id uuid.UUID) (*storage.Guest, bool) {
+	if c.ttl <= 0 {
+		return nil, false
+	}
+	c.mu.Lock()
+	e, ok := c.m[id]
+	c.mu.Unlock()
+	if !ok || c.now().Sub(e.read) >= c.ttl {
+		return nil, false
+	}
+	return e.g, true
+}
+
+func (c *gateCache) put(g *storage.Guest) {
+	if c.ttl <= 0 {
+		return
+	}
+	now := c.now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.m) >= maxGateEntries {
+		for id, e := range c.m {
+			if now.Sub(e.read) >= c.ttl {
+				delete(c.m, id)
+			}
+		}
+		if len(c.m) >= maxGateEntries {
+			clear(c.m)
+		}
+	}
+	c.m[g.ID] = gateEntry{g: g, read: now}
 }
 
 // redirectToLogin sends r to the portal's login page with ?return= set to

@@ -34,9 +34,13 @@ type Lobby struct {
 	settings  notify.SettingsSource
 	mail      *notify.Dispatcher
 	ownMail   bool
-	portal    *portal.Portal
-	assets    *webkit.Assets
-	handler   http.Handler
+	// delivery is the dispatcher's own Store (see deliveryStorer), closed
+	// by Close; nil when the dispatcher uses cfg.Store.
+	delivery storage.Store
+	portal   *portal.Portal
+	assets   *webkit.Assets
+	handler  http.Handler
+	gates    *gateCache
 
 	// writes remembers the store's recent write failures for /readyz;
 	// store is cfg.Store as the dispatcher and the portal write through it.
@@ -68,6 +72,7 @@ func New(cfg Config) (*Lobby, error) {
 		logger:   cfg.Logger,
 		basePath: basePath(cfg.BaseURL),
 		registry: prometheus.NewRegistry(),
+		gates:    newGateCache(cfg.GuestCacheTTL),
 	}
 	l.registry.MustRegister(
 		collectors.NewGoCollector(),
@@ -83,18 +88,28 @@ func New(cfg Config) (*Lobby, error) {
 	}
 	l.mail = cfg.Dispatcher
 	if l.mail == nil {
+		workers := cmp.Or(cfg.MailWorkers, notify.DefaultWorkers)
 		l.transport = notify.NewTransport(notify.TransportOptions{
 			// One connection per worker: a worker never waits for another's connection.
-			PoolSize: notify.DefaultWorkers,
+			PoolSize: workers,
 			Tokens:   notify.NewTokenCache(notify.TokenCacheOptions{Logger: cfg.Logger}),
 			Logger:   cfg.Logger,
 		})
 		l.registry.MustRegister(notify.NewStatsCollector(l.transport.Stats))
+		mailStore := cfg.Store
+		if ds, ok := cfg.Store.(deliveryStorer); ok {
+			st, err := ds.DeliveryStore(context.Background(), max(4, workers/4))
+			if err != nil {
+				_ = l.transport.Close()
+				return nil, fmt.Errorf("lobby: mail: %w", err)
+			}
+			mailStore, l.delivery = st, st
+		}
 		d, err := notify.NewDispatcher(notify.DispatcherConfig{
-			Store:    l.store,
+			Store:    observedStore{Store: mailStore, h: l.writes},
 			Settings: l.settings,
 			Sender:   l.transport,
-			Workers:  notify.DefaultWorkers,
+			Workers:  workers,
 			Logger:   cfg.Logger,
 			// Run's ctx ending starts the dispatcher's graceful shutdown.
 			ShutdownTimeout: cfg.ShutdownTimeout,
@@ -102,7 +117,7 @@ func New(cfg Config) (*Lobby, error) {
 			Registerer:      l.registry,
 		})
 		if err != nil {
-			_ = l.transport.Close()
+			l.closeTransport()
 			return nil, fmt.Errorf("lobby: mail: %w", err)
 		}
 		l.mail, l.ownMail = d, true
@@ -215,14 +230,31 @@ func (l *Lobby) Close() error {
 	return err
 }
 
+// deliveryStorer is a Store that can give mail delivery a connection
+// budget of its own (storage/postgres: a small pool of its own, of conns
+// connections; New asks for one per 4 mail workers, at least 4;
+// storage/sqlite: writes that go before the page requests' writes), so
+// that delivery never starves behind page requests under a rush, nor they
+// behind it. New gives the dispatcher it builds such a Store when
+// Config.Store offers one.
+type deliveryStorer interface {
+	DeliveryStore(ctx context.Context, conns int) (storage.Store, error)
+}
+
 // closeTimeout bounds how long Close waits for the portal's background work.
 const closeTimeout = 30 * time.Second
 
 func (l *Lobby) closeTransport() error {
-	if l.transport == nil {
-		return nil
-	}
 	var errs []error
+	if l.delivery != nil {
+		if err := l.delivery.Close(); err != nil {
+			errs = append(errs, err)
+		}
+		l.delivery = nil
+	}
+	if l.transport == nil {
+		return errors.Join(errs...)
+	}
 	if err := l.transport.Close(); err != nil {
 		errs = append(errs, err)
 	}

@@ -45,6 +45,8 @@ type Portal struct {
 	limitRegister, limitLogin, limitResend, limitAddress *webkit.RateLimiter
 
 	bg *backgroundJobs // work done after the response (resend look-ups)
+
+	types typeCache // the default guest type and the terms, read once in a while
 }
 
 // New checks cfg, parses the page templates and makes sure the default

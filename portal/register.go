@@ -81,7 +81,7 @@ func (p *Portal) approverIsVisited(approval bool) bool {
 // guestType returns the default guest type and whether registering with it
 // needs approval.
 func (p *Portal) guestType(ctx context.Context) (*storage.GuestType, bool, error) {
-	gt, err := p.store.GetGuestType(ctx, p.cfg.Policy.DefaultGuestType)
+	gt, err := p.defaultGuestType(ctx)
 	if err != nil {
 		return nil, false, fmt.Errorf("guest type %q: %w", p.cfg.Policy.DefaultGuestType, err)
 	}
@@ -89,12 +89,7 @@ func (p *Portal) guestType(ctx context.Context) (*storage.GuestType, bool, error
 }
 
 func (p *Portal) registerPage(w http.ResponseWriter, r *http.Request, status int, form *webkit.Form, nonce string, gt *storage.GuestType, approval bool, notice ...string) {
-	data := registerData{Nonce: nonce, Duration: humanDuration(validity(gt)), RequireApproval: approval}
-	for _, para := range strings.Split(p.cfg.Policy.Terms, "\n\n") {
-		if para = strings.TrimSpace(para); para != "" {
-			data.Terms = append(data.Terms, para)
-		}
-	}
+	data := registerData{Nonce: nonce, Terms: p.termParagraphs(), Duration: humanDuration(validity(gt)), RequireApproval: approval}
 	v := p.view(r, "Register for guest access", form, data)
 	v.Notice = strings.Join(notice, " ")
 	p.page(w, r, status, "register", v)

@@ -44,6 +44,12 @@ type GuestStore interface {
 	// GetGuestByUsername and GetGuestByEmail compare as FoldKey folds.
 	GetGuestByUsername(ctx context.Context, username string) (*Guest, error)
 	GetGuestByEmail(ctx context.Context, email string) (*Guest, error)
+	// GetGuestPublic returns the guest with id without its password: the
+	// sealed column is neither read nor opened, and Guest.Password is
+	// empty. It is what a per-request access check needs (status,
+	// validity, SessionsValidAfter and the public fields), at the cost of
+	// one indexed read. A missing guest is ErrNotFound.
+	GetGuestPublic(ctx context.Context, id uuid.UUID) (*Guest, error)
 	// ListGuests returns one page of guests matching f, newest first
 	// unless f.Sort says otherwise; f.Query is served by an index. Lists
 	// never carry secrets: the password is neither read nor opened, and

@@ -40,6 +40,7 @@ var (
 	_ func(S, bool)                                                 = S.SetTokenEndpointDown
 	_ func(S, time.Duration)                                        = S.SetTokenLatency
 	_ func(S, time.Duration)                                        = S.SetSMTPLatency
+	_ func(S, time.Duration, time.Duration)                         = S.SetDataLatency
 	_ func(S, int)                                                  = S.DropConnections
 	_ func(S, int, int, string, string)                             = S.FailNextMail
 	_ func(S, bool)                                                 = S.SetMailboxLogonFailure

@@ -3,6 +3,7 @@ package exchangetest
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,6 +16,7 @@ type faults struct {
 	tokenDown    atomic.Bool
 	tokenLatency atomic.Int64 // time.Duration
 	smtpLatency  atomic.Int64 // time.Duration
+	dataLatency  atomic.Pointer[[2]time.Duration]
 	drops        atomic.Int64
 	logonFailure atomic.Bool
 	expiringSoon atomic.Int64 // time.Duration
@@ -39,6 +41,31 @@ func (s *Server) SetTokenLatency(d time.Duration) { s.faults.tokenLatency.Store(
 // SetSMTPLatency delays every SMTP reply (the greeting included) by d, on connections
 // open and new. TLS handshakes are slowed by about as much.
 func (s *Server) SetSMTPLatency(d time.Duration) { s.faults.smtpLatency.Store(int64(d)) }
+
+// SetDataLatency delays the reply to the end of each message's DATA by a time
+// drawn evenly from [lo, hi], on top of SetSMTPLatency: Exchange Online takes
+// tens to hundreds of milliseconds to accept a message. lo <= 0 and hi <= 0
+// turn it off; hi below lo is taken as lo.
+func (s *Server) SetDataLatency(lo, hi time.Duration) {
+	if lo <= 0 && hi <= 0 {
+		s.faults.dataLatency.Store(nil)
+		return
+	}
+	lo = max(lo, 0)
+	s.faults.dataLatency.Store(&[2]time.Duration{lo, max(hi, lo)})
+}
+
+// acceptDelay is how long to wait before accepting one message (SetDataLatency).
+func (f *faults) acceptDelay() time.Duration {
+	r := f.dataLatency.Load()
+	if r == nil {
+		return 0
+	}
+	if r[1] == r[0] {
+		return r[0]
+	}
+	return r[0] + rand.N(r[1]-r[0]+1)
+}
 
 // DropConnections closes the next n SMTP connections, on either port, right after accept,
 // before any greeting or TLS handshake. They still count in SMTPConnections.

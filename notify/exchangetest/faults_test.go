@@ -125,6 +125,39 @@ func TestSMTPLatency(t *testing.T) {
 	}
 }
 
+// TestDataLatency: the end of DATA is answered after a delay in the set
+// range, and only the end of DATA: MAIL FROM is not slowed.
+func TestDataLatency(t *testing.T) {
+	t.Parallel()
+	const lo, hi = 200 * time.Millisecond, 300 * time.Millisecond
+	srv := setup(t).srv
+	c := ready(t, srv)
+	srv.SetDataLatency(lo, hi)
+	send := func() time.Duration {
+		t.Helper()
+		start := time.Now()
+		want(t, c.send(srv.Mailbox(), []string{"guest@example.org"}, message(srv.Mailbox(), "guest@example.org", "x")), 250, "")
+		return time.Since(start)
+	}
+	for range 3 {
+		if took := send(); took < lo {
+			t.Errorf("a send took %v with DATA latency %v..%v, want >= %v", took, lo, hi, lo)
+		}
+	}
+	start := time.Now()
+	want(t, c.cmd("NOOP"), 250, "")
+	if took := time.Since(start); took >= lo {
+		t.Errorf("NOOP took %v: the DATA latency slowed another command", took)
+	}
+	srv.SetDataLatency(0, 0)
+	if took := send(); took >= lo {
+		t.Errorf("a send took %v after the DATA latency was switched off", took)
+	}
+	if n := len(srv.Messages()); n != 4 {
+		t.Errorf("%d messages captured, want 4", n)
+	}
+}
+
 func TestTokenEndpointFaults(t *testing.T) {
 	t.Parallel()
 	srv := setup(t).srv

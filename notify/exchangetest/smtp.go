@@ -113,6 +113,9 @@ func (ss *session) Data(r io.Reader) error {
 	if err != nil {
 		return err
 	}
+	if d := ss.s.faults.acceptDelay(); d > 0 {
+		time.Sleep(d) // Exchange accepting the message (SetDataLatency)
+	}
 	return ss.s.deliver(*ss.grant, ss.from, ss.to, data)
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -22,8 +23,9 @@ type Options struct {
 	// connection (Open only): migrations create Lobby's tables there, and an
 	// unqualified name outside it fails loudly. Open creates it if missing.
 	Schema string
-	// MaxConns caps the pool (Open only); zero keeps pgxpool's default.
-	// Each leader lock held keeps one connection for itself.
+	// MaxConns caps the pool (Open only). Zero takes pool_max_conns from
+	// the URL, or else DefaultMaxConns. Each leader lock held keeps one
+	// connection for itself.
 	MaxConns int32
 }
 
@@ -81,8 +83,11 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	if opts.Schema != "" {
 		cfg.ConnConfig.RuntimeParams["search_path"] = pgx.Identifier{opts.Schema}.Sanitize()
 	}
-	if opts.MaxConns > 0 {
+	switch {
+	case opts.MaxConns > 0:
 		cfg.MaxConns = opts.MaxConns
+	case !strings.Contains(url, "pool_max_conns"):
+		cfg.MaxConns = DefaultMaxConns()
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

@@ -38,6 +38,9 @@ type Store struct {
 	sealer *storage.Sealer
 	clock  func() time.Time
 	held   *heldLocks
+	turns  *turns // shared by a Store and its copies
+	urgent bool   // writes go before ordinary ones (DeliveryStore)
+	view   bool   // a DeliveryStore: Close leaves the connections to its parent
 }
 
 // heldLocks remembers the leader locks this Store holds, to release them at Close.
@@ -67,6 +70,7 @@ func Open(ctx context.Context, path string, opts storage.Options) (*Store, error
 		sealer: opts.Sealer,
 		clock:  opts.Clock(),
 		held:   &heldLocks{names: map[[2]string]struct{}{}},
+		turns:  &turns{},
 	}
 	bt := fmt.Sprint(busyTimeout.Milliseconds())
 	s.w, err = sql.Open("sqlite", path+"?_txlock=immediate&_busy_timeout="+bt+
@@ -158,6 +162,9 @@ func (s *Store) Close() error {
 	if s.tx != nil {
 		return fmt.Errorf("sqlite: close: %w", storage.ErrInTx)
 	}
+	if s.view {
+		return nil
+	}
 	s.held.mu.Lock()
 	held := s.held.names
 	s.held.names = map[[2]string]struct{}{}
@@ -191,6 +198,10 @@ func (s *Store) WithTx(ctx context.Context, fn func(tx storage.Store) error) (er
 	if s.tx != nil {
 		return fn(s)
 	}
+	if err := s.turns.take(ctx, s.urgent); err != nil {
+		return fmt.Errorf("sqlite: begin: %w", err)
+	}
+	defer s.turns.give()
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlite: begin: %w", err)
@@ -213,6 +224,7 @@ func (s *Store) WithTx(ctx context.Context, fn func(tx storage.Store) error) (er
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("sqlite: commit: %w", err)
 	}
+	ts.txq.promote(context.WithoutCancel(ctx))
 	return nil
 }
 
@@ -224,13 +236,13 @@ func (s *Store) reader() querier {
 	return s.rs
 }
 
-// writer is where writes go: the transaction, or the writer connection.
-// Every write is one statement, atomic on its own.
+// writer is where writes go: the transaction, or the writer connection
+// taken in turns. Every write is one statement, atomic on its own.
 func (s *Store) writer() querier {
 	if s.tx != nil {
 		return s.txq
 	}
-	return s.ws
+	return turnWriter{q: s.ws, turns: s.turns, urgent: s.urgent}
 }
 
 // now is the clock, truncated to what the database keeps.

@@ -91,12 +91,30 @@ func (c *stmtCache) Close() error {
 
 // txQuerier runs queries in a transaction, through the writer's prepared
 // statements where it has them, and otherwise through statements prepared
-// for this transaction (a loop of inserts parses its statement once).
+// for this transaction (a loop of inserts parses its statement once). It
+// remembers those (fresh) so that WithTx prepares them on the writer once
+// the transaction is over: the next transactions do not parse them again.
 type txQuerier struct {
 	tx     *sql.Tx
 	writer *stmtCache
 	mu     sync.Mutex
 	m      map[string]*sql.Stmt
+	fresh  []string
+}
+
+// promote prepares the statements this transaction had to prepare for
+// itself on the writer's cache. Call it when the transaction is over and
+// the caller still has the writer's turn: preparing takes the connection.
+func (q *txQuerier) promote(ctx context.Context) {
+	q.mu.Lock()
+	fresh := q.fresh
+	q.fresh = nil
+	q.mu.Unlock()
+	for _, query := range fresh {
+		if _, err := q.writer.stmt(ctx, query); err != nil {
+			return // they stay per transaction; nothing is lost
+		}
+	}
 }
 
 func (q *txQuerier) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
@@ -116,6 +134,7 @@ func (q *txQuerier) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 		if st, err = q.tx.PrepareContext(ctx, query); err != nil {
 			return nil, err
 		}
+		q.fresh = append(q.fresh, query)
 	}
 	q.m[query] = st
 	return st, nil

@@ -47,6 +47,7 @@ func Run(t *testing.T, b Backend) {
 	}{
 		{"PingAndBackend", testPingAndBackend},
 		{"GuestCRUD", testGuestCRUD},
+		{"GuestPublic", testGuestPublic},
 		{"GuestUnique", testGuestUnique},
 		{"FoldedNames", testFoldedNames},
 		{"GuestListFilters", testGuestListFilters},
@@ -82,6 +83,7 @@ func Run(t *testing.T, b Backend) {
 		{"MailPostpone", testMailPostpone},
 		{"MailRelease", testMailRelease},
 		{"LeaseMailByID", testLeaseMailByID},
+		{"DeliveryStore", testDeliveryStore},
 		{"ListAndCountMail", testListAndCountMail},
 		{"MailRetention", testMailRetention},
 		{"Alarms", testAlarms},
