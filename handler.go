@@ -31,6 +31,8 @@ const readyTimeout = 2 * time.Second
 //	/readyz       200 when the database answers, 503 otherwise
 //	/             redirects to the portal
 //
+// Under an https BaseURL every answer carries Strict-Transport-Security.
+//
 // The same handler is returned on every call.
 func (l *Lobby) Handler() http.Handler { return l.handler }
 
@@ -78,7 +80,7 @@ func (l *Lobby) buildHandler() http.Handler {
 		plain(w, http.StatusOK, "ok\n")
 	})
 
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// A request for the mount point itself ("/guest" stripped of
 		// "/guest") has an empty path; ServeMux would redirect it to "/"
 		// of the host. Send it to the portal instead.
@@ -99,6 +101,10 @@ func (l *Lobby) buildHandler() http.Handler {
 		}
 		mux.ServeHTTP(w, r)
 	})
+	if webkit.IsHTTPS(l.cfg.BaseURL) {
+		h = webkit.StrictTransport(h)
+	}
+	return h
 }
 
 // cleanPath is path.Clean keeping a trailing slash, as ServeMux tidies paths.

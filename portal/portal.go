@@ -164,6 +164,9 @@ func (p *Portal) Handler() http.Handler {
 	var h http.Handler = outer
 	h = webkit.WithErrorPage(p.errorPage, h)
 	h = webkit.SecureHeaders(h)
+	if webkit.IsHTTPS(p.cfg.BaseURL) {
+		h = webkit.StrictTransport(h)
+	}
 	return normalizePath(h)
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 )
 
 // ErrorPage writes an error page: status, and a message for a person that
@@ -58,6 +59,24 @@ func SecureHeaders(next http.Handler) http.Handler {
 		next.ServeHTTP(w, r)
 	})
 }
+
+// HSTSValue is the Strict-Transport-Security that StrictTransport sends:
+// a year, this host only (a host application decides for its subdomains).
+const HSTSValue = "max-age=31536000"
+
+// StrictTransport sets Strict-Transport-Security on every answer, so that
+// a browser that once reached the site over HTTPS never falls back to
+// plain HTTP, where a network attacker could read or plant cookies. Use
+// it only where the site's external URL is https.
+func StrictTransport(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Strict-Transport-Security", HSTSValue)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// IsHTTPS reports whether an external URL is https.
+func IsHTTPS(url string) bool { return len(url) >= 6 && strings.EqualFold(url[:6], "https:") }
 
 // MaxBody limits request bodies to n bytes. A request that declares a larger
 // body is refused at once with 413; one that sends more than it declared
