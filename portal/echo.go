@@ -73,7 +73,7 @@ func (p *Portal) remind(ctx context.Context, owner *storage.Guest, nonce string,
 	if err != nil {
 		return uuid.Nil, now, err
 	}
-	m.IdempotencyKey = registrationKey(nonce) + ":" + owner.ID.String()
+	m.IdempotencyKey = registrationKey(nonce, owner.Email) + ":" + owner.ID.String()
 	var (
 		mid uuid.UUID
 		dup bool
