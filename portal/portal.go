@@ -43,6 +43,7 @@ type Portal struct {
 	nonceKey   []byte         // turns a registration nonce into the guest's ID
 
 	limitRegister, limitLogin, limitResend, limitAddress *webkit.RateLimiter
+	proxy                                                webkit.ProxyTrust // where the client's address comes from
 
 	bg *backgroundJobs // work done after the response (resend look-ups)
 }
@@ -83,7 +84,11 @@ func New(cfg Config) (*Portal, error) {
 	p.deny = webkit.NewSigner(key, "portal/deny")
 	p.nonces = webkit.NewSigner(key, "portal/nonce")
 	p.nonceKey = webkit.DeriveKey(key, "portal/nonce")
-	trust := webkit.TrustProxyHeaders(cfg.TrustProxyHeaders)
+	p.proxy = webkit.ProxyTrust{Header: cfg.ProxyHeader, Hops: cfg.TrustedProxyHops}
+	if cfg.TrustProxyHeaders && cfg.ProxyHeader == "" {
+		p.proxy.Header = webkit.XForwardedFor
+	}
+	trust := webkit.TrustProxy(p.proxy)
 	l := cfg.Limits
 	p.limitRegister = webkit.NewRateLimiter(l.Register.rate(), l.Register.Burst, cfg.Now, trust)
 	p.limitLogin = webkit.NewRateLimiter(l.Login.rate(), l.Login.Burst, cfg.Now, trust)
@@ -309,6 +314,9 @@ func (p *Portal) track(ids ...uuid.UUID) *notify.Future {
 	}
 	return first
 }
+
+// clientIP is the client's address for r (see Config.ProxyHeader).
+func (p *Portal) clientIP(r *http.Request) string { return p.proxy.ClientIP(r) }
 
 // safeReturn returns s when it is a local absolute path (no scheme, no
 // host, no "//" or "/\" that a browser would take for another site), else "".

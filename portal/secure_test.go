@@ -1,10 +1,13 @@
 package portal
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
+	"time"
 )
 
 // serveTLS serves b's portal (and /app) over HTTPS instead of plain HTTP,
@@ -92,5 +95,43 @@ func TestSecureSessionCookieAndHSTS(t *testing.T) {
 	names := cookieNames(r)
 	if !strings.Contains(strings.Join(names, ","), "lobby_guest") || strings.Contains(strings.Join(names, ","), "__Host-lobby_guest") {
 		t.Errorf("cookies set at sign-in over http: %v, want lobby_guest", names)
+	}
+}
+
+// TestRateLimitKeyFromProxyHeader: behind a proxy that sets X-Real-IP, the
+// sign-in limit counts per X-Real-IP, and a client that sends its own
+// X-Forwarded-For, different every time, stays limited. (With the old
+// --trust-proxy-headers the client's X-Forwarded-For was the key.)
+func TestRateLimitKeyFromProxyHeader(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(c *Config) {
+		c.ProxyHeader = "X-Real-IP"
+		c.Limits.Login = Limit{Burst: 2, Every: time.Hour}
+	})
+	c := b.client(t)
+	token := c.csrf(mount + "/login")
+	try := func(realIP, xff string) int {
+		form := url.Values{"csrf_token": {token}, "username": {"nobody@example.com"}, "password": {"wrong-password"}}
+		req, err := http.NewRequest("POST", b.srv.URL+mount+"/login", strings.NewReader(form.Encode()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("X-Real-IP", realIP)
+		req.Header.Set("X-Forwarded-For", xff)
+		return c.do(req).StatusCode
+	}
+	for i := range 2 {
+		if code := try("203.0.113.5", fmt.Sprintf("192.0.2.%d", i)); code != http.StatusUnauthorized {
+			t.Fatalf("attempt %d: %d, want 401", i, code)
+		}
+	}
+	for i := 2; i < 6; i++ {
+		if code := try("203.0.113.5", fmt.Sprintf("192.0.2.%d", i)); code != http.StatusTooManyRequests {
+			t.Fatalf("attempt %d with a new X-Forwarded-For: %d, want 429", i, code)
+		}
+	}
+	if code := try("203.0.113.6", "192.0.2.1"); code != http.StatusUnauthorized {
+		t.Fatalf("another client behind the proxy: %d, want 401", code)
 	}
 }
