@@ -96,7 +96,7 @@ type Limits struct {
 	Register         Limit // per client IP; default 30, then 1 per 10s
 	Login            Limit // per client IP; default 10, then 1 per 6s
 	Resend           Limit // per client IP; default 5, then 1 per minute
-	ResendPerAddress Limit // per email address; default 3, then 1 per 20 minutes
+	ResendPerAddress Limit // per email address and client IP, for resends and (separately) registrations; default 3, then 1 per 20 minutes
 }
 
 // Config is everything a Portal needs.

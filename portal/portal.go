@@ -43,7 +43,8 @@ type Portal struct {
 	nonceKey   []byte         // turns a registration nonce into the guest's ID
 
 	limitRegister, limitLogin, limitResend, limitAddress *webkit.RateLimiter
-	proxy                                                webkit.ProxyTrust // where the client's address comes from
+	limitRegAddress                                      *webkit.RateLimiter // registrations per address and client
+	proxy                                                webkit.ProxyTrust   // where the client's address comes from
 
 	bg *backgroundJobs // work done after the response (resend look-ups)
 }
@@ -93,7 +94,10 @@ func New(cfg Config) (*Portal, error) {
 	p.limitRegister = webkit.NewRateLimiter(l.Register.rate(), l.Register.Burst, cfg.Now, trust)
 	p.limitLogin = webkit.NewRateLimiter(l.Login.rate(), l.Login.Burst, cfg.Now, trust)
 	p.limitResend = webkit.NewRateLimiter(l.Resend.rate(), l.Resend.Burst, cfg.Now, trust)
-	p.limitAddress = webkit.NewRateLimiter(l.ResendPerAddress.rate(), l.ResendPerAddress.Burst, cfg.Now)
+	// Per address and client (see addressKey): resends, and registrations
+	// (new, or for a registered address) in a bucket of their own.
+	p.limitAddress = webkit.NewRateLimiter(l.ResendPerAddress.rate(), l.ResendPerAddress.Burst, cfg.Now, trust)
+	p.limitRegAddress = webkit.NewRateLimiter(l.ResendPerAddress.rate(), l.ResendPerAddress.Burst, cfg.Now, trust)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

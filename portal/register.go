@@ -176,6 +176,13 @@ func (p *Portal) postRegister(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	// A new registration spends the address's allowance as a registration
+	// for a registered address does (see echo), so that over it both are
+	// answered alike, and truly.
+	if ok, wait := p.limitRegAddress.Allow(p.addressKey(r, reg.Email)); !ok {
+		p.tooManyForAddress(w, r, wait)
+		return
+	}
 	var (
 		g       *storage.Guest
 		mailIDs []uuid.UUID
