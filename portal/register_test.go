@@ -173,6 +173,13 @@ func TestRegisterBadInput(t *testing.T) {
 		{"formula in the company", map[string]string{"company": `=HYPERLINK("https://evil.example")`}, 422, "company", "Company must not start with"},
 		{"formula in the reason", map[string]string{"reason": "+cmd|' /C calc'!A0"}, 422, "reason", "spreadsheets read those as formulas"},
 		{"link as the person visited", map[string]string{"person_visited": "www.evil.example"}, 422, "person_visited", "web address"},
+		{"bare domain in the reason", map[string]string{"reason": "reset at evil-login.com/reset"}, 422, "reason", "web address"},
+		{"full-width dot in the company", map[string]string{"company": "evil-login．com"}, 422, "company", "web address"},
+		{"IP address as the person visited", map[string]string{"person_visited": "Ada at 203.0.113.9"}, 422, "person_visited", "web address"},
+		{"domain as a name", map[string]string{"first_name": "Evil-Login.Com"}, 422, "first_name", "domain name"},
+		{"zero-width space in a name", map[string]string{"first_name": "Ada​"}, 422, "first_name", "invisible formatting"},
+		{"tag characters in the reason", map[string]string{"reason": "Meeting󠁩󠁧"}, 422, "reason", "invisible formatting"},
+		{"formula as the person visited", map[string]string{"person_visited": "=HYPERLINK(\"x\")"}, 422, "person_visited", "spreadsheets read those as formulas"},
 		{"100 KB field", map[string]string{"reason": strings.Repeat("x", 100<<10)}, 413, "", "too large"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
