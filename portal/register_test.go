@@ -177,8 +177,8 @@ func TestRegisterBadInput(t *testing.T) {
 		{"full-width dot in the company", map[string]string{"company": "evil-login．com"}, 422, "company", "web address"},
 		{"IP address as the person visited", map[string]string{"person_visited": "Ada at 203.0.113.9"}, 422, "person_visited", "web address"},
 		{"domain as a name", map[string]string{"first_name": "Evil-Login.Com"}, 422, "first_name", "domain name"},
-		{"zero-width space in a name", map[string]string{"first_name": "Ada​"}, 422, "first_name", "invisible formatting"},
-		{"tag characters in the reason", map[string]string{"reason": "Meeting󠁩󠁧"}, 422, "reason", "invisible formatting"},
+		{"zero-width space in a name", map[string]string{"first_name": "Ada\u200b"}, 422, "first_name", "invisible formatting"},
+		{"tag characters in the reason", map[string]string{"reason": "Meeting\U000E0069\U000E0067"}, 422, "reason", "invisible formatting"},
 		{"formula as the person visited", map[string]string{"person_visited": "=HYPERLINK(\"x\")"}, 422, "person_visited", "spreadsheets read those as formulas"},
 		{"100 KB field", map[string]string{"reason": strings.Repeat("x", 100<<10)}, 413, "", "too large"},
 	} {
