@@ -70,9 +70,17 @@ type Config struct {
 	// ShutdownTimeout + notify.InterruptGrace. Default
 	// notify.DefaultShutdownTimeout. Unused when Dispatcher is given.
 	ShutdownTimeout time.Duration
-	// TrustProxyHeaders keys the rate limits by X-Forwarded-For / X-Real-IP;
-	// set it only behind a reverse proxy that sets them.
+	// TrustProxyHeaders keys the rate limits by the last X-Forwarded-For
+	// entry (the one the proxy appended); ProxyHeader, when set, wins.
 	TrustProxyHeaders bool
+	// ProxyHeader is the header in which the reverse proxy in front of Lobby
+	// puts the client's address ("X-Forwarded-For", "X-Real-IP", ...), for
+	// rate limits and logs; see portal.Config.ProxyHeader. Set it only
+	// behind a proxy that always sets that header.
+	ProxyHeader string
+	// TrustedProxyHops is how many proxies in front of Lobby append to
+	// X-Forwarded-For; default 1.
+	TrustedProxyHops int
 	// GuestCacheTTL lets RequireGuest reuse a guest it read from the store
 	// for up to this long, in this process, instead of reading it on every
 	// request. Zero (the default) reads every time, so a suspension or a

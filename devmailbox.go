@@ -10,8 +10,11 @@ import (
 	"mime"
 	"mime/multipart"
 	"mime/quotedprintable"
+	"net"
 	"net/http"
 	"net/mail"
+	"net/netip"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -76,9 +79,20 @@ var mailboxPage = template.Must(template.Must(pageLayout.Clone()).Parse(`{{defin
 {{- end}}
 {{end}}`))
 
-// devMailbox serves the page listing the emulator's captured mail.
+// devMailbox serves the page listing the emulator's captured mail, only to
+// requests for a loopback host or the base URL's host (see devHostAllowed).
 func (l *Lobby) devMailbox(srv *exchangetest.Server) http.Handler {
+	baseHost := ""
+	if u, err := url.Parse(l.cfg.BaseURL); err == nil {
+		baseHost = u.Host
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !devHostAllowed(r.Host, baseHost) {
+			l.logger.WarnContext(r.Context(), "lobby: dev mailbox: refused a request for another host", "host", r.Host)
+			plain(w, http.StatusMisdirectedRequest, "The development mailbox answers only on localhost, 127.0.0.1 or [::1] "+
+				"(or the host of the base URL). Open it through one of those.\n")
+			return
+		}
 		msgs := srv.Messages()
 		entries := make([]mailboxEntry, 0, len(msgs))
 		for _, m := range msgs {
@@ -97,6 +111,31 @@ func (l *Lobby) devMailbox(srv *exchangetest.Server) http.Handler {
 		slices.SortStableFunc(entries, func(a, b mailboxEntry) int { return b.ReceivedAt.Compare(a.ReceivedAt) })
 		l.page(w, r, http.StatusOK, mailboxPage, entries)
 	})
+}
+
+// devHostAllowed reports whether a request for host (the Host header) may
+// see the development mailbox: localhost, an IPv4 loopback address or
+// [::1], with or without a port, or exactly baseHost (the base URL's
+// host and port). A page on another site that rebinds its own name to
+// this machine's address sends its own name as the Host, and is refused.
+func devHostAllowed(host, baseHost string) bool {
+	if host == "" {
+		return false
+	}
+	if baseHost != "" && strings.EqualFold(host, baseHost) {
+		return true
+	}
+	name := host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		name = h
+	} else if strings.HasPrefix(host, "[") && strings.HasSuffix(host, "]") {
+		name = host[1 : len(host)-1]
+	}
+	if strings.EqualFold(name, "localhost") {
+		return true
+	}
+	a, err := netip.ParseAddr(name)
+	return err == nil && a.Zone() == "" && !a.Is4In6() && a.IsLoopback()
 }
 
 // textBody returns the plain-text body of a raw RFC 5322 message: the first

@@ -1,8 +1,13 @@
 package lobby
 
 import (
+	"context"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/lobbyhq/lobby/notify"
 )
 
 // TestTextBody reads the text/plain body out of the MIME shapes mailers
@@ -47,5 +52,58 @@ func TestTextBody(t *testing.T) {
 				t.Errorf("textBody = %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestDevMailboxLoopbackHostOnly: the mailbox page answers only requests
+// whose Host is a loopback name or address (or the base URL's host), so
+// that a page on another site cannot read it through DNS rebinding.
+func TestDevMailboxLoopbackHostOnly(t *testing.T) {
+	t.Parallel()
+	b := setup(t, hostNetHTTP, func(b *testBundle, cfg *Config) {
+		s := DevMailSettings(b.emu)
+		cfg.DevMailbox = b.emu
+		cfg.MailSettings = func(context.Context) (notify.Settings, error) { return s, nil }
+		cfg.BaseURL = "http://lobby.test:8080/guest"
+	})
+	for _, tc := range []struct {
+		host string
+		ok   bool
+	}{
+		{"127.0.0.1:8080", true},
+		{"127.0.0.1", true},
+		{"127.1.2.3:8080", true},
+		{"localhost:8080", true},
+		{"LOCALHOST", true},
+		{"[::1]:8080", true},
+		{"[::1]", true},
+		{"lobby.test:8080", true}, // the base URL's host
+		{"lobby.test", false},     // not the base URL's port
+		{"evil.example:8080", false},
+		{"evil.example", false},
+		{"localhost.evil.example:8080", false},
+		{"127.0.0.1.evil.example", false},
+		{"192.168.1.10:8080", false},
+		{"[::ffff:8.8.8.8]:8080", false},
+		{"0.0.0.0:8080", false},
+	} {
+		req, err := http.NewRequest("GET", b.srv.URL+"/guest/dev/mailbox", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Host = tc.host
+		res, err := b.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		got := res.StatusCode == http.StatusOK && strings.Contains(string(body), "Development mailbox")
+		if got != tc.ok {
+			t.Errorf("Host %q: %d, served the mailbox %v, want %v", tc.host, res.StatusCode, got, tc.ok)
+		}
+		if !tc.ok && res.StatusCode != http.StatusMisdirectedRequest {
+			t.Errorf("Host %q: %d, want 421", tc.host, res.StatusCode)
+		}
 	}
 }

@@ -33,6 +33,8 @@ const readyTimeout = 2 * time.Second
 //	              for lack of space or an I/O error in the last minute)
 //	/             redirects to the portal
 //
+// Under an https BaseURL every answer carries Strict-Transport-Security.
+//
 // The same handler is returned on every call.
 func (l *Lobby) Handler() http.Handler { return l.handler }
 
@@ -85,7 +87,7 @@ func (l *Lobby) buildHandler() http.Handler {
 		plain(w, http.StatusOK, "ok\n")
 	})
 
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// A request for the mount point itself ("/guest" stripped of
 		// "/guest") has an empty path; ServeMux would redirect it to "/"
 		// of the host. Send it to the portal instead.
@@ -106,6 +108,10 @@ func (l *Lobby) buildHandler() http.Handler {
 		}
 		mux.ServeHTTP(w, r)
 	})
+	if webkit.IsHTTPS(l.cfg.BaseURL) {
+		h = webkit.StrictTransport(h)
+	}
+	return h
 }
 
 // cleanPath is path.Clean keeping a trailing slash, as ServeMux tidies paths.

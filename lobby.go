@@ -141,6 +141,8 @@ func New(cfg Config) (*Lobby, error) {
 
 		Limits:            cfg.Limits,
 		TrustProxyHeaders: cfg.TrustProxyHeaders,
+		ProxyHeader:       cfg.ProxyHeader,
+		TrustedProxyHops:  cfg.TrustedProxyHops,
 	})
 	if err != nil {
 		l.closeTransport()

@@ -143,7 +143,7 @@ func (p *Portal) decide(r *http.Request, id uuid.UUID, approve bool, approver st
 			return err
 		}
 		return tx.Audit(ctx, storage.AuditEntry{Actor: "approver:" + approver, Action: action, Subject: g.ID.String(),
-			Detail: "by approval link, client " + webkit.ClientIP(r, p.cfg.TrustProxyHeaders)})
+			Detail: "by approval link, client " + p.clientIP(r)})
 	})
 	return g, mid, err
 }

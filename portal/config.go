@@ -96,7 +96,7 @@ type Limits struct {
 	Register         Limit // per client IP; default 30, then 1 per 10s
 	Login            Limit // per client IP; default 10, then 1 per 6s
 	Resend           Limit // per client IP; default 5, then 1 per minute
-	ResendPerAddress Limit // per email address; default 3, then 1 per 20 minutes
+	ResendPerAddress Limit // per email address and client IP, for resends and (separately) registrations; default 3, then 1 per 20 minutes
 }
 
 // Config is everything a Portal needs.
@@ -113,8 +113,23 @@ type Config struct {
 	Now           func() time.Time
 	SecureCookies bool // mark cookies Secure even without TLS on the request (behind a TLS proxy)
 
-	Limits            Limits
-	TrustProxyHeaders bool  // key rate limits by X-Forwarded-For / X-Real-IP (only behind a proxy that sets them)
+	Limits Limits
+	// ProxyHeader names the header in which the reverse proxy in front of
+	// the portal puts the client's address; rate limits and logs then use
+	// it instead of the connection's. "X-Forwarded-For" takes the
+	// TrustedProxyHops-th address from the right (what the trusted proxies
+	// appended; what the client sent itself is never read); any other
+	// header, such as "X-Real-IP", must hold the one address. Set it only
+	// behind a proxy that always sets that header: otherwise clients choose
+	// their own address. Empty: the connection's address.
+	ProxyHeader string
+	// TrustedProxyHops is how many proxies in front of the portal append to
+	// X-Forwarded-For (a CDN and then nginx: 2); default 1. Only with
+	// ProxyHeader "X-Forwarded-For".
+	TrustedProxyHops int
+	// TrustProxyHeaders is ProxyHeader "X-Forwarded-For" when ProxyHeader
+	// is empty (the setting before ProxyHeader existed).
+	TrustProxyHeaders bool
 	MaxBodyBytes      int64 // request body limit; default 64 KiB
 }
 
@@ -160,6 +175,23 @@ func (c Config) withDefaults() (Config, error) {
 		c.Now = time.Now
 	}
 	c.MaxBodyBytes = cmp.Or(c.MaxBodyBytes, DefaultMaxBodyBytes)
+	c.ProxyHeader = strings.TrimSpace(c.ProxyHeader)
+	switch {
+	case c.ProxyHeader != "" && !validHeaderName(c.ProxyHeader):
+		bad("ProxyHeader %q is not a header name; use the one your proxy sets, such as X-Forwarded-For or X-Real-IP", c.ProxyHeader)
+	case strings.EqualFold(c.ProxyHeader, "Forwarded"):
+		bad("ProxyHeader Forwarded (RFC 7239) is not supported; use X-Forwarded-For or X-Real-IP")
+	}
+	header := c.ProxyHeader
+	if header == "" && c.TrustProxyHeaders {
+		header = "X-Forwarded-For"
+	}
+	switch {
+	case c.TrustedProxyHops < 0 || c.TrustedProxyHops > 16:
+		bad("TrustedProxyHops must be between 0 and 16 (got %d)", c.TrustedProxyHops)
+	case c.TrustedProxyHops > 1 && !strings.EqualFold(header, "X-Forwarded-For"):
+		bad("TrustedProxyHops applies only to ProxyHeader X-Forwarded-For (ProxyHeader is %q)", header)
+	}
 
 	p := &c.Policy
 	p.SiteName = cmp.Or(strings.TrimSpace(p.SiteName), DefaultSiteName)
@@ -227,6 +259,16 @@ func (l Limit) or(def Limit) Limit {
 
 // rate is l's refill rate per second.
 func (l Limit) rate() float64 { return 1 / l.Every.Seconds() }
+
+// validHeaderName reports whether s is an HTTP header name (an RFC 9110 token).
+func validHeaderName(s string) bool {
+	for _, r := range s {
+		if !(isAlnum(r) || strings.ContainsRune("!#$%&'*+-.^_`|~", r)) {
+			return false
+		}
+	}
+	return s != ""
+}
 
 func normalizeDomains(ds []string) []string {
 	var out []string

@@ -16,13 +16,15 @@ func TestConfigErrorsNameEveryField(t *testing.T) {
 			UsernamePolicy: "random", PasswordLength: 4, SuccessWait: -time.Second,
 			Approvers: []string{"not an address"},
 		},
-		Limits: Limits{Login: Limit{Burst: -1}},
+		Limits:           Limits{Login: Limit{Burst: -1}},
+		ProxyHeader:      "X Real IP",
+		TrustedProxyHops: -1,
 	})
 	if err == nil {
 		t.Fatal("a bad config was accepted")
 	}
 	for _, want := range []string{"Store is required", "SecretKey", "BaseURL", "UsernamePolicy", "PasswordLength",
-		"SuccessWait", "Approvers[0]", "Limits.Login"} {
+		"SuccessWait", "Approvers[0]", "Limits.Login", "ProxyHeader", "TrustedProxyHops"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not name %s:\n%v", want, err)
 		}
@@ -116,6 +118,36 @@ func TestPurgeAfterDefault(t *testing.T) {
 			Policy: Policy{PurgeAfter: in}}.withDefaults()
 		if err != nil || cfg.Policy.PurgeAfter != want {
 			t.Errorf("PurgeAfter %v → %v, %v; want %v", in, cfg.Policy.PurgeAfter, err, want)
+		}
+	}
+}
+
+// TestConfigProxyHops: hops apply to X-Forwarded-For only, and the old
+// TrustProxyHeaders counts as X-Forwarded-For.
+func TestConfigProxyHops(t *testing.T) {
+	t.Parallel()
+	base := Config{BaseURL: "https://wifi.example.com/portal"}
+	for _, tc := range []struct {
+		header string
+		trust  bool
+		hops   int
+		ok     bool
+	}{
+		{"X-Forwarded-For", false, 2, true},
+		{"x-forwarded-for", false, 3, true},
+		{"", true, 2, true},
+		{"X-Real-IP", false, 1, true},
+		{"X-Real-IP", false, 2, false},
+		{"", false, 2, false},
+		{"Forwarded", false, 0, false},
+		{"X-Forwarded-For", false, 17, false},
+	} {
+		c := base
+		c.ProxyHeader, c.TrustProxyHeaders, c.TrustedProxyHops = tc.header, tc.trust, tc.hops
+		_, err := c.withDefaults()
+		bad := err != nil && (strings.Contains(err.Error(), "ProxyHeader") || strings.Contains(err.Error(), "TrustedProxyHops"))
+		if bad == tc.ok {
+			t.Errorf("header %q, trust %v, hops %d: %v", tc.header, tc.trust, tc.hops, err)
 		}
 	}
 }

@@ -24,13 +24,21 @@ import (
 //
 // Nothing stored changes. The address's owner gets their credentials again
 // (active) or the pending note again (pending), subject to the per-address
-// limit of "email me my credentials again": over it, or for a suspended or
-// denied guest, nothing is sent, and the page shows at once what a new
-// registration's shows once its email went.
+// limit of registrations (per address and client, as many as "email me my
+// credentials again" allows, in a bucket of their own): over it nothing is
+// sent and the answer is 429, as for a new address over the limit
+// (tooManyForAddress). For a suspended or denied guest nothing is
+// sent, and the page shows at once what a new registration's shows once
+// its email went.
 func (p *Portal) echo(w http.ResponseWriter, r *http.Request, id uuid.UUID, nonce string, reg registration, owner *storage.Guest, gt *storage.GuestType, approval bool) {
 	ctx := r.Context()
 	now := p.now()
-	mid, at, err := p.remind(ctx, owner, nonce, now)
+	mid, at, err := p.remind(ctx, owner, nonce, p.addressKey(r, reg.Email), now)
+	var limited *limitedError
+	if errors.As(err, &limited) {
+		p.tooManyForAddress(w, r, limited.wait)
+		return
+	}
 	if err != nil {
 		p.fail(w, r, "register: registered address", err)
 		return
@@ -50,14 +58,17 @@ func (p *Portal) echo(w http.ResponseWriter, r *http.Request, id uuid.UUID, nonc
 	webkit.SeeOther(w, p.successURL(t))
 }
 
-// errLimited ends a reminder's transaction over the per-address limit.
-var errLimited = errors.New("portal: over the per-address limit")
+// limitedError ends a reminder's transaction over the per-address limit.
+type limitedError struct{ wait time.Duration }
+
+func (e *limitedError) Error() string { return "portal: over the per-address limit" }
 
 // remind queues owner's credentials (or pending note) again for a
-// registration with nonce, once per form, within the per-address limit.
-// It returns the message's ID, or uuid.Nil when nothing was queued, and
-// when this form first reminded them (now, unless it is sent again).
-func (p *Portal) remind(ctx context.Context, owner *storage.Guest, nonce string, now time.Time) (uuid.UUID, time.Time, error) {
+// registration with nonce, once per form, within the per-address limit
+// (its key: limitKey). It returns the message's ID, or uuid.Nil when
+// nothing was queued, and when this form first reminded them (now, unless
+// it is sent again); over the limit, a *limitedError.
+func (p *Portal) remind(ctx context.Context, owner *storage.Guest, nonce, limitKey string, now time.Time) (uuid.UUID, time.Time, error) {
 	var (
 		m   notify.Message
 		err error
@@ -73,7 +84,7 @@ func (p *Portal) remind(ctx context.Context, owner *storage.Guest, nonce string,
 	if err != nil {
 		return uuid.Nil, now, err
 	}
-	m.IdempotencyKey = registrationKey(nonce) + ":" + owner.ID.String()
+	m.IdempotencyKey = registrationKey(nonce, owner.Email) + ":" + owner.ID.String()
 	var (
 		mid uuid.UUID
 		dup bool
@@ -91,16 +102,13 @@ func (p *Portal) remind(ctx context.Context, owner *storage.Guest, nonce string,
 			}
 			return nil
 		}
-		if ok, _ := p.limitAddress.Allow(owner.Email); !ok {
-			return errLimited
+		if ok, wait := p.limitRegAddress.Allow(limitKey); !ok {
+			return &limitedError{wait: wait}
 		}
 		return tx.Audit(ctx, storage.AuditEntry{Actor: "guest:" + owner.Username, Action: "guest.register_known", Subject: owner.ID.String(),
 			Detail: "registration form for a registered address (" + string(owner.Status) + "); emailed them again"})
 	})
-	switch {
-	case errors.Is(err, errLimited):
-		return uuid.Nil, now, nil
-	case err != nil:
+	if err != nil {
 		return uuid.Nil, now, err
 	}
 	if !dup {

@@ -117,7 +117,7 @@ func (p *Portal) postLogin(w http.ResponseWriter, r *http.Request) {
 	if subtle.ConstantTimeCompare([]byte(pw), []byte(want)) != 1 || g == nil {
 		username.Error = "The username or password is not right. Check the email we sent you."
 		username.ErrorLink = &webkit.Link{Href: "resend", Text: "Email me my credentials again"}
-		p.log.InfoContext(ctx, "guest login failed", "client", webkit.ClientIP(r, p.cfg.TrustProxyHeaders))
+		p.log.InfoContext(ctx, "guest login failed", "client", p.clientIP(r))
 		again(http.StatusUnauthorized)
 		return
 	}

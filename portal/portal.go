@@ -43,6 +43,8 @@ type Portal struct {
 	nonceKey   []byte         // turns a registration nonce into the guest's ID
 
 	limitRegister, limitLogin, limitResend, limitAddress *webkit.RateLimiter
+	limitRegAddress                                      *webkit.RateLimiter // registrations per address and client
+	proxy                                                webkit.ProxyTrust   // where the client's address comes from
 
 	bg *backgroundJobs // work done after the response (resend look-ups)
 
@@ -85,12 +87,19 @@ func New(cfg Config) (*Portal, error) {
 	p.deny = webkit.NewSigner(key, "portal/deny")
 	p.nonces = webkit.NewSigner(key, "portal/nonce")
 	p.nonceKey = webkit.DeriveKey(key, "portal/nonce")
-	trust := webkit.TrustProxyHeaders(cfg.TrustProxyHeaders)
+	p.proxy = webkit.ProxyTrust{Header: cfg.ProxyHeader, Hops: cfg.TrustedProxyHops}
+	if cfg.TrustProxyHeaders && cfg.ProxyHeader == "" {
+		p.proxy.Header = webkit.XForwardedFor
+	}
+	trust := webkit.TrustProxy(p.proxy)
 	l := cfg.Limits
 	p.limitRegister = webkit.NewRateLimiter(l.Register.rate(), l.Register.Burst, cfg.Now, trust)
 	p.limitLogin = webkit.NewRateLimiter(l.Login.rate(), l.Login.Burst, cfg.Now, trust)
 	p.limitResend = webkit.NewRateLimiter(l.Resend.rate(), l.Resend.Burst, cfg.Now, trust)
-	p.limitAddress = webkit.NewRateLimiter(l.ResendPerAddress.rate(), l.ResendPerAddress.Burst, cfg.Now)
+	// Per address and client (see addressKey): resends, and registrations
+	// (new, or for a registered address) in a bucket of their own.
+	p.limitAddress = webkit.NewRateLimiter(l.ResendPerAddress.rate(), l.ResendPerAddress.Burst, cfg.Now, trust)
+	p.limitRegAddress = webkit.NewRateLimiter(l.ResendPerAddress.rate(), l.ResendPerAddress.Burst, cfg.Now, trust)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -166,6 +175,9 @@ func (p *Portal) Handler() http.Handler {
 	var h http.Handler = outer
 	h = webkit.WithErrorPage(p.errorPage, h)
 	h = webkit.SecureHeaders(h)
+	if webkit.IsHTTPS(p.cfg.BaseURL) {
+		h = webkit.StrictTransport(h)
+	}
 	return normalizePath(h)
 }
 
@@ -308,6 +320,9 @@ func (p *Portal) track(ids ...uuid.UUID) *notify.Future {
 	}
 	return first
 }
+
+// clientIP is the client's address for r (see Config.ProxyHeader).
+func (p *Portal) clientIP(r *http.Request) string { return p.proxy.ClientIP(r) }
 
 // safeReturn returns s when it is a local absolute path (no scheme, no
 // host, no "//" or "/\" that a browser would take for another site), else "".

@@ -137,17 +137,15 @@ func (p *Portal) postRegister(w http.ResponseWriter, r *http.Request) {
 		p.registerPage(w, r, http.StatusUnprocessableEntity, form, nonce, gt, approval)
 		return
 	}
-	id := p.guestIDFor(nonce)
+	id := p.guestIDFor(nonce, reg.Email)
 
 	// A second POST of the same form (double click, reload) finds the guest
-	// the first one made: send it to the same success page, but only for
-	// the same address, so that a form left in a browser does not lead
-	// someone else to the first guest's page.
-	if g, err := p.store.GetGuest(ctx, id); err == nil {
-		if g.Email != reg.Email {
-			p.formUsed(w, r, gt, approval)
-			return
-		}
+	// the first one made: send it to the same success page. The ID comes
+	// from the nonce and the address, so the same form sent with another
+	// address is another registration, answered as any other: a form left
+	// in a browser does not lead someone else to the first guest's page,
+	// and the answer does not tell whether the first address was new.
+	if g, err := p.store.GetGuest(ctx, id); err == nil && g.Email == reg.Email {
 		p.redirectRegistered(w, r, g, nonce)
 		return
 	} else if !errors.Is(err, storage.ErrNotFound) {
@@ -173,6 +171,13 @@ func (p *Portal) postRegister(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	// A new registration spends the address's allowance as a registration
+	// for a registered address does (see echo), so that over it both are
+	// answered alike, and truly.
+	if ok, wait := p.limitRegAddress.Allow(p.addressKey(r, reg.Email)); !ok {
+		p.tooManyForAddress(w, r, wait)
+		return
+	}
 	var (
 		g       *storage.Guest
 		mailIDs []uuid.UUID
@@ -185,11 +190,7 @@ func (p *Portal) postRegister(w http.ResponseWriter, r *http.Request) {
 		// The same form may have been sent twice at once: the other request
 		// won. Or the address was just registered or renewed by another
 		// form, or a generated username clashed.
-		if prev, gerr := p.store.GetGuest(ctx, id); gerr == nil {
-			if prev.Email != reg.Email {
-				p.formUsed(w, r, gt, approval)
-				return
-			}
+		if prev, gerr := p.store.GetGuest(ctx, id); gerr == nil && prev.Email == reg.Email {
 			p.redirectRegistered(w, r, prev, nonce)
 			return
 		}
@@ -216,19 +217,15 @@ func (p *Portal) postRegister(w http.ResponseWriter, r *http.Request) {
 	webkit.SeeOther(w, p.successURL(guestTicket(g, mailIDs[0])))
 }
 
-// guestIDFor derives the ID of the guest a registration nonce creates, so
-// that one form makes at most one guest however often it is sent.
-func (p *Portal) guestIDFor(nonce string) uuid.UUID {
+// guestIDFor derives the ID of the guest a registration nonce creates for
+// the (normalized) address email, so that one form makes at most one guest
+// per address however often it is sent.
+func (p *Portal) guestIDFor(nonce, email string) uuid.UUID {
 	m := hmac.New(sha256.New, p.nonceKey)
 	m.Write([]byte(nonce))
+	m.Write([]byte{0})
+	m.Write([]byte(email))
 	return uuid.NewSHA1(uuid.NameSpaceOID, m.Sum(nil))
-}
-
-// formUsed answers a form whose nonce already registered another address
-// with a new, empty form.
-func (p *Portal) formUsed(w http.ResponseWriter, r *http.Request, gt *storage.GuestType, approval bool) {
-	p.registerPage(w, r, http.StatusUnprocessableEntity, p.registerForm(approval), p.newNonce(), gt, approval,
-		"This form was already used; please start again.")
 }
 
 // validate checks the form, setting a message at every bad field, and
@@ -404,7 +401,7 @@ func (p *Portal) create(ctx context.Context, id uuid.UUID, nonce string, reg reg
 		}
 		msgs = append(msgs, m)
 	}
-	msgs[0].IdempotencyKey = registrationKey(nonce)
+	msgs[0].IdempotencyKey = registrationKey(nonce, reg.Email)
 
 	var ids []uuid.UUID
 	actor, action, detail := "guest:"+g.Username, "guest.register", "self-registered, status "+string(g.Status)
@@ -483,8 +480,9 @@ func (p *Portal) renewable(g *storage.Guest, now time.Time) bool {
 	return false
 }
 
-// registrationKey is the idempotency key of a registration's first email.
-func registrationKey(nonce string) string { return "portal:register:" + nonce }
+// registrationKey is the idempotency key of the first email of the
+// registration of email with nonce.
+func registrationKey(nonce, email string) string { return "portal:register:" + nonce + ":" + email }
 
 // redirectRegistered sends a repeated POST of a registration form to the
 // success page of the guest the first one made.
@@ -504,7 +502,7 @@ func (p *Portal) redirectRegistered(w http.ResponseWriter, r *http.Request, g *s
 		m, err = p.pendingMessage(g)
 	}
 	if err == nil && m.Kind != "" {
-		m.IdempotencyKey = registrationKey(nonce)
+		m.IdempotencyKey = registrationKey(nonce, g.Email)
 		err = p.store.WithTx(r.Context(), func(tx storage.Store) error {
 			mid, err = notify.Enqueue(r.Context(), tx, m)
 			return err

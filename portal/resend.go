@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -37,7 +39,8 @@ func (p *Portal) getResend(w http.ResponseWriter, r *http.Request) {
 // the same whether or not the address is registered, and it comes at once:
 // the look-up and the email are done in the background (see background),
 // so that neither the page nor its timing tells who is registered. It is
-// rate limited per client and per address.
+// rate limited per client, and per address from each client (see
+// addressKey).
 func (p *Portal) postResend(w http.ResponseWriter, r *http.Request) {
 	form := resendForm()
 	form.Load(r.PostForm)
@@ -51,7 +54,7 @@ func (p *Portal) postResend(w http.ResponseWriter, r *http.Request) {
 	// one dropped for want of room (logged) spends nothing.
 	var wait time.Duration
 	admit := func() bool {
-		ok, w := p.limitAddress.Allow(email)
+		ok, w := p.limitAddress.Allow(p.addressKey(r, email))
 		wait = w
 		return ok
 	}
@@ -60,6 +63,26 @@ func (p *Portal) postResend(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.page(w, r, http.StatusOK, "resend", p.view(r, "Email me my credentials again", nil, resendData{Done: true, Email: email}))
+}
+
+// addressKey is the per-address limit's key for email sent from r's client.
+// The limit counts per address and client, so that nobody can use up the
+// allowance of someone else's address and lock its guest out of "email me
+// my credentials again" or of registering again. Each guest still gets at
+// most one resent email a minute, however many clients ask (see resend).
+func (p *Portal) addressKey(r *http.Request, email string) string {
+	return p.limitAddress.ClientKey(r) + " " + email
+}
+
+// tooManyForAddress answers a registration over the per-address limit:
+// 429, and the same words whether or not the address is registered, which
+// are true either way (it was sent several emails from this client).
+func (p *Portal) tooManyForAddress(w http.ResponseWriter, r *http.Request, wait time.Duration) {
+	mins := max(1, int(math.Ceil(wait.Minutes())))
+	w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+	p.errorPage(w, r, http.StatusTooManyRequests, fmt.Sprintf(
+		"This email address was sent several emails from this device in the last minutes. Check its inbox and spam folder; "+
+			"to have another sent, wait %d minute%s and try again.", mins, map[bool]string{true: "", false: "s"}[mins == 1]))
 }
 
 // resend queues the credentials of the guest with email, if there is one

@@ -35,6 +35,8 @@ func checkLine(label, v string, max int, required bool, missing string) string {
 		return label + " must be " + strconv.Itoa(max) + " characters or fewer."
 	case hasControl(v):
 		return label + " must be on one line, without control characters."
+	case hasFormat(v):
+		return label + " contains invisible formatting characters. Type it again rather than pasting it."
 	}
 	return ""
 }
@@ -52,7 +54,7 @@ func checkName(label, v string, required bool, missing string) string {
 		switch {
 		case unicode.IsLetter(r):
 			letters++
-		case unicode.IsMark(r), r == ' ', strings.ContainsRune(nameMarks, r):
+		case unicode.IsMark(r), r == ' ', strings.ContainsRune(nameMarks, r), r == '\u200c', r == '\u200d': // joiners: see hasFormat
 		default:
 			return label + " can only have letters, spaces and - . ' (no digits or other symbols)."
 		}
@@ -61,7 +63,7 @@ func checkName(label, v string, required bool, missing string) string {
 		return label + " must have letters in it."
 	}
 	if hasURL(v) {
-		return label + " must not be a web address."
+		return label + " must not be a web address or a domain name (such as example.com)."
 	}
 	return ""
 }
@@ -76,14 +78,15 @@ func checkText(label, v string, max int, required bool, missing string) string {
 	if msg := checkLine(label, v, max, required, missing); msg != "" || v == "" {
 		return msg
 	}
-	if strings.ContainsRune("=+-@", rune(v[0])) {
+	if startsFormula(v) {
 		return label + " must not start with = + - or @ (spreadsheets read those as formulas). Remove the first character."
 	}
 	return checkNoLinks(label, v)
 }
 
 // checkVisited checks the person visited typed as a name (not as the
-// email of an approver): one line, no markup, no web address, no @.
+// email of an approver): one line, no markup, no web address, no @, and
+// no leading = + - @ that would start a spreadsheet formula.
 func checkVisited(v string, required bool) string {
 	const label = "Person you are visiting"
 	if msg := checkLine(label, v, maxOther, required, "Enter the name of the person you are visiting."); msg != "" || v == "" {
@@ -92,16 +95,20 @@ func checkVisited(v string, required bool) string {
 	if strings.ContainsAny(v, "<>") {
 		return label + " contains characters that are not allowed (< or >)."
 	}
+	if startsFormula(v) {
+		return label + " must not start with = + - or @ (spreadsheets read those as formulas). Remove the first character."
+	}
 	return checkNoLinks(label, v)
 }
 
-// checkNoLinks refuses web addresses and @ (email addresses) in v.
+// checkNoLinks refuses web addresses, domain names, IP addresses and @
+// (email addresses) in v.
 func checkNoLinks(label, v string) string {
-	if hasURL(v) {
-		return label + " must not contain a web address."
-	}
 	if strings.ContainsRune(v, '@') {
 		return label + " must not contain an @ or an email address."
+	}
+	if hasURL(v) {
+		return label + " must not contain a web address, a domain name such as example.com, or an IP address."
 	}
 	return ""
 }
@@ -109,8 +116,9 @@ func checkNoLinks(label, v string) string {
 // urlRe finds "scheme://" and "www." anywhere, in any case.
 var urlRe = regexp.MustCompile(`(?i)[a-z][a-z0-9+.\-]*://|www\.`)
 
-// hasURL reports whether s holds something a mail client would make a link.
-func hasURL(s string) bool { return urlRe.MatchString(s) }
+// hasURL reports whether s holds something a mail client would make a
+// link, or a reader could type into a browser (see hasLink).
+func hasURL(s string) bool { return hasLink(s) }
 
 // checkPhone allows digits, spaces and + ( ) - . /
 func checkPhone(v string, required bool) string {
@@ -129,6 +137,9 @@ func checkPhone(v string, required bool) string {
 	}
 	if digits < 3 {
 		return "Enter a phone number using digits, spaces and + ( ) - only."
+	}
+	if hasLink(v) {
+		return "Enter a phone number, not an IP address."
 	}
 	return ""
 }

@@ -49,7 +49,7 @@ func TestCheckFreeText(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		in      string
-		formula bool // checked as company/reason (formula rule applies)
+		formula bool // checked as company/reason, else as the person visited
 		want    string
 	}{
 		{"Analytical Engines Ltd", true, ""},
@@ -68,7 +68,10 @@ func TestCheckFreeText(t *testing.T) {
 		{"Grace Hopper", false, ""},
 		{"Grace https://x", false, "web address"},
 		{"grace@", false, "@"},
-		{"-Grace", false, ""}, // the person visited is not exported as a formula
+		{"-Grace", false, "spreadsheet"}, // the person visited gets the formula rule too
+		{"evil-login.com/reset", false, "web address"},
+		{"evil-login.com/reset", true, "web address"},
+		{"Grace at 10.0.0.1", false, "web address"},
 	} {
 		var msg string
 		if tc.formula {

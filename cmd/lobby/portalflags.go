@@ -26,6 +26,8 @@ type portalFlags struct {
 	PurgeAfter       time.Duration
 	DeniedCooloff    time.Duration
 	TrustProxy       bool
+	ProxyHeader      string
+	ProxyHops        int
 }
 
 // defaultFields shows every optional field at a front desk, none required.
@@ -64,6 +66,12 @@ func (p *portalFlags) register(fs *flag.FlagSet) error {
 	if err != nil {
 		return err
 	}
+	hops := 1
+	if v := env("TRUSTED_PROXY_HOPS", ""); v != "" {
+		if hops, err = strconv.Atoi(v); err != nil {
+			return fmt.Errorf("%w: LOBBY_TRUSTED_PROXY_HOPS=%q is not a number", errUsage, v)
+		}
+	}
 	length := portal.DefaultPasswordLength
 	if v := env("PASSWORD_LENGTH", ""); v != "" {
 		if length, err = strconv.Atoi(v); err != nil {
@@ -83,7 +91,9 @@ func (p *portalFlags) register(fs *flag.FlagSet) error {
 	fs.DurationVar(&p.SuccessWait, "success-wait", wait, "how long the success page waits for the email to go out (LOBBY_SUCCESS_WAIT)")
 	fs.DurationVar(&p.PurgeAfter, "purge-after", purge, "delete expired and denied guests, and old sent or dead mail, this long after they ended; negative keeps them (LOBBY_PURGE_AFTER)")
 	fs.DurationVar(&p.DeniedCooloff, "denied-cooloff", cooloff, "how long after a denial the address may not register again; negative: until purged (LOBBY_DENIED_COOLOFF)")
-	fs.BoolVar(&p.TrustProxy, "trust-proxy-headers", trust, "rate-limit by X-Forwarded-For; only behind a proxy that sets it (LOBBY_TRUST_PROXY_HEADERS)")
+	fs.BoolVar(&p.TrustProxy, "trust-proxy-headers", trust, "same as --proxy-header X-Forwarded-For (LOBBY_TRUST_PROXY_HEADERS)")
+	fs.StringVar(&p.ProxyHeader, "proxy-header", env("PROXY_HEADER", ""), "header in which the reverse proxy puts the client's address, for rate limits and logs: X-Forwarded-For or X-Real-IP (or another single-address header); only behind a proxy that always sets it (LOBBY_PROXY_HEADER)")
+	fs.IntVar(&p.ProxyHops, "trusted-proxy-hops", hops, "with X-Forwarded-For: how many proxies in front of Lobby append to it; the client is that many addresses from the right (LOBBY_TRUSTED_PROXY_HOPS)")
 	return nil
 }
 

@@ -90,7 +90,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 
 	cfg := lobby.Config{Store: st, BaseURL: baseURL, SecretKey: key, Logger: logger, Portal: policy,
-		TrustProxyHeaders: f.portal.TrustProxy, ShutdownTimeout: f.ShutdownTimeout}
+		TrustProxyHeaders: f.portal.TrustProxy, ProxyHeader: f.portal.ProxyHeader, TrustedProxyHops: f.portal.ProxyHops,
+		ShutdownTimeout: f.ShutdownTimeout}
 	if f.Dev {
 		emu, err := exchangetest.Start(exchangetest.Options{Logger: logger.With("component", "exchangetest")})
 		if err != nil {

@@ -27,7 +27,7 @@ type RateLimiter struct {
 	rate       float64
 	burst      float64
 	now        func() time.Time
-	trustProxy bool
+	trustProxy ProxyTrust
 	maxKeys    int
 
 	mu        sync.Mutex
@@ -50,12 +50,12 @@ const DefaultMaxKeys = 100_000
 // LimitOption adjusts NewRateLimiter.
 type LimitOption func(*RateLimiter)
 
-// TrustProxyHeaders makes the limiter key clients by the address their
-// reverse proxy reports rather than the connection's (see ClientIP). Only
-// use it behind a proxy that sets X-Forwarded-For: otherwise clients choose
-// their own key.
-func TrustProxyHeaders(trust bool) LimitOption {
-	return func(l *RateLimiter) { l.trustProxy = trust }
+// TrustProxy makes the limiter key clients by the address their reverse
+// proxy reports rather than the connection's (see ProxyTrust.ClientIP).
+// Only use it behind a proxy that sets the header: otherwise clients
+// choose their own key.
+func TrustProxy(t ProxyTrust) LimitOption {
+	return func(l *RateLimiter) { l.trustProxy = t }
 }
 
 // MaxKeys caps the number of clients the limiter tracks (n < 1: the default).
@@ -177,7 +177,7 @@ func (l *RateLimiter) Limit(next http.Handler) http.Handler {
 // ClientKey is the key Limit uses for r: its client IP address, or the /64
 // network for IPv6.
 func (l *RateLimiter) ClientKey(r *http.Request) string {
-	ip := ClientIP(r, l.trustProxy)
+	ip := l.trustProxy.ClientIP(r)
 	if a, err := netip.ParseAddr(ip); err == nil && a.Is6() && !a.Is4In6() {
 		p, _ := a.Prefix(64)
 		return p.String()
@@ -192,23 +192,40 @@ func TooMany(w http.ResponseWriter, r *http.Request, wait time.Duration) {
 	Error(w, r, http.StatusTooManyRequests, RateLimitMessage)
 }
 
-// ClientIP returns the client's IP address: from the connection, or with
-// trustProxy from the proxy's headers. When X-Forwarded-For is present its
-// last entry (the one the nearest proxy added) decides, with or without a
-// port ("198.51.100.7:4711", "[2001:db8::7]:4711"); an entry that is not an
-// address falls back to the connection, never to X-Real-IP, which is only
-// read when there is no X-Forwarded-For at all.
-func ClientIP(r *http.Request, trustProxy bool) string {
-	if trustProxy {
-		if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
-			last := xff[len(xff)-1]
-			if i := strings.LastIndexByte(last, ','); i >= 0 {
-				last = last[i+1:]
-			}
-			if a, ok := parseForwarded(last); ok {
-				return a.Unmap().String()
-			}
-		} else if a, ok := parseForwarded(r.Header.Get("X-Real-IP")); ok {
+// XForwardedFor is the header that lists the addresses a request came
+// through, each proxy appending the one it was reached from.
+const XForwardedFor = "X-Forwarded-For"
+
+// ProxyTrust says where a request's client address comes from. The zero
+// value trusts no header: the connection's address counts.
+//
+// Behind a reverse proxy, Header names the header the proxy sets:
+//
+//   - "X-Forwarded-For" (nginx with $proxy_add_x_forwarded_for, Caddy,
+//     Traefik, HAProxy's option forwardfor): a list to which every proxy
+//     appends the address it was reached from. The client is the Hops-th
+//     address from the right (Hops: the number of proxies in front of
+//     Lobby that append to it, 1 when 0); what the client sent itself
+//     stays to the left and is never read. With fewer addresses than Hops,
+//     the leftmost counts.
+//   - any other header (nginx's proxy_set_header X-Real-IP $remote_addr,
+//     CF-Connecting-IP, ...): the proxy replaces it with the one address.
+//     More than one such header line counts as none.
+//
+// No other header is read: a client cannot pick its own address through a
+// header the proxy does not set. An entry that is not an address (or a
+// missing header) falls back to the connection's address.
+type ProxyTrust struct {
+	Header string
+	Hops   int
+}
+
+// ClientIP returns the client's IP address for r as t says (see
+// ProxyTrust). Entries may carry a port ("198.51.100.7:4711",
+// "[2001:db8::7]:4711"); IPv4-mapped IPv6 addresses are given as IPv4.
+func (t ProxyTrust) ClientIP(r *http.Request) string {
+	if t.Header != "" {
+		if a, ok := t.forwarded(r); ok {
 			return a.Unmap().String()
 		}
 	}
@@ -220,6 +237,24 @@ func ClientIP(r *http.Request, trustProxy bool) string {
 		return a.Unmap().String()
 	}
 	return host
+}
+
+// forwarded reads the address the proxy reported in t.Header.
+func (t ProxyTrust) forwarded(r *http.Request) (netip.Addr, bool) {
+	vals := r.Header.Values(t.Header)
+	if len(vals) == 0 {
+		return netip.Addr{}, false
+	}
+	if !strings.EqualFold(t.Header, XForwardedFor) {
+		if len(vals) != 1 {
+			return netip.Addr{}, false
+		}
+		return parseForwarded(vals[0])
+	}
+	// Header lines are one list, in order.
+	entries := strings.Split(strings.Join(vals, ","), ",")
+	i := len(entries) - max(1, t.Hops)
+	return parseForwarded(entries[max(0, i)])
 }
 
 // parseForwarded reads one address a proxy reported: "203.0.113.9",

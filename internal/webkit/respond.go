@@ -3,7 +3,10 @@ package webkit
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
+	"strings"
+	"time"
 )
 
 // ErrorPage writes an error page: status, and a message for a person that
@@ -59,20 +62,103 @@ func SecureHeaders(next http.Handler) http.Handler {
 	})
 }
 
-// MaxBody limits request bodies to n bytes. A request that declares a larger
-// body is refused at once with 413; one that sends more than it declared
-// fails when the handler reads past n (ParseForm then returns an
-// *http.MaxBytesError, which IsTooLarge recognises).
-func MaxBody(n int64, next http.Handler) http.Handler {
+// HSTSValue is the Strict-Transport-Security that StrictTransport sends:
+// a year, this host only (a host application decides for its subdomains).
+const HSTSValue = "max-age=31536000"
+
+// StrictTransport sets Strict-Transport-Security on every answer, so that
+// a browser that once reached the site over HTTPS never falls back to
+// plain HTTP, where a network attacker could read or plant cookies. Use
+// it only where the site's external URL is https.
+func StrictTransport(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ContentLength > n {
-			Error(w, r, http.StatusRequestEntityTooLarge, TooLargeMessage)
-			return
-		}
-		r.Body = http.MaxBytesReader(w, r.Body, n)
+		w.Header().Set("Strict-Transport-Security", HSTSValue)
 		next.ServeHTTP(w, r)
 	})
 }
+
+// IsHTTPS reports whether an external URL is https.
+func IsHTTPS(url string) bool { return len(url) >= 6 && strings.EqualFold(url[:6], "https:") }
+
+// MaxBody limits request bodies to n bytes. A request that declares a larger
+// body is refused with 413; one that sends more than it declared fails when
+// the handler reads past n (ParseForm then returns an *http.MaxBytesError,
+// which IsTooLarge recognises, and the handler answers 413).
+//
+// Either way the rest of the body is first read and thrown away, up to
+// DrainBytes and for at most DrainTime, and the connection is closed after
+// the answer. Many clients send the whole body before they read an answer:
+// if the server stopped reading and closed the connection, they would get
+// a reset instead of the 413 page. A client that asked to be told before it
+// sends (Expect: 100-continue) is told at once and sends nothing.
+func MaxBody(n int64, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > n {
+			if !strings.EqualFold(r.Header.Get("Expect"), "100-continue") {
+				drain(w, r.Body)
+			}
+			w.Header().Set("Connection", "close")
+			Error(w, r, http.StatusRequestEntityTooLarge, TooLargeMessage)
+			return
+		}
+		r.Body = &limitedBody{w: w, body: r.Body, left: n, limit: n}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// DrainBytes and DrainTime bound how much of an oversized body MaxBody
+// reads, and for how long, before it answers 413.
+const (
+	DrainBytes = 1 << 20
+	DrainTime  = 5 * time.Second
+)
+
+// drain reads and discards body, up to DrainBytes and for at most DrainTime.
+func drain(w http.ResponseWriter, body io.Reader) {
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(DrainTime)) // not every ResponseWriter can
+	_, _ = io.CopyN(io.Discard, body, DrainBytes)
+	_ = rc.SetReadDeadline(time.Time{})
+}
+
+// limitedBody is http.MaxBytesReader that drains the rest of the body
+// (see drain) when it is read past its limit, and asks for the connection
+// to be closed after the answer.
+type limitedBody struct {
+	w     http.ResponseWriter
+	body  io.ReadCloser
+	left  int64 // bytes still allowed
+	limit int64
+	err   error // sticky, once over the limit or failed
+}
+
+func (l *limitedBody) Read(p []byte) (int, error) {
+	if l.err != nil {
+		return 0, l.err
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	// Read one byte more than allowed, to tell "exactly the limit" from
+	// "over it".
+	if int64(len(p)) > l.left+1 {
+		p = p[:l.left+1]
+	}
+	k, err := l.body.Read(p)
+	if int64(k) <= l.left {
+		l.left -= int64(k)
+		l.err = err
+		return k, err
+	}
+	k = int(l.left)
+	l.left = 0
+	l.err = &http.MaxBytesError{Limit: l.limit}
+	drain(l.w, l.body)
+	l.w.Header().Set("Connection", "close")
+	return k, l.err
+}
+
+func (l *limitedBody) Close() error { return l.body.Close() }
 
 // TooLargeMessage is what a person reads when a form was too large.
 const TooLargeMessage = "What you sent is too large. Go back, shorten what you typed and send the form again."

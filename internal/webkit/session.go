@@ -18,7 +18,9 @@ type Session struct {
 }
 
 // Sessions keeps sessions in signed cookies: HttpOnly, SameSite=Lax, Secure
-// when the request came over TLS or secure is set, signed with HMAC-SHA256
+// when the request came over TLS or secure is set (and then named with the
+// __Host- prefix, so that the browser keeps the cookie to this host and
+// path "/", out of reach of sibling subdomains), signed with HMAC-SHA256
 // under a key derived from the secret key and checked in constant time.
 // Nothing is stored server-side: the caller checks on every request that
 // the subject may still be signed in, and ends sessions by refusing those
@@ -76,7 +78,7 @@ type sessionWire struct {
 // Get returns the session of r if its cookie is genuine and not older than
 // maxAge.
 func (s *Sessions) Get(r *http.Request) (Session, bool) {
-	c, err := r.Cookie(s.name)
+	c, err := r.Cookie(s.cookieName(r))
 	if err != nil {
 		return Session{}, false
 	}
@@ -135,9 +137,9 @@ func (s *Sessions) SetAfter(w http.ResponseWriter, r *http.Request, subject stri
 	raw, _ := json.Marshal(sessionWire{ID: sess.ID, Sub: sess.Subject, Iat: iat.Unix(), IatMicro: iat.UnixMicro(), Tok: sess.CSRF}) // cannot fail: strings and ints
 	body := base64.RawURLEncoding.EncodeToString(raw)
 	http.SetCookie(w, &http.Cookie{
-		Name:     s.name,
+		Name:     s.cookieName(r),
 		Value:    body + "." + base64.RawURLEncoding.EncodeToString(mac(s.key, []byte(body))),
-		Path:     "/",
+		Path:     "/", // and no Domain: both required by the __Host- prefix
 		MaxAge:   int(s.maxAge / time.Second),
 		HttpOnly: true,
 		Secure:   s.secure || r.TLS != nil,
@@ -150,7 +152,7 @@ func (s *Sessions) SetAfter(w http.ResponseWriter, r *http.Request, subject stri
 // Clear ends the session of r and rotates the CSRF token.
 func (s *Sessions) Clear(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, &http.Cookie{
-		Name:     s.name,
+		Name:     s.cookieName(r),
 		Value:    "",
 		Path:     "/",
 		MaxAge:   -1,
@@ -159,4 +161,13 @@ func (s *Sessions) Clear(w http.ResponseWriter, r *http.Request) {
 		SameSite: http.SameSiteLaxMode,
 	})
 	setCSRFCookie(w, r, newCSRFToken(s.csrf), s.secure)
+}
+
+// cookieName is the session cookie's name for r: with the __Host- prefix
+// when the cookie is Secure.
+func (s *Sessions) cookieName(r *http.Request) string {
+	if isSecure(r, s.secure) {
+		return "__Host-" + s.name
+	}
+	return s.name
 }

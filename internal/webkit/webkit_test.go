@@ -99,12 +99,39 @@ func TestSessions(t *testing.T) {
 	if _, ok := s.Get(req(c.Value)); ok {
 		t.Fatal("session accepted after maxAge")
 	}
-	// Clear expires the cookie; TLS makes it Secure.
+	// Clear expires the cookie; TLS makes it Secure, and so __Host-.
 	rec3 := httptest.NewRecorder()
 	r := httptest.NewRequest("POST", "https://x/logout", nil)
 	s.Clear(rec3, r)
-	if c := cookiesOf(rec3)["sess"]; c == nil || c.MaxAge >= 0 || !c.Secure {
+	if c := cookiesOf(rec3)["__Host-sess"]; c == nil || c.MaxAge >= 0 || !c.Secure || c.Path != "/" {
 		t.Fatalf("Clear cookie = %+v", c)
+	}
+}
+
+// TestSecureSessionsHostPrefix: Secure session cookies are named with the
+// __Host- prefix (Secure, Path=/, no Domain), and only that name is read:
+// a plain-named cookie planted from a sibling subdomain does not count.
+func TestSecureSessionsHostPrefix(t *testing.T) {
+	t.Parallel()
+	s := NewSessions(testKey, "sess", time.Hour, true, SessionClock(newClock().Now))
+	rec := httptest.NewRecorder()
+	s.Set(rec, httptest.NewRequest("POST", "/login", nil), "guest-1")
+	cs := cookiesOf(rec)
+	c := cs["__Host-sess"]
+	if c == nil || !c.Secure || c.Path != "/" || c.Domain != "" || cs["sess"] != nil {
+		t.Fatalf("secure session cookies = %v", cs)
+	}
+	get := func(name string) bool {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.AddCookie(&http.Cookie{Name: name, Value: c.Value})
+		_, ok := s.Get(r)
+		return ok
+	}
+	if !get("__Host-sess") {
+		t.Error("the __Host- cookie is not read back")
+	}
+	if get("sess") {
+		t.Error("a plain-named cookie counts under secure cookies")
 	}
 }
 
@@ -298,15 +325,14 @@ func TestClientIP(t *testing.T) {
 	r := httptest.NewRequest("GET", "/", nil)
 	r.RemoteAddr = "10.0.0.1:5555"
 	r.Header.Add("X-Forwarded-For", "203.0.113.9, 198.51.100.7")
-	if got := ClientIP(r, false); got != "10.0.0.1" {
+	if got := (ProxyTrust{}).ClientIP(r); got != "10.0.0.1" {
 		t.Errorf("untrusted: %q", got)
 	}
-	if got := ClientIP(r, true); got != "198.51.100.7" {
+	if got := (ProxyTrust{Header: XForwardedFor}).ClientIP(r); got != "198.51.100.7" {
 		t.Errorf("trusted: %q (want the entry the nearest proxy added)", got)
 	}
-	r.Header.Del("X-Forwarded-For")
 	r.Header.Set("X-Real-IP", "203.0.113.5")
-	if got := ClientIP(r, true); got != "203.0.113.5" {
+	if got := (ProxyTrust{Header: "X-Real-IP"}).ClientIP(r); got != "203.0.113.5" {
 		t.Errorf("X-Real-IP: %q", got)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -65,6 +67,9 @@ func Open(ctx context.Context, path string, opts storage.Options) (*Store, error
 	if err != nil {
 		return nil, err
 	}
+	if err := createPrivate(path); err != nil {
+		return nil, err
+	}
 	s := &Store{
 		path:   path,
 		sealer: opts.Sealer,
@@ -113,6 +118,24 @@ func Open(ctx context.Context, path string, opts storage.Options) (*Store, error
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	return s, nil
+}
+
+// createPrivate creates the database file at path, empty and readable by
+// its owner only (0600), when there is none: SQLite would create it 0644,
+// and its -wal and -shm files take the database file's mode. An existing
+// file keeps the mode it has.
+func createPrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	switch {
+	case errors.Is(err, fs.ErrExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("sqlite: open %s: %w; check that its directory exists and that Lobby may write there", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("sqlite: create %s: %w", path, err)
+	}
+	return nil
 }
 
 // migrateRetryingBusy migrates, retrying while the database is busy in the
