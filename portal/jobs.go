@@ -74,14 +74,14 @@ func jobOwner() string {
 }
 
 // RunOnce runs the jobs once, leader or not: it queues the expiry notice of
-// every active guest whose access ends within ExpiryNotice and who was not
-// told yet (marking them in the same transaction), then marks active and
+// every active guest whose access ends within their guest type's notice
+// (see Policy.ExpiryNotice) and who was not told yet (marking them in the same transaction), then marks active and
 // suspended guests whose access has ended as expired, and last deletes the guests
 // whose registration ended (expired or denied) more than PurgeAfter ago,
 // with the sent and failed emails older than that.
 //
 // A guest whose whole validity lies within the notice period (a day guest
-// with a 24-hour notice) gets no notice: their credentials email already
+// with a 24-hour notice set) gets no notice: their credentials email already
 // says when access ends.
 func (p *Portal) RunOnce(ctx context.Context) (JobStats, error) {
 	var st JobStats
@@ -130,14 +130,21 @@ func (p *Portal) eachGuest(ctx context.Context, f storage.GuestFilter, fn func(*
 
 func (p *Portal) notifyExpiring(ctx context.Context) (int, error) {
 	now := p.now()
-	notice := p.cfg.Policy.ExpiryNotice
+	notices, fallback, longest, err := p.expiryNotices(ctx)
+	if err != nil || longest == 0 {
+		return 0, err
+	}
 	count := 0
 	var ids []uuid.UUID
 	defer func() { p.track(ids...) }()
-	err := p.eachGuest(ctx, storage.GuestFilter{
-		Status: []storage.GuestStatus{storage.GuestActive}, ValidUntilBefore: now.Add(notice), ExpiryNotNotified: true,
+	err = p.eachGuest(ctx, storage.GuestFilter{
+		Status: []storage.GuestStatus{storage.GuestActive}, ValidUntilBefore: now.Add(longest), ExpiryNotNotified: true,
 	}, func(g *storage.Guest) error {
-		if !g.ValidUntil.After(now) || !g.ValidFrom.Before(g.ValidUntil.Add(-notice)) {
+		notice, ok := notices[g.GuestType]
+		if !ok {
+			notice = fallback
+		}
+		if notice == 0 || !g.ValidUntil.After(now) || !now.After(g.ValidUntil.Add(-notice)) || !g.ValidFrom.Before(g.ValidUntil.Add(-notice)) {
 			return nil
 		}
 		var mid uuid.UUID

@@ -47,8 +47,9 @@ type Portal struct {
 	bg *backgroundJobs // work done after the response (resend look-ups)
 }
 
-// New checks cfg, parses the page templates and makes sure the default
-// guest type exists (1 day, at most 7, when it has to create it).
+// New checks cfg, parses the page templates, writes Policy.GuestTypes and
+// makes sure the default guest type exists (1 day, at most 7, when it has
+// to create it).
 func New(cfg Config) (*Portal, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
@@ -96,24 +97,6 @@ func New(cfg Config) (*Portal, error) {
 		return nil, err
 	}
 	return p, nil
-}
-
-// ensureGuestType creates the default guest type when it is missing.
-func (p *Portal) ensureGuestType(ctx context.Context) error {
-	name := p.cfg.Policy.DefaultGuestType
-	_, err := p.store.GetGuestType(ctx, name)
-	if !errors.Is(err, storage.ErrNotFound) {
-		if err != nil {
-			return fmt.Errorf("portal: guest type %q: %w", name, err)
-		}
-		return nil
-	}
-	gt := storage.GuestType{Name: name, Description: "Self-registered guests", DefaultDuration: 24 * time.Hour, MaxDuration: 7 * 24 * time.Hour}
-	if err := p.store.PutGuestType(ctx, gt); err != nil {
-		return fmt.Errorf("portal: create guest type %q: %w", name, err)
-	}
-	p.log.Info("created the default guest type", "guest_type", name, "default", gt.DefaultDuration, "max", gt.MaxDuration)
-	return nil
 }
 
 // Handler serves the guest pages. It expects its mount prefix stripped
