@@ -32,6 +32,7 @@ type ticket struct {
 	Until  int64               `json:"u"` // access ends (Unix seconds) for a new guest
 	Name   string              `json:"n"`
 	Email  string              `json:"e"`
+	Return string              `json:"r,omitempty"` // where signing in leads: a local path (safeReturn), or ""
 }
 
 // Ticket kinds.
@@ -40,10 +41,22 @@ const (
 	ticketEcho  = "e"
 )
 
-// successURL is the success page of t, relative to the portal root.
-func (p *Portal) successURL(t ticket) string {
+// successURL is the success page of t, relative to the portal root. The
+// return path of the registration form r posted goes with it, so that
+// signing in from the success page leads where the guest was going.
+func (p *Portal) successURL(r *http.Request, t ticket) string {
+	t.Return = formReturn(r)
 	raw, _ := json.Marshal(t) // cannot fail: strings, numbers and UUIDs
 	return "registered/" + t.Guest.String() + "?t=" + p.registered.Seal(string(raw), p.now().Add(successLinkTTL))
+}
+
+// formReturn is the return path a page of r carries: the posted "return"
+// field, else the "return" query parameter, when it is a local path.
+func formReturn(r *http.Request) string {
+	if ret := safeReturn(r.PostForm.Get("return")); ret != "" {
+		return ret
+	}
+	return safeReturn(r.URL.Query().Get("return"))
 }
 
 // guestTicket is the ticket of a registration that made or renewed g with
@@ -112,6 +125,7 @@ type registeredData struct {
 	Credentials        bool
 	Username, Password string
 	ValidUntil         string
+	Return             string // where signing in leads, or ""
 }
 
 // getRegistered is the success page. It says where the registration stands
@@ -130,7 +144,7 @@ func (p *Portal) getRegistered(w http.ResponseWriter, r *http.Request) {
 		p.notFound(w, r)
 		return
 	}
-	d := registeredData{Name: t.Name, Email: t.Email, ValidUntil: p.formatTime(time.Unix(t.Until, 0))}
+	d := registeredData{Name: t.Name, Email: t.Email, ValidUntil: p.formatTime(time.Unix(t.Until, 0)), Return: safeReturn(t.Return)}
 	status, mail := t.Status, t.Mail
 	var g *storage.Guest
 	if t.Kind == ticketGuest {
