@@ -106,6 +106,7 @@ func New(cfg Config) (*Portal, error) {
 //	GET /                     → register (or account when signed in)
 //	GET|POST /register        self-registration
 //	GET /registered/{id}?t=   the success page
+//	POST /registered/{id}/login  its "Sign in now" button (ShowCredentials)
 //	GET|POST /login           sign-in (?return=/local/path)
 //	POST /logout              sign-out
 //	GET /account              the signed-in guest's account
@@ -122,6 +123,7 @@ func (p *Portal) Handler() http.Handler {
 	mux.HandleFunc("GET /register", p.getRegister)
 	mux.Handle("POST /register", p.limitRegister.Limit(http.HandlerFunc(p.postRegister)))
 	mux.HandleFunc("GET /registered/{id}", p.getRegistered)
+	mux.Handle("POST /registered/{id}/login", p.limitLogin.Limit(http.HandlerFunc(p.postSignInNow)))
 	mux.HandleFunc("GET /login", p.getLogin)
 	mux.Handle("POST /login", p.limitLogin.Limit(http.HandlerFunc(p.postLogin)))
 	mux.HandleFunc("POST /logout", p.postLogout)
