@@ -30,6 +30,7 @@ const readyTimeout = 2 * time.Second
 //	/healthz      200 while the process serves
 //	/readyz       200 when the database answers, 503 otherwise
 //	/             redirects to the portal
+//	anything else a styled "Page not found" page (404)
 //
 // The same handler is returned on every call.
 func (l *Lobby) Handler() http.Handler { return l.handler }
@@ -56,6 +57,7 @@ func (l *Lobby) buildHandler() http.Handler {
 	route("/admin/", "admin", admin)
 
 	route("GET /static/", "static", http.StripPrefix("/static", l.assets))
+	route("/", "notfound", http.HandlerFunc(l.notFound))
 
 	if l.cfg.DevMailbox != nil {
 		route("GET /dev/mailbox", "devmailbox", l.devMailbox(l.cfg.DevMailbox))
@@ -227,6 +229,18 @@ func (l *Lobby) page(w http.ResponseWriter, r *http.Request, status int, t *temp
 		w.WriteHeader(status)
 		_, _ = w.Write(buf.Bytes())
 	})).ServeHTTP(w, r)
+}
+
+var notFoundPage = template.Must(template.Must(pageLayout.Clone()).Parse(`{{define "title"}}Page not found{{end}}
+{{define "content"}}
+<h1>Page not found</h1>
+<p>There is no page at this address. Check the link, or start again at the <a href="{{.Portal}}">guest portal</a>.</p>
+{{end}}`))
+
+// notFound answers an address Lobby does not serve with its own 404 page
+// rather than Go's bare text.
+func (l *Lobby) notFound(w http.ResponseWriter, r *http.Request) {
+	l.page(w, r, http.StatusNotFound, notFoundPage, nil)
 }
 
 // comingSoon serves a page saying that a side of Lobby is not built yet.
