@@ -9,6 +9,7 @@ LDFLAGS := -X main.version=$(VERSION)
 
 ## run: start Lobby on the embedded SQLite default with the built-in Exchange Online emulator (--dev)
 run:
+	@echo "lobby: building (the first build on a fresh machine compiles the dependencies, among them the pure-Go SQLite driver, and takes a few minutes; later runs start in seconds)"
 	$(GO) run -ldflags "$(LDFLAGS)" ./cmd/lobby serve --dev
 
 ## build: build bin/lobby
@@ -17,6 +18,7 @@ build:
 
 ## test: all tests with the race detector (Postgres tests need LOBBY_TEST_DATABASE_URL)
 test:
+	@if [ -z "$$LOBBY_TEST_DATABASE_URL" ]; then echo "postgres tests skipped: LOBBY_TEST_DATABASE_URL not set" >&2; fi
 	$(GO) test -race -count=1 -timeout 8m $(PKGS)
 
 ## lint: gofmt, go vet and staticcheck

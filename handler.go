@@ -32,6 +32,7 @@ const readyTimeout = 2 * time.Second
 //	              (a write probe at most every 10s, and any write that failed
 //	              for lack of space or an I/O error in the last minute)
 //	/             redirects to the portal
+//	anything else a styled "Page not found" page (404)
 //
 // Under an https BaseURL every answer carries Strict-Transport-Security.
 //
@@ -60,6 +61,7 @@ func (l *Lobby) buildHandler() http.Handler {
 	route("/admin/", "admin", admin)
 
 	route("GET /static/", "static", http.StripPrefix("/static", l.assets))
+	route("/", "notfound", http.HandlerFunc(l.notFound))
 
 	if l.cfg.DevMailbox != nil {
 		route("GET /dev/mailbox", "devmailbox", l.devMailbox(l.cfg.DevMailbox))
@@ -240,6 +242,18 @@ func (l *Lobby) page(w http.ResponseWriter, r *http.Request, status int, t *temp
 		w.WriteHeader(status)
 		_, _ = w.Write(buf.Bytes())
 	})).ServeHTTP(w, r)
+}
+
+var notFoundPage = template.Must(template.Must(pageLayout.Clone()).Parse(`{{define "title"}}Page not found{{end}}
+{{define "content"}}
+<h1>Page not found</h1>
+<p>There is no page at this address. Check the link, or start again at the <a href="{{.Portal}}">guest portal</a>.</p>
+{{end}}`))
+
+// notFound answers an address Lobby does not serve with its own 404 page
+// rather than Go's bare text.
+func (l *Lobby) notFound(w http.ResponseWriter, r *http.Request) {
+	l.page(w, r, http.StatusNotFound, notFoundPage, nil)
 }
 
 // comingSoon serves a page saying that a side of Lobby is not built yet.

@@ -19,6 +19,7 @@ func TestBrowser(t *testing.T) {
 		{"ServerValidation", testServerValidation},
 		{"WithoutJavaScript", testWithoutJavaScript},
 		{"Accessibility", testAccessibility},
+		{"SignInNowFromAGatedPage", testSignInNowFromAGatedPage},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -5,6 +5,9 @@ package e2e
 import (
 	"context"
 	"crypto/rand"
+	"fmt"
+	"html"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -106,6 +109,15 @@ func newTab(t *testing.T, browser context.Context) context.Context {
 	return ctx
 }
 
+// policy is the portal policy of the test sites, changed by mod.
+func policy(mod func(*portal.Policy)) portal.Policy {
+	p := portal.Policy{SuccessWait: 15 * time.Second}
+	if mod != nil {
+		mod(&p)
+	}
+	return p
+}
+
 // site is Lobby running as `lobby serve --dev` runs it: a SQLite store in a
 // temporary directory, the Exchange Online emulator as its mail (the
 // emulator's SMTP settings as Config.MailSettings, its mailbox at
@@ -117,6 +129,13 @@ type site struct {
 }
 
 func startSite(t *testing.T) *site {
+	t.Helper()
+	return startSiteWith(t, nil)
+}
+
+// startSiteWith is startSite with a portal policy changed by mod, and a
+// page of the host at /wifi behind RequireGuest.
+func startSiteWith(t *testing.T, mod func(*portal.Policy)) *site {
 	t.Helper()
 	ctx := t.Context()
 	key := make([]byte, storage.KeySize)
@@ -146,7 +165,7 @@ func startSite(t *testing.T) *site {
 		// sent; the longer bound keeps a loaded machine (Chromium and the
 		// race detector on two cores) from turning "we emailed your
 		// credentials" into "your email is on its way".
-		Portal: portal.Policy{SuccessWait: 15 * time.Second},
+		Portal: policy(mod),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -165,7 +184,14 @@ func startSite(t *testing.T) *site {
 		}
 	})
 
-	srv.Config.Handler = l.Handler()
+	mux := http.NewServeMux()
+	mux.Handle("/", l.Handler())
+	mux.Handle("/wifi", l.RequireGuest(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		g, _ := lobby.GuestFrom(r.Context())
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, "<!doctype html><title>Wi-Fi</title><h1>You are online, %s</h1>", html.EscapeString(g.FirstName))
+	})))
+	srv.Config.Handler = mux
 	srv.Start()
 	t.Cleanup(srv.Close)
 	return &site{URL: srv.URL, store: st, emu: emu}

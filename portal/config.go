@@ -43,7 +43,13 @@ type Policy struct {
 	SiteName         string // default "Lobby"
 	Fields           Fields
 	Terms            string // acceptable-use text shown with a required checkbox; paragraphs split by blank lines
-	DefaultGuestType string // default "daily" (created at start-up if missing: 1 day default, 7 days max)
+	DefaultGuestType string // default "daily" (created at start-up if missing and not in GuestTypes: 1 day default, 7 days max)
+	// GuestTypes are written to the store at start-up (created, or
+	// replacing the stored type of the same name), e.g. from command-line
+	// flags. Each needs a name and a DefaultDuration; MaxDuration 0 means
+	// the DefaultDuration; a positive ExpiryNotice must be shorter than
+	// the DefaultDuration.
+	GuestTypes []storage.GuestType
 	// RequireApproval stores self-registered guests as pending until an
 	// approver follows the approve link in their email. A guest type with
 	// RequireApproval requires it too.
@@ -62,8 +68,12 @@ type Policy struct {
 	SuccessWait                time.Duration // default 3s: the success page waits this long on the email's Future
 	ShowCredentials            bool          // also show the credentials on the success page, in the registering browser for 15 minutes
 
-	SessionTTL   time.Duration  // how long a guest stays signed in; default 12h
-	ExpiryNotice time.Duration  // expiry notices go out this long before ValidUntil; default 24h
+	SessionTTL time.Duration // how long a guest stays signed in; default 12h
+	// ExpiryNotice is how long before ValidUntil the expiry notice goes
+	// out, for guest types without a notice of their own; default: a
+	// quarter of the type's validity, at most MaxDefaultExpiryNotice (6
+	// hours for a one-day type); negative: no notices.
+	ExpiryNotice time.Duration
 	JobInterval  time.Duration  // how often RunJobs runs the jobs; default 1m
 	TimeZone     *time.Location // for times shown on pages; default time.Local
 	// PurgeAfter is how long expired guests (after ValidUntil) and denied
@@ -135,18 +145,20 @@ type Config struct {
 
 // Defaults.
 const (
-	DefaultSiteName        = "Lobby"
-	DefaultGuestTypeName   = "daily"
-	DefaultApprovalLinkTTL = 24 * time.Hour
-	DefaultPasswordLength  = 10
-	DefaultSuccessWait     = 3 * time.Second
-	DefaultSessionTTL      = 12 * time.Hour
-	DefaultExpiryNotice    = 24 * time.Hour
-	DefaultJobInterval     = time.Minute
-	DefaultPurgeAfter      = 30 * 24 * time.Hour
-	DefaultDeniedCooloff   = 7 * 24 * time.Hour
-	DefaultMaxBodyBytes    = 64 << 10
-	DefaultTerms           = "Use this network lawfully and considerately. Do not try to reach systems you were not given access to, " +
+	DefaultSiteName         = "Lobby"
+	DefaultGuestTypeName    = "daily"
+	DefaultApprovalLinkTTL  = 24 * time.Hour
+	DefaultPasswordLength   = 10
+	DefaultSuccessWait      = 3 * time.Second
+	DefaultSessionTTL       = 12 * time.Hour
+	MaxDefaultExpiryNotice  = 24 * time.Hour // the longest notice a guest type gets by default
+	DefaultGuestValidity    = 24 * time.Hour // of the default guest type, when it is created
+	DefaultGuestMaxValidity = 7 * 24 * time.Hour
+	DefaultJobInterval      = time.Minute
+	DefaultPurgeAfter       = 30 * 24 * time.Hour
+	DefaultDeniedCooloff    = 7 * 24 * time.Hour
+	DefaultMaxBodyBytes     = 64 << 10
+	DefaultTerms            = "Use this network lawfully and considerately. Do not try to reach systems you were not given access to, " +
 		"and do not share your credentials. Access may be logged, limited or withdrawn at any time."
 )
 
@@ -201,7 +213,6 @@ func (c Config) withDefaults() (Config, error) {
 	p.PasswordLength = cmp.Or(p.PasswordLength, DefaultPasswordLength)
 	p.SuccessWait = cmp.Or(p.SuccessWait, DefaultSuccessWait)
 	p.SessionTTL = cmp.Or(p.SessionTTL, DefaultSessionTTL)
-	p.ExpiryNotice = cmp.Or(p.ExpiryNotice, DefaultExpiryNotice)
 	p.JobInterval = cmp.Or(p.JobInterval, DefaultJobInterval)
 	p.PurgeAfter = cmp.Or(p.PurgeAfter, DefaultPurgeAfter)          // negative stays: purging is off
 	p.DeniedCooloff = cmp.Or(p.DeniedCooloff, DefaultDeniedCooloff) // negative stays: until purged
@@ -217,12 +228,33 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	for name, d := range map[string]time.Duration{
 		"ApprovalLinkTTL": p.ApprovalLinkTTL, "SuccessWait": p.SuccessWait, "SessionTTL": p.SessionTTL,
-		"ExpiryNotice": p.ExpiryNotice, "JobInterval": p.JobInterval,
+		"JobInterval": p.JobInterval,
 	} {
 		if d < 0 {
 			bad("Policy.%s must not be negative", name)
 		}
 	}
+	types := make([]storage.GuestType, 0, len(p.GuestTypes))
+	seen := map[string]bool{}
+	for i, gt := range p.GuestTypes {
+		gt.Name = strings.TrimSpace(gt.Name)
+		gt.MaxDuration = cmp.Or(gt.MaxDuration, gt.DefaultDuration)
+		switch {
+		case gt.Name == "":
+			bad("Policy.GuestTypes[%d] needs a name", i)
+		case seen[gt.Name]:
+			bad("Policy.GuestTypes[%d]: guest type %q is listed twice", i, gt.Name)
+		case gt.DefaultDuration <= 0:
+			bad("guest type %q: the validity must be positive (got %s)", gt.Name, gt.DefaultDuration)
+		case gt.MaxDuration < gt.DefaultDuration:
+			bad("guest type %q: the maximum validity %s is shorter than the validity %s", gt.Name, gt.MaxDuration, gt.DefaultDuration)
+		case gt.ExpiryNotice >= gt.DefaultDuration:
+			bad("guest type %q: the expiry notice %s must be shorter than the validity %s, or no guest would get it", gt.Name, gt.ExpiryNotice, gt.DefaultDuration)
+		}
+		seen[gt.Name] = true
+		types = append(types, gt)
+	}
+	p.GuestTypes = types
 	approvers := make([]string, 0, len(p.Approvers))
 	for i, a := range p.Approvers {
 		e, msg := normalizeEmail(a)

@@ -55,7 +55,7 @@ func (p *Portal) echo(w http.ResponseWriter, r *http.Request, id uuid.UUID, nonc
 	if now.Sub(at) < repeatWindow { // as redirectRegistered does for a form sent again
 		p.setRegisteredCookie(w, r, id)
 	}
-	webkit.SeeOther(w, p.successURL(t))
+	webkit.SeeOther(w, p.successURL(r, t))
 }
 
 // limitedError ends a reminder's transaction over the per-address limit.

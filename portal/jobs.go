@@ -91,14 +91,14 @@ func jobOwner() string {
 }
 
 // RunOnce runs the jobs once, leader or not: it queues the expiry notice of
-// every active guest whose access ends within ExpiryNotice and who was not
-// told yet (marking them in the same transaction), then marks active and
+// every active guest whose access ends within their guest type's notice
+// (see Policy.ExpiryNotice) and who was not told yet (marking them in the same transaction), then marks active and
 // suspended guests whose access has ended as expired, and last deletes the guests
 // whose registration ended (expired or denied) more than PurgeAfter ago,
 // with the sent and failed emails older than that.
 //
 // A guest whose whole validity lies within the notice period (a day guest
-// with a 24-hour notice) gets no notice: their credentials email already
+// with a 24-hour notice set) gets no notice: their credentials email already
 // says when access ends.
 func (p *Portal) RunOnce(ctx context.Context) (JobStats, error) {
 	var st JobStats
@@ -151,15 +151,26 @@ func (p *Portal) eachDue(ctx context.Context, f storage.DueFilter, fn func(stora
 
 func (p *Portal) notifyExpiring(ctx context.Context) (int, error) {
 	now := p.now()
-	notice := p.cfg.Policy.ExpiryNotice
+	notices, fallback, longest, err := p.expiryNotices(ctx)
+	if err != nil || longest == 0 {
+		return 0, err
+	}
 	count := 0
 	var ids []uuid.UUID
 	defer func() { p.track(ids...) }()
-	// Active guests not told yet whose access ends within the notice
-	// period, and whose validity is longer than it: the query selects
-	// exactly these.
-	err := p.eachDue(ctx, storage.DueFilter{
-		Job: storage.DueExpiryNotice, After: now, Before: now.Add(notice), Notice: notice,
+	// Active guests not told yet whose access ends within the longest
+	// notice period of any guest type, and whose validity is longer than
+	// the shortest: the query selects these from its index. Each guest's
+	// own type's notice is checked on the row read in the transaction, so
+	// only guests within the longest window are read at all.
+	shortest := longest
+	for _, n := range notices {
+		if n > 0 {
+			shortest = min(shortest, n)
+		}
+	}
+	err = p.eachDue(ctx, storage.DueFilter{
+		Job: storage.DueExpiryNotice, After: now, Before: now.Add(longest), Notice: shortest,
 	}, func(g storage.DueGuest) error {
 		var mid uuid.UUID
 		err := p.store.WithTx(ctx, func(tx storage.Store) error {
@@ -169,6 +180,13 @@ func (p *Portal) notifyExpiring(ctx context.Context) (int, error) {
 			}
 			if cur.Status != storage.GuestActive || !cur.ExpiryNotifiedAt.IsZero() || !cur.ValidUntil.Equal(g.Key) {
 				return errSkip
+			}
+			notice, ok := notices[cur.GuestType]
+			if !ok {
+				notice = fallback
+			}
+			if notice == 0 || !now.After(cur.ValidUntil.Add(-notice)) || !cur.ValidFrom.Before(cur.ValidUntil.Add(-notice)) {
+				return errSkip // not within its own type's notice yet, or a validity shorter than it
 			}
 			m, err := p.expiryMessage(cur)
 			if err != nil {

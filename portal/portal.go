@@ -51,8 +51,9 @@ type Portal struct {
 	types typeCache // the default guest type and the terms, read once in a while
 }
 
-// New checks cfg, parses the page templates and makes sure the default
-// guest type exists (1 day, at most 7, when it has to create it).
+// New checks cfg, parses the page templates, writes Policy.GuestTypes and
+// makes sure the default guest type exists (1 day, at most 7, when it has
+// to create it).
 func New(cfg Config) (*Portal, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
@@ -109,24 +110,6 @@ func New(cfg Config) (*Portal, error) {
 	return p, nil
 }
 
-// ensureGuestType creates the default guest type when it is missing.
-func (p *Portal) ensureGuestType(ctx context.Context) error {
-	name := p.cfg.Policy.DefaultGuestType
-	_, err := p.store.GetGuestType(ctx, name)
-	if !errors.Is(err, storage.ErrNotFound) {
-		if err != nil {
-			return fmt.Errorf("portal: guest type %q: %w", name, err)
-		}
-		return nil
-	}
-	gt := storage.GuestType{Name: name, Description: "Self-registered guests", DefaultDuration: 24 * time.Hour, MaxDuration: 7 * 24 * time.Hour}
-	if err := p.store.PutGuestType(ctx, gt); err != nil {
-		return fmt.Errorf("portal: create guest type %q: %w", name, err)
-	}
-	p.log.Info("created the default guest type", "guest_type", name, "default", gt.DefaultDuration, "max", gt.MaxDuration)
-	return nil
-}
-
 // Handler serves the guest pages. It expects its mount prefix stripped
 // (http.StripPrefix) and links with relative URLs, so it works under any
 // prefix:
@@ -134,6 +117,7 @@ func (p *Portal) ensureGuestType(ctx context.Context) error {
 //	GET /                     → register (or account when signed in)
 //	GET|POST /register        self-registration
 //	GET /registered/{id}?t=   the success page
+//	POST /registered/{id}/login  its "Sign in now" button (ShowCredentials)
 //	GET|POST /login           sign-in (?return=/local/path)
 //	POST /logout              sign-out
 //	GET /account              the signed-in guest's account
@@ -150,6 +134,7 @@ func (p *Portal) Handler() http.Handler {
 	mux.HandleFunc("GET /register", p.getRegister)
 	mux.Handle("POST /register", p.limitRegister.Limit(http.HandlerFunc(p.postRegister)))
 	mux.HandleFunc("GET /registered/{id}", p.getRegistered)
+	mux.Handle("POST /registered/{id}/login", p.limitLogin.Limit(http.HandlerFunc(p.postSignInNow)))
 	mux.HandleFunc("GET /login", p.getLogin)
 	mux.Handle("POST /login", p.limitLogin.Limit(http.HandlerFunc(p.postLogin)))
 	mux.HandleFunc("POST /logout", p.postLogout)

@@ -37,6 +37,7 @@ type registerData struct {
 	Terms           []string
 	Duration        string
 	RequireApproval bool
+	Return          string // a local path to go to after signing in, carried through the success page
 }
 
 // registerForm returns the registration fields the policy shows.
@@ -89,7 +90,7 @@ func (p *Portal) guestType(ctx context.Context) (*storage.GuestType, bool, error
 }
 
 func (p *Portal) registerPage(w http.ResponseWriter, r *http.Request, status int, form *webkit.Form, nonce string, gt *storage.GuestType, approval bool, notice ...string) {
-	data := registerData{Nonce: nonce, Terms: p.termParagraphs(), Duration: humanDuration(validity(gt)), RequireApproval: approval}
+	data := registerData{Nonce: nonce, Terms: p.termParagraphs(), Duration: humanDuration(validity(gt)), RequireApproval: approval, Return: formReturn(r)}
 	v := p.view(r, "Register for guest access", form, data)
 	v.Notice = strings.Join(notice, " ")
 	p.page(w, r, status, "register", v)
@@ -214,7 +215,7 @@ func (p *Portal) postRegister(w http.ResponseWriter, r *http.Request) {
 	p.log.InfoContext(ctx, "guest registered", "guest_id", g.ID, "status", g.Status, "mail_ids", mailIDs)
 	p.track(mailIDs...)
 	p.setRegisteredCookie(w, r, g.ID)
-	webkit.SeeOther(w, p.successURL(guestTicket(g, mailIDs[0])))
+	webkit.SeeOther(w, p.successURL(r, guestTicket(g, mailIDs[0])))
 }
 
 // guestIDFor derives the ID of the guest a registration nonce creates for
@@ -518,7 +519,7 @@ func (p *Portal) redirectRegistered(w http.ResponseWriter, r *http.Request, g *s
 	if p.now().Sub(g.CreatedAt) < repeatWindow {
 		p.setRegisteredCookie(w, r, g.ID)
 	}
-	webkit.SeeOther(w, p.successURL(guestTicket(g, mid)))
+	webkit.SeeOther(w, p.successURL(r, guestTicket(g, mid)))
 }
 
 // repeatWindow is how soon after registering a repeated POST of the form

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/google/uuid"
@@ -32,6 +33,7 @@ type ticket struct {
 	Until  int64               `json:"u"` // access ends (Unix seconds) for a new guest
 	Name   string              `json:"n"`
 	Email  string              `json:"e"`
+	Return string              `json:"r,omitempty"` // where signing in leads: a local path (safeReturn), or ""
 }
 
 // Ticket kinds.
@@ -40,10 +42,22 @@ const (
 	ticketEcho  = "e"
 )
 
-// successURL is the success page of t, relative to the portal root.
-func (p *Portal) successURL(t ticket) string {
+// successURL is the success page of t, relative to the portal root. The
+// return path of the registration form r posted goes with it, so that
+// signing in from the success page leads where the guest was going.
+func (p *Portal) successURL(r *http.Request, t ticket) string {
+	t.Return = formReturn(r)
 	raw, _ := json.Marshal(t) // cannot fail: strings, numbers and UUIDs
 	return "registered/" + t.Guest.String() + "?t=" + p.registered.Seal(string(raw), p.now().Add(successLinkTTL))
+}
+
+// formReturn is the return path a page of r carries: the posted "return"
+// field, else the "return" query parameter, when it is a local path.
+func formReturn(r *http.Request) string {
+	if ret := safeReturn(r.PostForm.Get("return")); ret != "" {
+		return ret
+	}
+	return safeReturn(r.URL.Query().Get("return"))
 }
 
 // guestTicket is the ticket of a registration that made or renewed g with
@@ -55,46 +69,60 @@ func guestTicket(g *storage.Guest, mail uuid.UUID) ticket {
 // Registration cookie: ShowCredentials shows the password on a success page
 // only in the browser that registered, once, within regCookieTTL.
 const (
-	regCookieName = "lobby_registered"
-	regCookieTTL  = 15 * time.Minute
+	regCookieName    = "lobby_registered"
+	signInCookieName = "lobby_sign_in_now" // the registration cookie, moved to the "Sign in now" button
+	regCookieTTL     = 15 * time.Minute
 )
 
 // setRegisteredCookie sets the cookie of the success page of guest ID id:
 // HttpOnly, SameSite=Strict, scoped to that page's path, signed with its
 // expiry. Every registration sets it, the ones that changed nothing too.
 func (p *Portal) setRegisteredCookie(w http.ResponseWriter, r *http.Request, id uuid.UUID) {
-	http.SetCookie(w, &http.Cookie{
-		Name:     regCookieName,
-		Value:    p.regCookie.Sign(id.String(), p.now().Add(regCookieTTL)),
-		Path:     p.basePath + "/registered/" + id.String(),
-		MaxAge:   int(regCookieTTL / time.Second),
-		HttpOnly: true,
-		Secure:   p.cfg.SecureCookies || r.TLS != nil,
-		SameSite: http.SameSiteStrictMode,
-	})
+	p.setRegCookie(w, r, regCookieName, p.regCookiePath(id), p.regCookie.Sign(id.String(), p.now().Add(regCookieTTL)), int(regCookieTTL/time.Second))
 }
 
 // clearRegisteredCookie removes the cookie setRegisteredCookie set.
 func (p *Portal) clearRegisteredCookie(w http.ResponseWriter, r *http.Request, id uuid.UUID) {
+	p.setRegCookie(w, r, regCookieName, p.regCookiePath(id), "", -1)
+}
+
+// The "Sign in now" button: the success page that shows the credentials
+// moves the registration cookie, unchanged (so it ends when it would
+// have), from the page to the button, under another name, so that the
+// button works only after the page showed the credentials, and once.
+func (p *Portal) moveRegisteredCookieToSignIn(w http.ResponseWriter, r *http.Request, id uuid.UUID, value string) {
+	p.clearRegisteredCookie(w, r, id)
+	p.setRegCookie(w, r, signInCookieName, p.regCookiePath(id)+"/login", value, int(regCookieTTL/time.Second))
+}
+
+// clearSignInCookie spends the cookie of the "Sign in now" button.
+func (p *Portal) clearSignInCookie(w http.ResponseWriter, r *http.Request, id uuid.UUID) {
+	p.setRegCookie(w, r, signInCookieName, p.regCookiePath(id)+"/login", "", -1)
+}
+
+func (p *Portal) regCookiePath(id uuid.UUID) string { return p.basePath + "/registered/" + id.String() }
+
+func (p *Portal) setRegCookie(w http.ResponseWriter, r *http.Request, name, path, value string, maxAge int) {
 	http.SetCookie(w, &http.Cookie{
-		Name:     regCookieName,
-		Path:     p.basePath + "/registered/" + id.String(),
-		MaxAge:   -1,
+		Name:     name,
+		Value:    value,
+		Path:     path,
+		MaxAge:   maxAge,
 		HttpOnly: true,
 		Secure:   p.cfg.SecureCookies || r.TLS != nil,
 		SameSite: http.SameSiteStrictMode,
 	})
 }
 
-// hasRegisteredCookie reports whether r carries a live registration cookie
-// for guest ID id.
-func (p *Portal) hasRegisteredCookie(r *http.Request, id uuid.UUID) bool {
-	for _, c := range r.CookiesNamed(regCookieName) {
+// registeredCookie returns the value of r's live registration cookie
+// called name for guest ID id.
+func (p *Portal) registeredCookie(r *http.Request, name string, id uuid.UUID) (string, bool) {
+	for _, c := range r.CookiesNamed(name) {
 		if got, err := p.regCookie.Verify(c.Value, p.now()); err == nil && got == id.String() {
-			return true
+			return c.Value, true
 		}
 	}
-	return false
+	return "", false
 }
 
 // Mail states on the success page.
@@ -112,6 +140,8 @@ type registeredData struct {
 	Credentials        bool
 	Username, Password string
 	ValidUntil         string
+	Return             string // where signing in leads, or ""
+	SignInNow          string // the "Sign in now" form's action, relative to the portal root, or ""
 }
 
 // getRegistered is the success page. It says where the registration stands
@@ -130,7 +160,7 @@ func (p *Portal) getRegistered(w http.ResponseWriter, r *http.Request) {
 		p.notFound(w, r)
 		return
 	}
-	d := registeredData{Name: t.Name, Email: t.Email, ValidUntil: p.formatTime(time.Unix(t.Until, 0))}
+	d := registeredData{Name: t.Name, Email: t.Email, ValidUntil: p.formatTime(time.Unix(t.Until, 0)), Return: safeReturn(t.Return)}
 	status, mail := t.Status, t.Mail
 	var g *storage.Guest
 	if t.Kind == ticketGuest {
@@ -172,14 +202,19 @@ func (p *Portal) getRegistered(w http.ResponseWriter, r *http.Request) {
 	default:
 		d.Mail = p.mailState(ctx, mail)
 	}
-	if p.cfg.Policy.ShowCredentials && status == storage.GuestActive && p.hasRegisteredCookie(r, t.Guest) {
+	if cookie, ok := p.registeredCookie(r, regCookieName, t.Guest); ok && p.cfg.Policy.ShowCredentials && status == storage.GuestActive {
 		// Once only: the page that shows the credentials spends the
 		// cookie, so that the back button of a kiosk, or a reload by the
 		// next person, does not show them again. (A registration that
-		// changed nothing spends its cookie the same way.)
+		// changed nothing spends its cookie the same way.) What is left
+		// of it signs the guest in with the "Sign in now" button, once.
 		p.clearRegisteredCookie(w, r, t.Guest)
 		if g != nil {
 			d.Credentials, d.Username, d.Password = true, g.Username, g.Password
+			if g.CanLogIn(p.now()) {
+				p.moveRegisteredCookieToSignIn(w, r, t.Guest, cookie)
+				d.SignInNow = "registered/" + t.Guest.String() + "/login"
+			}
 		}
 	}
 	title := "You are registered"
@@ -249,4 +284,55 @@ func (p *Portal) settled(ctx context.Context, id uuid.UUID) string {
 		return mailDead
 	}
 	return ""
+}
+
+// postSignInNow is the success page's "Sign in now" button (ShowCredentials
+// only): it signs the guest in without typing the credentials the page
+// showed, then goes where the guest was going. Only the browser that
+// registered can use it, once, while its registration cookie lasts (15
+// minutes from registering): a guest on captive Wi-Fi may not be able to
+// read their email before they are online.
+func (p *Portal) postSignInNow(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	id, err := uuid.Parse(r.PathValue("id"))
+	if err != nil || !p.cfg.Policy.ShowCredentials {
+		p.notFound(w, r)
+		return
+	}
+	ret := safeReturn(r.PostForm.Get("return"))
+	root := webkit.RelRoot(r.URL.Path)
+	login := "login"
+	if ret != "" {
+		login += "?return=" + url.QueryEscape(ret)
+	}
+	if _, ok := p.registeredCookie(r, signInCookieName, id); !ok {
+		p.message(w, r, http.StatusForbidden, "Sign in with your credentials", &webkit.Link{Href: login, Text: "Sign in"},
+			"This button works only for a few minutes after registering, once, and only in the browser you registered with. "+
+				"Sign in with the username and password we emailed you.")
+		return
+	}
+	g, err := p.store.GetGuest(ctx, id)
+	if errors.Is(err, storage.ErrNotFound) {
+		p.notFound(w, r)
+		return
+	} else if err != nil {
+		p.fail(w, r, "sign in now", err)
+		return
+	}
+	if !g.CanLogIn(p.now()) {
+		p.message(w, r, http.StatusForbidden, "You cannot sign in", &webkit.Link{Href: "", Text: "Back to the start"}, cannotLogIn(g, p))
+		return
+	}
+	p.clearSignInCookie(w, r, id)
+	p.sessions.SetAfter(w, r, g.ID.String(), g.SessionsValidAfter)
+	if err := p.store.Audit(ctx, storage.AuditEntry{Actor: "guest:" + g.Username, Action: "guest.login", Subject: g.ID.String(),
+		Detail: "signed in from the success page"}); err != nil {
+		p.log.WarnContext(ctx, "portal: audit login", "error", err.Error())
+	}
+	p.log.InfoContext(ctx, "guest signed in from the success page", "guest_id", g.ID)
+	if ret != "" {
+		webkit.SeeOther(w, ret)
+		return
+	}
+	webkit.SeeOther(w, root+"account")
 }

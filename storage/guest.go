@@ -129,4 +129,8 @@ type GuestType struct {
 	DefaultDuration time.Duration
 	MaxDuration     time.Duration
 	RequireApproval bool
+	// ExpiryNotice is how long before the end of their access guests of
+	// this type are told it ends: 0 leaves it to the portal's default,
+	// negative sends no notice.
+	ExpiryNotice time.Duration
 }

@@ -65,7 +65,7 @@ func (a *Assets) URL(name string) string {
 func (a *Assets) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f, ok := a.files[strings.TrimPrefix(r.URL.Path, "/")]
 	if !ok {
-		http.NotFound(w, r)
+		Error(w, r, http.StatusNotFound, "There is no file at this address.")
 		return
 	}
 	h := w.Header()

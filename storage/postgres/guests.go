@@ -324,24 +324,24 @@ func (s *Store) PutGuestType(ctx context.Context, t storage.GuestType) error {
 	if t.Name == "" {
 		return errors.New("postgres: put guest type: name is empty")
 	}
-	_, err := s.db.Exec(ctx, `INSERT INTO guest_types (name, description, default_duration_ns, max_duration_ns, require_approval)
-		VALUES ($1, $2, $3, $4, $5)
+	_, err := s.db.Exec(ctx, `INSERT INTO guest_types (name, description, default_duration_ns, max_duration_ns, require_approval, expiry_notice_ns)
+		VALUES ($1, $2, $3, $4, $5, $6)
 		ON CONFLICT (name) DO UPDATE SET description = EXCLUDED.description,
 			default_duration_ns = EXCLUDED.default_duration_ns, max_duration_ns = EXCLUDED.max_duration_ns,
-			require_approval = EXCLUDED.require_approval`,
-		t.Name, t.Description, int64(t.DefaultDuration), int64(t.MaxDuration), t.RequireApproval)
+			require_approval = EXCLUDED.require_approval, expiry_notice_ns = EXCLUDED.expiry_notice_ns`,
+		t.Name, t.Description, int64(t.DefaultDuration), int64(t.MaxDuration), t.RequireApproval, int64(t.ExpiryNotice))
 	return wrap("put guest type", err)
 }
 
-const guestTypeColumns = `name, description, default_duration_ns, max_duration_ns, require_approval`
+const guestTypeColumns = `name, description, default_duration_ns, max_duration_ns, require_approval, expiry_notice_ns`
 
 func scanGuestType(r rowScanner) (storage.GuestType, error) {
 	var (
-		t       storage.GuestType
-		def, mx int64
+		t               storage.GuestType
+		def, mx, notice int64
 	)
-	err := r.Scan(&t.Name, &t.Description, &def, &mx, &t.RequireApproval)
-	t.DefaultDuration, t.MaxDuration = time.Duration(def), time.Duration(mx)
+	err := r.Scan(&t.Name, &t.Description, &def, &mx, &t.RequireApproval, &notice)
+	t.DefaultDuration, t.MaxDuration, t.ExpiryNotice = time.Duration(def), time.Duration(mx), time.Duration(notice)
 	return t, err
 }
 

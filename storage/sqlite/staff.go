@@ -17,27 +17,28 @@ func (s *Store) PutGuestType(ctx context.Context, t storage.GuestType) error {
 		return errors.New("sqlite: put guest type: the name is empty")
 	}
 	_, err := s.writer().ExecContext(ctx, `INSERT INTO guest_types
-		(name, description, default_duration_ns, max_duration_ns, require_approval) VALUES (?, ?, ?, ?, ?)
+		(name, description, default_duration_ns, max_duration_ns, require_approval, expiry_notice_ns) VALUES (?, ?, ?, ?, ?, ?)
 		ON CONFLICT (name) DO UPDATE SET description = excluded.description,
 			default_duration_ns = excluded.default_duration_ns, max_duration_ns = excluded.max_duration_ns,
-			require_approval = excluded.require_approval`,
-		t.Name, t.Description, int64(t.DefaultDuration), int64(t.MaxDuration), boolInt(t.RequireApproval))
+			require_approval = excluded.require_approval, expiry_notice_ns = excluded.expiry_notice_ns`,
+		t.Name, t.Description, int64(t.DefaultDuration), int64(t.MaxDuration), boolInt(t.RequireApproval), int64(t.ExpiryNotice))
 	if err != nil {
 		return fmt.Errorf("sqlite: put guest type: %w", err)
 	}
 	return nil
 }
 
-const guestTypeCols = "name, description, default_duration_ns, max_duration_ns, require_approval"
+const guestTypeCols = "name, description, default_duration_ns, max_duration_ns, require_approval, expiry_notice_ns"
 
 func scanGuestType(sc scanner) (storage.GuestType, error) {
 	var (
-		t        storage.GuestType
-		def, mx  int64
-		approval int
+		t               storage.GuestType
+		def, mx, notice int64
+		approval        int
 	)
-	err := sc.Scan(&t.Name, &t.Description, &def, &mx, &approval)
+	err := sc.Scan(&t.Name, &t.Description, &def, &mx, &approval, &notice)
 	t.DefaultDuration, t.MaxDuration, t.RequireApproval = time.Duration(def), time.Duration(mx), approval != 0
+	t.ExpiryNotice = time.Duration(notice)
 	return t, err
 }
 

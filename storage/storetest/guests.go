@@ -627,7 +627,7 @@ func testGuestTypes(t *testing.T, b Backend) {
 	s, ctx := bb.store, t.Context()
 	daily := storage.GuestType{Name: "daily", Description: "One day", DefaultDuration: 24 * time.Hour, MaxDuration: 72 * time.Hour}
 	contractor := storage.GuestType{Name: "contractor", Description: "Contractors", DefaultDuration: 7 * 24 * time.Hour,
-		MaxDuration: 90 * 24 * time.Hour, RequireApproval: true}
+		MaxDuration: 90 * 24 * time.Hour, RequireApproval: true, ExpiryNotice: 48 * time.Hour}
 	for _, gt := range []storage.GuestType{daily, contractor} {
 		if err := s.PutGuestType(ctx, gt); err != nil {
 			t.Fatalf("PutGuestType(%s): %v", gt.Name, err)
@@ -641,7 +641,7 @@ func testGuestTypes(t *testing.T, b Backend) {
 		t.Fatalf("GetGuestType: %s", d)
 	}
 
-	daily.Description, daily.MaxDuration, daily.RequireApproval = "A day", 48*time.Hour, true
+	daily.Description, daily.MaxDuration, daily.RequireApproval, daily.ExpiryNotice = "A day", 48*time.Hour, true, -1
 	if err := s.PutGuestType(ctx, daily); err != nil {
 		t.Fatalf("PutGuestType(daily again): %v", err)
 	}
