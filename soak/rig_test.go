@@ -91,6 +91,7 @@ type tally struct {
 	Lost       int // accepted, no email
 	Duplicated int // extra copies beyond the first, over every recipient
 	Unanswered int // registrations that got no answer (the process was killed or down)
+	Refused    int // registrations answered with an error instead of the success redirect
 	Took       time.Duration
 	lostSample []string
 	refused    map[int]int // answers other than the success redirect, by status
@@ -106,6 +107,9 @@ func (r *rig) count(tr *traffic) tally {
 		}
 	}
 	ta := tally{Scenario: r.name, Accepted: len(accepted), Unanswered: failed, Took: time.Since(r.start), refused: refused}
+	for _, n := range refused {
+		ta.Refused += n
+	}
 	for email := range accepted {
 		if got[email] > 0 {
 			ta.Delivered++
@@ -184,7 +188,7 @@ func (rep *report) String() string {
 	defer rep.mu.Unlock()
 	var b strings.Builder
 	w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "scenario\taccepted\tdelivered\tlost\tduplicated\tunanswered\ttime\t")
+	fmt.Fprintln(w, "scenario\taccepted\tdelivered\tlost\tduplicated\tunanswered\trefused\ttime\t")
 	var order []int
 	for i := range rep.rows {
 		order = append(order, i)
@@ -192,8 +196,8 @@ func (rep *report) String() string {
 	sort.Ints(order)
 	for _, i := range order {
 		ta := rep.rows[i]
-		fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%d\t%d\t%s\t\n", ta.Scenario, ta.Accepted, ta.Delivered, ta.Lost, ta.Duplicated,
-			ta.Unanswered, ta.Took.Round(100*time.Millisecond))
+		fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t\n", ta.Scenario, ta.Accepted, ta.Delivered, ta.Lost, ta.Duplicated,
+			ta.Unanswered, ta.Refused, ta.Took.Round(100*time.Millisecond))
 	}
 	w.Flush()
 	return b.String()
@@ -202,10 +206,12 @@ func (rep *report) String() string {
 // runScenarios runs each scenario as a parallel subtest and logs the table
 // once they are all done.
 func runScenarios(t *testing.T, bin string, scenarios []scenario) {
+	requireSourceAddrs(t)
 	rep := &report{rows: map[int]tally{}}
 	t.Cleanup(func() {
 		if len(rep.rows) > 0 {
-			t.Logf("fault suite results (unanswered: registrations that got no reply, not counted as accepted)\n%s", rep)
+			t.Logf("fault suite results (accepted: the portal answered the success redirect; unanswered: no reply at all, "+
+				"refused: an error page; neither counts as accepted)\n%s", rep)
 		}
 	})
 	for i, sc := range scenarios {
