@@ -12,6 +12,8 @@
 // at least once). A test fails when anything accepted was lost.
 //
 // `make test` runs a short subset (TestFaultsShort, under a minute);
-// `make soak` runs the whole suite (go test -tags soak), about ten minutes.
-// There is no code here outside the tests.
+// `make soak` runs the whole suite (go test -tags soak), about six minutes on
+// two cores, most of it waiting out the lease of mail a killed process held.
+// LOBBY_SOAK_BINARY names a lobby binary to put through the suite instead of
+// one built from this checkout. There is no code here outside the tests.
 package soak

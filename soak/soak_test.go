@@ -99,13 +99,6 @@ func tokenDown(lifetime, interval, drainFor time.Duration) func(*testing.T, stri
 	}
 }
 
-// acceptedCount is how many registrations were accepted so far.
-func (tr *traffic) acceptedCount() int {
-	tr.mu.Lock()
-	defer tr.mu.Unlock()
-	return len(tr.accepted)
-}
-
 // waitAccepted waits until n registrations were accepted.
 func (tr *traffic) waitAccepted(ctx context.Context, n int, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)

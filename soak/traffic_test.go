@@ -94,6 +94,10 @@ func (tr *traffic) run(ctx context.Context, l load) error {
 			}
 		}
 	}()
+	// A burst that keeps being refused ends rather than running until the
+	// test's timeout.
+	var attempts atomic.Int64
+	maxAttempts := int64(2*l.count + 100)
 	var wg sync.WaitGroup
 	errs := make(chan error, l.workers)
 	for range l.workers {
@@ -102,6 +106,11 @@ func (tr *traffic) run(ctx context.Context, l load) error {
 			defer wg.Done()
 			for range jobs {
 				if l.count > 0 && left.Add(-1) < 0 {
+					cancel()
+					return
+				}
+				if l.count > 0 && attempts.Add(1) > maxAttempts {
+					errs <- fmt.Errorf("gave up after %d registrations with %d of %d accepted", maxAttempts, tr.acceptedCount(), l.count)
 					cancel()
 					return
 				}
@@ -258,6 +267,13 @@ func (tr *traffic) refuse(code int) {
 	tr.mu.Lock()
 	tr.refused[code]++
 	tr.mu.Unlock()
+}
+
+// acceptedCount is how many registrations were accepted so far.
+func (tr *traffic) acceptedCount() int {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	return len(tr.accepted)
 }
 
 // snapshot copies the accepted registrations.
