@@ -45,5 +45,9 @@ bench-rush:
 e2e:
 	$(GO) test -tags e2e -race -count=1 -timeout 10m ./e2e/...
 
+## soak: the fault suite: lobby processes under SIGKILL, SMTP and token endpoint outages, a database restart, a killed replica; prints accepted, delivered, lost and duplicated per scenario (about 6 minutes; make test runs a short part)
+soak:
+	$(GO) test -tags soak -race -count=1 -timeout 15m -run TestSoak -v ./soak/
+
 clean:
 	rm -rf bin
