@@ -2,6 +2,7 @@ package soak
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 )
@@ -63,6 +64,93 @@ func smtpDown(outage, interval, drainFor time.Duration) func(*testing.T, string,
 		}
 		if during > 0 {
 			t.Errorf("%d emails arrived while the SMTP server was down: the fault was not real", during)
+		}
+		return r, ta, []*node{n}
+	}
+}
+
+// firstDeliveries maps each recipient to when its first email arrived.
+func (r *rig) firstDeliveries() map[string]time.Time {
+	first := map[string]time.Time{}
+	for _, m := range r.emu.Messages() {
+		for _, to := range m.To {
+			to = strings.ToLower(to)
+			if at, ok := first[to]; !ok || m.ReceivedAt.Before(at) {
+				first[to] = m.ReceivedAt
+			}
+		}
+	}
+	return first
+}
+
+// tokenDown: the token endpoint goes down right after the first token was
+// fetched and stays down across that token's refresh point (half its life,
+// for a token shorter than twice Lobby's refresh margin), coming back before
+// the token expires. Mail must keep flowing on the cached token that whole
+// time: every registration accepted after the refresh point gets its email
+// while the endpoint is still down.
+func tokenDown(lifetime, interval, drainFor time.Duration) func(*testing.T, string, string) (*rig, tally, []*node) {
+	return func(t *testing.T, bin, name string) (*rig, tally, []*node) {
+		ctx := t.Context()
+		r := newRig(t, name, bin, rigOptions{tokenLifetime: lifetime})
+		n := r.node("lobby")
+		n.start(ctx)
+		tr := newTraffic("token", func() []*node { return []*node{n} })
+
+		// The first email makes Lobby fetch its first token, after fetchedAfter.
+		fetchedAfter := time.Now()
+		if ok, err := tr.registerOne(ctx); !ok {
+			t.Fatalf("first registration not accepted: %v", err)
+		}
+		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		_, err := r.emu.WaitForMessages(wctx, 1)
+		cancel()
+		if err != nil {
+			t.Fatalf("first email: %v\n%s", err, n.logTail())
+		}
+		r.emu.SetTokenEndpointDown(true)
+		downAt := time.Now()
+		const settle = 2 * time.Second // an accepted registration's email takes less
+		refreshBy := downAt.Add(lifetime / 2)
+		upAt := fetchedAfter.Add(lifetime - max(lifetime/5, 3*time.Second)) // before the token expires
+		if !upAt.After(refreshBy.Add(2 * settle)) {
+			t.Fatalf("the first email took %v: too slow to fit the refresh point into the token's life of %v",
+				downAt.Sub(fetchedAfter), lifetime)
+		}
+
+		stop := trickle(ctx, tr, interval)
+		pause(ctx, time.Until(upAt))
+		r.emu.SetTokenEndpointDown(false)
+		pause(ctx, 3*time.Second)
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
+		ta := r.drain(ctx, tr, drainFor)
+
+		accepted, _, _ := tr.snapshot()
+		first := r.firstDeliveries()
+		var window, flowed int
+		var late []string
+		for email, at := range accepted {
+			if at.Before(refreshBy) || at.After(upAt.Add(-settle)) {
+				continue
+			}
+			window++
+			if got, ok := first[email]; ok && got.Before(upAt) {
+				flowed++
+			} else if len(late) < 3 {
+				late = append(late, email)
+			}
+		}
+		t.Logf("token endpoint down %v (token life %v, refresh point by +%v); accepted after the refresh point while down: %d, delivered while down: %d",
+			upAt.Sub(downAt).Round(time.Second), lifetime, lifetime/2, window, flowed)
+		if window == 0 {
+			t.Errorf("no registration was accepted between the refresh point and the endpoint's return: nothing was tested")
+		}
+		if flowed < window {
+			t.Errorf("mail stopped while the token endpoint was down although a valid token was cached: "+
+				"%d of %d registrations accepted after the refresh point got their email only after the endpoint came back (e.g. %s)",
+				window-flowed, window, strings.Join(late, ", "))
 		}
 		return r, ta, []*node{n}
 	}
