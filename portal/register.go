@@ -140,25 +140,19 @@ func (p *Portal) postRegister(w http.ResponseWriter, r *http.Request) {
 	}
 	id := p.guestIDFor(nonce, reg.Email)
 
-	// A second POST of the same form (double click, reload) finds the guest
-	// the first one made: send it to the same success page. The ID comes
-	// from the nonce and the address, so the same form sent with another
-	// address is another registration, answered as any other: a form left
-	// in a browser does not lead someone else to the first guest's page,
-	// and the answer does not tell whether the first address was new.
-	if g, err := p.store.GetGuest(ctx, id); err == nil && g.Email == reg.Email {
-		p.redirectRegistered(w, r, g, nonce)
-		return
-	} else if !errors.Is(err, storage.ErrNotFound) {
-		p.fail(w, r, "register: look up guest", err)
-		return
-	}
-	// The address may have a registration already. One that has run its
-	// course (expired, denied, or pending past the approval window) is
+	// The address may have a registration already. A second POST of the
+	// same form (double click, reload) finds the guest the first one made,
+	// whose ID comes from the nonce and the address: send it to the same
+	// success page. The same form sent with another address is another
+	// registration, answered as any other: a form left in a browser does
+	// not lead someone else to the first guest's page, and the answer does
+	// not tell whether the first address was new. One look-up by address
+	// serves both, since addresses are unique. A registration that has run
+	// its course (expired, denied, or pending past the approval window) is
 	// renewed: replaced by this one in the same transaction.
 	var prev *storage.Guest
 	if g, err := p.store.GetGuestByEmail(ctx, reg.Email); err == nil {
-		if g.ID == id { // the same form, committed since the look-up above
+		if g.ID == id { // the same form, sent again
 			p.redirectRegistered(w, r, g, nonce)
 			return
 		}
