@@ -112,7 +112,13 @@ func tokenDown(lifetime, interval, drainFor time.Duration) func(*testing.T, stri
 		downAt := time.Now()
 		const settle = 2 * time.Second // an accepted registration's email takes less
 		refreshBy := downAt.Add(lifetime / 2)
-		upAt := fetchedAfter.Add(lifetime - max(lifetime/5, 3*time.Second)) // before the token expires
+		// The endpoint comes back when Lobby stops handing the cached token
+		// out: a token shorter than twice the refresh margin is refreshed
+		// from half its life and used until a quarter of its life is left
+		// (half the margin: time for a dial and an AUTH before it expires).
+		// fetchedAfter is before the token was issued, so the token is still
+		// handed out until upAt.
+		upAt := fetchedAfter.Add(lifetime - lifetime/4)
 		if !upAt.After(refreshBy.Add(2 * settle)) {
 			t.Fatalf("the first email took %v: too slow to fit the refresh point into the token's life of %v",
 				downAt.Sub(fetchedAfter), lifetime)

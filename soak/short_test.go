@@ -15,6 +15,6 @@ func TestFaultsShort(t *testing.T) {
 	bin := lobbyBinary(t)
 	runScenarios(t, bin, []scenario{
 		{"SMTP down 5s", smtpDown(5*time.Second, 50*time.Millisecond, 45*time.Second)},
-		{"token endpoint down across refresh (20s token)", tokenDown(20*time.Second, 100*time.Millisecond, 30*time.Second)},
+		{"token endpoint down across refresh (30s token)", tokenDown(30*time.Second, 100*time.Millisecond, 30*time.Second)},
 	})
 }
