@@ -21,7 +21,7 @@ func BenchmarkSearch1M(b *testing.B) {
 		Open: func(b *testing.B) storage.Store {
 			u, schema := pgtest.Schema(b)
 			url = u
-			s, err := postgres.Open(b.Context(), u, postgres.Options{Options: storage.Options{Sealer: newSealer(b)}, Schema: schema})
+			s, err := postgres.Open(b.Context(), u, postgres.Options{Options: storage.Options{Sealer: storetest.NewSealer(b)}, Schema: schema})
 			if err != nil {
 				b.Fatal(err)
 			}

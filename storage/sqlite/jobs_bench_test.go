@@ -17,7 +17,7 @@ func BenchmarkJobs1M(b *testing.B) {
 		Name: "sqlite",
 		Seeded: func(b *testing.B, now time.Time, guests, mail int) storage.Store {
 			path := filepath.Join(b.TempDir(), "lobby.db")
-			opts := storage.Options{Sealer: testSealerTB(b)}
+			opts := storage.Options{Sealer: storetest.NewSealer(b)}
 			s, err := Open(b.Context(), path, opts)
 			if err != nil {
 				b.Fatal(err)
@@ -75,21 +75,4 @@ func BenchmarkJobs1M(b *testing.B) {
 			return strings.Join(out, "\n")
 		},
 	})
-}
-
-func testSealerTB(b testing.TB) *storage.Sealer {
-	b.Helper()
-	k, err := storage.GenerateKey()
-	if err != nil {
-		b.Fatal(err)
-	}
-	key, err := storage.ParseKey(k)
-	if err != nil {
-		b.Fatal(err)
-	}
-	sealer, err := storage.NewSealer(key)
-	if err != nil {
-		b.Fatal(err)
-	}
-	return sealer
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/lobbyhq/lobby/storage"
+	"github.com/lobbyhq/lobby/storage/storetest"
 )
 
 // planCase is one statement the lifecycle jobs run and the index it must
@@ -97,7 +98,7 @@ func TestJobPlansUseTheirIndexes(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	now := time.Now().UTC()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "lobby.db"), storage.Options{Sealer: testSealerTB(t)})
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "lobby.db"), storage.Options{Sealer: storetest.NewSealer(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

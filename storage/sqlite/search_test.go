@@ -20,7 +20,7 @@ import (
 func BenchmarkSearch1M(b *testing.B) {
 	storetest.BenchSearch(b, storetest.SearchBackend{
 		Open: func(b *testing.B) storage.Store {
-			s, err := Open(b.Context(), filepath.Join(b.TempDir(), "lobby.db"), storage.Options{Sealer: benchSealer(b)})
+			s, err := Open(b.Context(), filepath.Join(b.TempDir(), "lobby.db"), storage.Options{Sealer: storetest.NewSealer(b)})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -98,29 +98,13 @@ func countRows(b *testing.B, rows *sql.Rows) int {
 	return n
 }
 
-func benchSealer(b *testing.B) *storage.Sealer {
-	k, err := storage.GenerateKey()
-	if err != nil {
-		b.Fatal(err)
-	}
-	key, err := storage.ParseKey(k)
-	if err != nil {
-		b.Fatal(err)
-	}
-	s, err := storage.NewSealer(key)
-	if err != nil {
-		b.Fatal(err)
-	}
-	return s
-}
-
 // TestSearchUsesIndexes: the plans of guest searches start from the
 // full-text index and look guests up by rowid (or, for a whole address,
 // use the unique email and username indexes), and a list by expiry walks
 // its index, on a table with fresh statistics.
 func TestSearchUsesIndexes(t *testing.T) {
 	t.Parallel()
-	s := openT(t, filepath.Join(t.TempDir(), "lobby.db"), storage.Options{Sealer: testSealer(t)})
+	s := openT(t, filepath.Join(t.TempDir(), "lobby.db"), storage.Options{Sealer: storetest.NewSealer(t)})
 	ctx := t.Context()
 	base := time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)
 	tx, err := s.w.BeginTx(ctx, nil)
