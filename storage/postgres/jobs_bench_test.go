@@ -52,8 +52,8 @@ func BenchmarkJobs1M(b *testing.B) {
 			}
 			defer tx.Rollback(b.Context()) //nolint:errcheck // read only
 			var out []string
-			for _, c := range jobPlanCases(b, now) {
-				out = append(out, c.name+":\n"+explain(b, tx, c, false))
+			for _, c := range storetest.JobPlanCases(b, now, jobStatements) {
+				out = append(out, c.Name+":\n"+explain(b, tx, c, false))
 			}
 			return strings.Join(out, "\n")
 		},

@@ -57,8 +57,8 @@ func BenchmarkJobs1M(b *testing.B) {
 		Plans: func(b *testing.B, st storage.Store, now time.Time) string {
 			s := st.(*Store)
 			var out []string
-			for _, c := range jobPlanCases(b, now) {
-				rows, err := s.r.QueryContext(b.Context(), "EXPLAIN QUERY PLAN "+c.sql, c.args...)
+			for _, c := range storetest.JobPlanCases(b, now, jobStatements) {
+				rows, err := s.r.QueryContext(b.Context(), "EXPLAIN QUERY PLAN "+c.SQL, c.Args...)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -68,7 +68,7 @@ func BenchmarkJobs1M(b *testing.B) {
 					if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
 						b.Fatal(err)
 					}
-					out = append(out, c.name+": "+detail)
+					out = append(out, c.Name+": "+detail)
 				}
 				rows.Close()
 			}
