@@ -58,19 +58,9 @@ func BenchmarkJobs1M(b *testing.B) {
 			s := st.(*Store)
 			var out []string
 			for _, c := range storetest.JobPlanCases(b, now, jobStatements) {
-				rows, err := s.r.QueryContext(b.Context(), "EXPLAIN QUERY PLAN "+c.SQL, c.Args...)
-				if err != nil {
-					b.Fatal(err)
-				}
-				for rows.Next() {
-					var id, parent, notused int
-					var detail string
-					if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
-						b.Fatal(err)
-					}
+				for _, detail := range queryPlan(b, s.r, c.SQL, c.Args...) {
 					out = append(out, c.Name+": "+detail)
 				}
-				rows.Close()
 			}
 			return strings.Join(out, "\n")
 		},

@@ -28,23 +28,7 @@ var jobStatements = storetest.JobStatements{
 // whole index, and sorts nothing in a temporary B-tree.
 func checkPlan(t testing.TB, s *Store, c storetest.PlanCase) {
 	t.Helper()
-	rows, err := s.w.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+c.SQL, c.Args...)
-	if err != nil {
-		t.Fatalf("%s: EXPLAIN QUERY PLAN: %v", c.Name, err)
-	}
-	defer rows.Close()
-	var plan []string
-	for rows.Next() {
-		var id, parent, notused int
-		var detail string
-		if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
-			t.Fatal(err)
-		}
-		plan = append(plan, detail)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
+	plan := queryPlan(t, s.w, c.SQL, c.Args...)
 	all := strings.Join(plan, "\n")
 	uses := false
 	for _, d := range plan {

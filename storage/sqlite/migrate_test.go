@@ -1,7 +1,6 @@
 package sqlite
 
 import (
-	"context"
 	"database/sql"
 	"errors"
 	"path/filepath"
@@ -213,21 +212,8 @@ func TestTimesAreMicroseconds(t *testing.T) {
 func TestLeaseUsesIndexes(t *testing.T) {
 	t.Parallel()
 	s := openT(t, filepath.Join(t.TempDir(), "lobby.db"), storage.Options{Sealer: storetest.NewSealer(t)})
-	rows, err := s.r.QueryContext(context.Background(), "EXPLAIN QUERY PLAN SELECT id FROM outbox WHERE "+leasable+
+	plan := queryPlan(t, s.r, "SELECT id FROM outbox WHERE "+leasable+
 		" ORDER BY next_attempt_at, created_at, id LIMIT 10", 0, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var plan []string
-	for rows.Next() {
-		var id, parent, notused int
-		var detail string
-		if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
-			t.Fatal(err)
-		}
-		plan = append(plan, detail)
-	}
 	joined := strings.Join(plan, "\n")
 	if strings.Contains(joined, "SCAN outbox") {
 		t.Fatalf("the lease query scans the whole outbox:\n%s", joined)

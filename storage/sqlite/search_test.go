@@ -157,7 +157,7 @@ func TestSearchUsesIndexes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		plan := queryPlan(t, s, query, args...)
+		plan := strings.Join(queryPlan(t, s.r, query, args...), "\n")
 		for _, w := range tc.want {
 			if !strings.Contains(plan, w) {
 				t.Errorf("%s: the plan does not say %q:\n%s", tc.name, w, plan)
@@ -172,12 +172,12 @@ func TestSearchUsesIndexes(t *testing.T) {
 	}
 }
 
-// queryPlan is EXPLAIN QUERY PLAN of query, one step a line.
-func queryPlan(t *testing.T, s *Store, query string, args ...any) string {
+// queryPlan is EXPLAIN QUERY PLAN of query on db, one step a line.
+func queryPlan(t testing.TB, db *sql.DB, query string, args ...any) []string {
 	t.Helper()
-	rows, err := s.r.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+query, args...)
+	rows, err := db.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+query, args...)
 	if err != nil {
-		t.Fatalf("EXPLAIN QUERY PLAN: %v", err)
+		t.Fatalf("EXPLAIN QUERY PLAN %s: %v", query, err)
 	}
 	defer rows.Close()
 	var plan []string
@@ -192,5 +192,5 @@ func queryPlan(t *testing.T, s *Store, query string, args ...any) string {
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
-	return strings.Join(plan, "\n")
+	return plan
 }
