@@ -134,3 +134,9 @@ func ListGuestsPage(f GuestFilter, run GuestListRun) (*GuestPage, error) {
 	}
 	return page, nil
 }
+
+// EscapeLike makes s literal in a LIKE pattern whose escape character is
+// backslash (LIKE's default on Postgres; ESCAPE '\' on SQLite).
+func EscapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}

@@ -2,7 +2,6 @@ package postgres_test
 
 import (
 	"context"
-	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -70,7 +69,7 @@ func BenchmarkSearch1M(b *testing.B) {
 		},
 		Scan: func(b *testing.B, s storage.Store, q string, limit int) int {
 			ctx := b.Context()
-			p := "%" + strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(q) + "%"
+			p := "%" + storage.EscapeLike(q) + "%"
 			rows, err := s.(*postgres.Store).Pool().Query(ctx, `SELECT id, username, first_name, last_name, email, phone, company, status,
 				valid_until, created_at FROM guests
 				WHERE username_key ILIKE $1 OR email ILIKE $1 OR (first_name || ' ' || last_name) ILIKE $1

@@ -53,7 +53,7 @@ func BenchmarkSearch1M(b *testing.B) {
 		},
 		Scan: func(b *testing.B, st storage.Store, q string, limit int) int {
 			s := st.(*Store)
-			p := "%" + strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(q) + "%"
+			p := "%" + storage.EscapeLike(q) + "%"
 			var ors []string
 			var args []any
 			for _, col := range []string{"username_key", "email", "first_name || ' ' || last_name", "company", "phone"} {
