@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"context"
 	"strconv"
 	"strings"
 	"testing"
@@ -62,23 +63,24 @@ func explain(t testing.TB, tx pgx.Tx, c storetest.PlanCase, generic bool) string
 				t.Fatalf("%s: no literal for %T", c.Name, a)
 			}
 		}
-		rows, err := tx.Query(ctx, "EXPLAIN EXECUTE job_plan("+strings.Join(ps, ", ")+")", pgx.QueryExecModeSimpleProtocol)
-		if err != nil {
-			t.Fatalf("%s: EXPLAIN EXECUTE: %v", c.Name, err)
-		}
-		lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			t.Fatalf("%s: EXPLAIN EXECUTE: %v", c.Name, err)
-		}
-		return strings.Join(lines, "\n")
+		return queryPlan(t, tx, c.Name, "EXPLAIN EXECUTE job_plan("+strings.Join(ps, ", ")+")", pgx.QueryExecModeSimpleProtocol)
 	}
-	rows, err := tx.Query(ctx, q, c.Args...)
+	return queryPlan(t, tx, c.Name, q, c.Args...)
+}
+
+// queryPlan runs the EXPLAIN statement q on db and returns its plan, one
+// step a line; name says which case failed.
+func queryPlan(t testing.TB, db interface {
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+}, name, q string, args ...any) string {
+	t.Helper()
+	rows, err := db.Query(t.Context(), q, args...)
 	if err != nil {
-		t.Fatalf("%s: %s: %v", c.Name, q, err)
+		t.Fatalf("%s: %s: %v", name, q, err)
 	}
 	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
-		t.Fatalf("%s: EXPLAIN: %v", c.Name, err)
+		t.Fatalf("%s: %s: %v", name, q, err)
 	}
 	return strings.Join(lines, "\n")
 }
