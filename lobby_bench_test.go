@@ -39,7 +39,9 @@ type benchEnv struct {
 	run   atomic.Int64 // makes emails unique across the benchmark's runs
 }
 
-func benchSetup(b *testing.B, backend string, mod ...func(*Config)) *benchEnv {
+// benchStore opens a store on a fresh database of backend ("sqlite" or
+// "postgres") with a random key, and closes it when b ends.
+func benchStore(b *testing.B, backend string) (storage.Store, []byte) {
 	b.Helper()
 	key := make([]byte, storage.KeySize)
 	rand.Read(key)
@@ -52,6 +54,12 @@ func benchSetup(b *testing.B, backend string, mod ...func(*Config)) *benchEnv {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { st.Close() })
+	return st, key
+}
+
+func benchSetup(b *testing.B, backend string, mod ...func(*Config)) *benchEnv {
+	b.Helper()
+	st, key := benchStore(b, backend)
 	srv := httptest.NewUnstartedServer(nil)
 	cfg := Config{
 		Store:     st,

@@ -2,7 +2,6 @@ package lobby
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,7 +9,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"testing"
@@ -19,8 +17,6 @@ import (
 	"github.com/lobbyhq/lobby/notify"
 	"github.com/lobbyhq/lobby/notify/exchangetest"
 	"github.com/lobbyhq/lobby/portal"
-	"github.com/lobbyhq/lobby/storage"
-	"github.com/lobbyhq/lobby/storage/postgres/pgtest"
 )
 
 // rushEnv is Lobby running (dispatcher and jobs) on one backend behind a
@@ -42,17 +38,7 @@ const (
 
 func rushSetup(b *testing.B, backend string, workers int) *rushEnv {
 	b.Helper()
-	key := make([]byte, storage.KeySize)
-	rand.Read(key)
-	dbURL := filepath.Join(b.TempDir(), "lobby.db")
-	if backend == "postgres" {
-		dbURL, _ = pgtest.Schema(b)
-	}
-	st, err := OpenStore(b.Context(), dbURL, key)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { st.Close() })
+	st, key := benchStore(b, backend)
 
 	emu := exchangetest.NewServer(b, exchangetest.Options{Logger: slog.New(slog.DiscardHandler)})
 	emu.SetSMTPLatency(rushReplyLatency)

@@ -159,3 +159,39 @@ func DueStart(f DueFilter) DueCursor {
 	c.Key = Truncate(c.Key)
 	return c
 }
+
+// PurgeLimit is PurgeGuests' limit as the backends apply it: limit <= 0 or
+// above MaxPurgeBatch is MaxPurgeBatch.
+func PurgeLimit(limit int) int {
+	if limit <= 0 || limit > MaxPurgeBatch {
+		return MaxPurgeBatch
+	}
+	return limit
+}
+
+// CutDuePage ends page, read with one row more than limit, at limit guests
+// and, when that extra row came, sets Next to the last guest's position.
+func CutDuePage(page *DuePage, limit int) {
+	if len(page.Guests) > limit {
+		page.Guests = page.Guests[:limit]
+		last := page.Guests[limit-1]
+		page.Next = DueCursor{Key: last.Key, ID: last.ID}
+	}
+}
+
+// PurgeBatches runs batch, which deletes up to MaxPurgeBatch rows and
+// returns how many it deleted, until a batch deletes fewer, and returns the
+// total deleted (before the error, if one stops it).
+func PurgeBatches(batch func() (int, error)) (int, error) {
+	total := 0
+	for {
+		n, err := batch()
+		if err != nil {
+			return total, err
+		}
+		total += n
+		if n < MaxPurgeBatch {
+			return total, nil
+		}
+	}
+}

@@ -95,3 +95,48 @@ func isWholeEmail(s string) bool {
 	dot := strings.LastIndexByte(domain, '.')
 	return dot > 0 && dot < len(domain)-1
 }
+
+// GuestListRun runs one SELECT of ListGuests: with recent, a search that
+// looks only through the most recent guests of the list, in list order,
+// instead of the search index. It returns the rows (up to one more than
+// the page holds), the page size and the function that makes the next
+// page's cursor from the last guest of the page.
+type GuestListRun func(recent bool) (page *GuestPage, limit int, next func(*Guest) string, err error)
+
+// ListGuestsPage is the ListGuests strategy both backends share: a query
+// that many guests match fills its page from the first few guests in list
+// order, cheaper than reading every hit of the index and sorting them; a
+// page that does not fill there comes from the index. run is the backend's
+// query runner; the page it returns is cut to the page size, with Next set
+// when there are more.
+func ListGuestsPage(f GuestFilter, run GuestListRun) (*GuestPage, error) {
+	var (
+		page  *GuestPage
+		limit int
+		next  func(*Guest) string
+		err   error
+	)
+	if k := ParseSearch(f.Query).Kind; k == SearchSubstring || k == SearchPrefix {
+		if page, limit, next, err = run(true); err == nil && len(page.Guests) <= limit {
+			page = nil
+		}
+	}
+	if page == nil && err == nil {
+		page, limit, next, err = run(false)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(page.Guests) > limit {
+		page.Guests = page.Guests[:limit]
+		last := page.Guests[limit-1]
+		page.Next = next(last)
+	}
+	return page, nil
+}
+
+// EscapeLike makes s literal in a LIKE pattern whose escape character is
+// backslash (LIKE's default on Postgres; ESCAPE '\' on SQLite).
+func EscapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}

@@ -145,33 +145,9 @@ func (s *Store) GetGuestByEmail(ctx context.Context, email string) (*storage.Gue
 // ListGuests returns one page of guests matching f in f.Sort's order,
 // without their passwords.
 func (s *Store) ListGuests(ctx context.Context, f storage.GuestFilter) (*storage.GuestPage, error) {
-	var (
-		page  *storage.GuestPage
-		limit int
-		next  func(*storage.Guest) string
-		err   error
-	)
-	// A query that many guests match fills its page from the first few
-	// guests in list order, cheaper than reading every hit of the index
-	// and sorting them; a page that does not fill there comes from the
-	// index.
-	if k := storage.ParseSearch(f.Query).Kind; k == storage.SearchSubstring || k == storage.SearchPrefix {
-		if page, limit, next, err = s.listGuests(ctx, f, true); err == nil && len(page.Guests) <= limit {
-			page = nil
-		}
-	}
-	if page == nil && err == nil {
-		page, limit, next, err = s.listGuests(ctx, f, false)
-	}
-	if err != nil {
-		return nil, err
-	}
-	if len(page.Guests) > limit {
-		page.Guests = page.Guests[:limit]
-		last := page.Guests[limit-1]
-		page.Next = next(last)
-	}
-	return page, nil
+	return storage.ListGuestsPage(f, func(recent bool) (*storage.GuestPage, int, func(*storage.Guest) string, error) {
+		return s.listGuests(ctx, f, recent)
+	})
 }
 
 // listGuests runs guestListQuery(f, recent) and returns its rows (up to
@@ -203,7 +179,7 @@ func (s *Store) listGuests(ctx context.Context, f storage.GuestFilter, recent bo
 // guestListQuery is the SELECT of ListGuests for f, its arguments, the page
 // size and the function that makes the next page's cursor. With recent, a
 // search looks only through the first recentWalk guests of the list, in
-// list order, instead of the trigram index (see ListGuests).
+// list order, instead of the trigram index (see storage.ListGuestsPage).
 func guestListQuery(f storage.GuestFilter, recent bool) (sql string, args []any, limit int, next func(*storage.Guest) string, err error) {
 	var where []string
 	arg := func(v any) string {

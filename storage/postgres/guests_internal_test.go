@@ -7,6 +7,7 @@ import (
 
 	"github.com/lobbyhq/lobby/storage"
 	"github.com/lobbyhq/lobby/storage/postgres/pgtest"
+	"github.com/lobbyhq/lobby/storage/storetest"
 )
 
 // internalDB is a fresh schema for tests inside the package; each open is
@@ -19,19 +20,7 @@ type internalDB struct {
 func newInternalDB(t *testing.T) *internalDB {
 	t.Helper()
 	url, schema := pgtest.Schema(t)
-	k, err := storage.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := storage.ParseKey(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sealer, err := storage.NewSealer(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &internalDB{url: url, opts: Options{Options: storage.Options{Sealer: sealer}, Schema: schema, MaxConns: 4}}
+	return &internalDB{url: url, opts: Options{Options: storage.Options{Sealer: storetest.NewSealer(t)}, Schema: schema, MaxConns: 4}}
 }
 
 func (db *internalDB) open(t *testing.T) *Store {

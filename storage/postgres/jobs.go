@@ -111,11 +111,7 @@ func (s *Store) ListGuestsDue(ctx context.Context, f storage.DueFilter) (*storag
 		}
 		return bytes.Compare(a.ID[:], b.ID[:])
 	})
-	if len(page.Guests) > limit {
-		page.Guests = page.Guests[:limit]
-		last := page.Guests[limit-1]
-		page.Next = storage.DueCursor{Key: last.Key, ID: last.ID}
-	}
+	storage.CutDuePage(page, limit)
 	return page, nil
 }
 
@@ -157,9 +153,7 @@ func (s *Store) PurgeGuests(ctx context.Context, job storage.GuestJob, before ti
 	if err != nil {
 		return nil, fmt.Errorf("postgres: purge guests: %w", err)
 	}
-	if limit <= 0 || limit > storage.MaxPurgeBatch {
-		limit = storage.MaxPurgeBatch
-	}
+	limit = storage.PurgeLimit(limit)
 	rows, err := s.db.Query(ctx, q, storage.Truncate(before), limit)
 	if err != nil {
 		return nil, wrap("purge guests", err)
@@ -179,18 +173,11 @@ const purgeMailSQL = `DELETE FROM outbox WHERE id = ANY(ARRAY(
 // olderThan, storage.MaxPurgeBatch at a time, and returns how many it
 // deleted.
 func (s *Store) PurgeMail(ctx context.Context, olderThan time.Time) (int, error) {
-	total := 0
-	for {
+	total, err := storage.PurgeBatches(func() (int, error) {
 		tag, err := s.db.Exec(ctx, purgeMailSQL, storage.Truncate(olderThan), storage.MaxPurgeBatch)
-		if err != nil {
-			return total, wrap("purge mail", err)
-		}
-		n := int(tag.RowsAffected())
-		total += n
-		if n < storage.MaxPurgeBatch {
-			return total, nil
-		}
-	}
+		return int(tag.RowsAffected()), err
+	})
+	return total, wrap("purge mail", err)
 }
 
 // Optimize does nothing on Postgres: autovacuum keeps the statistics

@@ -18,19 +18,7 @@ func BenchmarkJobs1M(b *testing.B) {
 		Name: "postgres",
 		Seeded: func(b *testing.B, now time.Time, guests, mail int) storage.Store {
 			url, schema := pgtest.Schema(b)
-			k, err := storage.GenerateKey()
-			if err != nil {
-				b.Fatal(err)
-			}
-			key, err := storage.ParseKey(k)
-			if err != nil {
-				b.Fatal(err)
-			}
-			sealer, err := storage.NewSealer(key)
-			if err != nil {
-				b.Fatal(err)
-			}
-			s, err := Open(b.Context(), url, Options{Options: storage.Options{Sealer: sealer}, Schema: schema, MaxConns: 4})
+			s, err := Open(b.Context(), url, Options{Options: storage.Options{Sealer: storetest.NewSealer(b)}, Schema: schema, MaxConns: 4})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -64,8 +52,8 @@ func BenchmarkJobs1M(b *testing.B) {
 			}
 			defer tx.Rollback(b.Context()) //nolint:errcheck // read only
 			var out []string
-			for _, c := range jobPlanCases(b, now) {
-				out = append(out, c.name+":\n"+explain(b, tx, c, false))
+			for _, c := range storetest.JobPlanCases(b, now, jobStatements) {
+				out = append(out, c.Name+":\n"+explain(b, tx, c, false))
 			}
 			return strings.Join(out, "\n")
 		},

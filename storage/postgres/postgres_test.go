@@ -80,23 +80,6 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, backend())
 }
 
-func newSealer(t testing.TB) *storage.Sealer {
-	t.Helper()
-	k, err := storage.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := storage.ParseKey(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := storage.NewSealer(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
 // testBundle is what a Postgres-specific test needs: a fresh schema, its
 // URL, options with a test clock.
 type testBundle struct {
@@ -115,7 +98,7 @@ func setup(t *testing.T) *testBundle {
 		schema: schema,
 		clock:  c,
 		opts: postgres.Options{
-			Options:  storage.Options{Sealer: newSealer(t), Now: c.Now},
+			Options:  storage.Options{Sealer: storetest.NewSealer(t), Now: c.Now},
 			Schema:   schema,
 			MaxConns: 8,
 		},

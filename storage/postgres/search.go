@@ -45,7 +45,7 @@ func searchQuery(sr storage.Search, recent bool, where []string, by string, limi
 		where = append(where, "(email = "+p+" OR username_key = "+p+")")
 		return `SELECT ` + guestListColumns + ` FROM guests` + cond(where) + ` ORDER BY ` + by + ` LIMIT ` + arg(limit+1)
 	}
-	like := "search_key LIKE " + arg("%"+escapeLike(sr.Text)+"%")
+	like := "search_key LIKE " + arg("%"+storage.EscapeLike(sr.Text)+"%")
 	if recent {
 		inner := `SELECT * FROM guests` + cond(where) + ` ORDER BY ` + by + ` LIMIT ` + arg(recentWalk)
 		return `SELECT ` + guestListColumns + ` FROM (` + inner + `) AS guests WHERE ` + like +
@@ -53,12 +53,6 @@ func searchQuery(sr storage.Search, recent bool, where []string, by string, limi
 	}
 	return `WITH hits AS MATERIALIZED (SELECT * FROM guests` + cond(append(where, like)) + `)
 		SELECT ` + guestListColumns + ` FROM hits AS guests ORDER BY ` + by + ` LIMIT ` + arg(limit+1)
-}
-
-// escapeLike makes s literal in a LIKE pattern (backslash is LIKE's
-// default escape character).
-func escapeLike(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
 
 // fillSearchKeys sets search_key (storage.SearchKey) on every guest, for

@@ -80,22 +80,7 @@ func TestSearchUsesIndexes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rows, err := conn.Query(ctx, "EXPLAIN "+sql, args...)
-		if err != nil {
-			t.Fatalf("%s: EXPLAIN: %v", tc.name, err)
-		}
-		var lines []string
-		for rows.Next() {
-			var line string
-			if err := rows.Scan(&line); err != nil {
-				t.Fatal(err)
-			}
-			lines = append(lines, line)
-		}
-		if err := rows.Err(); err != nil {
-			t.Fatalf("%s: EXPLAIN: %v", tc.name, err)
-		}
-		plan := strings.Join(lines, "\n")
+		plan := queryPlan(t, conn, tc.name, "EXPLAIN "+sql, args...)
 		for _, idx := range tc.want {
 			if !strings.Contains(plan, idx) {
 				t.Errorf("%s: the plan does not use %s:\n%s", tc.name, idx, plan)

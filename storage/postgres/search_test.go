@@ -2,7 +2,6 @@ package postgres_test
 
 import (
 	"context"
-	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -21,7 +20,7 @@ func BenchmarkSearch1M(b *testing.B) {
 		Open: func(b *testing.B) storage.Store {
 			u, schema := pgtest.Schema(b)
 			url = u
-			s, err := postgres.Open(b.Context(), u, postgres.Options{Options: storage.Options{Sealer: newSealer(b)}, Schema: schema})
+			s, err := postgres.Open(b.Context(), u, postgres.Options{Options: storage.Options{Sealer: storetest.NewSealer(b)}, Schema: schema})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -70,7 +69,7 @@ func BenchmarkSearch1M(b *testing.B) {
 		},
 		Scan: func(b *testing.B, s storage.Store, q string, limit int) int {
 			ctx := b.Context()
-			p := "%" + strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(q) + "%"
+			p := "%" + storage.EscapeLike(q) + "%"
 			rows, err := s.(*postgres.Store).Pool().Query(ctx, `SELECT id, username, first_name, last_name, email, phone, company, status,
 				valid_until, created_at FROM guests
 				WHERE username_key ILIKE $1 OR email ILIKE $1 OR (first_name || ' ' || last_name) ILIKE $1

@@ -103,11 +103,7 @@ func (s *Store) ListGuestsDue(ctx context.Context, f storage.DueFilter) (*storag
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("sqlite: list guests due: %w", err)
 	}
-	if len(page.Guests) > limit {
-		page.Guests = page.Guests[:limit]
-		last := page.Guests[limit-1]
-		page.Next = storage.DueCursor{Key: last.Key, ID: last.ID}
-	}
+	storage.CutDuePage(page, limit)
 	return page, nil
 }
 
@@ -146,9 +142,7 @@ func (s *Store) PurgeGuests(ctx context.Context, job storage.GuestJob, before ti
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: purge guests: %w", err)
 	}
-	if limit <= 0 || limit > storage.MaxPurgeBatch {
-		limit = storage.MaxPurgeBatch
-	}
+	limit = storage.PurgeLimit(limit)
 	rows, err := s.writer().QueryContext(ctx, q, micros(before), limit)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: purge guests: %w", err)
@@ -171,21 +165,18 @@ const purgeMailSQL = `DELETE FROM outbox WHERE id IN (
 // batch of storage.MaxPurgeBatch is a statement of its own, so other
 // writers get their turn in between.
 func (s *Store) PurgeMail(ctx context.Context, olderThan time.Time) (int, error) {
-	total := 0
-	for {
+	total, err := storage.PurgeBatches(func() (int, error) {
 		res, err := s.writer().ExecContext(ctx, purgeMailSQL, micros(olderThan), storage.MaxPurgeBatch)
 		if err != nil {
-			return total, fmt.Errorf("sqlite: purge mail: %w", err)
+			return 0, err
 		}
 		n, err := res.RowsAffected()
-		if err != nil {
-			return total, fmt.Errorf("sqlite: purge mail: %w", err)
-		}
-		total += int(n)
-		if n < storage.MaxPurgeBatch {
-			return total, nil
-		}
+		return int(n), err
+	})
+	if err != nil {
+		return total, fmt.Errorf("sqlite: purge mail: %w", err)
 	}
+	return total, nil
 }
 
 // Optimize runs PRAGMA optimize on the writer connection: it analyzes the

@@ -17,7 +17,7 @@ func BenchmarkJobs1M(b *testing.B) {
 		Name: "sqlite",
 		Seeded: func(b *testing.B, now time.Time, guests, mail int) storage.Store {
 			path := filepath.Join(b.TempDir(), "lobby.db")
-			opts := storage.Options{Sealer: testSealerTB(b)}
+			opts := storage.Options{Sealer: storetest.NewSealer(b)}
 			s, err := Open(b.Context(), path, opts)
 			if err != nil {
 				b.Fatal(err)
@@ -57,39 +57,12 @@ func BenchmarkJobs1M(b *testing.B) {
 		Plans: func(b *testing.B, st storage.Store, now time.Time) string {
 			s := st.(*Store)
 			var out []string
-			for _, c := range jobPlanCases(b, now) {
-				rows, err := s.r.QueryContext(b.Context(), "EXPLAIN QUERY PLAN "+c.sql, c.args...)
-				if err != nil {
-					b.Fatal(err)
+			for _, c := range storetest.JobPlanCases(b, now, jobStatements) {
+				for _, detail := range queryPlan(b, s.r, c.SQL, c.Args...) {
+					out = append(out, c.Name+": "+detail)
 				}
-				for rows.Next() {
-					var id, parent, notused int
-					var detail string
-					if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
-						b.Fatal(err)
-					}
-					out = append(out, c.name+": "+detail)
-				}
-				rows.Close()
 			}
 			return strings.Join(out, "\n")
 		},
 	})
-}
-
-func testSealerTB(b testing.TB) *storage.Sealer {
-	b.Helper()
-	k, err := storage.GenerateKey()
-	if err != nil {
-		b.Fatal(err)
-	}
-	key, err := storage.ParseKey(k)
-	if err != nil {
-		b.Fatal(err)
-	}
-	sealer, err := storage.NewSealer(key)
-	if err != nil {
-		b.Fatal(err)
-	}
-	return sealer
 }

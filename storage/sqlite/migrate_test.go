@@ -1,7 +1,6 @@
 package sqlite
 
 import (
-	"context"
 	"database/sql"
 	"errors"
 	"path/filepath"
@@ -15,23 +14,6 @@ import (
 	"github.com/lobbyhq/lobby/storage"
 	"github.com/lobbyhq/lobby/storage/storetest"
 )
-
-func testSealer(t *testing.T) *storage.Sealer {
-	t.Helper()
-	k, err := storage.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := storage.ParseKey(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := storage.NewSealer(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
 
 func openT(t *testing.T, path string, opts storage.Options) *Store {
 	t.Helper()
@@ -53,7 +35,7 @@ func TestOpenInParallel(t *testing.T) {
 	}
 	for round := range 3 {
 		path := filepath.Join(t.TempDir(), "lobby.db")
-		opts := storage.Options{Sealer: testSealer(t)}
+		opts := storage.Options{Sealer: storetest.NewSealer(t)}
 		const n = 6
 		stores := make([]*Store, n)
 		errs := make([]error, n)
@@ -96,7 +78,7 @@ func TestOpenInParallelWithDifferentKeys(t *testing.T) {
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
-		opts := storage.Options{Sealer: testSealer(t)}
+		opts := storage.Options{Sealer: storetest.NewSealer(t)}
 		wg.Go(func() {
 			s, err := Open(t.Context(), path, opts)
 			if err == nil {
@@ -123,7 +105,7 @@ func TestOpenInParallelWithDifferentKeys(t *testing.T) {
 func TestOpenNewerSchema(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "lobby.db")
-	opts := storage.Options{Sealer: testSealer(t)}
+	opts := storage.Options{Sealer: storetest.NewSealer(t)}
 	s := openT(t, path, opts)
 	if _, err := s.w.ExecContext(t.Context(), "INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', 0)"); err != nil {
 		t.Fatal(err)
@@ -136,7 +118,7 @@ func TestOpenNewerSchema(t *testing.T) {
 
 func TestOpenRejects(t *testing.T) {
 	t.Parallel()
-	good := storage.Options{Sealer: testSealer(t)}
+	good := storage.Options{Sealer: storetest.NewSealer(t)}
 	dir := t.TempDir()
 	for _, c := range []struct {
 		name, path string
@@ -164,7 +146,7 @@ func TestOpenRejects(t *testing.T) {
 // TestConnectionSettings checks the pragmas of the writer and the readers.
 func TestConnectionSettings(t *testing.T) {
 	t.Parallel()
-	s := openT(t, filepath.Join(t.TempDir(), "lobby.db"), storage.Options{Sealer: testSealer(t)})
+	s := openT(t, filepath.Join(t.TempDir(), "lobby.db"), storage.Options{Sealer: storetest.NewSealer(t)})
 	ctx := t.Context()
 	for _, c := range []struct {
 		pragma string
@@ -197,7 +179,7 @@ func TestConnectionSettings(t *testing.T) {
 func TestTimesAreMicroseconds(t *testing.T) {
 	t.Parallel()
 	at := time.Date(2025, 3, 1, 9, 0, 0, 123456789, time.FixedZone("CET", 3600))
-	s := openT(t, filepath.Join(t.TempDir(), "lobby.db"), storage.Options{Sealer: testSealer(t), Now: func() time.Time { return at }})
+	s := openT(t, filepath.Join(t.TempDir(), "lobby.db"), storage.Options{Sealer: storetest.NewSealer(t), Now: func() time.Time { return at }})
 	g := &storage.Guest{Username: "u", Status: storage.GuestActive, ValidUntil: at.Add(time.Hour)}
 	if err := s.CreateGuest(t.Context(), g); err != nil {
 		t.Fatal(err)
@@ -229,22 +211,9 @@ func TestTimesAreMicroseconds(t *testing.T) {
 // outbox keeps every sent message.
 func TestLeaseUsesIndexes(t *testing.T) {
 	t.Parallel()
-	s := openT(t, filepath.Join(t.TempDir(), "lobby.db"), storage.Options{Sealer: testSealer(t)})
-	rows, err := s.r.QueryContext(context.Background(), "EXPLAIN QUERY PLAN SELECT id FROM outbox WHERE "+leasable+
+	s := openT(t, filepath.Join(t.TempDir(), "lobby.db"), storage.Options{Sealer: storetest.NewSealer(t)})
+	plan := queryPlan(t, s.r, "SELECT id FROM outbox WHERE "+leasable+
 		" ORDER BY next_attempt_at, created_at, id LIMIT 10", 0, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var plan []string
-	for rows.Next() {
-		var id, parent, notused int
-		var detail string
-		if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
-			t.Fatal(err)
-		}
-		plan = append(plan, detail)
-	}
 	joined := strings.Join(plan, "\n")
 	if strings.Contains(joined, "SCAN outbox") {
 		t.Fatalf("the lease query scans the whole outbox:\n%s", joined)
@@ -292,7 +261,7 @@ func oldDatabase(t *testing.T, staff []string, guests [][2]string) string {
 // database left as it was.
 func TestFoldKeysMigration(t *testing.T) {
 	t.Parallel()
-	opts := storage.Options{Sealer: testSealer(t)}
+	opts := storage.Options{Sealer: storetest.NewSealer(t)}
 	s := openT(t, oldDatabase(t, []string{"Émile", "ada"}, [][2]string{{"Zoë", "Ñandú@Example.com"}, {"bob", ""}, {"carol", ""}}), opts)
 	ctx := t.Context()
 	if got, err := s.GetStaffByUsername(ctx, "ÉMILE"); err != nil || got.Username != "Émile" {

@@ -20,7 +20,7 @@ import (
 func BenchmarkSearch1M(b *testing.B) {
 	storetest.BenchSearch(b, storetest.SearchBackend{
 		Open: func(b *testing.B) storage.Store {
-			s, err := Open(b.Context(), filepath.Join(b.TempDir(), "lobby.db"), storage.Options{Sealer: benchSealer(b)})
+			s, err := Open(b.Context(), filepath.Join(b.TempDir(), "lobby.db"), storage.Options{Sealer: storetest.NewSealer(b)})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -53,7 +53,7 @@ func BenchmarkSearch1M(b *testing.B) {
 		},
 		Scan: func(b *testing.B, st storage.Store, q string, limit int) int {
 			s := st.(*Store)
-			p := "%" + strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(q) + "%"
+			p := "%" + storage.EscapeLike(q) + "%"
 			var ors []string
 			var args []any
 			for _, col := range []string{"username_key", "email", "first_name || ' ' || last_name", "company", "phone"} {
@@ -98,29 +98,13 @@ func countRows(b *testing.B, rows *sql.Rows) int {
 	return n
 }
 
-func benchSealer(b *testing.B) *storage.Sealer {
-	k, err := storage.GenerateKey()
-	if err != nil {
-		b.Fatal(err)
-	}
-	key, err := storage.ParseKey(k)
-	if err != nil {
-		b.Fatal(err)
-	}
-	s, err := storage.NewSealer(key)
-	if err != nil {
-		b.Fatal(err)
-	}
-	return s
-}
-
 // TestSearchUsesIndexes: the plans of guest searches start from the
 // full-text index and look guests up by rowid (or, for a whole address,
 // use the unique email and username indexes), and a list by expiry walks
 // its index, on a table with fresh statistics.
 func TestSearchUsesIndexes(t *testing.T) {
 	t.Parallel()
-	s := openT(t, filepath.Join(t.TempDir(), "lobby.db"), storage.Options{Sealer: testSealer(t)})
+	s := openT(t, filepath.Join(t.TempDir(), "lobby.db"), storage.Options{Sealer: storetest.NewSealer(t)})
 	ctx := t.Context()
 	base := time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)
 	tx, err := s.w.BeginTx(ctx, nil)
@@ -173,7 +157,7 @@ func TestSearchUsesIndexes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		plan := queryPlan(t, s, query, args...)
+		plan := strings.Join(queryPlan(t, s.r, query, args...), "\n")
 		for _, w := range tc.want {
 			if !strings.Contains(plan, w) {
 				t.Errorf("%s: the plan does not say %q:\n%s", tc.name, w, plan)
@@ -188,12 +172,12 @@ func TestSearchUsesIndexes(t *testing.T) {
 	}
 }
 
-// queryPlan is EXPLAIN QUERY PLAN of query, one step a line.
-func queryPlan(t *testing.T, s *Store, query string, args ...any) string {
+// queryPlan is EXPLAIN QUERY PLAN of query on db, one step a line.
+func queryPlan(t testing.TB, db *sql.DB, query string, args ...any) []string {
 	t.Helper()
-	rows, err := s.r.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+query, args...)
+	rows, err := db.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+query, args...)
 	if err != nil {
-		t.Fatalf("EXPLAIN QUERY PLAN: %v", err)
+		t.Fatalf("EXPLAIN QUERY PLAN %s: %v", query, err)
 	}
 	defer rows.Close()
 	var plan []string
@@ -208,5 +192,5 @@ func queryPlan(t *testing.T, s *Store, query string, args ...any) string {
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
-	return strings.Join(plan, "\n")
+	return plan
 }

@@ -110,7 +110,7 @@ func Bench(b *testing.B, be BenchBackend) {
 
 func benchStore(b *testing.B, be BenchBackend) storage.Store {
 	b.Helper()
-	s, err := be.New(b)(storage.Options{Sealer: newSealer(b)})
+	s, err := be.New(b)(storage.Options{Sealer: NewSealer(b)})
 	if err != nil {
 		b.Fatal(err)
 	}

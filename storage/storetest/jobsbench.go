@@ -3,7 +3,6 @@ package storetest
 import (
 	"fmt"
 	"os"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -36,15 +35,7 @@ type JobsBenchBackend struct {
 // latencies collects durations and reports percentiles.
 type latencies []time.Duration
 
-func (l latencies) pct(p int) time.Duration {
-	if len(l) == 0 {
-		return 0
-	}
-	s := slices.Clone(l)
-	slices.Sort(s)
-	i := (len(s)*p + 99) / 100 // nearest rank
-	return s[max(i-1, 0)]
-}
+func (l latencies) pct(p int) time.Duration { return percentile(l, p) }
 
 func (l latencies) String() string {
 	return fmt.Sprintf("n=%-5d p50=%8.2fms p99=%8.2fms max=%8.2fms", len(l), ms(l.pct(50)), ms(l.pct(99)), ms(l.pct(100)))

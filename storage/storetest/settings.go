@@ -290,7 +290,7 @@ func testWrongKey(t *testing.T, b Backend) {
 		t.Fatalf("Close: %v", err)
 	}
 	opts := bb.opts()
-	opts.Sealer = newSealer(t)
+	opts.Sealer = NewSealer(t)
 	s, err := bb.open(opts)
 	if err == nil {
 		s.Close()

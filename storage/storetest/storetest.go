@@ -127,7 +127,7 @@ func newBundle(t *testing.T, b Backend) *bundle {
 		open: b.New(t),
 		// Nanoseconds on purpose: stores keep microseconds.
 		clock:  &clock{testclock.New(time.Date(2025, 3, 1, 9, 0, 0, 123456789, time.UTC))},
-		sealer: newSealer(t),
+		sealer: NewSealer(t),
 	}
 }
 
@@ -151,7 +151,9 @@ func (bb *bundle) openStore(t *testing.T) storage.Store {
 	return s
 }
 
-func newSealer(t testing.TB) *storage.Sealer {
+// NewSealer returns a sealer with a fresh random key, for a store under
+// test.
+func NewSealer(t testing.TB) *storage.Sealer {
 	t.Helper()
 	k, err := storage.GenerateKey()
 	if err != nil {
