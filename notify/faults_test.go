@@ -219,13 +219,7 @@ func TestTokenFailureTTL(t *testing.T) {
 // refresh time; a second refusal with the new token is not retried again.
 func TestSendRenewsTokenAfterTemporaryAuthRefusal(t *testing.T) {
 	t.Parallel()
-	b := deliverySetup(t, exchangetest.Options{})
-	tokens := NewTokenCache(TokenCacheOptions{Logger: b.logger})
-	t.Cleanup(func() { _ = tokens.Close() })
-	newTransport := func() *Transport { return b.transport(t, TransportOptions{PoolSize: 1, Tokens: tokens}) }
-	if err := newTransport().Send(ctxT(t), b.settings, testEmail("first")); err != nil {
-		t.Fatal(err)
-	}
+	b, newTransport := tokenCachedSetup(t)
 
 	b.srv.FailNextAuth(1, 454, "4.7.0", "Temporary authentication failure")
 	tr := newTransport()
@@ -263,13 +257,7 @@ func TestSendRenewsTokenAfterTemporaryAuthRefusal(t *testing.T) {
 // the next sends.
 func TestSendAuthRefusedWhileEndpointDownKeepsToken(t *testing.T) {
 	t.Parallel()
-	b := deliverySetup(t, exchangetest.Options{})
-	tokens := NewTokenCache(TokenCacheOptions{Logger: b.logger})
-	t.Cleanup(func() { _ = tokens.Close() })
-	newTransport := func() *Transport { return b.transport(t, TransportOptions{PoolSize: 1, Tokens: tokens}) }
-	if err := newTransport().Send(ctxT(t), b.settings, testEmail("first")); err != nil {
-		t.Fatal(err)
-	}
+	b, newTransport := tokenCachedSetup(t)
 	b.srv.SetTokenEndpointDown(true)
 	b.srv.FailNextAuth(1, 454, "4.7.0", "Temporary authentication failure")
 	err := newTransport().Send(ctxT(t), b.settings, testEmail("refused"))
@@ -481,4 +469,19 @@ func TestSendConnLimitGrowsBack(t *testing.T) {
 	if got := len(b.srv.Messages()); got != 5 {
 		t.Errorf("emulator captured %d messages, want 5", got)
 	}
+}
+
+// tokenCachedSetup starts the emulator and returns a maker of one-connection
+// transports that share one token cache, after a first email through one
+// of them has put a token in that cache.
+func tokenCachedSetup(t *testing.T) (*deliveryBundle, func() *Transport) {
+	t.Helper()
+	b := deliverySetup(t, exchangetest.Options{})
+	tokens := NewTokenCache(TokenCacheOptions{Logger: b.logger})
+	t.Cleanup(func() { _ = tokens.Close() })
+	newTransport := func() *Transport { return b.transport(t, TransportOptions{PoolSize: 1, Tokens: tokens}) }
+	if err := newTransport().Send(ctxT(t), b.settings, testEmail("first")); err != nil {
+		t.Fatal(err)
+	}
+	return b, newTransport
 }
