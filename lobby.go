@@ -100,7 +100,7 @@ func New(cfg Config) (*Lobby, error) {
 		if ds, ok := cfg.Store.(deliveryStorer); ok {
 			st, err := ds.DeliveryStore(context.Background(), max(4, workers/4))
 			if err != nil {
-				_ = l.transport.Close()
+				l.closeTransport()
 				return nil, fmt.Errorf("lobby: mail: %w", err)
 			}
 			mailStore, l.delivery = st, st
