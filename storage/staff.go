@@ -25,5 +25,67 @@ type Staff struct {
 	PasswordHash      string // a bcrypt or argon2id hash, never a plaintext
 	PasswordChangedAt time.Time
 	Disabled          bool
-	CreatedAt         time.Time
+	// Group names the SponsorGroup whose permissions a sponsor has; empty
+	// is DefaultSponsorGroup. Admins may do everything whatever their group.
+	Group     string
+	CreatedAt time.Time
+}
+
+// Permission is an action a sponsor group may take on guests.
+type Permission string
+
+// Permissions of sponsor groups, as ISE's sponsor groups have them.
+const (
+	PermCreate        Permission = "create"         // create one known guest
+	PermBatch         Permission = "batch"          // create a batch of random accounts, import a CSV
+	PermResend        Permission = "resend"         // send a guest's credentials again
+	PermResetPassword Permission = "reset_password" // give a guest a new password and send it
+	PermExtend        Permission = "extend"         // extend a guest's validity within its type's maximum
+	PermSuspend       Permission = "suspend"        // suspend and reinstate
+	PermDelete        Permission = "delete"         // delete a guest (the audit log keeps its history)
+	PermApprove       Permission = "approve"        // approve and deny pending registrations
+)
+
+// AllPermissions lists every Permission, in the order pages show them.
+var AllPermissions = []Permission{PermCreate, PermBatch, PermResend, PermResetPassword, PermExtend, PermSuspend, PermDelete, PermApprove}
+
+// DefaultSponsorGroup is the group of sponsors that have none; a fresh
+// store has it, with every permission on the guests its members sponsor.
+const DefaultSponsorGroup = "default"
+
+// SponsorGroup is what its member sponsors may do.
+type SponsorGroup struct {
+	Name        string // key
+	Description string
+	// GuestTypes are the guest types members may create; empty: all.
+	GuestTypes []string
+	// ManageAll lets members manage every guest; otherwise only the
+	// guests they sponsor (Guest.SponsorID), and, with PermApprove, the
+	// pending guests that name them as the person visited.
+	ManageAll   bool
+	Permissions []Permission
+	UpdatedAt   time.Time
+}
+
+// May reports whether the group grants p.
+func (g *SponsorGroup) May(p Permission) bool {
+	for _, q := range g.Permissions {
+		if q == p {
+			return true
+		}
+	}
+	return false
+}
+
+// MayUseType reports whether members may create guests of type name.
+func (g *SponsorGroup) MayUseType(name string) bool {
+	if len(g.GuestTypes) == 0 {
+		return true
+	}
+	for _, t := range g.GuestTypes {
+		if t == name {
+			return true
+		}
+	}
+	return false
 }
