@@ -1,6 +1,12 @@
 package storage
 
-import "errors"
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"syscall"
+)
 
 var (
 	// ErrNotFound means no record matched.
@@ -30,3 +36,60 @@ var (
 	// there). Restarting with another key does not help.
 	ErrUnreadable = errors.New("storage: sealed value cannot be opened: altered, or sealed for another row")
 )
+
+// ErrUnavailable means the database could not be reached or did not answer
+// in time: it refused or dropped the connection, is restarting, the pool is
+// closed or had no connection free in time, or SQLite stayed busy beyond
+// its timeout. Nothing was changed by the call that failed; the same call
+// may succeed in a moment. The backends wrap their errors with it where
+// they recognise the cause; test with IsUnavailable, which also recognises
+// the causes any backend shares.
+var ErrUnavailable = errors.New("storage: database unavailable")
+
+// IsUnavailable reports whether err means the database is unavailable for
+// now (see ErrUnavailable), so that a caller answers "try again shortly"
+// instead of reporting a fault: err wraps ErrUnavailable, a refused, reset
+// or failed network connection, a deadline that ran out, or an SQLSTATE of
+// class 08 (connection exception) or 57P01–57P03 (the server is shutting
+// down or starting up).
+func IsUnavailable(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	for _, errno := range []syscall.Errno{
+		syscall.ECONNREFUSED, syscall.ECONNRESET, syscall.ECONNABORTED, syscall.EPIPE,
+		syscall.ETIMEDOUT, syscall.EHOSTUNREACH, syscall.ENETUNREACH,
+	} {
+		if errors.Is(err, errno) {
+			return true
+		}
+	}
+	var opErr *net.OpError
+	if errors.As(err, &opErr) {
+		return true
+	}
+	var state interface{ SQLState() string }
+	if errors.As(err, &state) {
+		code := state.SQLState()
+		return strings.HasPrefix(code, "08") || code == "57P01" || code == "57P02" || code == "57P03"
+	}
+	return false
+}
+
+// Unavailable wraps err so that errors.Is(err, ErrUnavailable) holds while
+// errors.Is and errors.As still reach err's own chain; its message is
+// err's. A nil err stays nil.
+func Unavailable(err error) error {
+	if err == nil || errors.Is(err, ErrUnavailable) {
+		return err
+	}
+	return unavailableError{err}
+}
+
+type unavailableError struct{ err error }
+
+func (e unavailableError) Error() string   { return e.err.Error() }
+func (e unavailableError) Unwrap() []error { return []error{e.err, ErrUnavailable} }

@@ -38,7 +38,7 @@ func (s *Store) DeliveryStore(ctx context.Context, conns int) (storage.Store, er
 		return nil, fmt.Errorf("postgres: delivery store: %w", err)
 	}
 	return &Store{
-		db:     pool,
+		db:     guard(pool),
 		pool:   pool,
 		sealer: s.sealer,
 		now:    s.now,

@@ -125,7 +125,7 @@ func validate(opts Options) error {
 
 func start(ctx context.Context, pool *pgxpool.Pool, opts Options, owned bool) (*Store, error) {
 	s := &Store{
-		db:     pool,
+		db:     guard(pool),
 		pool:   pool,
 		sealer: opts.Sealer,
 		now:    opts.Clock(),
@@ -204,17 +204,17 @@ func (s *Store) WithTx(ctx context.Context, fn func(tx storage.Store) error) err
 	}
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
-		return fmt.Errorf("postgres: begin: %w", err)
+		return fmt.Errorf("postgres: begin: %w", classify(err))
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // a no-op after Commit
 	txs := *s
-	txs.db = tx
+	txs.db = guard(tx)
 	txs.inTx = true
 	if err := fn(&txs); err != nil {
 		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("postgres: commit: %w", err)
+		return fmt.Errorf("postgres: commit: %w", classify(err))
 	}
 	return nil
 }

@@ -222,12 +222,12 @@ func (s *Store) WithTx(ctx context.Context, fn func(tx storage.Store) error) (er
 		return fn(s)
 	}
 	if err := s.turns.take(ctx, s.urgent); err != nil {
-		return fmt.Errorf("sqlite: begin: %w", err)
+		return fmt.Errorf("sqlite: begin: %w", classify(err))
 	}
 	defer s.turns.give()
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("sqlite: begin: %w", err)
+		return fmt.Errorf("sqlite: begin: %w", classify(err))
 	}
 	ts := *s
 	ts.tx = tx
@@ -245,7 +245,7 @@ func (s *Store) WithTx(ctx context.Context, fn func(tx storage.Store) error) (er
 		return err
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: commit: %w", err)
+		return fmt.Errorf("sqlite: commit: %w", classify(err))
 	}
 	ts.txq.promote(context.WithoutCancel(ctx))
 	return nil

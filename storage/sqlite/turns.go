@@ -96,7 +96,8 @@ func (w turnWriter) ExecContext(ctx context.Context, query string, args ...any) 
 		return nil, err
 	}
 	defer w.turns.give()
-	return w.q.ExecContext(ctx, query, args...)
+	res, err := w.q.ExecContext(ctx, query, args...)
+	return res, classify(err)
 }
 
 func (w turnWriter) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
@@ -104,7 +105,8 @@ func (w turnWriter) QueryContext(ctx context.Context, query string, args ...any)
 		return nil, err
 	}
 	defer w.turns.give()
-	return w.q.QueryContext(ctx, query, args...)
+	rows, err := w.q.QueryContext(ctx, query, args...)
+	return rows, classify(err)
 }
 
 func (w turnWriter) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
