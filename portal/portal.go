@@ -256,12 +256,22 @@ func (p *Portal) errorPage(w http.ResponseWriter, r *http.Request, status int, m
 		title = "Page not found"
 	case http.StatusInternalServerError:
 		title = "Something went wrong"
+	case http.StatusServiceUnavailable:
+		title = "Briefly unavailable"
+		webkit.SetRetryAfter(w)
 	}
 	p.message(w, r, status, title, &webkit.Link{Href: "", Text: "Back to the start"}, msg)
 }
 
-// fail answers with a 500 page after logging err; nothing has changed.
+// fail answers after logging err; nothing has changed. When the database
+// is briefly out of reach (webkit.StatusFor) the answer is 503 with
+// Retry-After, and the page asks to try again in a minute; else it is 500.
 func (p *Portal) fail(w http.ResponseWriter, r *http.Request, what string, err error) {
+	if webkit.StatusFor(err) == http.StatusServiceUnavailable {
+		p.log.WarnContext(r.Context(), "portal: "+what+": the database is unavailable", "error", err.Error())
+		p.errorPage(w, r, http.StatusServiceUnavailable, webkit.UnavailableMessage)
+		return
+	}
 	p.log.ErrorContext(r.Context(), "portal: "+what, "error", err.Error())
 	p.errorPage(w, r, http.StatusInternalServerError,
 		"We could not do that just now, and nothing was changed. Try again in a minute; if it keeps failing, ask at reception.")

@@ -5,8 +5,11 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/lobbyhq/lobby/storage"
 )
 
 // ErrorPage writes an error page: status, and a message for a person that
@@ -25,8 +28,12 @@ func WithErrorPage(page ErrorPage, next http.Handler) http.Handler {
 }
 
 // Error answers r with status and message, through the ErrorPage installed
-// by WithErrorPage, or as plain text without one.
+// by WithErrorPage, or as plain text without one. A 503 carries
+// Retry-After (UnavailableRetryAfter) unless the caller set one.
 func Error(w http.ResponseWriter, r *http.Request, status int, message string) {
+	if status == http.StatusServiceUnavailable {
+		SetRetryAfter(w)
+	}
 	if page, ok := r.Context().Value(errorPageKey{}).(ErrorPage); ok && page != nil {
 		page(w, r, status, message)
 		return
@@ -37,6 +44,47 @@ func Error(w http.ResponseWriter, r *http.Request, status int, message string) {
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_, _ = w.Write([]byte(message + "\n"))
+}
+
+// UnavailableMessage is what a person reads when the database is briefly
+// out of reach (StatusFor answers 503). It names no cause: that goes to the
+// log.
+const UnavailableMessage = "The service is briefly unavailable, and nothing was changed. Try again in a minute."
+
+// UnavailableRetryAfter is the Retry-After of a 503: about how long a
+// database restart or failover takes.
+const UnavailableRetryAfter = time.Minute
+
+// StatusFor returns the status that answers a request which failed with
+// err: 503 Service Unavailable when the database is briefly out of reach
+// (storage.IsUnavailable: refused or dropped connections, a restarting
+// server, a pool without a free connection in time, SQLite busy beyond its
+// timeout), else 500.
+func StatusFor(err error) int {
+	if storage.IsUnavailable(err) {
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+// SetRetryAfter sets Retry-After to UnavailableRetryAfter on w, unless it
+// has one.
+func SetRetryAfter(w http.ResponseWriter) {
+	if w.Header().Get("Retry-After") == "" {
+		w.Header().Set("Retry-After", strconv.Itoa(int(UnavailableRetryAfter/time.Second)))
+	}
+}
+
+// Fail answers a request that failed with err, which the caller has
+// logged: 503 with Retry-After and UnavailableMessage when the database is
+// briefly out of reach (StatusFor), else 500 with message. Neither answer
+// shows err.
+func Fail(w http.ResponseWriter, r *http.Request, err error, message string) {
+	if status := StatusFor(err); status == http.StatusServiceUnavailable {
+		Error(w, r, status, UnavailableMessage)
+		return
+	}
+	Error(w, r, http.StatusInternalServerError, message)
 }
 
 // SeeOther redirects with 303 to location as given. Unlike http.Redirect it
