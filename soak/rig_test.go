@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -92,21 +93,27 @@ type tally struct {
 	Duplicated int // extra copies beyond the first, over every recipient
 	Unanswered int // registrations that got no answer (the process was killed or down)
 	Refused    int // registrations answered with an error instead of the success redirect
-	Took       time.Duration
-	lostSample []string
-	refused    map[int]int // answers other than the success redirect, by status
+	// Unavailable counts the refusals that were 503 Service Unavailable:
+	// the database briefly out of reach, "try again in a minute". Faults
+	// (500) are Refused - Unavailable and more.
+	Unavailable int
+	Took        time.Duration
+	lostSample  []string
+	refused     map[int]int // answers other than the success redirect, by status
+	noRetry     int         // 503 answers without Retry-After
 }
 
 // count compares what tr saw accepted with the emulator's mailbox.
 func (r *rig) count(tr *traffic) tally {
-	accepted, failed, refused := tr.snapshot()
+	accepted, failed, refused, noRetry := tr.snapshot()
 	got := map[string]int{}
 	for _, m := range r.emu.Messages() {
 		for _, to := range m.To {
 			got[strings.ToLower(to)]++
 		}
 	}
-	ta := tally{Scenario: r.name, Accepted: len(accepted), Unanswered: failed, Took: time.Since(r.start), refused: refused}
+	ta := tally{Scenario: r.name, Accepted: len(accepted), Unanswered: failed, Took: time.Since(r.start), refused: refused,
+		Unavailable: refused[http.StatusServiceUnavailable], noRetry: noRetry}
 	for _, n := range refused {
 		ta.Refused += n
 	}
@@ -188,7 +195,7 @@ func (rep *report) String() string {
 	defer rep.mu.Unlock()
 	var b strings.Builder
 	w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "scenario\taccepted\tdelivered\tlost\tduplicated\tunanswered\trefused\ttime\t")
+	fmt.Fprintln(w, "scenario\taccepted\tdelivered\tlost\tduplicated\tunanswered\trefused\tof them 503\ttime\t")
 	var order []int
 	for i := range rep.rows {
 		order = append(order, i)
@@ -196,8 +203,8 @@ func (rep *report) String() string {
 	sort.Ints(order)
 	for _, i := range order {
 		ta := rep.rows[i]
-		fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t\n", ta.Scenario, ta.Accepted, ta.Delivered, ta.Lost, ta.Duplicated,
-			ta.Unanswered, ta.Refused, ta.Took.Round(100*time.Millisecond))
+		fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t\n", ta.Scenario, ta.Accepted, ta.Delivered, ta.Lost, ta.Duplicated,
+			ta.Unanswered, ta.Refused, ta.Unavailable, ta.Took.Round(100*time.Millisecond))
 	}
 	w.Flush()
 	return b.String()
@@ -211,7 +218,7 @@ func runScenarios(t *testing.T, bin string, scenarios []scenario) {
 	t.Cleanup(func() {
 		if len(rep.rows) > 0 {
 			t.Logf("fault suite results (accepted: the portal answered the success redirect; unanswered: no reply at all, "+
-				"refused: an error page; neither counts as accepted)\n%s", rep)
+				"refused: an error page, of them 503: the database briefly unavailable, try again; neither counts as accepted)\n%s", rep)
 		}
 	})
 	for i, sc := range scenarios {

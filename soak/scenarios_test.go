@@ -133,7 +133,7 @@ func tokenDown(lifetime, interval, drainFor time.Duration) func(*testing.T, stri
 		}
 		ta := r.drain(ctx, tr, drainFor)
 
-		accepted, _, _ := tr.snapshot()
+		accepted, _, _, _ := tr.snapshot()
 		first := r.firstDeliveries()
 		var window, flowed int
 		var late []string

@@ -5,6 +5,7 @@ package soak
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"testing"
 	"time"
 
@@ -91,7 +92,25 @@ func dbRestart(down, interval, drainFor time.Duration) func(*testing.T, string, 
 		if err := stop(); err != nil {
 			t.Fatal(err)
 		}
-		return r, r.drain(ctx, tr, drainFor), []*node{n}
+		ta := r.drain(ctx, tr, drainFor)
+		checkOutageAnswers(t, ta)
+		return r, ta, []*node{n}
+	}
+}
+
+// checkOutageAnswers fails t unless the registrations refused while the
+// database was down were answered 503 with Retry-After ("briefly
+// unavailable, try again"), never 500, and at least one was.
+func checkOutageAnswers(t *testing.T, ta tally) {
+	t.Helper()
+	if n := ta.refused[http.StatusInternalServerError]; n > 0 {
+		t.Errorf("%d registrations answered 500 while the database was down; want 503 (all refusals: %v)", n, ta.refused)
+	}
+	if ta.Unavailable == 0 {
+		t.Errorf("no registration answered 503 while the database was down (refusals: %v, unanswered %d)", ta.refused, ta.Unanswered)
+	}
+	if ta.noRetry > 0 {
+		t.Errorf("%d of the 503 answers carried no Retry-After", ta.noRetry)
 	}
 }
 

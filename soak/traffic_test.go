@@ -37,6 +37,7 @@ type traffic struct {
 	accepted map[string]time.Time // email → when the 303 came back
 	failed   int                  // no answer (connection refused or cut, timeout)
 	refused  map[int]int          // other answers, by status code
+	noRetry  int                  // 503 answers without Retry-After
 }
 
 func newTraffic(prefix string, targets func() []*node) *traffic {
@@ -227,7 +228,7 @@ func (tr *traffic) registerOne(ctx context.Context) (accepted bool, err error) {
 		return false, err
 	}
 	if res.StatusCode != http.StatusOK {
-		tr.refuse(res.StatusCode)
+		tr.refuse(res)
 		return false, nil
 	}
 	form := url.Values{}
@@ -248,7 +249,7 @@ func (tr *traffic) registerOne(ctx context.Context) (accepted bool, err error) {
 	_, _ = io.Copy(io.Discard, res.Body)
 	res.Body.Close()
 	if res.StatusCode != http.StatusSeeOther || !strings.Contains(res.Header.Get("Location"), "registered/") {
-		tr.refuse(res.StatusCode)
+		tr.refuse(res)
 		return false, nil
 	}
 	tr.mu.Lock()
@@ -263,9 +264,14 @@ func (tr *traffic) fail() {
 	tr.mu.Unlock()
 }
 
-func (tr *traffic) refuse(code int) {
+// refuse counts an answer other than the one expected, by status; a 503
+// (the database briefly unavailable) must say when to try again.
+func (tr *traffic) refuse(res *http.Response) {
 	tr.mu.Lock()
-	tr.refused[code]++
+	tr.refused[res.StatusCode]++
+	if res.StatusCode == http.StatusServiceUnavailable && res.Header.Get("Retry-After") == "" {
+		tr.noRetry++
+	}
 	tr.mu.Unlock()
 }
 
@@ -277,7 +283,7 @@ func (tr *traffic) acceptedCount() int {
 }
 
 // snapshot copies the accepted registrations.
-func (tr *traffic) snapshot() (accepted map[string]time.Time, failed int, refused map[int]int) {
+func (tr *traffic) snapshot() (accepted map[string]time.Time, failed int, refused map[int]int, noRetry int) {
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
 	accepted = make(map[string]time.Time, len(tr.accepted))
@@ -288,5 +294,5 @@ func (tr *traffic) snapshot() (accepted map[string]time.Time, failed int, refuse
 	for k, v := range tr.refused {
 		refused[k] = v
 	}
-	return accepted, tr.failed, refused
+	return accepted, tr.failed, refused, tr.noRetry
 }
