@@ -262,7 +262,7 @@ func (c *TokenCache) fetch(e *tokenEntry, f *tokenFlight, timeout time.Duration)
 	close(f.done)
 	if keep != nil {
 		c.logger.Warn("notify: token: refresh failed; still using the cached token until it expires, and trying again",
-			append(tokenAttrs(e.src.settings, keep), slog.Duration("retry_in", retryIn.Round(time.Millisecond)))...)
+			append(tokenAttrs(e.src.settings, keep), slog.Int64("retry_in_ms", retryIn.Milliseconds()))...)
 	}
 }
 
@@ -486,7 +486,7 @@ func (s *endpointSource) fetch(ctx context.Context) (*oauth2.Token, error) {
 	}
 	if err != nil {
 		s.logger.Warn("notify: token: request to the token endpoint failed",
-			append(tokenAttrs(s.settings, nil), slog.Duration("took", took), slog.String("error", safeErrorText(err)))...)
+			append(tokenAttrs(s.settings, nil), slog.Int64("took_ms", took.Milliseconds()), slog.String("error", safeErrorText(err)))...)
 		return nil, err
 	}
 	if t.ExpiresIn == 0 {
@@ -499,11 +499,11 @@ func (s *endpointSource) fetch(ctx context.Context) (*oauth2.Token, error) {
 			t.ExpiresIn, _ = strconv.ParseInt(v, 10, 64)
 		}
 	}
-	attrs := append(tokenAttrs(s.settings, t), slog.Duration("took", took))
+	attrs := append(tokenAttrs(s.settings, t), slog.Int64("took_ms", took.Milliseconds()))
 	s.logger.Debug("notify: token: acquired from endpoint, putting it in the token cache", attrs...)
 	if margin := effectiveMargin(t, s.settings.TokenRefreshMargin); margin < s.settings.TokenRefreshMargin {
 		s.logger.Warn("notify: token: the refresh margin is more than half the token's lifetime; refreshing halfway through its lifetime instead; lower token_refresh_margin",
-			append(tokenAttrs(s.settings, t), slog.Duration("margin", s.settings.TokenRefreshMargin), slog.Duration("refresh_before_expiry", margin))...)
+			append(tokenAttrs(s.settings, t), slog.Int64("margin_ms", s.settings.TokenRefreshMargin.Milliseconds()), slog.Int64("refresh_before_expiry_ms", margin.Milliseconds()))...)
 	}
 	return t, nil
 }
@@ -516,7 +516,7 @@ func tokenAttrs(s Settings, t *oauth2.Token) []any {
 		slog.Int64("settings_version", s.Version),
 	}
 	if t != nil && !t.Expiry.IsZero() {
-		attrs = append(attrs, slog.Time("expiry", t.Expiry), slog.Duration("expires_in", time.Until(t.Expiry).Round(time.Second)))
+		attrs = append(attrs, slog.Time("expiry", t.Expiry), slog.Int64("expires_in_ms", time.Until(t.Expiry).Milliseconds()))
 	}
 	return attrs
 }

@@ -59,7 +59,7 @@ func TestTokenCacheSingleFlight(t *testing.T) {
 	if strings.Count(logs, "acquired from endpoint") != 1 || strings.Count(logs, "from cache") != n-1 {
 		t.Errorf("want 1 endpoint line and %d cache lines, got logs:\n%s", n-1, logs)
 	}
-	if !strings.Contains(logs, `"took"`) {
+	if !strings.Contains(logs, `"took_ms"`) {
 		t.Error("the endpoint line lacks the fetch time")
 	}
 }

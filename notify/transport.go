@@ -218,7 +218,7 @@ func (t *Transport) Send(ctx context.Context, s Settings, e *Email) error {
 		slog.String("message_id", msg.GetMessageID()),
 		slog.Int("recipients", len(e.To)),
 		slog.Bool("reused_connection", reused),
-		slog.Duration("took", time.Since(start)))
+		slog.Int64("took_ms", time.Since(start).Milliseconds()))
 	return nil
 }
 
@@ -260,7 +260,7 @@ func (t *Transport) send(ctx context.Context, p *profile, msg *mail.Msg) (reused
 				now := t.now()
 				if !p.recentlyRejectedFresh(now) {
 					t.logger.Info("notify: smtp: the server rejected a new token too; not retrying rejected tokens with new ones for these settings for a while",
-						slog.String("addr", p.s.Addr()), slog.Duration("cool_down", authRetryCooldown))
+						slog.String("addr", p.s.Addr()), slog.Int64("cool_down_ms", authRetryCooldown.Milliseconds()))
 				}
 				p.freshRejected.Store(now.UnixNano())
 			}
