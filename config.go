@@ -91,9 +91,14 @@ type Config struct {
 	GuestCacheTTL time.Duration
 	// MailWorkers is how many emails the dispatcher New builds sends at
 	// once, each over an SMTP connection of its own; default
-	// notify.DefaultWorkers (8). Each send waits on the SMTP server (about
-	// 0.1-0.3 s with Exchange Online), so the workers bound the mail rate;
-	// Exchange may refuse too many connections (421 4.7.0). Unused when
+	// notify.DefaultWorkers (3), because Exchange Online allows 3
+	// concurrent SMTP connections per mailbox and refuses a fourth (432
+	// 4.3.2; other servers say 421 4.7.0): more workers would only be
+	// refused and back off. Each send waits on the SMTP server (about 0.1-0.3 s
+	// with Exchange Online), so the workers bound the mail rate; raise it
+	// for a server without that limit. Should the server still refuse
+	// (another sender on the same mailbox), the transport lowers its
+	// connection limit by itself and grows it back slowly. Unused when
 	// Dispatcher is given.
 	MailWorkers int
 }

@@ -1,6 +1,7 @@
 package lobby
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -23,7 +24,7 @@ func TestNewReportsEveryProblem(t *testing.T) {
 		{"short key", Config{SecretKey: make([]byte, 16)}, []string{"SecretKey must be 32 bytes, got 16"}},
 		{"negative limit", Config{Limits: portal.Limits{Login: portal.Limit{Burst: -1}, Resend: portal.Limit{Every: -time.Second}}},
 			[]string{"Limits.Login cannot be negative", "Limits.Resend cannot be negative"}},
-		{"too many mail workers", Config{MailWorkers: 1000}, []string{"MailWorkers must be between 0 (the default, 8) and 256, got 1000"}},
+		{"too many mail workers", Config{MailWorkers: 1000}, []string{"MailWorkers must be between 0 (the default, 3) and 256, got 1000"}},
 		{"guest cache too long", Config{GuestCacheTTL: 2 * time.Second}, []string{"GuestCacheTTL must be between 0 (off) and 1s, got 2s"}},
 		{"guest cache negative", Config{GuestCacheTTL: -time.Second}, []string{"GuestCacheTTL must be between 0 (off) and 1s, got -1s"}},
 	}
@@ -62,5 +63,28 @@ func TestBasePath(t *testing.T) {
 		if got := basePath(in); got != want {
 			t.Errorf("basePath(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestMailWorkersDefault: without MailWorkers the mail transport opens at
+// most 3 SMTP connections, what Exchange Online allows per mailbox; a
+// value given is used as is.
+func TestMailWorkersDefault(t *testing.T) {
+	t.Parallel()
+	key := newKey(t)
+	st, err := OpenStore(t.Context(), filepath.Join(t.TempDir(), "lobby.db"), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for _, tc := range []struct{ workers, want int }{{0, 3}, {8, 8}} {
+		l, err := New(Config{Store: st, BaseURL: "https://wifi.example.com/guest", SecretKey: key, Logger: testLogger(t), MailWorkers: tc.workers})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := l.transport.Stats().ConnLimit; got != tc.want {
+			t.Errorf("MailWorkers %d: connection limit %d, want %d", tc.workers, got, tc.want)
+		}
+		l.Close()
 	}
 }

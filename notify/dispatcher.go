@@ -38,7 +38,7 @@ type DispatcherConfig struct {
 	Settings SettingsSource // required
 	Sender   Sender         // required (the pooled SMTP transport)
 
-	Workers   int // sends at once; default 8
+	Workers   int // sends at once; default DefaultWorkers (3: Exchange Online's connections per mailbox)
 	QueueSize int // IDs waiting for a worker; default 1024. When full, Track does not block: the poller picks the message up later
 
 	// Retry policy. A permanent failure dead-letters a message at once. A
@@ -77,7 +77,10 @@ type DispatcherConfig struct {
 
 // Defaults of [DispatcherConfig].
 const (
-	DefaultWorkers         = 8
+	// DefaultWorkers is 3 because Exchange Online allows 3 concurrent SMTP
+	// connections per mailbox and refuses more (432 4.3.2; other servers
+	// 421 4.7.0); each worker sends over a connection of its own.
+	DefaultWorkers         = 3
 	DefaultQueueSize       = 1024
 	DefaultMaxAttempts     = 10
 	DefaultRetryFor        = 24 * time.Hour

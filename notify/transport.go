@@ -24,7 +24,8 @@ import (
 // TransportOptions configure a [Transport].
 type TransportOptions struct {
 	// PoolSize is the most connections open at once, which is also the most
-	// messages in flight at once; default 4. When the server refuses a
+	// messages in flight at once; default DefaultWorkers (3: Exchange Online
+	// allows 3 concurrent SMTP connections per mailbox). When the server refuses a
 	// connection for too many (Exchange Online allows 3 per mailbox), the
 	// transport lowers this limit by itself and grows it back slowly.
 	PoolSize int
@@ -92,7 +93,7 @@ type Transport struct {
 
 // NewTransport returns a transport with an empty pool. Call Close when done.
 func NewTransport(opts TransportOptions) *Transport {
-	opts.PoolSize = max(cmp.Or(opts.PoolSize, 4), 1)
+	opts.PoolSize = max(cmp.Or(opts.PoolSize, DefaultWorkers), 1)
 	opts.IdleTimeout = cmp.Or(opts.IdleTimeout, time.Minute)
 	opts.Logger = cmp.Or(opts.Logger, slog.New(slog.DiscardHandler))
 	ownTokens := opts.Tokens == nil

@@ -30,7 +30,7 @@ func cmdSendTestEmail(ctx context.Context, args []string, stdout, stderr io.Writ
 	to := fs.String("to", "", "recipient address (required)")
 	count := fs.Int("count", 1, "how many test emails to send")
 	wait := fs.Duration("wait", 2*time.Minute, "how long to wait for the results")
-	workers := fs.Int("workers", 8, "senders in the pool (connections at most)")
+	workers := fs.Int("workers", notify.DefaultWorkers, "senders in the pool (connections at most; Exchange Online allows 3 per mailbox)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}

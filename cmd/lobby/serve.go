@@ -27,6 +27,7 @@ type serveFlags struct {
 	DevAllowRemote  bool
 	MetricsAddr     string
 	ShutdownTimeout time.Duration
+	MailWorkers     int
 }
 
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -47,6 +48,13 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.BoolVar(&f.DevAllowRemote, "dev-allow-remote", false, "allow --dev on a non-loopback address (its mailbox page shows every password to anyone who can reach it)")
 	fs.StringVar(&f.MetricsAddr, "metrics-addr", env("METRICS_ADDR", ""), "serve Prometheus metrics at /metrics on this separate address, e.g. 127.0.0.1:9090; off when empty (LOBBY_METRICS_ADDR)")
 	fs.DurationVar(&f.ShutdownTimeout, "shutdown-timeout", shutdown, "how long to finish requests and sends on SIGTERM (LOBBY_SHUTDOWN_TIMEOUT)")
+	workers := notify.DefaultWorkers
+	if v := env("MAIL_WORKERS", ""); v != "" {
+		if workers, err = strconv.Atoi(v); err != nil {
+			return fmt.Errorf("%w: LOBBY_MAIL_WORKERS=%q is not a number", errUsage, v)
+		}
+	}
+	fs.IntVar(&f.MailWorkers, "mail-workers", workers, "emails sent at once, each over its own SMTP connection; Exchange Online allows 3 per mailbox (LOBBY_MAIL_WORKERS)")
 	if err := f.portal.register(fs); err != nil {
 		return err
 	}
@@ -91,7 +99,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	cfg := lobby.Config{Store: st, BaseURL: baseURL, SecretKey: key, Logger: logger, Portal: policy,
 		TrustProxyHeaders: f.portal.TrustProxy, ProxyHeader: f.portal.ProxyHeader, TrustedProxyHops: f.portal.ProxyHops,
-		ShutdownTimeout: f.ShutdownTimeout}
+		ShutdownTimeout: f.ShutdownTimeout, MailWorkers: f.MailWorkers}
 	if f.Dev {
 		emu, err := exchangetest.Start(exchangetest.Options{Logger: logger.With("component", "exchangetest")})
 		if err != nil {
