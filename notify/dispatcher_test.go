@@ -772,7 +772,7 @@ func TestSettingsNotConfiguredDefers(t *testing.T) {
 func TestStatsCollector(t *testing.T) {
 	t.Parallel()
 	stats := TransportStats{Opened: 3, Closed: 1, Open: 2, Idle: 1, Sent: 10, Reused: 7, Redials: 1, AuthRetries: 1,
-		TokenFetches: 2, TokenFailures: 1}
+		TokenFetches: 2, TokenFailures: 1, PoolSize: 3, ConnLimit: 2, TooMany: 4}
 	c := NewStatsCollector(func() TransportStats { return stats })
 	reg := prometheus.NewRegistry()
 	if err := reg.Register(c); err != nil {
@@ -798,6 +798,7 @@ func TestStatsCollector(t *testing.T) {
 		"lobby_smtp_connections_open": 2, "lobby_smtp_connections_idle": 1, "lobby_smtp_messages_total": 10,
 		"lobby_smtp_connection_reuses_total": 7, "lobby_smtp_redials_total": 1, "lobby_smtp_auth_retries_total": 1,
 		"lobby_smtp_token_fetches_total": 2, "lobby_smtp_token_fetch_failures_total": 1,
+		"lobby_smtp_pool_size": 3, "lobby_smtp_connection_limit": 2, "lobby_smtp_too_many_connections_total": 4,
 	}
 	if len(got) != len(want) {
 		t.Errorf("gathered %v, want %v", got, want)

@@ -64,8 +64,9 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 
 // StatsCollector exports the counters of the SMTP [Transport] (connections
 // opened, closed, open and idle, messages sent, reuses, redials, token
-// retries after a 535, token endpoint requests and their failures) as
-// Prometheus metrics, read at each scrape.
+// retries after a 535, token endpoint requests and their failures, the
+// pool size, the connection limit and the refusals for too many
+// connections that lower it) as Prometheus metrics, read at each scrape.
 type StatsCollector struct {
 	stats func() TransportStats
 	descs []statDesc
@@ -104,6 +105,12 @@ func NewStatsCollector(stats func() TransportStats) *StatsCollector {
 			prometheus.CounterValue, func(s TransportStats) float64 { return float64(s.TokenFetches) }),
 		d("lobby_smtp_token_fetch_failures_total", "Access token requests to the token endpoint that failed.",
 			prometheus.CounterValue, func(s TransportStats) float64 { return float64(s.TokenFailures) }),
+		d("lobby_smtp_pool_size", "The most SMTP connections the transport may open (its pool size, the number of mail workers).",
+			prometheus.GaugeValue, func(s TransportStats) float64 { return float64(s.PoolSize) }),
+		d("lobby_smtp_connection_limit", "The most SMTP connections the transport opens now: the pool size, or less after the server refused connections for too many; it grows back by one a minute.",
+			prometheus.GaugeValue, func(s TransportStats) float64 { return float64(s.ConnLimit) }),
+		d("lobby_smtp_too_many_connections_total", "Sends the SMTP server refused for too many connections (432 4.3.2 from Exchange Online, 421 4.7.0 elsewhere); each lowers the connection limit.",
+			prometheus.CounterValue, func(s TransportStats) float64 { return float64(s.TooMany) }),
 	}}
 }
 

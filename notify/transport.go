@@ -53,6 +53,7 @@ type TransportStats struct {
 	// ConnLimit is the most connections the transport opens now: PoolSize,
 	// or less after the server refused connections for too many.
 	ConnLimit int
+	PoolSize  int   // the most connections ever: TransportOptions.PoolSize
 	TooMany   int64 // sends the server refused for too many connections
 	// The token cache's counters (shared by every transport using the
 	// cache): requests to the token endpoint, and of which failed.
@@ -134,6 +135,7 @@ func (t *Transport) Stats() TransportStats {
 		Redials:       t.redials.Load(),
 		AuthRetries:   t.authRetries.Load(),
 		ConnLimit:     t.slots.current(),
+		PoolSize:      t.opts.PoolSize,
 		TooMany:       t.tooMany.Load(),
 		TokenFetches:  ts.Fetches,
 		TokenFailures: ts.Failures,
