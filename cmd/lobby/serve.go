@@ -219,7 +219,7 @@ func devStaff(ctx context.Context, st storage.Store, stdout io.Writer) error {
 		if !errors.Is(err, storage.ErrNotFound) {
 			return fmt.Errorf("look up demo staff: %w", err)
 		}
-		pw, err := addStaff(ctx, st, u.name, u.name+"@example.com", "Demo "+string(u.role), u.role)
+		pw, err := addStaff(ctx, st, u.name, u.name+"@example.com", "Demo "+string(u.role), u.role, "")
 		if err != nil {
 			return err
 		}
