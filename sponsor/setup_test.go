@@ -2,8 +2,8 @@ package sponsor
 
 import (
 	"html"
-	"log/slog"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
