@@ -280,3 +280,13 @@ func TestChangePassword(t *testing.T) {
 		fresh.mustSignIn("sallyjenkins", next)
 	})
 }
+
+func TestConfigErrors(t *testing.T) {
+	t.Parallel()
+	_, err := New(Config{PageSize: 1000})
+	for _, want := range []string{"Store is required", "BaseURL is required", "SecretKey must be at least 32 bytes", "PageSize 1000"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("New(empty config) = %v; want it to say %q", err, want)
+		}
+	}
+}

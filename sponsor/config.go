@@ -53,19 +53,19 @@ type Config struct {
 func (c Config) withDefaults() (Config, error) {
 	var errs []error
 	if c.Store == nil {
-		errs = append(errs, errors.New("Store is required"))
+		errs = append(errs, errors.New("sponsor: config: Store is required"))
 	}
 	if c.BaseURL == "" {
-		errs = append(errs, errors.New("BaseURL is required"))
+		errs = append(errs, errors.New("sponsor: config: BaseURL is required"))
 	}
 	if len(c.SecretKey) < 32 {
-		errs = append(errs, errors.New("SecretKey must be at least 32 bytes"))
+		errs = append(errs, errors.New("sponsor: config: SecretKey must be at least 32 bytes"))
 	}
 	if c.PageSize < 0 || c.PageSize > 500 {
-		errs = append(errs, fmt.Errorf("PageSize %d is not between 1 and 500", c.PageSize))
+		errs = append(errs, fmt.Errorf("sponsor: config: PageSize %d is not between 1 and 500", c.PageSize))
 	}
 	if err := errors.Join(errs...); err != nil {
-		return c, fmt.Errorf("sponsor: config: %w", err)
+		return c, err
 	}
 	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
 	c.SiteName = cmp.Or(c.SiteName, "Lobby")
