@@ -49,7 +49,7 @@ func eachBackend(t *testing.T, fn func(t *testing.T, b *bundle)) {
 }
 
 // setup opens a store of backend and serves the sponsor side on it.
-func setup(t *testing.T, backend string, mod func(*Config)) *bundle {
+func setup(t testing.TB, backend string, mod func(*Config)) *bundle {
 	t.Helper()
 	key, err := storage.ParseKey(strings.Repeat("cd", 32))
 	if err != nil {
@@ -123,12 +123,12 @@ func (b *bundle) guest(t *testing.T, first, last string, sponsor *storage.Staff,
 
 // client is a browser: a cookie jar, no redirects followed.
 type client struct {
-	t    *testing.T
+	t    testing.TB
 	b    *bundle
 	http *http.Client
 }
 
-func (b *bundle) client(t *testing.T) *client {
+func (b *bundle) client(t testing.TB) *client {
 	jar, _ := cookiejar.New(nil)
 	return &client{t: t, b: b, http: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error {
 		return http.ErrUseLastResponse
