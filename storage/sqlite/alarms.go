@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/google/uuid"
 	"github.com/lobbyhq/lobby/storage"
@@ -104,16 +105,14 @@ func (s *Store) ListAudit(ctx context.Context, before int64, limit int) ([]stora
 // ListAuditFor lists the entries about subject newest first, those with
 // ID < before when before > 0 (audit_subject_id_idx).
 func (s *Store) ListAuditFor(ctx context.Context, subject string, before int64, limit int) ([]storage.AuditEntry, error) {
-	query := "SELECT id, at, actor, action, subject, detail FROM audit WHERE subject = ?"
-	args := []any{subject}
-	if before > 0 {
-		query += " AND id < ?"
-		args = append(args, before)
+	if before <= 0 {
+		before = math.MaxInt64
 	}
-	query += " ORDER BY id DESC LIMIT ?"
-	args = append(args, storage.PageLimit(limit))
-	return s.listAudit(ctx, "list audit for a subject", query, args...)
+	return s.listAudit(ctx, "list audit for a subject", auditForSQL, subject, before, storage.PageLimit(limit))
 }
+
+// auditForSQL is ListAuditFor's statement: subject, before, limit.
+const auditForSQL = "SELECT id, at, actor, action, subject, detail FROM audit WHERE subject = ? AND id < ? ORDER BY id DESC LIMIT ?"
 
 func (s *Store) listAudit(ctx context.Context, op, query string, args ...any) ([]storage.AuditEntry, error) {
 	rows, err := s.reader().QueryContext(ctx, query, args...)

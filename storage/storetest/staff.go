@@ -258,3 +258,32 @@ func testAuditFor(t *testing.T, b Backend) {
 		t.Fatalf("ListAuditFor(nobody) = %v, %v; want none", none, err)
 	}
 }
+
+// CheckStaffAfterUpgrade checks, on a store just migrated from a schema
+// before 008_sponsor_groups with staff in it, that the staff read as in
+// the default group with no sign-in history, that the default group is
+// there with every permission, and that the audit log lists by subject.
+func CheckStaffAfterUpgrade(t *testing.T, s storage.Store) {
+	t.Helper()
+	ctx := t.Context()
+	list, err := s.ListStaff(ctx)
+	if err != nil || len(list) == 0 {
+		t.Fatalf("ListStaff after the upgrade = %d users, %v; want the old ones", len(list), err)
+	}
+	for _, st := range list {
+		if st.Group != "" || st.FailedLogins != 0 || !st.LockedUntil.IsZero() || !st.LastLoginAt.IsZero() || !st.SessionsValidAfter.IsZero() {
+			t.Errorf("staff %q after the upgrade: group %q, %d failures, locked until %v, last login %v, sessions after %v; want none of them",
+				st.Username, st.Group, st.FailedLogins, st.LockedUntil, st.LastLoginAt, st.SessionsValidAfter)
+		}
+	}
+	def, err := s.GetSponsorGroup(ctx, storage.DefaultSponsorGroup)
+	if err != nil || !slices.Equal(def.Permissions, storage.AllPermissions) || def.ManageAll || def.UpdatedAt.IsZero() {
+		t.Fatalf("the default group after the upgrade = %+v, %v; want every permission, not ManageAll, stamped", def, err)
+	}
+	if err := s.Audit(ctx, storage.AuditEntry{Actor: "system", Action: "upgrade.check", Subject: "after-upgrade"}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.ListAuditFor(ctx, "after-upgrade", 0, 10); err != nil || len(got) != 1 {
+		t.Fatalf("ListAuditFor after the upgrade = %v, %v; want the one entry", got, err)
+	}
+}
