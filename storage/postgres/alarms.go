@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgtype"
@@ -84,12 +85,13 @@ func (s *Store) ListAudit(ctx context.Context, before int64, limit int) ([]stora
 // ID < before when before > 0 (audit_subject_id_idx).
 func (s *Store) ListAuditFor(ctx context.Context, subject string, before int64, limit int) ([]storage.AuditEntry, error) {
 	if before <= 0 {
-		return s.listAudit(ctx, "list audit for a subject", `SELECT id, at, actor, action, subject, detail FROM audit
-			WHERE subject = $1 ORDER BY id DESC LIMIT $2`, subject, storage.PageLimit(limit))
+		before = math.MaxInt64
 	}
-	return s.listAudit(ctx, "list audit for a subject", `SELECT id, at, actor, action, subject, detail FROM audit
-		WHERE subject = $1 AND id < $2 ORDER BY id DESC LIMIT $3`, subject, before, storage.PageLimit(limit))
+	return s.listAudit(ctx, "list audit for a subject", auditForSQL, subject, before, storage.PageLimit(limit))
 }
+
+// auditForSQL is ListAuditFor's statement: subject, before, limit.
+const auditForSQL = `SELECT id, at, actor, action, subject, detail FROM audit WHERE subject = $1 AND id < $2 ORDER BY id DESC LIMIT $3`
 
 func (s *Store) listAudit(ctx context.Context, op, sql string, args ...any) ([]storage.AuditEntry, error) {
 	rows, err := s.db.Query(ctx, sql, args...)
