@@ -185,6 +185,7 @@ func TestFoldKeysMigration(t *testing.T) {
 		t.Fatalf("GetGuestByEmail after the upgrade = %v, %v; want the email stored folded", got, err)
 	}
 	storetest.CheckSearchAfterUpgrade(t, s)
+	storetest.CheckStaffAfterUpgrade(t, s)
 
 	c := setup(t)
 	oldSchema(t, c, []string{"E\u0301mile", "émile"}, nil)

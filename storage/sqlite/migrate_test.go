@@ -277,6 +277,7 @@ func TestFoldKeysMigration(t *testing.T) {
 		t.Fatalf("GetGuestByEmail after the upgrade = %v, %v; want Zoë", got, err)
 	}
 	storetest.CheckSearchAfterUpgrade(t, s)
+	storetest.CheckStaffAfterUpgrade(t, s)
 
 	clash := oldDatabase(t, []string{"Émile", "émile"}, nil)
 	_, err := Open(ctx, clash, opts)
