@@ -193,13 +193,13 @@ var tlds = func() map[string]struct{} {
 	return m
 }()
 
-// hasFormat reports invisible format characters (Unicode category Cf):
+// HasFormat reports invisible format characters (Unicode category Cf):
 // zero-width spaces, byte-order marks, directional marks and overrides,
 // tag characters and the like, which hide text or reorder it on screen.
 // Zero-width joiners and non-joiners between two letters (or combining
 // marks, as a virama) stay allowed:
 // they are part of how names are written in Persian and Indic scripts.
-func hasFormat(s string) bool {
+func HasFormat(s string) bool {
 	rs := []rune(s)
 	for i, r := range rs {
 		if !unicode.Is(unicode.Cf, r) {

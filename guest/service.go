@@ -39,6 +39,14 @@ const (
 	DefaultDeniedCooloff   = 7 * 24 * time.Hour
 	DefaultPurgeAfter      = 30 * 24 * time.Hour
 	DefaultBatchPrefix     = "guest"
+	DefaultJobInterval     = time.Minute
+	// DefaultGuestValidity and DefaultGuestMaxValidity are those of the
+	// default guest type when EnsureGuestTypes creates it.
+	DefaultGuestValidity    = 24 * time.Hour
+	DefaultGuestMaxValidity = 7 * 24 * time.Hour
+	// MaxDefaultExpiryNotice is the longest notice a guest type gets by
+	// default (see ExpiryNotice).
+	MaxDefaultExpiryNotice = 24 * time.Hour
 	MaxBatch               = 500 // the most accounts one CreateBatch makes
 )
 
@@ -63,6 +71,10 @@ type Policy struct {
 	// portal's Policy).
 	ExpiryNotice time.Duration
 	PurgeAfter   time.Duration // default 30 days; negative: never purge
+	JobInterval  time.Duration // how often RunJobs runs the jobs; default 1m
+	// GuestTypes are written to the store by EnsureGuestTypes (created,
+	// or replacing the stored type of the same name).
+	GuestTypes []storage.GuestType
 }
 
 // Config is what a Service needs.
@@ -110,6 +122,7 @@ func New(cfg Config) (*Service, error) {
 	p.ApprovalLinkTTL = cmp.Or(p.ApprovalLinkTTL, DefaultApprovalLinkTTL)
 	p.DeniedCooloff = cmp.Or(p.DeniedCooloff, DefaultDeniedCooloff)
 	p.PurgeAfter = cmp.Or(p.PurgeAfter, DefaultPurgeAfter)
+	p.JobInterval = cmp.Or(p.JobInterval, DefaultJobInterval)
 	if p.TimeZone == nil {
 		p.TimeZone = time.Local
 	}
@@ -121,6 +134,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	if p.ApprovalLinkTTL < 0 {
 		bad("Policy.ApprovalLinkTTL must not be negative")
+	}
+	if p.JobInterval < 0 {
+		bad("Policy.JobInterval must not be negative")
 	}
 	s := &Service{store: cfg.Store, mail: cfg.Mail, render: cfg.Renderer, base: base, pol: p,
 		log: cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)), now: cfg.Now, rand: cfg.Rand}

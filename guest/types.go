@@ -61,3 +61,20 @@ func HumanDuration(d time.Duration) string {
 func (s *Service) FormatTime(t time.Time) string {
 	return t.In(s.pol.TimeZone).Format("Monday 2 January 2006, 15:04 MST")
 }
+
+// ExpiryNotice is how long before the end of their access guests of gt
+// are told it ends, or 0 for no notice: the type's own notice, else
+// policy's (Policy.ExpiryNotice), else a quarter of the type's validity,
+// at most MaxDefaultExpiryNotice; negative: none. (A guest whose whole
+// stay lies within the notice gets none: their credentials email already
+// says when access ends.)
+func ExpiryNotice(gt *storage.GuestType, policy time.Duration) time.Duration {
+	n := gt.ExpiryNotice
+	if n == 0 {
+		n = policy
+	}
+	if n == 0 {
+		n = min(Validity(gt)/4, MaxDefaultExpiryNotice)
+	}
+	return max(n, 0)
+}

@@ -35,7 +35,7 @@ func CheckLine(label, v string, max int, required bool, missing string) string {
 		return label + " must be " + strconv.Itoa(max) + " characters or fewer."
 	case HasControl(v):
 		return label + " must be on one line, without control characters."
-	case hasFormat(v):
+	case HasFormat(v):
 		return label + " contains invisible formatting characters. Type it again rather than pasting it."
 	}
 	return ""
@@ -54,7 +54,7 @@ func CheckName(label, v string, required bool, missing string) string {
 		switch {
 		case unicode.IsLetter(r):
 			letters++
-		case unicode.IsMark(r), r == ' ', strings.ContainsRune(nameMarks, r), r == '\u200c', r == '\u200d': // joiners: see hasFormat
+		case unicode.IsMark(r), r == ' ', strings.ContainsRune(nameMarks, r), r == '\u200c', r == '\u200d': // joiners: see HasFormat
 		default:
 			return label + " can only have letters, spaces and - . ' (no digits or other symbols)."
 		}

@@ -130,10 +130,10 @@ func (p *Portal) decide(r *http.Request, id uuid.UUID, approve bool, approver st
 			return err
 		}
 		if approve {
-			m, err = p.credentialsMessage(g)
+			m, err = p.guests.CredentialsMessage(g)
 			m.IdempotencyKey = "portal:credentials:" + g.ID.String()
 		} else {
-			m, err = p.deniedMessage(g)
+			m, err = p.guests.DeniedMessage(g)
 			m.IdempotencyKey = "portal:denied:" + g.ID.String()
 		}
 		if err != nil {

@@ -75,9 +75,9 @@ func (p *Portal) remind(ctx context.Context, owner *storage.Guest, nonce, limitK
 	)
 	switch {
 	case owner.Status == storage.GuestActive && now.Before(owner.ValidUntil):
-		m, err = p.credentialsMessage(owner)
+		m, err = p.guests.CredentialsMessage(owner)
 	case owner.Status == storage.GuestPending:
-		m, err = p.pendingMessage(owner)
+		m, err = p.guests.PendingMessage(owner)
 	default:
 		return uuid.Nil, now, nil // suspended or denied: nothing to send
 	}

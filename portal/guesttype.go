@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/lobbyhq/lobby/guest"
 	"github.com/lobbyhq/lobby/storage"
 )
 
@@ -51,14 +52,7 @@ func (p *Portal) ensureGuestType(ctx context.Context) error {
 // MaxDefaultExpiryNotice. (A guest whose whole stay lies within the notice
 // gets none: their credentials email already says when access ends.)
 func (p *Portal) expiryNotice(gt *storage.GuestType) time.Duration {
-	n := gt.ExpiryNotice
-	if n == 0 {
-		n = p.cfg.Policy.ExpiryNotice
-	}
-	if n == 0 {
-		n = min(validity(gt)/4, MaxDefaultExpiryNotice)
-	}
-	return max(n, 0)
+	return guest.ExpiryNotice(gt, p.cfg.Policy.ExpiryNotice)
 }
 
 // expiryNotices returns the notice of every stored guest type by name, the

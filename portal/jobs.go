@@ -188,7 +188,7 @@ func (p *Portal) notifyExpiring(ctx context.Context) (int, error) {
 			if notice == 0 || !now.After(cur.ValidUntil.Add(-notice)) || !cur.ValidFrom.Before(cur.ValidUntil.Add(-notice)) {
 				return errSkip // not within its own type's notice yet, or a validity shorter than it
 			}
-			m, err := p.expiryMessage(cur)
+			m, err := p.guests.ExpiryMessage(cur)
 			if err != nil {
 				return err
 			}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/lobbyhq/lobby/guest"
 	"github.com/lobbyhq/lobby/internal/webkit"
 	"github.com/lobbyhq/lobby/notify"
 	"github.com/lobbyhq/lobby/storage"
@@ -26,6 +27,7 @@ var pageNames = []string{"account", "approve", "login", "message", "register", "
 // Portal is the guest side of Lobby.
 type Portal struct {
 	cfg      Config
+	guests   *guest.Service // the guest rules
 	store    storage.Store
 	log      *slog.Logger
 	now      func() time.Time
@@ -64,6 +66,9 @@ func New(cfg Config) (*Portal, error) {
 		if p.render, err = notify.NewRenderer(nil); err != nil {
 			return nil, fmt.Errorf("portal: %w", err)
 		}
+	}
+	if p.guests, err = guest.New(cfg.guestConfig(p.render)); err != nil {
+		return nil, fmt.Errorf("portal: %w", err)
 	}
 	if p.pages, err = webkit.ParseTemplates(web.Pages(), "portal", nil); err != nil {
 		return nil, fmt.Errorf("portal: %w", err)
@@ -109,6 +114,11 @@ func New(cfg Config) (*Portal, error) {
 	}
 	return p, nil
 }
+
+// Guests returns the Service of guest rules the portal works with, for
+// other pages (the sponsor's, the admin's) to share: one set of rules, one
+// clock, one mailer.
+func (p *Portal) Guests() *guest.Service { return p.guests }
 
 // Handler serves the guest pages. It expects its mount prefix stripped
 // (http.StripPrefix) and links with relative URLs, so it works under any
@@ -288,7 +298,7 @@ func (p *Portal) formatTime(t time.Time) string {
 }
 
 // guestName is how emails and pages address a guest.
-func guestName(g *storage.Guest) string { return strings.TrimSpace(g.FirstName + " " + g.LastName) }
+func guestName(g *storage.Guest) string { return guest.Name(g) }
 
 // track hands committed messages to the mailer; it returns the Future of
 // the first, or nil.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/lobbyhq/lobby/guest"
 	"github.com/lobbyhq/lobby/internal/webkit"
 	"github.com/lobbyhq/lobby/notify"
 	"github.com/lobbyhq/lobby/storage"
@@ -355,10 +356,10 @@ func (p *Portal) create(ctx context.Context, id uuid.UUID, nonce string, reg reg
 	var err error
 	if prev != nil && p.cfg.Policy.UsernamePolicy != UsernameGenerated {
 		username = prev.Username
-	} else if username, err = p.newUsername(reg.Email); err != nil {
+	} else if username, err = p.guests.NewUsername(reg.Email); err != nil {
 		return nil, nil, err
 	}
-	password, err := p.newPassword()
+	password, err := p.guests.NewPassword()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -377,7 +378,7 @@ func (p *Portal) create(ctx context.Context, id uuid.UUID, nonce string, reg reg
 	var msgs []notify.Message
 	if approval {
 		g.Status = storage.GuestPending
-		m, err := p.pendingMessage(g)
+		m, err := p.guests.PendingMessage(g)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -390,7 +391,7 @@ func (p *Portal) create(ctx context.Context, id uuid.UUID, nonce string, reg reg
 			msgs = append(msgs, m)
 		}
 	} else {
-		m, err := p.credentialsMessage(g)
+		m, err := p.guests.CredentialsMessage(g)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -492,9 +493,9 @@ func (p *Portal) redirectRegistered(w http.ResponseWriter, r *http.Request, g *s
 	)
 	switch g.Status {
 	case storage.GuestActive:
-		m, err = p.credentialsMessage(g)
+		m, err = p.guests.CredentialsMessage(g)
 	case storage.GuestPending:
-		m, err = p.pendingMessage(g)
+		m, err = p.guests.PendingMessage(g)
 	}
 	if err == nil && m.Kind != "" {
 		m.IdempotencyKey = registrationKey(nonce, g.Email)
@@ -520,33 +521,8 @@ func (p *Portal) redirectRegistered(w http.ResponseWriter, r *http.Request, g *s
 // still counts as the same visit (a double click, a reload).
 const repeatWindow = 2 * time.Minute
 
-// validity is how long a new guest of gt may stay: its default duration,
-// capped by its maximum.
-func validity(gt *storage.GuestType) time.Duration {
-	d := gt.DefaultDuration
-	if d <= 0 {
-		d = 24 * time.Hour
-	}
-	if gt.MaxDuration > 0 && d > gt.MaxDuration {
-		d = gt.MaxDuration
-	}
-	return d
-}
+// validity is how long a new guest of gt may stay (see guest.Validity).
+func validity(gt *storage.GuestType) time.Duration { return guest.Validity(gt) }
 
-// humanDuration says d in words: "1 day", "7 days", "8 hours", "30 minutes".
-func humanDuration(d time.Duration) string {
-	plural := func(n int64, unit string) string {
-		if n == 1 {
-			return "1 " + unit
-		}
-		return fmt.Sprintf("%d %ss", n, unit)
-	}
-	switch {
-	case d >= 24*time.Hour && d%(24*time.Hour) == 0:
-		return plural(int64(d/(24*time.Hour)), "day")
-	case d >= time.Hour && d%time.Hour == 0:
-		return plural(int64(d/time.Hour), "hour")
-	default:
-		return plural(int64(d.Round(time.Minute)/time.Minute), "minute")
-	}
-}
+// humanDuration says d in words (see guest.HumanDuration).
+func humanDuration(d time.Duration) string { return guest.HumanDuration(d) }

@@ -98,7 +98,7 @@ func (p *Portal) resend(ctx context.Context, email string) error {
 	if !g.CanLogIn(p.now()) {
 		return nil
 	}
-	m, err := p.credentialsMessage(g)
+	m, err := p.guests.CredentialsMessage(g)
 	if err != nil {
 		return err
 	}
