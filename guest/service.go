@@ -101,6 +101,7 @@ type Service struct {
 	log    *slog.Logger
 	now    func() time.Time
 	rand   io.Reader
+	types  typeCache // the default guest type, read once in a while
 }
 
 // New checks cfg (naming every bad field) and returns a Service.

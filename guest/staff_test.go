@@ -417,8 +417,10 @@ func TestConcurrentChangeIsConflict(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, nil, func(t *testing.T, b *bundle) {
 		g := b.guest(t, storage.GuestActive)
-		svc := *b.svc
-		svc.store = staleStore{b.store}
+		svc, err := New(Config{Store: staleStore{b.store}, BaseURL: "https://wifi.example.com/portal", Now: b.clock.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
 		if _, err := svc.Extend(t.Context(), b.owner, g.ID, g.ValidUntil.Add(24*time.Hour)); !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "try again") {
 			t.Errorf("extend: err = %v, want ErrConflict saying to try again", err)
 		}

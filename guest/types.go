@@ -2,7 +2,9 @@ package guest
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/lobbyhq/lobby/storage"
@@ -77,4 +79,99 @@ func ExpiryNotice(gt *storage.GuestType, policy time.Duration) time.Duration {
 		n = min(Validity(gt)/4, MaxDefaultExpiryNotice)
 	}
 	return max(n, 0)
+}
+
+// EnsureGuestTypes writes the configured guest types (Policy.GuestTypes),
+// then creates the default guest type when it is still missing (valid
+// DefaultGuestValidity, at most DefaultGuestMaxValidity).
+func (s *Service) EnsureGuestTypes(ctx context.Context) error {
+	for _, gt := range s.pol.GuestTypes {
+		if gt.Description == "" {
+			if old, err := s.store.GetGuestType(ctx, gt.Name); err == nil {
+				gt.Description = old.Description
+			}
+		}
+		if err := s.store.PutGuestType(ctx, gt); err != nil {
+			return fmt.Errorf("guest: write guest type %q: %w", gt.Name, err)
+		}
+		s.log.Info("guest type set from the configuration", "guest_type", gt.Name, "validity", gt.DefaultDuration,
+			"max", gt.MaxDuration, "expiry_notice", s.expiryNotice(&gt))
+	}
+	name := s.pol.DefaultGuestType
+	gt, err := s.store.GetGuestType(ctx, name)
+	if err == nil {
+		if n := s.expiryNotice(gt); n == 0 || n >= Validity(gt) {
+			s.log.Warn("guests of the default type get no expiry notice: it is off, or not shorter than their validity",
+				"guest_type", name, "validity", Validity(gt), "expiry_notice", n)
+		}
+		return nil
+	}
+	if !errors.Is(err, storage.ErrNotFound) {
+		return fmt.Errorf("guest: guest type %q: %w", name, err)
+	}
+	gt = &storage.GuestType{Name: name, Description: "Self-registered guests", DefaultDuration: DefaultGuestValidity, MaxDuration: DefaultGuestMaxValidity}
+	if err := s.store.PutGuestType(ctx, *gt); err != nil {
+		return fmt.Errorf("guest: create guest type %q: %w", name, err)
+	}
+	s.log.Info("created the default guest type", "guest_type", name, "default", gt.DefaultDuration, "max", gt.MaxDuration,
+		"expiry_notice", s.expiryNotice(gt))
+	return nil
+}
+
+// expiryNotice is ExpiryNotice under the Service's policy.
+func (s *Service) expiryNotice(gt *storage.GuestType) time.Duration {
+	return ExpiryNotice(gt, s.pol.ExpiryNotice)
+}
+
+// expiryNotices returns the notice of every stored guest type by name, the
+// notice for guests whose type is not stored (the default type's), and the
+// longest of them all.
+func (s *Service) expiryNotices(ctx context.Context) (map[string]time.Duration, time.Duration, time.Duration, error) {
+	types, err := s.store.ListGuestTypes(ctx)
+	if err != nil {
+		return nil, 0, 0, fmt.Errorf("list guest types: %w", err)
+	}
+	notices := make(map[string]time.Duration, len(types))
+	var longest time.Duration
+	for i := range types {
+		n := s.expiryNotice(&types[i])
+		notices[types[i].Name] = n
+		longest = max(longest, n)
+	}
+	return notices, notices[s.pol.DefaultGuestType], longest, nil
+}
+
+// TypeCacheTTL is how long the Service reuses the default guest type it
+// read: every registration (the form and its POST) needs it, and it
+// changes rarely. A change made meanwhile applies within this time.
+const TypeCacheTTL = 5 * time.Second
+
+// typeCache keeps the default guest type for TypeCacheTTL (on the real
+// clock: it bounds staleness, not validity). Its zero value is ready. What
+// it hands out is shared: callers only read it.
+type typeCache struct {
+	mu   sync.Mutex
+	gt   *storage.GuestType
+	read time.Time
+}
+
+// DefaultGuestType returns the default guest type (Policy.DefaultGuestType),
+// read from the store at most every TypeCacheTTL. Callers must not change it.
+func (s *Service) DefaultGuestType(ctx context.Context) (*storage.GuestType, error) {
+	c := &s.types
+	c.mu.Lock()
+	gt, read := c.gt, c.read
+	c.mu.Unlock()
+	if gt != nil && time.Since(read) < TypeCacheTTL {
+		return gt, nil
+	}
+	start := time.Now()
+	gt, err := s.store.GetGuestType(ctx, s.pol.DefaultGuestType)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	c.gt, c.read = gt, start
+	c.mu.Unlock()
+	return gt, nil
 }

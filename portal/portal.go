@@ -50,7 +50,7 @@ type Portal struct {
 
 	bg *backgroundJobs // work done after the response (resend look-ups)
 
-	types typeCache // the default guest type and the terms, read once in a while
+	types typeCache // the terms, split once
 }
 
 // New checks cfg, parses the page templates, writes Policy.GuestTypes and
@@ -109,7 +109,7 @@ func New(cfg Config) (*Portal, error) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := p.ensureGuestType(ctx); err != nil {
+	if err := p.guests.EnsureGuestTypes(ctx); err != nil {
 		return nil, err
 	}
 	return p, nil
