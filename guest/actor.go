@@ -17,6 +17,9 @@ type Actor struct {
 	// Approver is the address an approval link was sent to, for an actor
 	// that acts by such a link (see LinkApprover); empty otherwise.
 	Approver string
+	// Via says how the actor acts, for the audit log (e.g. "by approval
+	// link, client 192.0.2.1"); optional.
+	Via string
 }
 
 // System is the actor of the lifecycle jobs and of callers that checked

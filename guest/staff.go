@@ -76,7 +76,11 @@ func (s *Service) apply(ctx context.Context, op string, a Actor, p storage.Permi
 			}
 		}
 		res.Guest = after
-		return tx.Audit(ctx, storage.AuditEntry{Actor: a.String(), Action: e.action, Subject: id.String(), Detail: e.detail})
+		detail := e.detail
+		if a.Via != "" {
+			detail = strings.TrimPrefix(detail+"; "+a.Via, "; ")
+		}
+		return tx.Audit(ctx, storage.AuditEntry{Actor: a.String(), Action: e.action, Subject: id.String(), Detail: detail})
 	})
 	if err != nil {
 		return nil, s.opErr(op, id, err)
