@@ -89,6 +89,10 @@ type Config struct {
 	Logger  *slog.Logger
 	Now     func() time.Time // default time.Now
 	Rand    io.Reader        // for passwords and usernames; default crypto/rand
+	// ApprovalLinks makes the approve and deny links for a registration
+	// that needs approval, sent to approver and valid until exp (the guest
+	// portal signs them). Without it such registrations fail.
+	ApprovalLinks func(guestID uuid.UUID, approver string, exp time.Time) (approveURL, denyURL string)
 }
 
 // Service applies the guest rules. It is safe for concurrent use.
@@ -102,6 +106,7 @@ type Service struct {
 	now    func() time.Time
 	rand   io.Reader
 	types  typeCache // the default guest type, read once in a while
+	links  func(uuid.UUID, string, time.Time) (string, string)
 }
 
 // New checks cfg (naming every bad field) and returns a Service.
@@ -140,7 +145,7 @@ func New(cfg Config) (*Service, error) {
 		bad("Policy.JobInterval must not be negative")
 	}
 	s := &Service{store: cfg.Store, mail: cfg.Mail, render: cfg.Renderer, base: base, pol: p,
-		log: cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)), now: cfg.Now, rand: cfg.Rand}
+		log: cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)), now: cfg.Now, rand: cfg.Rand, links: cfg.ApprovalLinks}
 	if s.now == nil {
 		s.now = time.Now
 	}

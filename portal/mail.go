@@ -3,9 +3,9 @@ package portal
 import (
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/lobbyhq/lobby/guest"
-	"github.com/lobbyhq/lobby/notify"
-	"github.com/lobbyhq/lobby/storage"
 )
 
 // Kinds of the messages the portal sends (the guest rules').
@@ -17,10 +17,9 @@ const (
 	KindExpiry      = guest.KindExpiry
 )
 
-// approvalMessage asks approver to approve or deny g, with signed links
-// valid for ApprovalLinkTTL from now.
-func (p *Portal) approvalMessage(g *storage.Guest, approver string, now time.Time) (notify.Message, error) {
-	exp := now.Add(p.cfg.Policy.ApprovalLinkTTL)
-	payload := g.ID.String() + "|" + approver
-	return p.guests.ApprovalMessage(g, approver, p.link("approve/"+p.approve.Sign(payload, exp)), p.link("deny/"+p.deny.Sign(payload, exp)), exp)
+// approvalLinks are the signed approve and deny links of an approval
+// request for guest id sent to approver, valid until exp.
+func (p *Portal) approvalLinks(id uuid.UUID, approver string, exp time.Time) (string, string) {
+	payload := id.String() + "|" + approver
+	return p.link("approve/" + p.approve.Sign(payload, exp)), p.link("deny/" + p.deny.Sign(payload, exp))
 }

@@ -67,9 +67,6 @@ func New(cfg Config) (*Portal, error) {
 			return nil, fmt.Errorf("portal: %w", err)
 		}
 	}
-	if p.guests, err = guest.New(cfg.guestConfig(p.render)); err != nil {
-		return nil, fmt.Errorf("portal: %w", err)
-	}
 	if p.pages, err = webkit.ParseTemplates(web.Pages(), "portal", nil); err != nil {
 		return nil, fmt.Errorf("portal: %w", err)
 	}
@@ -93,6 +90,11 @@ func New(cfg Config) (*Portal, error) {
 	p.deny = webkit.NewSigner(key, "portal/deny")
 	p.nonces = webkit.NewSigner(key, "portal/nonce")
 	p.nonceKey = webkit.DeriveKey(key, "portal/nonce")
+	gcfg := cfg.guestConfig(p.render)
+	gcfg.ApprovalLinks = p.approvalLinks
+	if p.guests, err = guest.New(gcfg); err != nil {
+		return nil, fmt.Errorf("portal: %w", err)
+	}
 	p.proxy = webkit.ProxyTrust{Header: cfg.ProxyHeader, Hops: cfg.TrustedProxyHops}
 	if cfg.TrustProxyHeaders && cfg.ProxyHeader == "" {
 		p.proxy.Header = webkit.XForwardedFor

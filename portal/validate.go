@@ -31,4 +31,3 @@ func hasLink(s string) bool                       { return guest.HasLink(s) }
 func normalizeEmail(v string) (string, string)    { return guest.NormalizeEmail(v) }
 func isAlnum(r rune) bool                         { return guest.IsAlnum(r) }
 func domainIn(domain string, ds []string) bool    { return guest.DomainIn(domain, ds) }
-func emailDomain(email string) string             { return guest.EmailDomain(email) }
