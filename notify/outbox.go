@@ -21,6 +21,9 @@ type Message struct {
 	Subject string   `json:"subject"` // one line; line breaks and control characters are replaced by spaces
 	Text    string   `json:"text"`    // plain-text body
 	HTML    string   `json:"html,omitempty"`
+	// ReplyTo is an optional address for replies (the Reply-To header),
+	// such as the sponsor of the guest the message is about.
+	ReplyTo string `json:"reply_to,omitempty"`
 	// IdempotencyKey is optional; a second Enqueue with the same key does not
 	// queue another message.
 	IdempotencyKey string `json:"idempotency_key,omitempty"`
@@ -98,6 +101,14 @@ func normalizeMessage(m Message) (Message, error) {
 		to = append(to, addr)
 	}
 	m.To = to
+	if m.ReplyTo = strings.TrimSpace(m.ReplyTo); m.ReplyTo != "" {
+		if strings.IndexFunc(m.ReplyTo, breaksLine) >= 0 {
+			return bad("reply-to %q contains a line break or a control character", m.ReplyTo)
+		}
+		if _, err := mail.ParseAddress(m.ReplyTo); err != nil {
+			return bad("reply-to %q is not a valid email address", m.ReplyTo)
+		}
+	}
 	if m.Text == "" && m.HTML == "" {
 		return bad("the %s message has no body", m.Kind)
 	}

@@ -23,6 +23,8 @@ import (
 //	guest_denied:      GuestName, SiteName
 //	approval_request:  GuestName, GuestEmail, Company, Reason, ApproveURL, DenyURL, ExpiresAt, SiteName
 //	guest_expiry:      GuestName, ValidUntil, SiteName
+//	guest_reset:       GuestName, Username, Password, ValidUntil, PortalURL, SiteName
+//	guest_extended:    GuestName, ValidUntil, SiteName
 //	test_email:        SiteName, SentAt
 //
 // Data is a struct or a map[string]any; every listed field must be present
@@ -33,13 +35,15 @@ const (
 	TemplateGuestDenied      = "guest_denied"
 	TemplateApprovalRequest  = "approval_request"
 	TemplateGuestExpiry      = "guest_expiry"
+	TemplateGuestReset       = "guest_reset"    // a new password a sponsor set
+	TemplateGuestExtended    = "guest_extended" // a sponsor extended the guest's access
 	TemplateTestEmail        = "test_email"
 )
 
 // TemplateNames lists the notification templates, in a stable order.
 func TemplateNames() []string {
 	return []string{TemplateGuestCredentials, TemplateGuestPending, TemplateGuestDenied,
-		TemplateApprovalRequest, TemplateGuestExpiry, TemplateTestEmail}
+		TemplateApprovalRequest, TemplateGuestExpiry, TemplateGuestReset, TemplateGuestExtended, TemplateTestEmail}
 }
 
 // Template file suffixes.

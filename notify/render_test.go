@@ -22,6 +22,8 @@ func sampleData(name string) map[string]any {
 		TemplateGuestDenied:      {"GuestName", "SiteName"},
 		TemplateApprovalRequest:  {"GuestName", "GuestEmail", "Company", "Reason", "ApproveURL", "DenyURL", "ExpiresAt", "SiteName"},
 		TemplateGuestExpiry:      {"GuestName", "ValidUntil", "SiteName"},
+		TemplateGuestReset:       {"GuestName", "Username", "Password", "ValidUntil", "PortalURL", "SiteName"},
+		TemplateGuestExtended:    {"GuestName", "ValidUntil", "SiteName"},
 		TemplateTestEmail:        {"SiteName", "SentAt"},
 	}
 	data := map[string]any{}
@@ -37,7 +39,7 @@ func TestRenderEveryTemplate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := strings.Join(r.Names(), ","), "approval_request,guest_credentials,guest_denied,guest_expiry,guest_pending,test_email"; got != want {
+	if got, want := strings.Join(r.Names(), ","), "approval_request,guest_credentials,guest_denied,guest_expiry,guest_extended,guest_pending,guest_reset,test_email"; got != want {
 		t.Errorf("Names = %s, want %s", got, want)
 	}
 	for _, name := range TemplateNames() {

@@ -197,7 +197,7 @@ func (d *Dispatcher) attempt(row *storage.OutboxMessage, leasedAt time.Time) {
 // email builds what the Sender gets. The Message-ID is derived from the
 // outbox ID so that a message sent twice (at least once) is recognisable.
 func (d *Dispatcher) email(id uuid.UUID, m Message, s Settings) *Email {
-	return &Email{
+	e := &Email{
 		From:      s.From,
 		To:        m.To,
 		Subject:   m.Subject,
@@ -211,6 +211,10 @@ func (d *Dispatcher) email(id uuid.UUID, m Message, s Settings) *Email {
 			"X-Auto-Response-Suppress": "All",
 		},
 	}
+	if m.ReplyTo != "" {
+		e.Headers["Reply-To"] = m.ReplyTo
+	}
+	return e
 }
 
 // messageIDDomain is the domain of the sender address, for Message-IDs.

@@ -7,8 +7,8 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/lobbyhq/lobby/guest"
 	"github.com/lobbyhq/lobby/internal/webkit"
-	"github.com/lobbyhq/lobby/notify"
 	"github.com/lobbyhq/lobby/storage"
 )
 
@@ -18,9 +18,6 @@ type approveData struct {
 	Name, Email, Company, PersonVisited string
 	Reason, Registered                  string
 }
-
-// errNotPending ends an approval transaction that found the guest decided.
-var errNotPending = errors.New("portal: guest is not pending")
 
 // decision serves an approve (approve=true) or deny link. GET shows the
 // guest and a button; only the POST decides, so that mail scanners that
@@ -64,16 +61,28 @@ func (p *Portal) decision(approve, post bool) http.HandlerFunc {
 			}))
 			return
 		}
-		g, mid, err := p.decide(r, id, approve, approver)
+		a := guest.LinkApprover(approver)
+		a.Via = "by approval link, client " + p.clientIP(r)
+		var res *guest.Result
+		if approve {
+			res, err = p.guests.Approve(ctx, a, id)
+		} else {
+			res, err = p.guests.Deny(ctx, a, id, "")
+		}
 		switch {
-		case errors.Is(err, errNotPending):
+		case errors.Is(err, guest.ErrState), errors.Is(err, guest.ErrConflict):
+			// Decided meanwhile (by another link, a sponsor): say what.
+			if g, err = p.store.GetGuest(ctx, id); err != nil {
+				p.fail(w, r, verb, err)
+				return
+			}
 			p.decided(w, r, g)
 			return
 		case err != nil:
 			p.fail(w, r, verb, err)
 			return
 		}
-		p.track(mid)
+		g = res.Guest
 		if approve {
 			p.message(w, r, http.StatusOK, "Guest approved", nil,
 				"We are emailing "+guestName(g)+" their credentials at "+g.Email+". Their access is valid until "+p.formatTime(g.ValidUntil)+".")
@@ -83,86 +92,18 @@ func (p *Portal) decision(approve, post bool) http.HandlerFunc {
 	}
 }
 
-// decide approves or denies pending guest id in one transaction with the
-// email that tells them: their credentials, or the denial. An approved
-// guest's validity starts now.
-func (p *Portal) decide(r *http.Request, id uuid.UUID, approve bool, approver string) (*storage.Guest, uuid.UUID, error) {
-	ctx := r.Context()
-	var (
-		g   *storage.Guest
-		mid uuid.UUID
-	)
-	err := p.store.WithTx(ctx, func(tx storage.Store) error {
-		cur, err := tx.GetGuest(ctx, id)
-		if err != nil {
-			return err
-		}
-		if cur.Status != storage.GuestPending {
-			g = cur
-			return errNotPending
-		}
-		u := storage.GuestUpdate{}
-		action := "guest.deny"
-		var m notify.Message
-		if approve {
-			gt, err := tx.GetGuestType(ctx, cur.GuestType)
-			if err != nil {
-				return err
-			}
-			now := storage.Truncate(p.now())
-			until := now.Add(validity(gt))
-			active := storage.GuestActive
-			u = storage.GuestUpdate{Status: &active, ValidFrom: &now, ValidUntil: &until}
-			action = "guest.approve"
-		} else {
-			denied := storage.GuestDenied
-			u.Status = &denied
-		}
-		u.IfStatus = &cur.Status
-		if g, err = tx.UpdateGuest(ctx, id, u); err != nil {
-			if errors.Is(err, storage.ErrConflict) {
-				// Someone else decided meanwhile: say what they decided.
-				if g, err = tx.GetGuest(ctx, id); err != nil {
-					return err
-				}
-				return errNotPending
-			}
-			return err
-		}
-		if approve {
-			m, err = p.credentialsMessage(g)
-			m.IdempotencyKey = "portal:credentials:" + g.ID.String()
-		} else {
-			m, err = p.deniedMessage(g)
-			m.IdempotencyKey = "portal:denied:" + g.ID.String()
-		}
-		if err != nil {
-			return err
-		}
-		if mid, err = notify.Enqueue(ctx, tx, m); err != nil {
-			return err
-		}
-		return tx.Audit(ctx, storage.AuditEntry{Actor: "approver:" + approver, Action: action, Subject: g.ID.String(),
-			Detail: "by approval link, client " + p.clientIP(r)})
-	})
-	return g, mid, err
-}
-
-// decided says that g was decided already.
+// decided says that g was decided already (in the words of guest.Decided).
 func (p *Portal) decided(w http.ResponseWriter, r *http.Request, g *storage.Guest) {
-	name := guestName(g)
+	title := "Already decided"
 	switch g.Status {
 	case storage.GuestDenied:
-		p.message(w, r, http.StatusOK, "Already denied", nil, name+"'s registration was denied already.")
+		title = "Already denied"
 	case storage.GuestActive:
-		p.message(w, r, http.StatusOK, "Already approved", nil, name+"'s registration was approved already; the guest has their credentials.")
+		title = "Already approved"
 	case storage.GuestSuspended:
-		p.message(w, r, http.StatusOK, "Access suspended", nil,
-			name+"'s registration was decided already, and their access is suspended now. A sponsor can reinstate it in the sponsor portal.")
+		title = "Access suspended"
 	case storage.GuestExpired:
-		p.message(w, r, http.StatusOK, "Access expired", nil,
-			name+"'s registration was decided already, and their access has expired. A sponsor can extend it in the sponsor portal; the guest can also register again.")
-	default:
-		p.message(w, r, http.StatusOK, "Already decided", nil, name+"'s registration was decided already; their status is "+string(g.Status)+".")
+		title = "Access expired"
 	}
+	p.message(w, r, http.StatusOK, title, nil, guest.Decided(g))
 }

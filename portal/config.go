@@ -9,8 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
-
+	"github.com/lobbyhq/lobby/guest"
 	"github.com/lobbyhq/lobby/notify"
 	"github.com/lobbyhq/lobby/storage"
 )
@@ -18,9 +17,7 @@ import (
 // Mailer hands an enqueued message to the sender and gives its Future.
 // *notify.Dispatcher satisfies it. Track may return nil (no sender in this
 // process): the message then waits in the outbox for one.
-type Mailer interface {
-	Track(id uuid.UUID) *notify.Future
-}
+type Mailer = guest.Mailer
 
 // FieldRule says whether an optional registration field is shown and
 // whether it must be filled in. Required implies Show.
@@ -151,9 +148,9 @@ const (
 	DefaultPasswordLength   = 10
 	DefaultSuccessWait      = 3 * time.Second
 	DefaultSessionTTL       = 12 * time.Hour
-	MaxDefaultExpiryNotice  = 24 * time.Hour // the longest notice a guest type gets by default
-	DefaultGuestValidity    = 24 * time.Hour // of the default guest type, when it is created
-	DefaultGuestMaxValidity = 7 * 24 * time.Hour
+	MaxDefaultExpiryNotice  = guest.MaxDefaultExpiryNotice // the longest notice a guest type gets by default
+	DefaultGuestValidity    = guest.DefaultGuestValidity   // of the default guest type, when it is created
+	DefaultGuestMaxValidity = guest.DefaultGuestMaxValidity
 	DefaultJobInterval      = time.Minute
 	DefaultPurgeAfter       = 30 * 24 * time.Hour
 	DefaultDeniedCooloff    = 7 * 24 * time.Hour
@@ -164,8 +161,8 @@ const (
 
 // Username policies.
 const (
-	UsernameEmail     = "email"
-	UsernameGenerated = "generated"
+	UsernameEmail     = guest.UsernameEmail
+	UsernameGenerated = guest.UsernameGenerated
 )
 
 // withDefaults fills the defaults and checks the config, naming every bad field.
@@ -281,6 +278,22 @@ func (c Config) withDefaults() (Config, error) {
 	l.Resend = l.Resend.or(Limit{5, time.Minute})
 	l.ResendPerAddress = l.ResendPerAddress.or(Limit{3, 20 * time.Minute})
 	return c, errors.Join(errs...)
+}
+
+// guestConfig is the configuration of the portal's guest rules (c with
+// its defaults filled in), rendering emails with render.
+func (c Config) guestConfig(render *notify.Renderer) guest.Config {
+	p := c.Policy
+	return guest.Config{
+		Store: c.Store, Mail: c.Mail, Renderer: render, BaseURL: c.BaseURL, Logger: c.Logger, Now: c.Now,
+		Policy: guest.Policy{
+			SiteName: p.SiteName, TimeZone: p.TimeZone, DefaultGuestType: p.DefaultGuestType,
+			UsernamePolicy: p.UsernamePolicy, PasswordLength: p.PasswordLength,
+			RequireApproval: p.RequireApproval, Approvers: p.Approvers, ApprovalLinkTTL: p.ApprovalLinkTTL,
+			AllowDomains: p.AllowDomains, BlockDomains: p.BlockDomains, DeniedCooloff: p.DeniedCooloff,
+			ExpiryNotice: p.ExpiryNotice, PurgeAfter: p.PurgeAfter, GuestTypes: p.GuestTypes, JobInterval: p.JobInterval,
+		},
+	}
 }
 
 func (l Limit) or(def Limit) Limit {

@@ -1,10 +1,12 @@
 // Package portal is Lobby's guest side: the self-registration page with its
 // acceptable-use terms and optional sponsor approval, the success page that
 // waits briefly on the credentials email, guest sign-in and sign-out,
-// "email me my credentials again", and the guest account rules (usernames,
-// passwords, guest types, validity). RunJobs runs the guest lifecycle jobs:
-// expiry notices, expiring guests, and purging guests long expired or
-// denied.
+// "email me my credentials again", and the approval links. The rules
+// behind them (usernames, passwords, guest types, validity, renewal,
+// approval) are package guest's: the portal parses forms, keeps cookies
+// and rate limits, and calls the guest.Service that Portal.Guests returns.
+// RunJobs runs the guest lifecycle jobs (guest.Service.RunJobs): expiry
+// notices, expiring guests, and purging guests long expired or denied.
 //
 // The register and resend pages do not tell which addresses are
 // registered. Registering an address whose registration has run its course

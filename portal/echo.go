@@ -1,7 +1,6 @@
 package portal
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"strings"
@@ -9,8 +8,8 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/lobbyhq/lobby/guest"
 	"github.com/lobbyhq/lobby/internal/webkit"
-	"github.com/lobbyhq/lobby/notify"
 	"github.com/lobbyhq/lobby/storage"
 )
 
@@ -33,10 +32,14 @@ import (
 func (p *Portal) echo(w http.ResponseWriter, r *http.Request, id uuid.UUID, nonce string, reg registration, owner *storage.Guest, gt *storage.GuestType, approval bool) {
 	ctx := r.Context()
 	now := p.now()
-	mid, at, err := p.remind(ctx, owner, nonce, p.addressKey(r, reg.Email), now)
-	var limited *limitedError
-	if errors.As(err, &limited) {
-		p.tooManyForAddress(w, r, limited.wait)
+	var wait time.Duration
+	mid, at, err := p.guests.Remind(ctx, owner, registrationKey(nonce, owner.Email)+":"+owner.ID.String(), func() bool {
+		ok, w := p.limitRegAddress.Allow(p.addressKey(r, reg.Email))
+		wait = w
+		return ok
+	})
+	if errors.Is(err, guest.ErrLimited) {
+		p.tooManyForAddress(w, r, wait)
 		return
 	}
 	if err != nil {
@@ -56,77 +59,4 @@ func (p *Portal) echo(w http.ResponseWriter, r *http.Request, id uuid.UUID, nonc
 		p.setRegisteredCookie(w, r, id)
 	}
 	webkit.SeeOther(w, p.successURL(r, t))
-}
-
-// limitedError ends a reminder's transaction over the per-address limit.
-type limitedError struct{ wait time.Duration }
-
-func (e *limitedError) Error() string { return "portal: over the per-address limit" }
-
-// remind queues owner's credentials (or pending note) again for a
-// registration with nonce, once per form, within the per-address limit
-// (its key: limitKey). It returns the message's ID, or uuid.Nil when
-// nothing was queued, and when this form first reminded them (now, unless
-// it is sent again); over the limit, a *limitedError.
-func (p *Portal) remind(ctx context.Context, owner *storage.Guest, nonce, limitKey string, now time.Time) (uuid.UUID, time.Time, error) {
-	var (
-		m   notify.Message
-		err error
-	)
-	switch {
-	case owner.Status == storage.GuestActive && now.Before(owner.ValidUntil):
-		m, err = p.credentialsMessage(owner)
-	case owner.Status == storage.GuestPending:
-		m, err = p.pendingMessage(owner)
-	default:
-		return uuid.Nil, now, nil // suspended or denied: nothing to send
-	}
-	if err != nil {
-		return uuid.Nil, now, err
-	}
-	m.IdempotencyKey = registrationKey(nonce, owner.Email) + ":" + owner.ID.String()
-	var (
-		mid uuid.UUID
-		dup bool
-		at  = now
-	)
-	err = p.store.WithTx(ctx, func(tx storage.Store) error {
-		spy := &enqueueSpy{Store: tx}
-		var err error
-		if mid, err = notify.Enqueue(ctx, spy, m); err != nil {
-			return err
-		}
-		if dup = spy.duplicate; dup { // this form reminded the owner already
-			if first, err := tx.GetMail(ctx, mid); err == nil {
-				at = first.CreatedAt
-			}
-			return nil
-		}
-		if ok, wait := p.limitRegAddress.Allow(limitKey); !ok {
-			return &limitedError{wait: wait}
-		}
-		return tx.Audit(ctx, storage.AuditEntry{Actor: "guest:" + owner.Username, Action: "guest.register_known", Subject: owner.ID.String(),
-			Detail: "registration form for a registered address (" + string(owner.Status) + "); emailed them again"})
-	})
-	if err != nil {
-		return uuid.Nil, now, err
-	}
-	if !dup {
-		p.track(mid)
-	}
-	return mid, at, nil
-}
-
-// enqueueSpy notes whether an enqueue found its idempotency key taken.
-type enqueueSpy struct {
-	storage.Store
-	duplicate bool
-}
-
-func (s *enqueueSpy) EnqueueMail(ctx context.Context, m *storage.OutboxMessage) error {
-	err := s.Store.EnqueueMail(ctx, m)
-	if errors.Is(err, storage.ErrDuplicate) {
-		s.duplicate = true
-	}
-	return err
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/lobbyhq/lobby/guest"
 	"github.com/lobbyhq/lobby/internal/webkit"
 	"github.com/lobbyhq/lobby/notify"
 	"github.com/lobbyhq/lobby/storage"
@@ -26,6 +27,7 @@ var pageNames = []string{"account", "approve", "login", "message", "register", "
 // Portal is the guest side of Lobby.
 type Portal struct {
 	cfg      Config
+	guests   *guest.Service // the guest rules
 	store    storage.Store
 	log      *slog.Logger
 	now      func() time.Time
@@ -48,7 +50,7 @@ type Portal struct {
 
 	bg *backgroundJobs // work done after the response (resend look-ups)
 
-	types typeCache // the default guest type and the terms, read once in a while
+	types typeCache // the terms, split once
 }
 
 // New checks cfg, parses the page templates, writes Policy.GuestTypes and
@@ -88,6 +90,11 @@ func New(cfg Config) (*Portal, error) {
 	p.deny = webkit.NewSigner(key, "portal/deny")
 	p.nonces = webkit.NewSigner(key, "portal/nonce")
 	p.nonceKey = webkit.DeriveKey(key, "portal/nonce")
+	gcfg := cfg.guestConfig(p.render)
+	gcfg.ApprovalLinks = p.approvalLinks
+	if p.guests, err = guest.New(gcfg); err != nil {
+		return nil, fmt.Errorf("portal: %w", err)
+	}
 	p.proxy = webkit.ProxyTrust{Header: cfg.ProxyHeader, Hops: cfg.TrustedProxyHops}
 	if cfg.TrustProxyHeaders && cfg.ProxyHeader == "" {
 		p.proxy.Header = webkit.XForwardedFor
@@ -104,11 +111,16 @@ func New(cfg Config) (*Portal, error) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := p.ensureGuestType(ctx); err != nil {
+	if err := p.guests.EnsureGuestTypes(ctx); err != nil {
 		return nil, err
 	}
 	return p, nil
 }
+
+// Guests returns the Service of guest rules the portal works with, for
+// other pages (the sponsor's, the admin's) to share: one set of rules, one
+// clock, one mailer.
+func (p *Portal) Guests() *guest.Service { return p.guests }
 
 // Handler serves the guest pages. It expects its mount prefix stripped
 // (http.StripPrefix) and links with relative URLs, so it works under any
@@ -298,7 +310,7 @@ func (p *Portal) formatTime(t time.Time) string {
 }
 
 // guestName is how emails and pages address a guest.
-func guestName(g *storage.Guest) string { return strings.TrimSpace(g.FirstName + " " + g.LastName) }
+func guestName(g *storage.Guest) string { return guest.Name(g) }
 
 // track hands committed messages to the mailer; it returns the Future of
 // the first, or nil.

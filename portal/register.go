@@ -13,8 +13,8 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/lobbyhq/lobby/guest"
 	"github.com/lobbyhq/lobby/internal/webkit"
-	"github.com/lobbyhq/lobby/notify"
 	"github.com/lobbyhq/lobby/storage"
 )
 
@@ -76,7 +76,7 @@ func (p *Portal) registerForm(approval bool) *webkit.Form {
 // approverIsVisited reports whether the person visited approves: approval
 // is needed and no approvers are configured.
 func (p *Portal) approverIsVisited(approval bool) bool {
-	return approval && len(p.cfg.Policy.Approvers) == 0
+	return p.guests.ApproverIsVisited(approval)
 }
 
 // guestType returns the default guest type and whether registering with it
@@ -86,7 +86,7 @@ func (p *Portal) guestType(ctx context.Context) (*storage.GuestType, bool, error
 	if err != nil {
 		return nil, false, fmt.Errorf("guest type %q: %w", p.cfg.Policy.DefaultGuestType, err)
 	}
-	return gt, p.cfg.Policy.RequireApproval || gt.RequireApproval, nil
+	return gt, p.guests.RequiresApproval(gt), nil
 }
 
 func (p *Portal) registerPage(w http.ResponseWriter, r *http.Request, status int, form *webkit.Form, nonce string, gt *storage.GuestType, approval bool, notice ...string) {
@@ -106,11 +106,7 @@ func (p *Portal) getRegister(w http.ResponseWriter, r *http.Request) {
 }
 
 // registration is a validated registration form.
-type registration struct {
-	First, Last, Email, Phone, Company, Visited, Reason string
-	Approvers                                           []string
-	SponsorID                                           uuid.UUID
-}
+type registration = guest.Registration
 
 func (p *Portal) postRegister(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
@@ -146,70 +142,40 @@ func (p *Portal) postRegister(w http.ResponseWriter, r *http.Request) {
 	// success page. The same form sent with another address is another
 	// registration, answered as any other: a form left in a browser does
 	// not lead someone else to the first guest's page, and the answer does
-	// not tell whether the first address was new. One look-up by address
-	// serves both, since addresses are unique. A registration that has run
-	// its course (expired, denied, or pending past the approval window) is
-	// renewed: replaced by this one in the same transaction.
-	var prev *storage.Guest
-	if g, err := p.store.GetGuestByEmail(ctx, reg.Email); err == nil {
-		if g.ID == id { // the same form, sent again
-			p.redirectRegistered(w, r, g, nonce)
-			return
-		}
-		if !p.renewable(g, p.now()) {
-			p.echo(w, r, id, nonce, reg, g, gt, approval)
-			return
-		}
-		prev = g
-	} else if !errors.Is(err, storage.ErrNotFound) {
-		p.fail(w, r, "register: look up email", err)
-		return
-	}
-
+	// not tell whether the first address was new. A registration that has
+	// run its course is renewed (see guest.Service.Register).
+	//
 	// A new registration spends the address's allowance as a registration
 	// for a registered address does (see echo), so that over it both are
 	// answered alike, and truly.
-	if ok, wait := p.limitRegAddress.Allow(p.addressKey(r, reg.Email)); !ok {
+	var wait time.Duration
+	res, err := p.guests.Register(ctx, guest.SelfRegistration{
+		ID: id, Key: registrationKey(nonce, reg.Email), Reg: reg, Type: gt, Approval: approval,
+		Admit: func() bool {
+			ok, w := p.limitRegAddress.Allow(p.addressKey(r, reg.Email))
+			wait = w
+			return ok
+		},
+	})
+	switch {
+	case errors.Is(err, guest.ErrLimited):
 		p.tooManyForAddress(w, r, wait)
 		return
-	}
-	var (
-		g       *storage.Guest
-		mailIDs []uuid.UUID
-	)
-	for attempt := 0; ; attempt++ {
-		g, mailIDs, err = p.create(ctx, id, nonce, reg, gt, approval, prev)
-		if err == nil {
-			break
-		}
-		// The same form may have been sent twice at once: the other request
-		// won. Or the address was just registered or renewed by another
-		// form, or a generated username clashed.
-		if prev, gerr := p.store.GetGuest(ctx, id); gerr == nil && prev.Email == reg.Email {
-			p.redirectRegistered(w, r, prev, nonce)
-			return
-		}
-		if attempt < 3 && (errors.Is(err, storage.ErrConflict) || errors.Is(err, errNotRenewable)) {
-			cur, gerr := p.store.GetGuestByEmail(ctx, reg.Email)
-			switch {
-			case errors.Is(gerr, storage.ErrNotFound):
-				prev = nil
-				continue
-			case gerr == nil && p.renewable(cur, p.now()):
-				prev = cur
-				continue
-			case gerr == nil:
-				p.echo(w, r, id, nonce, reg, cur, gt, approval)
-				return
-			}
-		}
-		p.fail(w, r, "register: create guest", err)
+	case err != nil:
+		p.fail(w, r, "register", err)
 		return
 	}
-	p.log.InfoContext(ctx, "guest registered", "guest_id", g.ID, "status", g.Status, "mail_ids", mailIDs)
-	p.track(mailIDs...)
+	switch res.Outcome {
+	case guest.OutcomeRepeated:
+		p.redirectRegistered(w, r, res.Guest, nonce)
+		return
+	case guest.OutcomeKnown:
+		p.echo(w, r, id, nonce, reg, res.Guest, gt, approval)
+		return
+	}
+	g := res.Guest
 	p.setRegisteredCookie(w, r, g.ID)
-	webkit.SeeOther(w, p.successURL(r, guestTicket(g, mailIDs[0])))
+	webkit.SeeOther(w, p.successURL(r, guestTicket(g, res.Mail[0])))
 }
 
 // guestIDFor derives the ID of the guest a registration nonce creates for
@@ -224,255 +190,48 @@ func (p *Portal) guestIDFor(nonce, email string) uuid.UUID {
 }
 
 // validate checks the form, setting a message at every bad field, and
-// returns the registration it describes.
+// returns the registration it describes (see guest.Service.CheckApplication
+// and Sponsorship); the registration code and the terms are the form's own.
 func (p *Portal) validate(ctx context.Context, form *webkit.Form, approval bool) (registration, error) {
-	pol := p.cfg.Policy
-	var reg registration
-	v := form.Value
-	check := func(name, msg string) {
-		if msg != "" {
-			form.Fail(name, msg)
+	field := func(name string) guest.Field {
+		fl := form.Field(name)
+		if fl == nil {
+			return guest.Field{}
 		}
+		return guest.Field{Value: fl.Value, Shown: true, Required: fl.Required}
 	}
-	reg.First, reg.Last = v(fFirst), v(fLast)
-	check(fFirst, checkName("First name", reg.First, true, "Enter your first name."))
-	check(fLast, checkName("Last name", reg.Last, true, "Enter your last name."))
-
-	email, msg := normalizeEmail(v(fEmail))
-	check(fEmail, msg)
-	if msg == "" {
-		d := emailDomain(email)
-		switch {
-		case domainIn(d, pol.BlockDomains):
-			check(fEmail, "Addresses at "+d+" cannot register here. Use another email address.")
-		case len(pol.AllowDomains) > 0 && !domainIn(d, pol.AllowDomains):
-			check(fEmail, "Use an email address at "+strings.Join(pol.AllowDomains, ", ")+".")
-		}
-	}
-	reg.Email = email
-	if fl := form.Field(fPhone); fl != nil {
-		reg.Phone = fl.Value
-		check(fPhone, checkPhone(fl.Value, fl.Required))
-	}
-	if fl := form.Field(fCompany); fl != nil {
-		reg.Company = fl.Value
-		check(fCompany, checkText("Company", fl.Value, maxOther, fl.Required, "Enter your company."))
-	}
-	if fl := form.Field(fVisited); fl != nil {
-		reg.Visited = fl.Value
-		if p.approverIsVisited(approval) {
-			sponsorEmail, msg := normalizeEmail(fl.Value)
-			if fl.Value == "" {
-				msg = "Enter the email address of the person you are visiting."
-			} else if msg != "" {
-				msg = "Enter the email address of the person you are visiting, like name@example.com."
-			}
-			check(fVisited, msg)
-			reg.Visited = sponsorEmail
-		} else {
-			check(fVisited, checkVisited(fl.Value, fl.Required))
-		}
-	}
-	if fl := form.Field(fReason); fl != nil {
-		reg.Reason = fl.Value
-		check(fReason, checkText("Reason", fl.Value, maxReason, fl.Required, "Enter the reason for your visit."))
+	reg, problems := p.guests.CheckApplication(guest.Application{
+		FirstName: form.Value(fFirst), LastName: form.Value(fLast), Email: form.Value(fEmail),
+		Phone: field(fPhone), Company: field(fCompany), PersonVisited: field(fVisited), Reason: field(fReason),
+	}, approval)
+	for _, pr := range problems {
+		form.Fail(pr.Field, pr.Message)
 	}
 	if fl := form.Field(fCode); fl != nil {
 		switch {
 		case fl.Value == "":
-			check(fCode, "Enter the registration code.")
-		case subtle.ConstantTimeCompare([]byte(fl.Value), []byte(pol.RegistrationCode)) != 1:
-			check(fCode, "The registration code is not right. Ask at reception for the current code.")
+			form.Fail(fCode, "Enter the registration code.")
+		case subtle.ConstantTimeCompare([]byte(fl.Value), []byte(p.cfg.Policy.RegistrationCode)) != 1:
+			form.Fail(fCode, "The registration code is not right. Ask at reception for the current code.")
 		}
 		fl.Value = "" // never echo a code back
 	}
 	if !form.Field(fTerms).Checked() {
-		check(fTerms, "Accept the acceptable-use terms to register.")
+		form.Fail(fTerms, "Accept the acceptable-use terms to register.")
 	}
 	if !form.Valid() {
 		return reg, nil
 	}
-
 	// Who sponsors and who approves. Only when the rest is valid: it reads
 	// the staff list.
-	sponsor, err := p.sponsorByEmail(ctx, reg.Visited)
+	problem, err := p.guests.Sponsorship(ctx, &reg, approval)
 	if err != nil {
 		return reg, err
 	}
-	if sponsor != nil {
-		reg.SponsorID = sponsor.ID
-	}
-	if approval {
-		reg.Approvers = pol.Approvers
-		if len(reg.Approvers) == 0 {
-			if sponsor == nil || sponsor.Email == "" {
-				// The same words for every address that is not an enabled
-				// sponsor's, so that the form does not tell who works here.
-				check(fVisited, "We could not find that host; check the address or ask at the front desk.")
-			} else {
-				reg.Approvers = []string{strings.ToLower(sponsor.Email)}
-			}
-		}
+	if problem != nil {
+		form.Fail(problem.Field, problem.Message)
 	}
 	return reg, nil
-}
-
-// sponsorByEmail returns the enabled sponsor or admin whose email is email,
-// or nil.
-func (p *Portal) sponsorByEmail(ctx context.Context, email string) (*storage.Staff, error) {
-	if !strings.Contains(email, "@") {
-		return nil, nil
-	}
-	staff, err := p.store.ListStaff(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("list staff: %w", err)
-	}
-	for _, s := range staff {
-		if !s.Disabled && strings.EqualFold(strings.TrimSpace(s.Email), email) {
-			return s, nil
-		}
-	}
-	return nil, nil
-}
-
-// create stores the guest and its first emails in one transaction: the
-// credentials, or (with approval) a "pending" note to the guest and an
-// approval request to each approver. It returns the guest and the outbox
-// IDs, the guest's first.
-//
-// With prev it renews: prev (the address's registration, which must still
-// be renewable) is replaced in the same transaction by the new guest, who
-// gets a new ID (and, under the "generated" policy, a new username), so
-// that nothing of the old registration (sessions, approval links, emails'
-// idempotency keys) applies to the new one; the audit entry keeps who was
-// replaced. A prev that changed meanwhile is errNotRenewable.
-func (p *Portal) create(ctx context.Context, id uuid.UUID, nonce string, reg registration, gt *storage.GuestType, approval bool, prev *storage.Guest) (*storage.Guest, []uuid.UUID, error) {
-	now := storage.Truncate(p.now())
-	// A renewal under the "email" policy keeps the username (the address);
-	// under "generated" it gets a new one, so that whoever renews an
-	// address does not step into the old guest's name.
-	var username string
-	var err error
-	if prev != nil && p.cfg.Policy.UsernamePolicy != UsernameGenerated {
-		username = prev.Username
-	} else if username, err = p.newUsername(reg.Email); err != nil {
-		return nil, nil, err
-	}
-	password, err := p.newPassword()
-	if err != nil {
-		return nil, nil, err
-	}
-	g := &storage.Guest{
-		ID: id, Username: username, Password: password,
-		FirstName: reg.First, LastName: reg.Last, Email: reg.Email, Phone: reg.Phone, Company: reg.Company,
-		PersonVisited: reg.Visited, Reason: reg.Reason, SponsorID: reg.SponsorID, GuestType: gt.Name,
-		Status: storage.GuestActive, ValidFrom: now, ValidUntil: now.Add(validity(gt)),
-	}
-	if prev != nil {
-		// A new password: no session from before counts. (The new ID
-		// already keeps the old registration's sessions out; this keeps
-		// the rule the same as for any other new password.)
-		g.SessionsValidAfter = now
-	}
-	var msgs []notify.Message
-	if approval {
-		g.Status = storage.GuestPending
-		m, err := p.pendingMessage(g)
-		if err != nil {
-			return nil, nil, err
-		}
-		msgs = append(msgs, m)
-		for _, a := range reg.Approvers {
-			m, err := p.approvalMessage(g, a, now)
-			if err != nil {
-				return nil, nil, err
-			}
-			msgs = append(msgs, m)
-		}
-	} else {
-		m, err := p.credentialsMessage(g)
-		if err != nil {
-			return nil, nil, err
-		}
-		msgs = append(msgs, m)
-	}
-	msgs[0].IdempotencyKey = registrationKey(nonce, reg.Email)
-
-	var ids []uuid.UUID
-	actor, action, detail := "guest:"+g.Username, "guest.register", "self-registered, status "+string(g.Status)
-	if prev != nil {
-		// The old row goes: the audit log keeps who it was. The actor is
-		// the registration form, not the old guest, who may not be the
-		// one who sent it.
-		actor, action, detail = "registration", "guest.renew", "self-registered again, status "+string(g.Status)+"; "+replacedDetail(prev)
-	}
-	err = p.store.WithTx(ctx, func(tx storage.Store) error {
-		ids = ids[:0]
-		if prev != nil {
-			if prev.Email != g.Email || !p.renewable(prev, now) {
-				return errNotRenewable
-			}
-			// Only if it is still as read: another form or a sponsor may
-			// have changed it meanwhile (ErrConflict), or renewed it away.
-			_, err := tx.UpdateGuest(ctx, prev.ID, storage.GuestUpdate{IfStatus: &prev.Status, IfUpdatedAt: &prev.UpdatedAt})
-			if errors.Is(err, storage.ErrConflict) || errors.Is(err, storage.ErrNotFound) {
-				return errNotRenewable
-			} else if err != nil {
-				return err
-			}
-			if err := tx.DeleteGuest(ctx, prev.ID); err != nil {
-				return err
-			}
-		}
-		if err := tx.CreateGuest(ctx, g); err != nil {
-			return err
-		}
-		for _, m := range msgs {
-			mid, err := notify.Enqueue(ctx, tx, m)
-			if err != nil {
-				return err
-			}
-			ids = append(ids, mid)
-		}
-		return tx.Audit(ctx, storage.AuditEntry{Actor: actor, Action: action, Subject: g.ID.String(), Detail: detail})
-	})
-	if err != nil {
-		return nil, nil, err
-	}
-	return g, ids, nil
-}
-
-// replacedDetail describes the registration a renewal replaces, for the
-// audit log: its ID, username, names, company, status and validity.
-func replacedDetail(g *storage.Guest) string {
-	return fmt.Sprintf("replaces %s (username %q, name %q %q, company %q, status %s, valid %s to %s)",
-		g.ID, g.Username, g.FirstName, g.LastName, g.Company, g.Status,
-		g.ValidFrom.UTC().Format(time.RFC3339), g.ValidUntil.UTC().Format(time.RFC3339))
-}
-
-// errNotRenewable ends a renewal whose old registration changed since it
-// was read.
-var errNotRenewable = errors.New("portal: the registration is no longer renewable")
-
-// renewable reports whether g has run its course at now, so that its
-// address may register again: expired, denied more than DeniedCooloff ago,
-// active past its validity (before the jobs mark it expired), or pending
-// past the approval window. Active, suspended, freshly pending and freshly
-// denied guests are not: a denial would mean nothing if the guest could
-// register again at once.
-func (p *Portal) renewable(g *storage.Guest, now time.Time) bool {
-	switch g.Status {
-	case storage.GuestExpired:
-		return true
-	case storage.GuestDenied:
-		cool := p.cfg.Policy.DeniedCooloff
-		return cool >= 0 && !now.Before(g.UpdatedAt.Add(cool))
-	case storage.GuestActive:
-		return !now.Before(g.ValidUntil)
-	case storage.GuestPending:
-		return !now.Before(g.CreatedAt.Add(p.cfg.Policy.ApprovalLinkTTL))
-	}
-	return false
 }
 
 // registrationKey is the idempotency key of the first email of the
@@ -482,27 +241,9 @@ func registrationKey(nonce, email string) string { return "portal:register:" + n
 // redirectRegistered sends a repeated POST of a registration form to the
 // success page of the guest the first one made.
 func (p *Portal) redirectRegistered(w http.ResponseWriter, r *http.Request, g *storage.Guest, nonce string) {
-	// Enqueue with the first email's idempotency key gives that email's ID
-	// (and queues nothing). Only if the outbox no longer has it does this
-	// queue the email the guest's state calls for now, if any.
-	var (
-		m   notify.Message
-		mid uuid.UUID
-		err error
-	)
-	switch g.Status {
-	case storage.GuestActive:
-		m, err = p.credentialsMessage(g)
-	case storage.GuestPending:
-		m, err = p.pendingMessage(g)
-	}
-	if err == nil && m.Kind != "" {
-		m.IdempotencyKey = registrationKey(nonce, g.Email)
-		err = p.store.WithTx(r.Context(), func(tx storage.Store) error {
-			mid, err = notify.Enqueue(r.Context(), tx, m)
-			return err
-		})
-	}
+	// The first email's ID (or, if the outbox no longer has it, the one
+	// the guest's state calls for now).
+	mid, err := p.guests.RepeatMail(r.Context(), g, registrationKey(nonce, g.Email))
 	if err != nil {
 		p.fail(w, r, "register: repeated form", err)
 		return
@@ -520,33 +261,8 @@ func (p *Portal) redirectRegistered(w http.ResponseWriter, r *http.Request, g *s
 // still counts as the same visit (a double click, a reload).
 const repeatWindow = 2 * time.Minute
 
-// validity is how long a new guest of gt may stay: its default duration,
-// capped by its maximum.
-func validity(gt *storage.GuestType) time.Duration {
-	d := gt.DefaultDuration
-	if d <= 0 {
-		d = 24 * time.Hour
-	}
-	if gt.MaxDuration > 0 && d > gt.MaxDuration {
-		d = gt.MaxDuration
-	}
-	return d
-}
+// validity is how long a new guest of gt may stay (see guest.Validity).
+func validity(gt *storage.GuestType) time.Duration { return guest.Validity(gt) }
 
-// humanDuration says d in words: "1 day", "7 days", "8 hours", "30 minutes".
-func humanDuration(d time.Duration) string {
-	plural := func(n int64, unit string) string {
-		if n == 1 {
-			return "1 " + unit
-		}
-		return fmt.Sprintf("%d %ss", n, unit)
-	}
-	switch {
-	case d >= 24*time.Hour && d%(24*time.Hour) == 0:
-		return plural(int64(d/(24*time.Hour)), "day")
-	case d >= time.Hour && d%time.Hour == 0:
-		return plural(int64(d/time.Hour), "hour")
-	default:
-		return plural(int64(d.Round(time.Minute)/time.Minute), "minute")
-	}
-}
+// humanDuration says d in words (see guest.HumanDuration).
+func humanDuration(d time.Duration) string { return guest.HumanDuration(d) }

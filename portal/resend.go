@@ -2,18 +2,13 @@ package portal
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"net/http"
 	"strconv"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/lobbyhq/lobby/internal/webkit"
-	"github.com/lobbyhq/lobby/notify"
-	"github.com/lobbyhq/lobby/storage"
 )
 
 // resendData is the resend page's own data.
@@ -86,34 +81,8 @@ func (p *Portal) tooManyForAddress(w http.ResponseWriter, r *http.Request, wait 
 }
 
 // resend queues the credentials of the guest with email, if there is one
-// who may sign in now.
+// who may sign in now (see guest.Service.ResendByEmail).
 func (p *Portal) resend(ctx context.Context, email string) error {
-	g, err := p.store.GetGuestByEmail(ctx, email)
-	switch {
-	case errors.Is(err, storage.ErrNotFound):
-		return nil
-	case err != nil:
-		return fmt.Errorf("look up: %w", err)
-	}
-	if !g.CanLogIn(p.now()) {
-		return nil
-	}
-	m, err := p.credentialsMessage(g)
-	if err != nil {
-		return err
-	}
-	// One resend per guest per minute, however often the form is sent.
-	m.IdempotencyKey = fmt.Sprintf("portal:resend:%s:%d", g.ID, p.now().Unix()/60)
-	var mid uuid.UUID
-	err = p.store.WithTx(ctx, func(tx storage.Store) error {
-		if mid, err = notify.Enqueue(ctx, tx, m); err != nil {
-			return err
-		}
-		return tx.Audit(ctx, storage.AuditEntry{Actor: "guest:" + g.Username, Action: "guest.resend", Subject: g.ID.String()})
-	})
-	if err != nil {
-		return fmt.Errorf("queue: %w", err)
-	}
-	p.track(mid)
-	return nil
+	_, err := p.guests.ResendByEmail(ctx, email)
+	return err
 }

@@ -1,4 +1,4 @@
-package portal
+package guest
 
 import (
 	"net/netip"
@@ -11,7 +11,7 @@ import (
 // Registration fields end up in emails the organisation sends (the guest's
 // own, approval requests to staff): they must not carry anything a mail
 // client would make a link of, or a reader would type into a browser.
-// hasLink finds, in any case and after NFKC normalisation (so that
+// HasLink finds, in any case and after NFKC normalisation (so that
 // full-width letters and dots count as their ASCII forms, and the
 // ideographic full stops that browsers take as dots count as dots):
 //
@@ -25,7 +25,7 @@ import (
 // Ordinary names and companies with dots stay allowed: "St. John",
 // "Dr. Müller", "Acme Inc.", "J.R.R. Tolkien", "S.p.A." (a dot followed by
 // a space or the end, or a one-letter last label, is not a domain).
-func hasLink(s string) bool {
+func HasLink(s string) bool {
 	if urlRe.MatchString(s) {
 		return true
 	}
@@ -165,7 +165,7 @@ func knownTLD(tld string) bool {
 	return ok
 }
 
-// tlds are the generic and internationalised top-level domains hasLink
+// tlds are the generic and internationalised top-level domains HasLink
 // knows besides the two-letter country codes: the common ones, those
 // popular with phishing, and the reserved and intranet names.
 var tlds = func() map[string]struct{} {
@@ -193,13 +193,13 @@ var tlds = func() map[string]struct{} {
 	return m
 }()
 
-// hasFormat reports invisible format characters (Unicode category Cf):
+// HasFormat reports invisible format characters (Unicode category Cf):
 // zero-width spaces, byte-order marks, directional marks and overrides,
 // tag characters and the like, which hide text or reorder it on screen.
 // Zero-width joiners and non-joiners between two letters (or combining
 // marks, as a virama) stay allowed:
 // they are part of how names are written in Persian and Indic scripts.
-func hasFormat(s string) bool {
+func HasFormat(s string) bool {
 	rs := []rune(s)
 	for i, r := range rs {
 		if !unicode.Is(unicode.Cf, r) {

@@ -1,4 +1,4 @@
-package portal
+package guest
 
 import (
 	"context"
@@ -13,17 +13,17 @@ import (
 // that checks every row as it deletes it (a renewal or a sponsor may have
 // changed a guest meanwhile: then it stays), in a transaction with an
 // audit entry per guest. It returns how many it deleted.
-func (p *Portal) purge(ctx context.Context) (int, error) {
-	keep := p.cfg.Policy.PurgeAfter
+func (s *Service) purge(ctx context.Context) (int, error) {
+	keep := s.pol.PurgeAfter
 	if keep < 0 {
 		return 0, nil
 	}
-	cutoff := p.now().Add(-keep)
+	cutoff := s.now().Add(-keep)
 	count := 0
 	for _, job := range []storage.GuestJob{storage.DuePurgeExpired, storage.DuePurgeDenied} {
 		for {
 			var gone []*storage.Guest
-			err := p.store.WithTx(ctx, func(tx storage.Store) error {
+			err := s.store.WithTx(ctx, func(tx storage.Store) error {
 				var err error
 				if gone, err = tx.PurgeGuests(ctx, job, cutoff, storage.MaxPurgeBatch); err != nil {
 					return err
@@ -50,10 +50,10 @@ func (p *Portal) purge(ctx context.Context) (int, error) {
 
 // purgeMail deletes sent and dead emails last changed more than PurgeAfter
 // ago (the outbox keeps queued and retrying ones whatever their age).
-func (p *Portal) purgeMail(ctx context.Context) (int, error) {
-	keep := p.cfg.Policy.PurgeAfter
+func (s *Service) purgeMail(ctx context.Context) (int, error) {
+	keep := s.pol.PurgeAfter
 	if keep < 0 {
 		return 0, nil
 	}
-	return p.store.PurgeMail(ctx, p.now().Add(-keep))
+	return s.store.PurgeMail(ctx, s.now().Add(-keep))
 }

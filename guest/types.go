@@ -1,0 +1,177 @@
+package guest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/lobbyhq/lobby/storage"
+)
+
+// Validity is how long a new guest of gt may stay: its default duration
+// (a day when it has none), capped by its maximum.
+func Validity(gt *storage.GuestType) time.Duration {
+	d := gt.DefaultDuration
+	if d <= 0 {
+		d = 24 * time.Hour
+	}
+	if gt.MaxDuration > 0 && d > gt.MaxDuration {
+		d = gt.MaxDuration
+	}
+	return d
+}
+
+// maxUntil is the latest end of access a guest of gt who starts at from
+// may have; the zero time when the type has no maximum.
+func maxUntil(gt *storage.GuestType, from time.Time) time.Time {
+	if gt.MaxDuration <= 0 {
+		return time.Time{}
+	}
+	return from.Add(gt.MaxDuration)
+}
+
+// GuestTypes lists the guest types.
+func (s *Service) GuestTypes(ctx context.Context) ([]storage.GuestType, error) {
+	types, err := s.store.ListGuestTypes(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("guest: list guest types: %w", err)
+	}
+	return types, nil
+}
+
+// HumanDuration says d in words: "1 day", "7 days", "8 hours", "30 minutes".
+func HumanDuration(d time.Duration) string {
+	plural := func(n int64, unit string) string {
+		if n == 1 {
+			return "1 " + unit
+		}
+		return fmt.Sprintf("%d %ss", n, unit)
+	}
+	switch {
+	case d >= 24*time.Hour && d%(24*time.Hour) == 0:
+		return plural(int64(d/(24*time.Hour)), "day")
+	case d >= time.Hour && d%time.Hour == 0:
+		return plural(int64(d/time.Hour), "hour")
+	default:
+		return plural(int64(d.Round(time.Minute)/time.Minute), "minute")
+	}
+}
+
+// FormatTime shows t in messages and audit entries, in the policy's zone.
+func (s *Service) FormatTime(t time.Time) string {
+	return t.In(s.pol.TimeZone).Format("Monday 2 January 2006, 15:04 MST")
+}
+
+// ExpiryNotice is how long before the end of their access guests of gt
+// are told it ends, or 0 for no notice: the type's own notice, else
+// policy's (Policy.ExpiryNotice), else a quarter of the type's validity,
+// at most MaxDefaultExpiryNotice; negative: none. (A guest whose whole
+// stay lies within the notice gets none: their credentials email already
+// says when access ends.)
+func ExpiryNotice(gt *storage.GuestType, policy time.Duration) time.Duration {
+	n := gt.ExpiryNotice
+	if n == 0 {
+		n = policy
+	}
+	if n == 0 {
+		n = min(Validity(gt)/4, MaxDefaultExpiryNotice)
+	}
+	return max(n, 0)
+}
+
+// EnsureGuestTypes writes the configured guest types (Policy.GuestTypes),
+// then creates the default guest type when it is still missing (valid
+// DefaultGuestValidity, at most DefaultGuestMaxValidity).
+func (s *Service) EnsureGuestTypes(ctx context.Context) error {
+	for _, gt := range s.pol.GuestTypes {
+		if gt.Description == "" {
+			if old, err := s.store.GetGuestType(ctx, gt.Name); err == nil {
+				gt.Description = old.Description
+			}
+		}
+		if err := s.store.PutGuestType(ctx, gt); err != nil {
+			return fmt.Errorf("guest: write guest type %q: %w", gt.Name, err)
+		}
+		s.log.Info("guest type set from the configuration", "guest_type", gt.Name, "validity", gt.DefaultDuration,
+			"max", gt.MaxDuration, "expiry_notice", s.expiryNotice(&gt))
+	}
+	name := s.pol.DefaultGuestType
+	gt, err := s.store.GetGuestType(ctx, name)
+	if err == nil {
+		if n := s.expiryNotice(gt); n == 0 || n >= Validity(gt) {
+			s.log.Warn("guests of the default type get no expiry notice: it is off, or not shorter than their validity",
+				"guest_type", name, "validity", Validity(gt), "expiry_notice", n)
+		}
+		return nil
+	}
+	if !errors.Is(err, storage.ErrNotFound) {
+		return fmt.Errorf("guest: guest type %q: %w", name, err)
+	}
+	gt = &storage.GuestType{Name: name, Description: "Self-registered guests", DefaultDuration: DefaultGuestValidity, MaxDuration: DefaultGuestMaxValidity}
+	if err := s.store.PutGuestType(ctx, *gt); err != nil {
+		return fmt.Errorf("guest: create guest type %q: %w", name, err)
+	}
+	s.log.Info("created the default guest type", "guest_type", name, "default", gt.DefaultDuration, "max", gt.MaxDuration,
+		"expiry_notice", s.expiryNotice(gt))
+	return nil
+}
+
+// expiryNotice is ExpiryNotice under the Service's policy.
+func (s *Service) expiryNotice(gt *storage.GuestType) time.Duration {
+	return ExpiryNotice(gt, s.pol.ExpiryNotice)
+}
+
+// expiryNotices returns the notice of every stored guest type by name, the
+// notice for guests whose type is not stored (the default type's), and the
+// longest of them all.
+func (s *Service) expiryNotices(ctx context.Context) (map[string]time.Duration, time.Duration, time.Duration, error) {
+	types, err := s.store.ListGuestTypes(ctx)
+	if err != nil {
+		return nil, 0, 0, fmt.Errorf("list guest types: %w", err)
+	}
+	notices := make(map[string]time.Duration, len(types))
+	var longest time.Duration
+	for i := range types {
+		n := s.expiryNotice(&types[i])
+		notices[types[i].Name] = n
+		longest = max(longest, n)
+	}
+	return notices, notices[s.pol.DefaultGuestType], longest, nil
+}
+
+// TypeCacheTTL is how long the Service reuses the default guest type it
+// read: every registration (the form and its POST) needs it, and it
+// changes rarely. A change made meanwhile applies within this time.
+const TypeCacheTTL = 5 * time.Second
+
+// typeCache keeps the default guest type for TypeCacheTTL (on the real
+// clock: it bounds staleness, not validity). Its zero value is ready. What
+// it hands out is shared: callers only read it.
+type typeCache struct {
+	mu   sync.Mutex
+	gt   *storage.GuestType
+	read time.Time
+}
+
+// DefaultGuestType returns the default guest type (Policy.DefaultGuestType),
+// read from the store at most every TypeCacheTTL. Callers must not change it.
+func (s *Service) DefaultGuestType(ctx context.Context) (*storage.GuestType, error) {
+	c := &s.types
+	c.mu.Lock()
+	gt, read := c.gt, c.read
+	c.mu.Unlock()
+	if gt != nil && time.Since(read) < TypeCacheTTL {
+		return gt, nil
+	}
+	start := time.Now()
+	gt, err := s.store.GetGuestType(ctx, s.pol.DefaultGuestType)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	c.gt, c.read = gt, start
+	c.mu.Unlock()
+	return gt, nil
+}
