@@ -461,3 +461,37 @@ func TestParseSessionWire(t *testing.T) {
 		}
 	}
 }
+
+// fieldHTML renders the shared "field" template as {{template "field" .}}
+// does, for blank fields from its cache and for filled-in ones afresh.
+func TestFieldHTML(t *testing.T) {
+	t.Parallel()
+	fsys := fstest.MapFS{
+		"layout.html":   {Data: []byte(`{{define "layout"}}{{template "content" .}}{{end}}{{define "field"}}<input id="{{.ID}}" value="{{.Value}}">{{with .Error}}<p>{{.}}</p>{{end}}{{end}}`)},
+		"p/cached.html": {Data: []byte(`{{define "content"}}{{range .Form.Fields}}{{fieldHTML .}}{{end}}{{end}}`)},
+		"p/direct.html": {Data: []byte(`{{define "content"}}{{range .Form.Fields}}{{template "field" .}}{{end}}{{end}}`)},
+	}
+	tp, err := ParseTemplates(fsys, "p", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []*Field{
+		{Name: "email", Label: "Email"},
+		{Name: "email", Label: "Email", Value: `"><script>`},
+		{Name: "email", Label: "Email", Error: "Enter <an> address"},
+		{Name: "email", Label: "Email"}, // blank again: from the cache
+	} {
+		v := View{Form: NewForm(f)}
+		want, err := tp.Execute("direct", v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := tp.Execute("cached", v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != string(want) {
+			t.Errorf("fieldHTML(%+v) = %s, want %s", f, got, want)
+		}
+	}
+}
