@@ -116,7 +116,7 @@ func truncOrZero(t time.Time) time.Time {
 }
 
 func (s *Store) getGuest(ctx context.Context, what, where string, arg any) (*storage.Guest, error) {
-	g, err := s.scanGuest(s.reader().QueryRowContext(ctx, `SELECT `+guestCols+` FROM guests WHERE `+where, arg))
+	g, err := s.scanGuest(s.reader().QueryRowContext(detach(ctx), `SELECT `+guestCols+` FROM guests WHERE `+where, arg))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("sqlite: get guest: no guest with that %s: %w", what, storage.ErrNotFound)
 	}
