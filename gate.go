@@ -25,11 +25,16 @@ func GuestFrom(ctx context.Context) (*storage.Guest, bool) {
 	return g, ok && g != nil
 }
 
-// withGuest returns a copy of ctx carrying g.
+// withGuest returns a copy of ctx carrying a copy of g without its password.
 func withGuest(ctx context.Context, g *storage.Guest) context.Context {
+	return context.WithValue(ctx, guestKey{}, publicCopy(g))
+}
+
+// publicCopy returns a copy of g without its password.
+func publicCopy(g *storage.Guest) *storage.Guest {
 	public := *g
 	public.Password = ""
-	return context.WithValue(ctx, guestKey{}, &public)
+	return &public
 }
 
 // RequireGuest lets a request through to next only when it comes from a
@@ -44,39 +49,44 @@ func withGuest(ctx context.Context, g *storage.Guest) context.Context {
 // GuestFrom.
 func (l *Lobby) RequireGuest(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		g, ok := l.gateGuest(r)
+		g, shared, ok := l.gateGuest(r)
 		if !ok {
 			l.redirectToLogin(w, r)
 			return
 		}
 		// Pages behind the gate are personal: keep shared caches out.
 		w.Header().Set("Cache-Control", "private, no-store")
-		next.ServeHTTP(w, r.WithContext(withGuest(r.Context(), g)))
+		if shared || g.Password != "" {
+			g = publicCopy(g)
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), guestKey{}, g)))
 	})
 }
 
-// gateGuest returns the guest signed in on r if the portal admits them now.
-func (l *Lobby) gateGuest(r *http.Request) (*storage.Guest, bool) {
+// gateGuest returns the guest signed in on r if the portal admits them now,
+// and whether it came from the cache, where others may read it too. A guest
+// read for this request alone is the handler's to keep.
+func (l *Lobby) gateGuest(r *http.Request) (g *storage.Guest, shared, ok bool) {
 	id, issued, ok := l.portal.SignedIn(r)
 	if !ok {
-		return nil, false
+		return nil, false, false
 	}
-	g, ok := l.gates.get(id)
-	if !ok {
+	g, shared = l.gates.get(id)
+	if !shared {
 		var err error
 		g, err = l.cfg.Store.GetGuestPublic(r.Context(), id)
 		if err != nil {
 			if !errors.Is(err, storage.ErrNotFound) {
 				l.logger.WarnContext(r.Context(), "lobby: gate: look up signed-in guest", "error", err.Error())
 			}
-			return nil, false
+			return nil, false, false
 		}
-		l.gates.put(g)
+		shared = l.gates.put(g)
 	}
 	if !l.portal.Admits(g, issued) {
-		return nil, false
+		return nil, false, false
 	}
-	return g, true
+	return g, shared, true
 }
 
 // MaxGuestCacheTTL is the longest Config.GuestCacheTTL.
@@ -118,9 +128,10 @@ func (c *gateCache) get(id uuid.UUID) (*storage.Guest, bool) {
 	return e.g, true
 }
 
-func (c *gateCache) put(g *storage.Guest) {
+// put keeps g for ttl and reports whether it did.
+func (c *gateCache) put(g *storage.Guest) bool {
 	if c.ttl <= 0 {
-		return
+		return false
 	}
 	now := c.now()
 	c.mu.Lock()
@@ -136,6 +147,7 @@ func (c *gateCache) put(g *storage.Guest) {
 		}
 	}
 	c.m[g.ID] = gateEntry{g: g, read: now}
+	return true
 }
 
 // redirectToLogin sends r to the portal's login page with ?return= set to

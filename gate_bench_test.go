@@ -99,7 +99,9 @@ func BenchmarkRequireGuest(b *testing.B) {
 						ok.ServeHTTP(w, r.WithContext(withGuest(r.Context(), g)))
 					})
 				}
-				req := httptest.NewRequest("GET", "/wifi", nil)
+				// A context that can be cancelled, as every request net/http
+				// serves has (it ends when the client goes away).
+				req := httptest.NewRequestWithContext(b.Context(), "GET", "/wifi", nil)
 				for _, c := range cookies {
 					req.AddCookie(c)
 				}

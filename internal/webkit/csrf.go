@@ -2,7 +2,6 @@ package webkit
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
@@ -40,7 +39,7 @@ type csrfKey struct{}
 // "/", out of reach of other subdomains.
 func NewCSRF(secret []byte, secure bool) func(http.Handler) http.Handler {
 	cop := http.NewCrossOriginProtection()
-	key := csrfKeyFor(secret)
+	key := newMacer(csrfKeyFor(secret))
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			token := ""
@@ -118,20 +117,20 @@ const csrfRandomLen = 32
 
 // newCSRFToken returns 32 random bytes followed by their HMAC-SHA256 under
 // key, base64url.
-func newCSRFToken(key []byte) string {
+func newCSRFToken(key *macer) string {
 	b := make([]byte, csrfRandomLen, csrfRandomLen+32)
 	_, _ = rand.Read(b) // crypto/rand.Read never fails on supported systems
-	return base64.RawURLEncoding.EncodeToString(append(b, mac(key, b)...))
+	return base64.RawURLEncoding.EncodeToString(key.sum(b, b))
 }
 
 // validToken reports whether s is a token newCSRFToken made under key; the
 // MAC is compared in constant time.
-func validToken(key []byte, s string) bool {
+func validToken(key *macer, s string) bool {
 	raw, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil || len(raw) != csrfRandomLen+32 {
 		return false
 	}
-	return hmac.Equal(raw[csrfRandomLen:], mac(key, raw[:csrfRandomLen]))
+	return key.verify(raw[csrfRandomLen:], raw[:csrfRandomLen])
 }
 
 // newToken returns 32 random bytes, base64url: a session ID.

@@ -3,6 +3,8 @@ package webkit
 import (
 	"crypto/hmac"
 	"crypto/sha256"
+	"hash"
+	"sync"
 )
 
 // DeriveKey derives an independent 32-byte key for one purpose from the
@@ -15,14 +17,50 @@ func DeriveKey(secret []byte, purpose string) []byte {
 	return m.Sum(nil)
 }
 
-// mac is HMAC-SHA256 of the parts, each length-prefixed so that no two
-// different part lists give the same input.
-func mac(key []byte, parts ...[]byte) []byte {
-	m := hmac.New(sha256.New, key)
+// macState is an HMAC and a buffer for the length prefixes (which would
+// otherwise be allocated at every Write through the interface).
+type macState struct {
+	h   hash.Hash
+	len [4]byte
+}
+
+func (st *macState) sum(dst []byte, parts [][]byte) []byte {
 	for _, p := range parts {
 		n := len(p)
-		m.Write([]byte{byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)})
-		m.Write(p)
+		st.len = [4]byte{byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)}
+		st.h.Write(st.len[:])
+		st.h.Write(p)
 	}
-	return m.Sum(nil)
+	return st.h.Sum(dst)
+}
+
+// macer computes HMAC-SHA256 under one key of a list of parts, each
+// length-prefixed so that no two different part lists give the same input.
+// It reuses its HMAC states: a fresh
+// HMAC-SHA256 costs three hash allocations and two key blocks hashed, and
+// every request checks one or two MACs (CSRF cookie, session cookie).
+type macer struct {
+	key  []byte
+	pool sync.Pool // of *macState keyed with key
+}
+
+func newMacer(key []byte) *macer {
+	m := &macer{key: key}
+	m.pool.New = func() any { return &macState{h: hmac.New(sha256.New, key)} }
+	return m
+}
+
+// sum appends mac(key, parts...) to dst.
+func (m *macer) sum(dst []byte, parts ...[]byte) []byte {
+	st := m.pool.Get().(*macState)
+	st.h.Reset()
+	dst = st.sum(dst, parts)
+	m.pool.Put(st)
+	return dst
+}
+
+// verify reports whether sig is mac(key, parts...), in constant time.
+func (m *macer) verify(sig []byte, parts ...[]byte) bool {
+	var buf [sha256.Size]byte
+	return hmac.Equal(sig, m.sum(buf[:0], parts...))
 }

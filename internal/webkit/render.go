@@ -2,6 +2,7 @@ package webkit
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -10,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // View is what the layout template needs from every page; Data holds the
@@ -39,7 +41,8 @@ type Templates struct {
 // as NAME), with funcs available to all. A page must define "content"; it
 // is rendered through the layout's "layout" template.
 func ParseTemplates(fsys fs.FS, dir string, funcs template.FuncMap) (*Templates, error) {
-	base := template.New("").Funcs(funcs)
+	fields := &fieldRenderer{cache: map[Field]template.HTML{}}
+	base := template.New("").Funcs(template.FuncMap{"fieldHTML": fields.render}).Funcs(funcs)
 	shared, err := fs.Glob(fsys, "*.html")
 	if err != nil {
 		return nil, fmt.Errorf("webkit: templates: %w", err)
@@ -52,6 +55,9 @@ func ParseTemplates(fsys fs.FS, dir string, funcs template.FuncMap) (*Templates,
 	}
 	if base.Lookup("layout") == nil {
 		return nil, fmt.Errorf("webkit: templates: no template defines \"layout\"")
+	}
+	if base.Lookup("field") != nil {
+		fields.tmpl = template.Must(base.Clone())
 	}
 	files, err := fs.Glob(fsys, path.Join(dir, "*.html"))
 	if err != nil {
@@ -130,4 +136,51 @@ func RelRoot(p string) string {
 		return "./"
 	}
 	return strings.Repeat("../", n)
+}
+
+// maxCachedFields bounds the fieldRenderer's cache: forms are built from a
+// fixed set of fields, but their labels and hints come from configuration.
+const maxCachedFields = 256
+
+// fieldRenderer is the pages' fieldHTML function: the shared "field"
+// template for one field. A field nobody has filled in (no value, no
+// error) renders the same every time, and every blank form shows several:
+// their HTML is kept, so that a form page runs a fraction of the template's
+// actions (html/template calls each escaper by reflection).
+type fieldRenderer struct {
+	tmpl  *template.Template // the shared templates
+	mu    sync.RWMutex
+	cache map[Field]template.HTML
+}
+
+func (fr *fieldRenderer) render(f *Field) (template.HTML, error) {
+	if fr.tmpl == nil {
+		return "", errors.New("webkit: fieldHTML: no template defines \"field\"")
+	}
+	if f == nil {
+		return "", errors.New("webkit: fieldHTML: no field")
+	}
+	blank := f.Value == "" && f.Error == "" && f.ErrorLink == nil
+	if blank {
+		fr.mu.RLock()
+		h, ok := fr.cache[*f]
+		fr.mu.RUnlock()
+		if ok {
+			return h, nil
+		}
+	}
+	var buf strings.Builder
+	if err := fr.tmpl.ExecuteTemplate(&buf, "field", f); err != nil {
+		return "", err
+	}
+	h := template.HTML(buf.String())
+	if blank {
+		fr.mu.Lock()
+		if len(fr.cache) >= maxCachedFields {
+			clear(fr.cache)
+		}
+		fr.cache[*f] = h
+		fr.mu.Unlock()
+	}
+	return h, nil
 }

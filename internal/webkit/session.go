@@ -1,10 +1,12 @@
 package webkit
 
 import (
-	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -26,8 +28,8 @@ type Session struct {
 // the subject may still be signed in, and ends sessions by refusing those
 // issued at or before a time it keeps for the subject (see SetAfter).
 type Sessions struct {
-	key    []byte
-	csrf   []byte // the CSRF tokens' key
+	key    *macer
+	csrf   *macer // the CSRF tokens' key
 	name   string
 	maxAge time.Duration
 	secure bool
@@ -52,8 +54,8 @@ func SessionClock(now func() time.Time) SessionOption {
 // the CSRF token Set rotates to verifies there.
 func NewSessions(key []byte, cookieName string, maxAge time.Duration, secure bool, opts ...SessionOption) *Sessions {
 	s := &Sessions{
-		key:    DeriveKey(key, "session/"+cookieName),
-		csrf:   csrfKeyFor(key),
+		key:    newMacer(DeriveKey(key, "session/"+cookieName)),
+		csrf:   newMacer(csrfKeyFor(key)),
 		name:   cookieName,
 		maxAge: maxAge,
 		secure: secure,
@@ -86,17 +88,20 @@ func (s *Sessions) Get(r *http.Request) (Session, bool) {
 	if !ok {
 		return Session{}, false
 	}
-	got, err := base64.RawURLEncoding.DecodeString(sig)
-	if err != nil || !hmac.Equal(got, mac(s.key, []byte(body))) {
+	var want [base64MACLen]byte
+	base64.RawURLEncoding.Encode(want[:], s.key.sum(make([]byte, 0, sha256.Size), []byte(body)))
+	if !equalString(want[:], sig) {
 		return Session{}, false
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(body)
 	if err != nil {
 		return Session{}, false
 	}
-	var sw sessionWire
-	if err := json.Unmarshal(raw, &sw); err != nil {
-		return Session{}, false
+	sw, ok := parseSessionWire(string(raw))
+	if !ok {
+		if err := json.Unmarshal(raw, &sw); err != nil {
+			return Session{}, false
+		}
 	}
 	// A cookie without "u" (set before it existed) counts from the start
 	// of its second: the earlier reading, so no cut-off misses it.
@@ -138,7 +143,7 @@ func (s *Sessions) SetAfter(w http.ResponseWriter, r *http.Request, subject stri
 	body := base64.RawURLEncoding.EncodeToString(raw)
 	http.SetCookie(w, &http.Cookie{
 		Name:     s.cookieName(r),
-		Value:    body + "." + base64.RawURLEncoding.EncodeToString(mac(s.key, []byte(body))),
+		Value:    body + "." + base64.RawURLEncoding.EncodeToString(s.key.sum(nil, []byte(body))),
 		Path:     "/", // and no Domain: both required by the __Host- prefix
 		MaxAge:   int(s.maxAge / time.Second),
 		HttpOnly: true,
@@ -170,4 +175,80 @@ func (s *Sessions) cookieName(r *http.Request) string {
 		return "__Host-" + s.name
 	}
 	return s.name
+}
+
+// base64MACLen is the length of a MAC in unpadded base64.
+const base64MACLen = (sha256.Size*8 + 5) / 6
+
+// equalString reports whether a and b are equal, in time that depends only
+// on their lengths (which are not secret).
+func equalString(a []byte, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	var v byte
+	for i := range len(a) {
+		v |= a[i] ^ b[i]
+	}
+	return subtle.ConstantTimeByteEq(v, 0) == 1
+}
+
+// parseSessionWire reads a session exactly as SetAfter writes it
+// (json.Marshal of sessionWire: {"i":…,"s":…,"t":…,"u":…,"c":…}, strings
+// without escapes), without encoding/json's reflection and with one string
+// for all fields. Anything else is not ok: the caller falls back on
+// json.Unmarshal, so this only ever agrees with it.
+func parseSessionWire(raw string) (sw sessionWire, ok bool) {
+	rest := raw
+	str := func(prefix string) (string, bool) {
+		v, ok := strings.CutPrefix(rest, prefix)
+		if !ok {
+			return "", false
+		}
+		end := strings.IndexByte(v, '"')
+		if end < 0 {
+			return "", false
+		}
+		for i := range end {
+			if c := v[i]; c < 0x20 || c >= 0x80 || c == '\\' {
+				return "", false // escapes, and what json.Unmarshal would refuse or replace
+			}
+		}
+		rest = v[end+1:]
+		return v[:end], true
+	}
+	num := func(prefix string) (int64, bool) {
+		v, ok := strings.CutPrefix(rest, prefix)
+		if !ok {
+			return 0, false
+		}
+		end := strings.IndexByte(v, ',')
+		if end < 1 || v[0] == '+' {
+			return 0, false
+		}
+		n, err := strconv.ParseInt(v[:end], 10, 64)
+		if err != nil {
+			return 0, false
+		}
+		rest = v[end:]
+		return n, true
+	}
+	if sw.ID, ok = str(`{"i":"`); !ok {
+		return sessionWire{}, false
+	}
+	if sw.Sub, ok = str(`,"s":"`); !ok {
+		return sessionWire{}, false
+	}
+	if sw.Iat, ok = num(`,"t":`); !ok {
+		return sessionWire{}, false
+	}
+	if strings.HasPrefix(rest, `,"u":`) {
+		if sw.IatMicro, ok = num(`,"u":`); !ok || sw.IatMicro == 0 {
+			return sessionWire{}, false
+		}
+	}
+	if sw.Tok, ok = str(`,"c":"`); !ok || rest != "}" {
+		return sessionWire{}, false
+	}
+	return sw, true
 }

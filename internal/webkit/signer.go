@@ -1,7 +1,6 @@
 package webkit
 
 import (
-	"crypto/hmac"
 	"encoding/base64"
 	"errors"
 	"strconv"
@@ -19,19 +18,19 @@ var (
 // an approval link in an email. A token carries its payload in the clear
 // (base64url), so the payload must not be a secret.
 type Signer struct {
-	key []byte
+	key *macer
 }
 
 // NewSigner returns a Signer whose key is derived from secret for purpose;
 // tokens of one purpose do not verify under another.
 func NewSigner(secret []byte, purpose string) *Signer {
-	return &Signer{key: DeriveKey(secret, "signer/"+purpose)}
+	return &Signer{key: newMacer(DeriveKey(secret, "signer/"+purpose))}
 }
 
 // Sign returns a URL-safe token for payload that verifies until expires.
 func (s *Signer) Sign(payload string, expires time.Time) string {
 	body := base64.RawURLEncoding.EncodeToString([]byte(payload)) + "." + strconv.FormatInt(expires.Unix(), 36)
-	return body + "." + base64.RawURLEncoding.EncodeToString(mac(s.key, []byte(body)))
+	return body + "." + base64.RawURLEncoding.EncodeToString(s.key.sum(nil, []byte(body)))
 }
 
 // Verify checks token's signature, then its expiry at now, and returns the
@@ -45,7 +44,7 @@ func (s *Signer) Verify(token string, now time.Time) (string, error) {
 	}
 	body, sig := token[:i], token[i+1:]
 	got, err := base64.RawURLEncoding.DecodeString(sig)
-	if err != nil || !hmac.Equal(got, mac(s.key, []byte(body))) {
+	if err != nil || !s.key.verify(got, []byte(body)) {
 		return "", ErrTokenInvalid
 	}
 	p, e, ok := strings.Cut(body, ".")

@@ -191,7 +191,7 @@ func TestSessionIssuedAt(t *testing.T) {
 			t.Fatal(err)
 		}
 		body := base64.RawURLEncoding.EncodeToString(raw)
-		return body + "." + base64.RawURLEncoding.EncodeToString(mac(s.key, []byte(body)))
+		return body + "." + base64.RawURLEncoding.EncodeToString(s.key.sum(nil, []byte(body)))
 	}
 	old := sessionWire{ID: "old", Sub: "guest-1", Iat: now.Unix(), Tok: "tok"}
 	if got, ok := get(cookie(old)); !ok || !got.IssuedAt.Equal(now.Truncate(time.Second)) {
@@ -424,5 +424,74 @@ func TestForm(t *testing.T) {
 	}
 	if got := f.Field("b").DescribedBy(); got != "f-b-error" {
 		t.Errorf("DescribedBy b = %q", got)
+	}
+}
+
+// parseSessionWire reads what SetAfter writes as json.Unmarshal does, and
+// leaves anything else to it.
+func TestParseSessionWire(t *testing.T) {
+	for _, w := range []sessionWire{
+		{ID: "abc_-", Sub: "0b5f7c1e-8c1a-4d4e-9a0e-3f1f0c2b9d11", Iat: 1700000000, IatMicro: 1700000000123456, Tok: "tok"},
+		{ID: "old", Sub: "guest-1", Iat: 1700000000, Tok: "tok"},
+		{ID: "", Sub: "", Iat: -5, Tok: ""},
+	} {
+		raw, err := json.Marshal(w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, ok := parseSessionWire(string(raw)); !ok || got != w {
+			t.Errorf("parseSessionWire(%s) = %+v, %v; want %+v", raw, got, ok, w)
+		}
+	}
+	for _, raw := range []string{
+		``,
+		`{}`,
+		`{"i":"a","s":"b","t":1,"c":"d"} `,
+		`{"i":"a\u0041","s":"b","t":1,"c":"d"}`,
+		`{"i":"a","s":"b\"","t":1,"c":"d"}`,
+		`{"i":"a","s":"b","t":+1,"c":"d"}`,
+		`{"i":"a","s":"b","t":1,"u":0,"c":"d"}`,
+		`{"i":"a","s":"b","t":1,"u":2,"c":"d","x":1}`,
+		`{"s":"b","i":"a","t":1,"c":"d"}`,
+		"{\"i\":\"\xff\",\"s\":\"b\",\"t\":1,\"c\":\"d\"}",
+		`{"i":"a","s":"b","t":1.5,"c":"d"}`,
+	} {
+		if got, ok := parseSessionWire(raw); ok {
+			t.Errorf("parseSessionWire(%q) = %+v, want it left to json.Unmarshal", raw, got)
+		}
+	}
+}
+
+// fieldHTML renders the shared "field" template as {{template "field" .}}
+// does, for blank fields from its cache and for filled-in ones afresh.
+func TestFieldHTML(t *testing.T) {
+	t.Parallel()
+	fsys := fstest.MapFS{
+		"layout.html":   {Data: []byte(`{{define "layout"}}{{template "content" .}}{{end}}{{define "field"}}<input id="{{.ID}}" value="{{.Value}}">{{with .Error}}<p>{{.}}</p>{{end}}{{end}}`)},
+		"p/cached.html": {Data: []byte(`{{define "content"}}{{range .Form.Fields}}{{fieldHTML .}}{{end}}{{end}}`)},
+		"p/direct.html": {Data: []byte(`{{define "content"}}{{range .Form.Fields}}{{template "field" .}}{{end}}{{end}}`)},
+	}
+	tp, err := ParseTemplates(fsys, "p", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []*Field{
+		{Name: "email", Label: "Email"},
+		{Name: "email", Label: "Email", Value: `"><script>`},
+		{Name: "email", Label: "Email", Error: "Enter <an> address"},
+		{Name: "email", Label: "Email"}, // blank again: from the cache
+	} {
+		v := View{Form: NewForm(f)}
+		want, err := tp.Execute("direct", v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := tp.Execute("cached", v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != string(want) {
+			t.Errorf("fieldHTML(%+v) = %s, want %s", f, got, want)
+		}
 	}
 }

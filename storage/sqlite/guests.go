@@ -24,30 +24,35 @@ const guestListCols = `id, username, NULL, first_name, last_name, email, phone, 
 
 // scanGuest reads one row of guestCols and opens the password.
 func (s *Store) scanGuest(sc scanner) (*storage.Guest, error) {
-	var (
+	// One allocation for the guest and every scan target (each would
+	// escape to the heap on its own through Scan's arguments).
+	v := new(struct {
 		g                                                storage.Guest
 		sealed                                           []byte
 		sponsor                                          uuid.NullUUID
 		status                                           string
 		from, until, notified, created, update, sessions sql.NullInt64
-	)
-	if err := sc.Scan(&g.ID, &g.Username, &sealed, &g.FirstName, &g.LastName, &g.Email, &g.Phone, &g.Company,
-		&g.PersonVisited, &g.Reason, &sponsor, &g.GuestType, &status, &from, &until, &notified, &created, &update,
-		&sessions); err != nil {
+	})
+	g := &v.g
+	if err := sc.Scan(&g.ID, &g.Username, &v.sealed, &g.FirstName, &g.LastName, &g.Email, &g.Phone, &g.Company,
+		&g.PersonVisited, &g.Reason, &v.sponsor, &g.GuestType, &v.status, &v.from, &v.until, &v.notified, &v.created, &v.update,
+		&v.sessions); err != nil {
 		return nil, err
 	}
-	pw, err := s.sealer.OpenString(sealed, storage.GuestPasswordAD(g.ID))
-	if err != nil {
-		return nil, err
+	if len(v.sealed) > 0 { // guestListCols read none: no associated data to build
+		pw, err := s.sealer.OpenString(v.sealed, storage.GuestPasswordAD(g.ID))
+		if err != nil {
+			return nil, err
+		}
+		g.Password = pw
 	}
-	g.Password = pw
-	g.SponsorID = sponsor.UUID
-	g.Status = storage.GuestStatus(status)
-	g.ValidFrom, g.ValidUntil = fromMicros(from), fromMicros(until)
-	g.ExpiryNotifiedAt = fromMicros(notified)
-	g.CreatedAt, g.UpdatedAt = fromMicros(created), fromMicros(update)
-	g.SessionsValidAfter = fromMicros(sessions)
-	return &g, nil
+	g.SponsorID = v.sponsor.UUID
+	g.Status = storage.GuestStatus(v.status)
+	g.ValidFrom, g.ValidUntil = fromMicros(v.from), fromMicros(v.until)
+	g.ExpiryNotifiedAt = fromMicros(v.notified)
+	g.CreatedAt, g.UpdatedAt = fromMicros(v.created), fromMicros(v.update)
+	g.SessionsValidAfter = fromMicros(v.sessions)
+	return g, nil
 }
 
 // guestConflict turns a unique violation on guests into ErrConflict.
@@ -111,7 +116,7 @@ func truncOrZero(t time.Time) time.Time {
 }
 
 func (s *Store) getGuest(ctx context.Context, what, where string, arg any) (*storage.Guest, error) {
-	g, err := s.scanGuest(s.reader().QueryRowContext(ctx, `SELECT `+guestCols+` FROM guests WHERE `+where, arg))
+	g, err := s.scanGuest(s.reader().QueryRowContext(detach(ctx), `SELECT `+guestCols+` FROM guests WHERE `+where, arg))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("sqlite: get guest: no guest with that %s: %w", what, storage.ErrNotFound)
 	}

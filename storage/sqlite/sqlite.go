@@ -216,7 +216,9 @@ func (s *Store) Close() error {
 
 // WithTx runs fn in one immediate transaction on the writer connection; the
 // Store handed to fn reads and writes through it. On a transaction-bound
-// Store, fn joins the running transaction.
+// Store, fn joins the running transaction. Once ctx is done the transaction
+// fails at its next statement and rolls back; a statement under way
+// finishes (see detach).
 func (s *Store) WithTx(ctx context.Context, fn func(tx storage.Store) error) (err error) {
 	if s.tx != nil {
 		return fn(s)
@@ -225,7 +227,7 @@ func (s *Store) WithTx(ctx context.Context, fn func(tx storage.Store) error) (er
 		return fmt.Errorf("sqlite: begin: %w", classify(err))
 	}
 	defer s.turns.give()
-	tx, err := s.w.BeginTx(ctx, nil)
+	tx, err := s.w.BeginTx(detach(ctx), nil)
 	if err != nil {
 		return fmt.Errorf("sqlite: begin: %w", classify(err))
 	}

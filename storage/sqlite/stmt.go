@@ -89,6 +89,19 @@ func (c *stmtCache) Close() error {
 	return errors.Join(errs...)
 }
 
+// detach returns ctx without its cancellation, unless it is already done
+// (the statement then fails at once with ctx's error). Both database/sql and
+// the driver start a goroutine per statement to watch a context that can
+// be cancelled, which costs more than a point lookup or an insert itself,
+// and such statements finish in microseconds anyway: they run detached, and
+// a transaction stops at its next statement once ctx is done.
+func detach(ctx context.Context) context.Context {
+	if ctx.Done() == nil || ctx.Err() != nil {
+		return ctx
+	}
+	return context.WithoutCancel(ctx)
+}
+
 // txQuerier runs queries in a transaction, through the writer's prepared
 // statements where it has them, and otherwise through statements prepared
 // for this transaction (a loop of inserts parses its statement once). It
@@ -141,6 +154,7 @@ func (q *txQuerier) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 }
 
 func (q *txQuerier) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	ctx = detach(ctx)
 	st, err := q.stmt(ctx, query)
 	if err != nil || st == nil {
 		return q.tx.ExecContext(ctx, query, args...)
@@ -149,6 +163,7 @@ func (q *txQuerier) ExecContext(ctx context.Context, query string, args ...any) 
 }
 
 func (q *txQuerier) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	ctx = detach(ctx)
 	st, err := q.stmt(ctx, query)
 	if err != nil || st == nil {
 		return q.tx.QueryContext(ctx, query, args...)
@@ -157,6 +172,7 @@ func (q *txQuerier) QueryContext(ctx context.Context, query string, args ...any)
 }
 
 func (q *txQuerier) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	ctx = detach(ctx)
 	st, err := q.stmt(ctx, query)
 	if err != nil || st == nil {
 		return q.tx.QueryRowContext(ctx, query, args...)

@@ -1,6 +1,8 @@
 package sqlite
 
 import (
+	"context"
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -65,5 +67,41 @@ func TestTxStatementsPreparedOnce(t *testing.T) {
 	}
 	if n := inserts(create("second")); n != 0 {
 		t.Fatalf("the second transaction prepared the guest insert again (%d times)", n)
+	}
+}
+
+// TestTxStopsWhenContextEnds: a transaction's statements run detached from
+// the context's cancellation, but once it is done the next statement fails
+// with its error and nothing of the transaction stays.
+func TestTxStopsWhenContextEnds(t *testing.T) {
+	t.Parallel()
+	key := make([]byte, storage.KeySize)
+	sealer, err := storage.NewSealer(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "lobby.db"), storage.Options{Sealer: sealer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	ctx, cancel := context.WithCancel(t.Context())
+	now := time.Now()
+	guest := func(name string) *storage.Guest {
+		return &storage.Guest{Username: name, Email: name + "@example.org", Status: storage.GuestActive,
+			ValidFrom: now, ValidUntil: now.Add(time.Hour)}
+	}
+	err = s.WithTx(ctx, func(tx storage.Store) error {
+		if err := tx.CreateGuest(ctx, guest("first")); err != nil {
+			return err
+		}
+		cancel()
+		return tx.CreateGuest(ctx, guest("second"))
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("WithTx after the context ended: %v, want context.Canceled", err)
+	}
+	if _, err := s.GetGuestByUsername(t.Context(), "first"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("the first guest of the rolled-back transaction: %v, want ErrNotFound", err)
 	}
 }
