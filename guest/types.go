@@ -94,15 +94,15 @@ func (s *Service) EnsureGuestTypes(ctx context.Context) error {
 		if err := s.store.PutGuestType(ctx, gt); err != nil {
 			return fmt.Errorf("guest: write guest type %q: %w", gt.Name, err)
 		}
-		s.log.Info("guest type set from the configuration", "guest_type", gt.Name, "validity", gt.DefaultDuration,
-			"max", gt.MaxDuration, "expiry_notice", s.expiryNotice(&gt))
+		s.log.Info("guest type set from the configuration", "guest_type", gt.Name, "validity_ms", gt.DefaultDuration.Milliseconds(),
+			"max_ms", gt.MaxDuration.Milliseconds(), "expiry_notice_ms", s.expiryNotice(&gt).Milliseconds())
 	}
 	name := s.pol.DefaultGuestType
 	gt, err := s.store.GetGuestType(ctx, name)
 	if err == nil {
 		if n := s.expiryNotice(gt); n == 0 || n >= Validity(gt) {
 			s.log.Warn("guests of the default type get no expiry notice: it is off, or not shorter than their validity",
-				"guest_type", name, "validity", Validity(gt), "expiry_notice", n)
+				"guest_type", name, "validity_ms", Validity(gt).Milliseconds(), "expiry_notice_ms", n.Milliseconds())
 		}
 		return nil
 	}
@@ -113,8 +113,8 @@ func (s *Service) EnsureGuestTypes(ctx context.Context) error {
 	if err := s.store.PutGuestType(ctx, *gt); err != nil {
 		return fmt.Errorf("guest: create guest type %q: %w", name, err)
 	}
-	s.log.Info("created the default guest type", "guest_type", name, "default", gt.DefaultDuration, "max", gt.MaxDuration,
-		"expiry_notice", s.expiryNotice(gt))
+	s.log.Info("created the default guest type", "guest_type", name, "validity_ms", gt.DefaultDuration.Milliseconds(),
+		"max_ms", gt.MaxDuration.Milliseconds(), "expiry_notice_ms", s.expiryNotice(gt).Milliseconds())
 	return nil
 }
 
