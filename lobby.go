@@ -153,6 +153,7 @@ func New(cfg Config) (*Lobby, error) {
 	l.portal = p
 	sp, err := sponsor.New(sponsor.Config{
 		Store:         l.store,
+		Guests:        p.Guests(),
 		BaseURL:       strings.TrimRight(cfg.BaseURL, "/") + "/sponsor",
 		SecretKey:     cfg.SecretKey,
 		SiteName:      cfg.Portal.SiteName,

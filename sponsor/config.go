@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lobbyhq/lobby/guest"
 	"github.com/lobbyhq/lobby/storage"
 )
 
@@ -45,8 +46,17 @@ type Config struct {
 	ProxyHeader       string
 	TrustedProxyHops  int
 
-	// The guest rules (a guest.Service) join here when the sponsor's
-	// actions arrive: approve, deny, resend, extend, suspend, delete.
+	// Guests are the guest rules every change goes through (the portal's
+	// guest.Service, on the same store). Without them the sponsor side
+	// only lists and shows guests.
+	Guests *guest.Service
+
+	// PortalURL is the guest portal's external URL, printed on batch
+	// sheets as where guests sign in; default BaseURL's parent + "/portal".
+	PortalURL string
+	// NetworkName is the Wi-Fi network (SSID) printed on batch sheets;
+	// empty: none.
+	NetworkName string
 }
 
 // withDefaults fills the defaults and checks cfg, naming every problem.
@@ -78,6 +88,10 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.PortalURL == "" {
+		c.PortalURL = c.BaseURL[:max(strings.LastIndex(c.BaseURL, "/"), 0)] + "/portal"
+	}
+	c.PortalURL = strings.TrimRight(c.PortalURL, "/")
 	c.SessionTTL = cmp.Or(c.SessionTTL, 8*time.Hour)
 	c.MaxBodyBytes = cmp.Or(c.MaxBodyBytes, 64<<10)
 	c.PageSize = cmp.Or(c.PageSize, 25)
