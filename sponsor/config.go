@@ -54,6 +54,11 @@ type Config struct {
 	// PortalURL is the guest portal's external URL, printed on batch
 	// sheets as where guests sign in; default BaseURL's parent + "/portal".
 	PortalURL string
+	// MailWait is how long the create page waits for the credentials
+	// email's outcome ("sent in 120 ms") before it says "queued"; default
+	// 1.5s: long enough for a warm connection, short enough not to hold
+	// the sponsor up.
+	MailWait time.Duration
 	// NetworkName is the Wi-Fi network (SSID) printed on batch sheets;
 	// empty: none.
 	NetworkName string
@@ -92,6 +97,7 @@ func (c Config) withDefaults() (Config, error) {
 		c.PortalURL = c.BaseURL[:max(strings.LastIndex(c.BaseURL, "/"), 0)] + "/portal"
 	}
 	c.PortalURL = strings.TrimRight(c.PortalURL, "/")
+	c.MailWait = cmp.Or(c.MailWait, 1500*time.Millisecond)
 	c.SessionTTL = cmp.Or(c.SessionTTL, 8*time.Hour)
 	c.MaxBodyBytes = cmp.Or(c.MaxBodyBytes, 64<<10)
 	c.PageSize = cmp.Or(c.PageSize, 25)

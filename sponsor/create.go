@@ -22,11 +22,6 @@ import (
 // type's maximum and every field, and write the audit entries. These pages
 // read forms, call them and show what they answer.
 
-// mailWait is how long the create page waits for the credentials email's
-// outcome before it says "queued": long enough for a warm connection,
-// short enough not to hold the sponsor up.
-const mailWait = 1500 * time.Millisecond
-
 // timeLayout is how the pages' date-and-time inputs (datetime-local) read
 // and write times, in Config.TimeZone.
 const timeLayout = "2006-01-02T15:04"
@@ -276,18 +271,18 @@ func (s *Sponsor) postCreate(w http.ResponseWriter, r *http.Request, st *storage
 		return
 	}
 	g := res.Guest
-	flash := "Created " + guestName(g) + "; credentials sent to " + g.Email + " (" + mailState(r.Context(), res.Future) + ")."
+	flash := "Created " + guestName(g) + "; credentials sent to " + g.Email + " (" + mailState(r.Context(), res.Future, s.cfg.MailWait) + ")."
 	webkit.SeeOther(w, "guests/"+g.ID.String()+"?flash="+url.QueryEscape(s.sealFlash(flash)))
 }
 
-// mailState waits a moment for an email's outcome: "sent in 120 ms", or
+// mailState waits up to wait for an email's outcome: "sent in 120 ms", or
 // "queued" when it takes longer, when no sender runs in this process, or
 // when it is to be retried (the outbox keeps it).
-func mailState(ctx context.Context, f *notify.Future) string {
+func mailState(ctx context.Context, f *notify.Future, wait time.Duration) string {
 	if f == nil {
 		return "queued"
 	}
-	ctx, cancel := context.WithTimeout(ctx, mailWait)
+	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	res := f.Wait(ctx)
 	switch res.Status {

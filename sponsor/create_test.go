@@ -2,6 +2,7 @@ package sponsor
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/lobbyhq/lobby/guest"
+	"github.com/lobbyhq/lobby/notify"
 	"github.com/lobbyhq/lobby/storage"
 )
 
@@ -26,11 +28,35 @@ type creating struct {
 }
 
 func setupCreating(t *testing.T, backend string) *creating {
+	return setupCreatingMail(t, backend, false)
+}
+
+// setupCreatingMail is setupCreating, with a running mail dispatcher that
+// "sends" through a sender that accepts everything when withMail is set.
+func setupCreatingMail(t *testing.T, backend string, withMail bool) *creating {
 	t.Helper()
 	var svc *guest.Service
 	b := setup(t, backend, func(c *Config) {
+		var mail guest.Mailer
+		if withMail {
+			d, err := notify.NewDispatcher(notify.DispatcherConfig{
+				Store:        c.Store,
+				Settings:     func(context.Context) (notify.Settings, error) { return notify.Settings{From: "lobby@example.com"}, nil },
+				Sender:       acceptAll{},
+				Workers:      1,
+				PollInterval: time.Hour, // the Future's hand-over sends it, not the poller
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- d.Run(ctx) }()
+			t.Cleanup(func() { cancel(); <-done })
+			mail = d
+		}
 		var err error
-		svc, err = guest.New(guest.Config{Store: c.Store, BaseURL: "http://lobby.test/lobby/portal", Now: c.Now,
+		svc, err = guest.New(guest.Config{Store: c.Store, Mail: mail, BaseURL: "http://lobby.test/lobby/portal", Now: c.Now,
 			Policy: guest.Policy{TimeZone: time.UTC, GuestTypes: []storage.GuestType{
 				{Name: "daily", DefaultDuration: 24 * time.Hour, MaxDuration: 7 * 24 * time.Hour},
 				{Name: "contractor", DefaultDuration: 7 * 24 * time.Hour, MaxDuration: 30 * 24 * time.Hour},
@@ -43,6 +69,7 @@ func setupCreating(t *testing.T, backend string) *creating {
 		}
 		c.Guests = svc
 		c.NetworkName = "Lobby-Guest"
+		c.MailWait = time.Minute // the Future settles long before: no flaky "queued"
 	})
 	for _, g := range []storage.SponsorGroup{
 		{Name: "desk", GuestTypes: []string{"daily"}, Permissions: []storage.Permission{storage.PermCreate, storage.PermBatch}},
@@ -54,6 +81,11 @@ func setupCreating(t *testing.T, backend string) *creating {
 	}
 	return &creating{bundle: b, guests: svc}
 }
+
+// acceptAll is a notify.Sender that accepts every email.
+type acceptAll struct{}
+
+func (acceptAll) Send(context.Context, notify.Settings, *notify.Email) error { return nil }
 
 // eachCreating runs fn as a parallel subtest per backend.
 func eachCreating(t *testing.T, fn func(t *testing.T, b *creating)) {
@@ -148,6 +180,20 @@ func TestCreateGuest(t *testing.T) {
 			t.Errorf("audit = %+v, %v; want the guest rules' guest.create by staff:desk", entries, err)
 		}
 	})
+}
+
+func TestCreateGuestMailSent(t *testing.T) {
+	t.Parallel()
+	b := setupCreatingMail(t, "sqlite", true)
+	c, _ := b.signedInAs(t, "desk", storage.RoleSponsor, "desk")
+	r := c.post("/create", c.csrf("/create"), goodGuest())
+	if r.status != http.StatusSeeOther {
+		t.Fatalf("POST /create = %d:\n%s", r.status, r.body)
+	}
+	page := c.get("/" + r.location)
+	if !regexp.MustCompile(`credentials sent to grace@navy.example \(sent in \d+ ms\)`).MatchString(page.body) {
+		t.Errorf("the guest page after a quick send lacks \"sent in N ms\":\n%s", page.body)
+	}
 }
 
 func TestCreateGuestErrors(t *testing.T) {
