@@ -42,7 +42,7 @@ func (s *Sponsor) batchForm() *webkit.Form {
 		&webkit.Field{Name: "prefix", Label: "Username prefix", Type: "text", MaxLen: 20,
 			Hint: "Usernames are the prefix, a hyphen and six random characters, such as conf-a3k9mz. Lower-case letters, digits and hyphens; leave empty for “" + guest.DefaultBatchPrefix + "”."},
 		&webkit.Field{Name: "guest_type", Label: "Guest type", Type: "select", Required: true},
-		&webkit.Field{Name: "valid_from", Label: "Access from", Type: "datetime-local", Required: true, Hint: s.startHint()},
+		&webkit.Field{Name: "valid_from", Label: "Access from", Type: "datetime-local", Hint: s.startHint()},
 		&webkit.Field{Name: "validity", Label: "Access for", Type: "text", MaxLen: 20, Hint: validityHint},
 	)
 }
@@ -54,7 +54,6 @@ func (s *Sponsor) getBatch(w http.ResponseWriter, r *http.Request, st *storage.S
 	}
 	form := s.batchForm()
 	form.Field("count").Value = "10"
-	form.Field("valid_from").Value = s.now().In(s.cfg.TimeZone).Format(timeLayout)
 	s.renderBatch(w, r, st, a, http.StatusOK, form)
 }
 

@@ -175,9 +175,12 @@ func (s *Sponsor) parseStart(v string) (time.Time, error) {
 	return t, err
 }
 
-// startHint says the time zone the start is read in.
+// startHint says how to give a start, and the time zone it is read in.
+// The field starts empty (now) rather than filled with the time the form
+// was opened: a form sent a quarter of an hour later would otherwise have
+// a start in the past, which the guest rules refuse.
 func (s *Sponsor) startHint() string {
-	return "Date and time (" + s.now().In(s.cfg.TimeZone).Format("MST") + "), as 2026-03-02T09:00. Leave it as it is to start now."
+	return "Leave empty to start at once, or give a date and time (" + s.now().In(s.cfg.TimeZone).Format("MST") + "), such as 2026-03-02T09:00."
 }
 
 func (s *Sponsor) createForm() *webkit.Form {
@@ -190,7 +193,7 @@ func (s *Sponsor) createForm() *webkit.Form {
 		&webkit.Field{Name: "company", Label: "Company", Type: "text", MaxLen: 200},
 		&webkit.Field{Name: "reason", Label: "Reason for the visit", Type: "textarea", MaxLen: 500},
 		&webkit.Field{Name: "guest_type", Label: "Guest type", Type: "select", Required: true},
-		&webkit.Field{Name: "valid_from", Label: "Access from", Type: "datetime-local", Required: true, Hint: s.startHint()},
+		&webkit.Field{Name: "valid_from", Label: "Access from", Type: "datetime-local", Hint: s.startHint()},
 		&webkit.Field{Name: "validity", Label: "Access for", Type: "text", MaxLen: 20, Hint: validityHint},
 		&webkit.Field{Name: "send_email", Label: "Send the credentials to the guest by email", Type: "checkbox",
 			Hint: "Lobby emails every new guest their credentials; the guest page then says whether the email went."},
@@ -211,7 +214,6 @@ func (s *Sponsor) getCreate(w http.ResponseWriter, r *http.Request, st *storage.
 		return
 	}
 	form := s.createForm()
-	form.Field("valid_from").Value = s.now().In(s.cfg.TimeZone).Format(timeLayout)
 	form.Field("send_email").Value = "yes"
 	s.renderCreate(w, r, st, a, http.StatusOK, form)
 }

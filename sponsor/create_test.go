@@ -179,6 +179,22 @@ func TestCreateGuest(t *testing.T) {
 		if err != nil || len(entries) != 1 || entries[0].Action != "guest.create" || entries[0].Actor != "staff:desk" {
 			t.Errorf("audit = %+v, %v; want the guest rules' guest.create by staff:desk", entries, err)
 		}
+
+		// No start and no validity: from now, for the type's default.
+		form := goodGuest()
+		form.Set("email", "kay@example.com")
+		form.Del("valid_from")
+		form.Del("validity")
+		if r := c.post("/create", c.csrf("/create"), form); r.status != http.StatusSeeOther {
+			t.Fatalf("POST /create without a start: %d\n%s", r.status, r.body)
+		}
+		kay, err := b.store.GetGuestByEmail(t.Context(), "kay@example.com")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if now := storage.Truncate(b.clock.Now()); !kay.ValidFrom.Equal(now) || !kay.ValidUntil.Equal(now.Add(24*time.Hour)) {
+			t.Errorf("kay: valid %v–%v, want from now (%v) for a day", kay.ValidFrom, kay.ValidUntil, now)
+		}
 	})
 }
 
