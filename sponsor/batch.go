@@ -63,7 +63,7 @@ func (s *Sponsor) renderBatch(w http.ResponseWriter, r *http.Request, st *storag
 		s.fail(w, r, "list guest types", err)
 		return
 	}
-	s.page(w, r, status, "batch", s.view(r, "Batch of accounts for an event", st, "batch", form, formData{Types: types, Max: guest.MaxBatch}))
+	s.page(w, r, status, "batch", s.view(r, "Batch of accounts for an event", st, "batch", form, formData{Types: types}))
 }
 
 // card is one account on the printed sheet.

@@ -203,7 +203,6 @@ func (s *Sponsor) createForm() *webkit.Form {
 // formData is a create, batch or import form page's own data.
 type formData struct {
 	Types []typeChoice
-	Max   int // the batch's largest count
 	// Import's report (import.go).
 	Report *importReport
 }
