@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -47,11 +46,7 @@ func (s *Sponsor) actorOf(ctx context.Context, st *storage.Staff) (guest.Actor, 
 
 // mayAdd reports whether st may create guests one by one (PermCreate) and
 // in batches (PermBatch; importing needs both), for the navigation links.
-// Without the guest rules, nobody may.
 func (s *Sponsor) mayAdd(r *http.Request, st *storage.Staff) (create, batch bool) {
-	if s.cfg.Guests == nil {
-		return false, false
-	}
 	a, err := s.actorOf(r.Context(), st)
 	if err != nil {
 		s.log.WarnContext(r.Context(), "sponsor: read permissions for the navigation", "error", err.Error())
@@ -61,13 +56,9 @@ func (s *Sponsor) mayAdd(r *http.Request, st *storage.Staff) (create, batch bool
 }
 
 // allowed returns the actor of st when the guest rules let them take the
-// actions that need ps; otherwise it answers 403 (or 404 without guest
-// rules, 500 on a store error) and returns false.
+// actions that need ps; otherwise it answers 403 (500 on a store error)
+// and returns false.
 func (s *Sponsor) allowed(w http.ResponseWriter, r *http.Request, st *storage.Staff, ps ...storage.Permission) (guest.Actor, bool) {
-	if s.cfg.Guests == nil {
-		s.notFound(w, r)
-		return guest.Actor{}, false
-	}
 	a, err := s.actorOf(r.Context(), st)
 	if err != nil {
 		s.fail(w, r, "read permissions", err)
@@ -273,7 +264,7 @@ func (s *Sponsor) postCreate(w http.ResponseWriter, r *http.Request, st *storage
 	}
 	g := res.Guest
 	flash := "Created " + guestName(g) + "; credentials sent to " + g.Email + " (" + mailState(r.Context(), res.Future, s.cfg.MailWait) + ")."
-	webkit.SeeOther(w, "guests/"+g.ID.String()+"?flash="+url.QueryEscape(s.sealFlash(flash)))
+	webkit.SeeOther(w, s.createdRedirect(w, r, st, g, flash))
 }
 
 // mailState waits up to wait for an email's outcome: "sent in 120 ms", or
