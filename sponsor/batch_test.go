@@ -157,3 +157,22 @@ func TestCSVCell(t *testing.T) {
 		}
 	}
 }
+
+// The largest batch's token (500 IDs) fits the form body limit, and the CSV
+// has every account.
+func TestBatchCSVOfTheLargestBatch(t *testing.T) {
+	t.Parallel()
+	eachCreating(t, func(t *testing.T, b *creating) {
+		c, _ := b.signedInAs(t, "desk", storage.RoleSponsor, "desk")
+		r := c.post("/batch", c.csrf("/batch"), url.Values{"count": {"500"}, "guest_type": {"daily"}})
+		m := tokenRe.FindStringSubmatch(r.body)
+		if r.status != http.StatusOK || m == nil || len(cardRe.FindAllString(r.body, -1)) != 500 {
+			t.Fatalf("a batch of 500: %d, token found %v", r.status, m != nil)
+		}
+		res, body := c.raw("/batch/csv", url.Values{"batch": {html.UnescapeString(m[1])}, "csrf_token": {c.csrf("/batch")}})
+		rows, err := csv.NewReader(strings.NewReader(body)).ReadAll()
+		if res.StatusCode != http.StatusOK || err != nil || len(rows) != 501 {
+			t.Fatalf("its CSV: %d, %d rows, %v; want a header and 500 rows", res.StatusCode, len(rows), err)
+		}
+	})
+}
