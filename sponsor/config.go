@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lobbyhq/lobby/guest"
 	"github.com/lobbyhq/lobby/storage"
 )
 
@@ -22,6 +23,9 @@ func (l Limit) rate() float64 { return 1 / l.Every.Seconds() }
 // Config is everything the sponsor side needs.
 type Config struct {
 	Store storage.Store // required
+	// Guests are the guest rules every action on a guest goes through (the
+	// portal's, so that both sides follow one set). Required.
+	Guests *guest.Service
 	// BaseURL is the external URL of the sponsor root, e.g.
 	// "https://guest.example.com/lobby/sponsor". Required.
 	BaseURL   string
@@ -36,6 +40,13 @@ type Config struct {
 	MaxBodyBytes  int64         // default 64 KiB
 	PageSize      int           // guests per page; default 25, at most 500
 
+	// PortalURL is the guest portal's external URL, printed on batch
+	// sheets as where guests sign in; default BaseURL's parent + "/portal".
+	PortalURL string
+	// NetworkName is the Wi-Fi network (SSID) printed on batch sheets;
+	// empty: none.
+	NetworkName string
+
 	// Login limits sign-in attempts per client IP (default 10, then one
 	// every 6 seconds), on top of the per-account lockout.
 	Login Limit
@@ -45,8 +56,10 @@ type Config struct {
 	ProxyHeader       string
 	TrustedProxyHops  int
 
-	// The guest rules (a guest.Service) join here when the sponsor's
-	// actions arrive: approve, deny, resend, extend, suspend, delete.
+	// MailWait is how long an action that sends mail waits for the first
+	// delivery attempt before the page says where the email stands;
+	// default 3s.
+	MailWait time.Duration
 }
 
 // withDefaults fills the defaults and checks cfg, naming every problem.
@@ -54,6 +67,9 @@ func (c Config) withDefaults() (Config, error) {
 	var errs []error
 	if c.Store == nil {
 		errs = append(errs, errors.New("sponsor: config: Store is required"))
+	}
+	if c.Guests == nil {
+		errs = append(errs, errors.New("sponsor: config: the guest rules (Guests) are required"))
 	}
 	if c.BaseURL == "" {
 		errs = append(errs, errors.New("sponsor: config: BaseURL is required"))
@@ -78,10 +94,15 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.PortalURL == "" {
+		c.PortalURL = c.BaseURL[:max(strings.LastIndex(c.BaseURL, "/"), 0)] + "/portal"
+	}
+	c.PortalURL = strings.TrimRight(c.PortalURL, "/")
 	c.SessionTTL = cmp.Or(c.SessionTTL, 8*time.Hour)
 	c.MaxBodyBytes = cmp.Or(c.MaxBodyBytes, 64<<10)
 	c.PageSize = cmp.Or(c.PageSize, 25)
 	c.Login.Burst = cmp.Or(c.Login.Burst, 10)
 	c.Login.Every = cmp.Or(c.Login.Every, 6*time.Second)
+	c.MailWait = cmp.Or(c.MailWait, 3*time.Second)
 	return c, nil
 }

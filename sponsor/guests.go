@@ -205,7 +205,9 @@ func (s *Sponsor) getGuest(w http.ResponseWriter, r *http.Request, st *storage.S
 	for _, e := range entries {
 		d.History = append(d.History, historyRow{When: s.formatTime(e.At), Who: e.Actor, What: e.Action, Detail: e.Detail})
 	}
-	s.page(w, r, http.StatusOK, "guest", s.view(r, d.Name, st, "", nil, d))
+	v := s.view(r, d.Name, st, "", nil, d)
+	v.Notice = s.flash(r)
+	s.page(w, r, http.StatusOK, "guest", v)
 }
 
 // timeLeft says how long until end, in words: "2 days 3 hours",

@@ -17,7 +17,7 @@ import (
 
 // pageNames are the page templates the sponsor side renders
 // (web/pages/sponsor/NAME.html).
-var pageNames = []string{"guest", "guests", "login", "message", "password"}
+var pageNames = []string{"batch", "create", "guest", "guests", "import", "login", "message", "password", "sheet"}
 
 // Sponsor is the sponsor side of Lobby.
 type Sponsor struct {
@@ -69,6 +69,10 @@ func New(cfg Config) (*Sponsor, error) {
 //	GET|POST /login        sign-in for sponsors and admins
 //	POST /logout           sign-out (on every device)
 //	GET|POST /password     change one's own password
+//	GET|POST /create       create one guest (PermCreate)
+//	GET|POST /batch        a batch of accounts and its printable sheet (PermBatch)
+//	POST /batch/csv        the batch as CSV, by the sheet's sealed token
+//	GET|POST /import       create guests from an uploaded CSV file (PermBatch and PermCreate)
 //	GET /static/…          the stylesheet
 //
 // Every POST needs the CSRF token; sign-in is rate limited per client and
@@ -82,16 +86,28 @@ func (s *Sponsor) Handler() http.Handler {
 	mux.HandleFunc("POST /logout", s.postLogout)
 	mux.HandleFunc("GET /password", s.signedIn(s.getPassword))
 	mux.HandleFunc("POST /password", s.signedIn(s.postPassword))
+	// Creating guests: create.go, batch.go, import.go.
+	mux.HandleFunc("GET /create", s.signedIn(s.getCreate))
+	mux.HandleFunc("POST /create", s.signedIn(s.postCreate))
+	mux.HandleFunc("GET /batch", s.signedIn(s.getBatch))
+	mux.HandleFunc("POST /batch", s.signedIn(s.postBatch))
+	mux.HandleFunc("POST /batch/csv", s.signedIn(s.postBatchCSV))
+	mux.HandleFunc("GET /import", s.signedIn(s.getImport))
+	mux.HandleFunc("POST /import", s.signedIn(s.postImport))
 	mux.HandleFunc("/", s.notFound)
 
+	csrf := webkit.NewCSRF(s.cfg.SecretKey, s.cfg.SecureCookies)
 	var pages http.Handler = mux
-	pages = webkit.NewCSRF(s.cfg.SecretKey, s.cfg.SecureCookies)(pages)
+	pages = csrf(pages)
 	pages = webkit.MaxBody(s.cfg.MaxBodyBytes, pages)
 
 	// Static files stay outside the CSRF middleware: an immutable, publicly
 	// cached response must not carry a Set-Cookie.
 	outer := http.NewServeMux()
 	outer.Handle("GET /static/", http.StripPrefix("/static", s.assets))
+	// A CSV upload is multipart and larger than a form: its own body limit,
+	// and its CSRF field read from the multipart form (import.go).
+	outer.Handle("POST /import", s.importLimits(csrf(mux)))
 	outer.Handle("/", pages)
 
 	var h http.Handler = outer
@@ -139,7 +155,10 @@ type nav struct {
 	Root    string // the relative URL of the sponsor root
 	Name    string // who is signed in
 	Role    storage.Role
-	Current string // "guests", "pending", "password"
+	Current string // "guests", "pending", "password", "create", "batch", "import"
+	// MayCreate and MayBatch show the links to the create, batch and
+	// import pages (mayAdd).
+	MayCreate, MayBatch bool
 }
 
 // pageData is what every sponsor page has besides its own data.
@@ -165,6 +184,7 @@ func (s *Sponsor) view(r *http.Request, title string, who *storage.Staff, curren
 	if who != nil {
 		v.LogoutURL = root + "logout"
 		pd.Nav = &nav{Root: root, Name: cmpName(who), Role: who.Role, Current: current}
+		pd.Nav.MayCreate, pd.Nav.MayBatch = s.mayAdd(r, who)
 	}
 	v.Data = pd
 	return v
