@@ -21,7 +21,7 @@ const readyTimeout = 2 * time.Second
 // mounted under stripped (http.StripPrefix, or MountEcho), and serves:
 //
 //	/portal/      the guest portal (registration, login, logout, resend)
-//	/sponsor/     the sponsor side (not part of this release: says so)
+//	/sponsor/     the sponsor side: staff sign-in, guests list, guest pages
 //	/admin/       the admin side (not part of this release: says so)
 //	/static/      embedded stylesheet and assets; a URL with ?v=<content hash>
 //	              is cacheable for a year
@@ -51,10 +51,8 @@ func (l *Lobby) buildHandler() http.Handler {
 	route("/portal", "portal", toPortal)
 	route("/portal/", "portal", http.StripPrefix("/portal", l.portal.Handler()))
 
-	sponsor := l.comingSoon("Sponsor portal",
-		"The sponsor portal, where staff find, create, extend, suspend and approve their guests, is not part of this release of Lobby.")
-	route("/sponsor", "sponsor", sponsor)
-	route("/sponsor/", "sponsor", sponsor)
+	route("/sponsor", "sponsor", l.redirect(l.basePath+"/sponsor/"))
+	route("/sponsor/", "sponsor", http.StripPrefix("/sponsor", l.sponsor.Handler()))
 	admin := l.comingSoon("Administration",
 		"The administration pages (mail server settings with Test Connection, notification templates, alarms, mail log) are not part of this release of Lobby.")
 	route("/admin", "admin", admin)

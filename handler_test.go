@@ -35,8 +35,10 @@ func TestHandlerRoutes(t *testing.T) {
 		{path: "/guest/portal", status: http.StatusSeeOther, location: "/guest/portal/"},
 		{path: "/guest/portal/", status: http.StatusSeeOther, location: "register"},
 		{path: "/guest/portal/register", status: http.StatusOK, contains: []string{"Register for guest access", `name="csrf_token"`}},
-		{path: "/guest/sponsor", status: http.StatusNotImplemented, contains: []string{"not part of this release", `href="/guest/portal/"`}},
-		{path: "/guest/sponsor/guests", status: http.StatusNotImplemented, contains: []string{"Sponsor portal"}},
+		{path: "/guest/sponsor", status: http.StatusSeeOther, location: "/guest/sponsor/"},
+		{path: "/guest/sponsor/", status: http.StatusSeeOther, location: "./login"},
+		{path: "/guest/sponsor/login", status: http.StatusOK, contains: []string{"For sponsors and administrators", `name="csrf_token"`,
+			`href="./static/` + css + `"`}},
 		{path: "/guest/admin/", status: http.StatusNotImplemented, contains: []string{"Administration", "not part of this release"}},
 		{path: "/guest/admin", status: http.StatusNotImplemented, contains: []string{`href="/guest/static/` + css + `"`},
 			header: [2]string{"X-Frame-Options", "DENY"}},
@@ -90,7 +92,7 @@ func TestHandlerRoutes(t *testing.T) {
 	}
 	for _, s := range []string{
 		`lobby_http_requests_total{code="200",handler="portal",method="get"}`,
-		`lobby_http_requests_total{code="501",handler="sponsor",method="get"}`,
+		`lobby_http_requests_total{code="200",handler="sponsor",method="get"}`,
 		"lobby_mail_sent_total", "lobby_smtp_connections_open", "go_goroutines",
 	} {
 		if !strings.Contains(body, s) {

@@ -17,6 +17,7 @@ import (
 	"github.com/lobbyhq/lobby/internal/webkit"
 	"github.com/lobbyhq/lobby/notify"
 	"github.com/lobbyhq/lobby/portal"
+	"github.com/lobbyhq/lobby/sponsor"
 	"github.com/lobbyhq/lobby/storage"
 	"github.com/lobbyhq/lobby/web"
 )
@@ -38,6 +39,7 @@ type Lobby struct {
 	// by Close; nil when the dispatcher uses cfg.Store.
 	delivery storage.Store
 	portal   *portal.Portal
+	sponsor  *sponsor.Sponsor
 	assets   *webkit.Assets
 	handler  http.Handler
 	gates    *gateCache
@@ -149,6 +151,26 @@ func New(cfg Config) (*Lobby, error) {
 		return nil, fmt.Errorf("lobby: portal: %w", err)
 	}
 	l.portal = p
+	sp, err := sponsor.New(sponsor.Config{
+		Store:         l.store,
+		BaseURL:       strings.TrimRight(cfg.BaseURL, "/") + "/sponsor",
+		SecretKey:     cfg.SecretKey,
+		SiteName:      cfg.Portal.SiteName,
+		TimeZone:      cfg.Portal.TimeZone,
+		Logger:        cfg.Logger,
+		Now:           cfg.Now,
+		SecureCookies: secure,
+		Login:         sponsor.Limit{Burst: cfg.Limits.Login.Burst, Every: cfg.Limits.Login.Every},
+
+		TrustProxyHeaders: cfg.TrustProxyHeaders,
+		ProxyHeader:       cfg.ProxyHeader,
+		TrustedProxyHops:  cfg.TrustedProxyHops,
+	})
+	if err != nil {
+		l.closeTransport()
+		return nil, fmt.Errorf("lobby: sponsor: %w", err)
+	}
+	l.sponsor = sp
 	if l.assets, err = webkit.NewAssets(web.Static()); err != nil {
 		l.closeTransport()
 		return nil, fmt.Errorf("lobby: %w", err)

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/google/uuid"
@@ -29,6 +30,23 @@ type Staff struct {
 	// is DefaultSponsorGroup. Admins may do everything whatever their group.
 	Group     string
 	CreatedAt time.Time
+
+	// Sign-in state, kept by the store (CreateStaff does not take it).
+	FailedLogins int       // failed sign-ins since the last good one
+	LockedUntil  time.Time // sign-in is refused until then; zero: not locked
+	LastLoginAt  time.Time // the last good sign-in; zero: never
+	// SessionsValidAfter ends sessions: those issued at or before it (and
+	// at or before PasswordChangedAt) no longer count. It only moves forward.
+	SessionsValidAfter time.Time
+}
+
+// SessionCutoff is the time a session of s must be issued after to count:
+// the later of SessionsValidAfter and PasswordChangedAt.
+func (s *Staff) SessionCutoff() time.Time {
+	if s.SessionsValidAfter.After(s.PasswordChangedAt) {
+		return s.SessionsValidAfter
+	}
+	return s.PasswordChangedAt
 }
 
 // Permission is an action a sponsor group may take on guests.
@@ -65,6 +83,30 @@ type SponsorGroup struct {
 	ManageAll   bool
 	Permissions []Permission
 	UpdatedAt   time.Time
+}
+
+// CheckPermissions returns ps in the order of AllPermissions without
+// duplicates, or an error naming the first permission it does not know.
+func CheckPermissions(ps []Permission) ([]Permission, error) {
+	out := []Permission{}
+	for _, p := range AllPermissions {
+		for _, q := range ps {
+			if q == p {
+				out = append(out, p)
+				break
+			}
+		}
+	}
+	for _, q := range ps {
+		known := false
+		for _, p := range AllPermissions {
+			known = known || p == q
+		}
+		if !known {
+			return nil, fmt.Errorf("storage: unknown sponsor permission %q", q)
+		}
+	}
+	return out, nil
 }
 
 // May reports whether the group grants p.

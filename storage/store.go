@@ -81,6 +81,39 @@ type StaffStore interface {
 	ListStaff(ctx context.Context) ([]*Staff, error)
 	SetStaffPassword(ctx context.Context, id uuid.UUID, hash string) error
 	SetStaffDisabled(ctx context.Context, id uuid.UUID, disabled bool) error
+	// SetStaffGroup puts the staff user with id in the sponsor group
+	// called group ("" is DefaultSponsorGroup). A missing user or group is
+	// ErrNotFound.
+	SetStaffGroup(ctx context.Context, id uuid.UUID, group string) error
+
+	// RecordStaffLoginFailure counts a failed sign-in of the staff user
+	// with id, in one statement, and returns the count since the last good
+	// sign-in. A missing user is ErrNotFound.
+	RecordStaffLoginFailure(ctx context.Context, id uuid.UUID, now time.Time) (failures int, err error)
+	// SetStaffLockedUntil refuses sign-ins of the staff user with id until
+	// until. It only moves the lock later: an earlier until changes
+	// nothing, so that two racing failures keep the longer lock.
+	SetStaffLockedUntil(ctx context.Context, id uuid.UUID, until time.Time) error
+	// RecordStaffLogin records a good sign-in at now: LastLoginAt is now,
+	// the failures are forgotten and the lock is lifted, in one statement.
+	RecordStaffLogin(ctx context.Context, id uuid.UUID, now time.Time) error
+	// EndStaffSessions ends the sessions of the staff user with id issued
+	// at or before at: SessionsValidAfter becomes at unless it is later.
+	EndStaffSessions(ctx context.Context, id uuid.UUID, at time.Time) error
+
+	// PutSponsorGroup inserts g or replaces the group of the same name,
+	// stamping UpdatedAt; its permissions are stored in the order of
+	// AllPermissions, and an unknown one is an error.
+	PutSponsorGroup(ctx context.Context, g SponsorGroup) error
+	// GetSponsorGroup returns the group called name ("" is
+	// DefaultSponsorGroup), or ErrNotFound.
+	GetSponsorGroup(ctx context.Context, name string) (*SponsorGroup, error)
+	// ListSponsorGroups returns every group by name.
+	ListSponsorGroups(ctx context.Context) ([]SponsorGroup, error)
+	// DeleteSponsorGroup deletes the group called name. The default group
+	// and a group some staff user is in are ErrConflict; a missing group
+	// is ErrNotFound.
+	DeleteSponsorGroup(ctx context.Context, name string) error
 }
 
 // SettingsStore keeps versioned settings documents with sealed secrets.
@@ -171,6 +204,9 @@ type AlarmStore interface {
 	Audit(ctx context.Context, e AuditEntry) error
 	// ListAudit lists entries newest first, those with ID < before when before > 0.
 	ListAudit(ctx context.Context, before int64, limit int) ([]AuditEntry, error)
+	// ListAuditFor lists the entries about subject newest first, those with
+	// ID < before when before > 0, served by an index on (subject, id).
+	ListAuditFor(ctx context.Context, subject string, before int64, limit int) ([]AuditEntry, error)
 }
 
 // LeaderLock elects one node to run background jobs.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
@@ -10,9 +11,11 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/lobbyhq/lobby"
+	"github.com/lobbyhq/lobby/internal/passhash"
 	"github.com/lobbyhq/lobby/notify"
 	"github.com/lobbyhq/lobby/notify/exchangetest"
 	"github.com/lobbyhq/lobby/storage"
@@ -101,7 +104,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		settings := lobby.DevMailSettings(emu)
 		cfg.MailSettings = func(context.Context) (notify.Settings, error) { return settings, nil }
 		cfg.DevMailbox = emu
-		if err := devStaff(ctx, st, stdout); err != nil {
+		if err := devStaff(ctx, st, stdout, baseURL); err != nil {
 			return err
 		}
 		logger.Warn("development mode: mail goes to the built-in Exchange Online emulator, not to real mailboxes",
@@ -204,26 +207,35 @@ func displayAddr(a net.Addr) string {
 	return tcp.String()
 }
 
-// devStaff creates the demo admin and sponsor on first run and prints their
-// passwords once.
-func devStaff(ctx context.Context, st storage.Store, stdout io.Writer) error {
+// devStaff makes sure the demo admin and sponsor exist, gives them a fresh
+// password at every development start (so that it can always be printed)
+// and prints where and how to sign in.
+func devStaff(ctx context.Context, st storage.Store, stdout io.Writer, baseURL string) error {
 	for _, u := range []struct {
 		name string
 		role storage.Role
 	}{{"admin", storage.RoleAdmin}, {"sponsor", storage.RoleSponsor}} {
-		_, err := st.GetStaffByUsername(ctx, u.name)
-		if err == nil {
-			fmt.Fprintf(stdout, "demo %s %q exists (its password was printed on the first run)\n", u.role, u.name)
-			continue
-		}
-		if !errors.Is(err, storage.ErrNotFound) {
+		existing, err := st.GetStaffByUsername(ctx, u.name)
+		var pw string
+		switch {
+		case err == nil:
+			pw = rand.Text()
+			hash, err := passhash.Hash(pw)
+			if err != nil {
+				return fmt.Errorf("demo staff: %w", err)
+			}
+			if err := st.SetStaffPassword(ctx, existing.ID, hash); err != nil {
+				return fmt.Errorf("demo staff: set the password of %q: %w", u.name, err)
+			}
+		case errors.Is(err, storage.ErrNotFound):
+			if pw, err = addStaff(ctx, st, u.name, u.name+"@example.com", "Demo "+string(u.role), u.role, ""); err != nil {
+				return err
+			}
+		default:
 			return fmt.Errorf("look up demo staff: %w", err)
 		}
-		pw, err := addStaff(ctx, st, u.name, u.name+"@example.com", "Demo "+string(u.role), u.role)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "demo %s created: username %q, password %s (shown once)\n", u.role, u.name, pw)
+		fmt.Fprintf(stdout, "demo %s: sign in at %s/sponsor/ with username %q and password %s (new at every --dev start)\n",
+			u.role, strings.TrimRight(baseURL, "/"), u.name, pw)
 	}
 	return nil
 }

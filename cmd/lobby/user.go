@@ -9,16 +9,15 @@ import (
 	"io"
 	"strings"
 
-	"golang.org/x/crypto/bcrypt"
-
 	"github.com/lobbyhq/lobby"
+	"github.com/lobbyhq/lobby/internal/passhash"
 	"github.com/lobbyhq/lobby/storage"
 )
 
 // cmdUser manages staff users: "lobby user add".
 func cmdUser(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "add" {
-		return fmt.Errorf("%w: lobby user add --username U --role sponsor|admin [--email E] [--name N]", errUsage)
+		return fmt.Errorf("%w: lobby user add --username U --role sponsor|admin [--email E] [--name N] [--group G]", errUsage)
 	}
 	fs := flag.NewFlagSet("user add", flag.ContinueOnError)
 	var c common
@@ -27,6 +26,7 @@ func cmdUser(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	role := fs.String("role", "sponsor", "sponsor or admin")
 	email := fs.String("email", "", "email address")
 	name := fs.String("name", "", "display name")
+	group := fs.String("group", "", "sponsor group (default: "+storage.DefaultSponsorGroup+")")
 	if err := parse(fs, args[1:]); err != nil {
 		return err
 	}
@@ -46,7 +46,7 @@ func cmdUser(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer st.Close()
-	password, err := addStaff(ctx, st, *username, *email, *name, r)
+	password, err := addStaff(ctx, st, *username, *email, *name, r, *group)
 	if err != nil {
 		return err
 	}
@@ -55,9 +55,16 @@ func cmdUser(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
 // addStaff creates a staff user with a generated password and returns it.
-func addStaff(ctx context.Context, st storage.Store, username, email, name string, role storage.Role) (string, error) {
+func addStaff(ctx context.Context, st storage.Store, username, email, name string, role storage.Role, group string) (string, error) {
+	if group != "" {
+		if _, err := st.GetSponsorGroup(ctx, group); errors.Is(err, storage.ErrNotFound) {
+			return "", fmt.Errorf("%w: user add: there is no sponsor group %q (the default group is %q)", errUsage, group, storage.DefaultSponsorGroup)
+		} else if err != nil {
+			return "", fmt.Errorf("look up sponsor group: %w", err)
+		}
+	}
 	password := rand.Text() // 26 base32 characters, 130 bits
-	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+	hash, err := passhash.Hash(password)
 	if err != nil {
 		return "", fmt.Errorf("hash password: %w", err)
 	}
@@ -66,7 +73,8 @@ func addStaff(ctx context.Context, st storage.Store, username, email, name strin
 		Email:        email,
 		DisplayName:  name,
 		Role:         role,
-		PasswordHash: string(hash),
+		PasswordHash: hash,
+		Group:        group,
 	}
 	if err := st.CreateStaff(ctx, s); err != nil {
 		if errors.Is(err, storage.ErrConflict) {

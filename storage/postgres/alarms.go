@@ -76,10 +76,25 @@ func (s *Store) Audit(ctx context.Context, e storage.AuditEntry) error {
 
 // ListAudit lists entries newest first, those with ID < before when before > 0.
 func (s *Store) ListAudit(ctx context.Context, before int64, limit int) ([]storage.AuditEntry, error) {
-	rows, err := s.db.Query(ctx, `SELECT id, at, actor, action, subject, detail FROM audit
+	return s.listAudit(ctx, "list audit", `SELECT id, at, actor, action, subject, detail FROM audit
 		WHERE $1 <= 0 OR id < $1 ORDER BY id DESC LIMIT $2`, before, storage.PageLimit(limit))
+}
+
+// ListAuditFor lists the entries about subject newest first, those with
+// ID < before when before > 0 (audit_subject_id_idx).
+func (s *Store) ListAuditFor(ctx context.Context, subject string, before int64, limit int) ([]storage.AuditEntry, error) {
+	if before <= 0 {
+		return s.listAudit(ctx, "list audit for a subject", `SELECT id, at, actor, action, subject, detail FROM audit
+			WHERE subject = $1 ORDER BY id DESC LIMIT $2`, subject, storage.PageLimit(limit))
+	}
+	return s.listAudit(ctx, "list audit for a subject", `SELECT id, at, actor, action, subject, detail FROM audit
+		WHERE subject = $1 AND id < $2 ORDER BY id DESC LIMIT $3`, subject, before, storage.PageLimit(limit))
+}
+
+func (s *Store) listAudit(ctx context.Context, op, sql string, args ...any) ([]storage.AuditEntry, error) {
+	rows, err := s.db.Query(ctx, sql, args...)
 	if err != nil {
-		return nil, wrap("list audit", err)
+		return nil, wrap(op, err)
 	}
 	defer rows.Close()
 	out := []storage.AuditEntry{}
@@ -89,13 +104,13 @@ func (s *Store) ListAudit(ctx context.Context, before int64, limit int) ([]stora
 			at pgtype.Timestamptz
 		)
 		if err := rows.Scan(&e.ID, &at, &e.Actor, &e.Action, &e.Subject, &e.Detail); err != nil {
-			return nil, wrap("list audit", err)
+			return nil, wrap(op, err)
 		}
 		e.At = tsOut(at)
 		out = append(out, e)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("postgres: list audit: %w", err)
+		return nil, fmt.Errorf("postgres: %s: %w", op, err)
 	}
 	return out, nil
 }

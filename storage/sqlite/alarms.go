@@ -98,9 +98,27 @@ func (s *Store) ListAudit(ctx context.Context, before int64, limit int) ([]stora
 	}
 	query += " ORDER BY id DESC LIMIT ?"
 	args = append(args, storage.PageLimit(limit))
+	return s.listAudit(ctx, "list audit", query, args...)
+}
+
+// ListAuditFor lists the entries about subject newest first, those with
+// ID < before when before > 0 (audit_subject_id_idx).
+func (s *Store) ListAuditFor(ctx context.Context, subject string, before int64, limit int) ([]storage.AuditEntry, error) {
+	query := "SELECT id, at, actor, action, subject, detail FROM audit WHERE subject = ?"
+	args := []any{subject}
+	if before > 0 {
+		query += " AND id < ?"
+		args = append(args, before)
+	}
+	query += " ORDER BY id DESC LIMIT ?"
+	args = append(args, storage.PageLimit(limit))
+	return s.listAudit(ctx, "list audit for a subject", query, args...)
+}
+
+func (s *Store) listAudit(ctx context.Context, op, query string, args ...any) ([]storage.AuditEntry, error) {
 	rows, err := s.reader().QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: list audit: %w", err)
+		return nil, fmt.Errorf("sqlite: %s: %w", op, err)
 	}
 	defer rows.Close()
 	list := []storage.AuditEntry{}
@@ -110,13 +128,13 @@ func (s *Store) ListAudit(ctx context.Context, before int64, limit int) ([]stora
 			at sql.NullInt64
 		)
 		if err := rows.Scan(&e.ID, &at, &e.Actor, &e.Action, &e.Subject, &e.Detail); err != nil {
-			return nil, fmt.Errorf("sqlite: list audit: %w", err)
+			return nil, fmt.Errorf("sqlite: %s: %w", op, err)
 		}
 		e.At = fromMicros(at)
 		list = append(list, e)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: list audit: %w", err)
+		return nil, fmt.Errorf("sqlite: %s: %w", op, err)
 	}
 	return list, nil
 }

@@ -64,6 +64,8 @@ func Run(t *testing.T, b Backend) {
 		{"PurgeMailBatches", testPurgeMailBatches},
 		{"GuestTypes", testGuestTypes},
 		{"Staff", testStaff},
+		{"SponsorGroups", testSponsorGroups},
+		{"StaffLoginThrottle", testStaffLoginThrottle},
 		{"Settings", testSettings},
 		{"SettingsConcurrentSave", testSettingsConcurrentSave},
 		{"SecretsAtRest", testSecretsAtRest},
@@ -88,6 +90,7 @@ func Run(t *testing.T, b Backend) {
 		{"MailRetention", testMailRetention},
 		{"Alarms", testAlarms},
 		{"Audit", testAudit},
+		{"AuditFor", testAuditFor},
 		{"Leader", testLeader},
 	}
 	for _, tc := range tests {

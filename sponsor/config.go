@@ -1,0 +1,87 @@
+package sponsor
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/lobbyhq/lobby/storage"
+)
+
+// Limit is a token bucket: Burst requests at once, then one per Every.
+type Limit struct {
+	Burst int
+	Every time.Duration
+}
+
+func (l Limit) rate() float64 { return 1 / l.Every.Seconds() }
+
+// Config is everything the sponsor side needs.
+type Config struct {
+	Store storage.Store // required
+	// BaseURL is the external URL of the sponsor root, e.g.
+	// "https://guest.example.com/lobby/sponsor". Required.
+	BaseURL   string
+	SecretKey []byte // for sessions and CSRF; at least 32 bytes. Required
+	SiteName  string // default "Lobby"
+	TimeZone  *time.Location
+	Logger    *slog.Logger
+	Now       func() time.Time // default time.Now; tests inject a clock
+
+	SecureCookies bool          // Secure cookies even over plain HTTP (behind a TLS proxy)
+	SessionTTL    time.Duration // how long staff stay signed in; default 8h
+	MaxBodyBytes  int64         // default 64 KiB
+	PageSize      int           // guests per page; default 25, at most 500
+
+	// Login limits sign-in attempts per client IP (default 10, then one
+	// every 6 seconds), on top of the per-account lockout.
+	Login Limit
+
+	// Where the client's address comes from (see portal.Config).
+	TrustProxyHeaders bool
+	ProxyHeader       string
+	TrustedProxyHops  int
+
+	// The guest rules (a guest.Service) join here when the sponsor's
+	// actions arrive: approve, deny, resend, extend, suspend, delete.
+}
+
+// withDefaults fills the defaults and checks cfg, naming every problem.
+func (c Config) withDefaults() (Config, error) {
+	var errs []error
+	if c.Store == nil {
+		errs = append(errs, errors.New("Store is required"))
+	}
+	if c.BaseURL == "" {
+		errs = append(errs, errors.New("BaseURL is required"))
+	}
+	if len(c.SecretKey) < 32 {
+		errs = append(errs, errors.New("SecretKey must be at least 32 bytes"))
+	}
+	if c.PageSize < 0 || c.PageSize > 500 {
+		errs = append(errs, fmt.Errorf("PageSize %d is not between 1 and 500", c.PageSize))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return c, fmt.Errorf("sponsor: config: %w", err)
+	}
+	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
+	c.SiteName = cmp.Or(c.SiteName, "Lobby")
+	if c.TimeZone == nil {
+		c.TimeZone = time.Local
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	c.SessionTTL = cmp.Or(c.SessionTTL, 8*time.Hour)
+	c.MaxBodyBytes = cmp.Or(c.MaxBodyBytes, 64<<10)
+	c.PageSize = cmp.Or(c.PageSize, 25)
+	c.Login.Burst = cmp.Or(c.Login.Burst, 10)
+	c.Login.Every = cmp.Or(c.Login.Every, 6*time.Second)
+	return c, nil
+}

@@ -1,0 +1,237 @@
+package sponsor
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/lobbyhq/lobby/storage"
+)
+
+// statusFilters are the status filter's choices, in page order ("" is all).
+var statusFilters = []struct{ Value, Label string }{
+	{"", "All"}, {"pending", "Pending"}, {"active", "Active"}, {"expired", "Expired"}, {"suspended", "Suspended"}, {"denied", "Denied"},
+}
+
+// scope is what a staff user may see: every guest (admins, and groups
+// with ManageAll) or only those they sponsor.
+type scope struct {
+	all   bool
+	group *storage.SponsorGroup // nil for admins
+}
+
+func (s *Sponsor) scopeOf(r *http.Request, st *storage.Staff) (scope, error) {
+	if st.Role == storage.RoleAdmin {
+		return scope{all: true}, nil
+	}
+	g, err := s.store.GetSponsorGroup(r.Context(), st.Group)
+	if errors.Is(err, storage.ErrNotFound) {
+		// A group that went away leaves its members with the least: their
+		// own guests, and no permissions.
+		return scope{group: &storage.SponsorGroup{Name: st.Group}}, nil
+	}
+	if err != nil {
+		return scope{}, fmt.Errorf("read the sponsor group: %w", err)
+	}
+	return scope{all: g.ManageAll, group: g}, nil
+}
+
+// sees reports whether st (in scope sc) may see guest g: one they sponsor,
+// any with ManageAll, or a pending one that names them as the person
+// visited when their group may approve.
+func (sc scope) sees(st *storage.Staff, g *storage.Guest) bool {
+	if sc.all || (g.SponsorID != uuid.Nil && g.SponsorID == st.ID) {
+		return true
+	}
+	return g.Status == storage.GuestPending && sc.group != nil && sc.group.May(storage.PermApprove) &&
+		st.Email != "" && strings.EqualFold(strings.TrimSpace(g.PersonVisited), st.Email)
+}
+
+// guestRow is one guest in the list.
+type guestRow struct {
+	ID, Name, Email, Company, Username, Status, ValidUntil string
+}
+
+// guestsData is the guests page's own data.
+type guestsData struct {
+	Query, Status, Sort string
+	Pending             bool // the "Pending approval" view
+	Statuses            []struct{ Value, Label string }
+	Rows                []guestRow
+	Next                string // the next page's URL, or ""
+	Empty               string // what to say when there are no rows
+	All                 bool   // the user sees every guest
+}
+
+func (s *Sponsor) getGuests(w http.ResponseWriter, r *http.Request, st *storage.Staff) {
+	q := r.URL.Query()
+	sc, err := s.scopeOf(r, st)
+	if err != nil {
+		s.fail(w, r, "list guests", err)
+		return
+	}
+	d := guestsData{Query: strings.TrimSpace(q.Get("q")), Sort: q.Get("sort"), Statuses: statusFilters, All: sc.all}
+	if len(d.Query) > 200 {
+		d.Query = d.Query[:200]
+	}
+	f := storage.GuestFilter{Query: d.Query, After: q.Get("after"), Limit: s.cfg.PageSize}
+	if !sc.all {
+		f.SponsorID = st.ID
+	}
+	if status := storage.GuestStatus(q.Get("status")); status.Valid() {
+		d.Status = string(status)
+		f.Status = []storage.GuestStatus{status}
+	}
+	d.Pending = d.Status == string(storage.GuestPending)
+	if d.Sort == "expiry" {
+		f.Sort = storage.SortExpiry
+	} else {
+		d.Sort = ""
+	}
+	page, err := s.store.ListGuests(r.Context(), f)
+	if err != nil && f.After != "" {
+		s.errorPage(w, r, http.StatusBadRequest, "That page link no longer works. Start again from the first page of your guests.")
+		return
+	}
+	if err != nil {
+		s.fail(w, r, "list guests", err)
+		return
+	}
+	for _, g := range page.Guests {
+		d.Rows = append(d.Rows, guestRow{
+			ID: g.ID.String(), Name: guestName(g), Email: g.Email, Company: g.Company, Username: g.Username,
+			Status: string(g.Status), ValidUntil: s.formatTime(g.ValidUntil),
+		})
+	}
+	if page.Next != "" {
+		next := url.Values{}
+		for k, v := range map[string]string{"q": d.Query, "status": d.Status, "sort": d.Sort, "after": page.Next} {
+			if v != "" {
+				next.Set(k, v)
+			}
+		}
+		d.Next = "?" + next.Encode()
+	}
+	switch {
+	case len(d.Rows) > 0:
+	case d.Query != "" || d.Status != "" || f.After != "":
+		d.Empty = "No guests match. Try fewer words, or another status."
+	case sc.all:
+		d.Empty = "There are no guests yet."
+	default:
+		d.Empty = "You have no guests yet."
+	}
+	title, current := "Guests", "guests"
+	if d.Pending {
+		title, current = "Pending approval", "pending"
+	}
+	v := s.view(r, title, st, current, nil, d)
+	if q.Has("password_changed") {
+		v.Notice = "Your password is changed. You are signed out on your other devices."
+	}
+	s.page(w, r, http.StatusOK, "guests", v)
+}
+
+// guestName is how pages name a guest.
+func guestName(g *storage.Guest) string {
+	if n := strings.TrimSpace(g.FirstName + " " + g.LastName); n != "" {
+		return n
+	}
+	return g.Username
+}
+
+// historyRow is one audit entry on a guest's page.
+type historyRow struct{ When, Who, What, Detail string }
+
+// guestData is the guest page's own data. It never holds the password.
+type guestData struct {
+	Name, Username, Email, Phone, Company, PersonVisited, Reason, Type, Status string
+	ValidFrom, ValidUntil, TimeLeft, Created, Sponsor                          string
+	Pending                                                                    bool
+	History                                                                    []historyRow
+}
+
+func (s *Sponsor) getGuest(w http.ResponseWriter, r *http.Request, st *storage.Staff) {
+	ctx := r.Context()
+	id, err := uuid.Parse(r.PathValue("id"))
+	if err != nil {
+		s.notFound(w, r)
+		return
+	}
+	// GetGuestPublic reads no password: this page never shows one.
+	g, err := s.store.GetGuestPublic(ctx, id)
+	if errors.Is(err, storage.ErrNotFound) {
+		s.errorPage(w, r, http.StatusNotFound, "There is no such guest: it may have been deleted. Go back to your guests.")
+		return
+	}
+	if err != nil {
+		s.fail(w, r, "read guest", err)
+		return
+	}
+	sc, err := s.scopeOf(r, st)
+	if err != nil {
+		s.fail(w, r, "read guest", err)
+		return
+	}
+	if !sc.sees(st, g) {
+		s.log.InfoContext(ctx, "sponsor: guest outside the staff user's scope", "staff_id", st.ID, "guest_id", g.ID)
+		s.message(w, r, http.StatusForbidden, "Not your guest",
+			"This guest is sponsored by someone else. Ask them, or an administrator, if something needs doing.")
+		return
+	}
+	d := guestData{
+		Name: guestName(g), Username: g.Username, Email: g.Email, Phone: g.Phone, Company: g.Company,
+		PersonVisited: g.PersonVisited, Reason: g.Reason, Type: g.GuestType, Status: string(g.Status),
+		ValidFrom: s.formatTime(g.ValidFrom), ValidUntil: s.formatTime(g.ValidUntil), Created: s.formatTime(g.CreatedAt),
+		TimeLeft: timeLeft(g.ValidUntil, s.now()), Pending: g.Status == storage.GuestPending, Sponsor: "none (registered themselves)",
+	}
+	if g.SponsorID != uuid.Nil {
+		if sp, err := s.store.GetStaff(ctx, g.SponsorID); err == nil {
+			d.Sponsor = cmpName(sp)
+		} else {
+			d.Sponsor = "a staff user who no longer exists"
+		}
+	}
+	entries, err := s.store.ListAuditFor(ctx, g.ID.String(), 0, 50)
+	if err != nil {
+		s.fail(w, r, "read guest history", err)
+		return
+	}
+	for _, e := range entries {
+		d.History = append(d.History, historyRow{When: s.formatTime(e.At), Who: e.Actor, What: e.Action, Detail: e.Detail})
+	}
+	s.page(w, r, http.StatusOK, "guest", s.view(r, d.Name, st, "", nil, d))
+}
+
+// timeLeft says how long until end, in words: "2 days 3 hours",
+// "40 minutes", "ended".
+func timeLeft(end, now time.Time) string {
+	if end.IsZero() {
+		return "no end"
+	}
+	left := end.Sub(now)
+	if left <= 0 {
+		return "ended"
+	}
+	days, hours, mins := int(left/(24*time.Hour)), int(left%(24*time.Hour)/time.Hour), int(left%time.Hour/time.Minute)
+	plural := func(n int, unit string) string {
+		if n == 1 {
+			return "1 " + unit
+		}
+		return fmt.Sprintf("%d %ss", n, unit)
+	}
+	switch {
+	case days > 0:
+		return plural(days, "day") + " " + plural(hours, "hour")
+	case hours > 0:
+		return plural(hours, "hour") + " " + plural(mins, "minute")
+	case mins > 0:
+		return plural(mins, "minute")
+	}
+	return "less than a minute"
+}
