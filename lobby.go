@@ -153,6 +153,8 @@ func New(cfg Config) (*Lobby, error) {
 	l.portal = p
 	sp, err := sponsor.New(sponsor.Config{
 		Store:         l.store,
+		Guests:        p.Guests(), // one set of guest rules for both sides
+		MailWait:      cfg.Portal.SuccessWait,
 		BaseURL:       strings.TrimRight(cfg.BaseURL, "/") + "/sponsor",
 		SecretKey:     cfg.SecretKey,
 		SiteName:      cfg.Portal.SiteName,

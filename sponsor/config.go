@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lobbyhq/lobby/guest"
 	"github.com/lobbyhq/lobby/storage"
 )
 
@@ -22,6 +23,9 @@ func (l Limit) rate() float64 { return 1 / l.Every.Seconds() }
 // Config is everything the sponsor side needs.
 type Config struct {
 	Store storage.Store // required
+	// Guests are the guest rules every action on a guest goes through (the
+	// portal's, so that both sides follow one set). Required.
+	Guests *guest.Service
 	// BaseURL is the external URL of the sponsor root, e.g.
 	// "https://guest.example.com/lobby/sponsor". Required.
 	BaseURL   string
@@ -45,8 +49,13 @@ type Config struct {
 	ProxyHeader       string
 	TrustedProxyHops  int
 
-	// The guest rules (a guest.Service) join here when the sponsor's
-	// actions arrive: approve, deny, resend, extend, suspend, delete.
+	// Actions limits, per staff user, the actions that send mail (resend,
+	// reset password, approve, deny): default 30, then one every 2 seconds.
+	Actions Limit
+	// MailWait is how long an action that sends mail waits for the first
+	// delivery attempt before the page says where the email stands;
+	// default 3s.
+	MailWait time.Duration
 }
 
 // withDefaults fills the defaults and checks cfg, naming every problem.
@@ -55,11 +64,17 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Store == nil {
 		errs = append(errs, errors.New("Store is required"))
 	}
+	if c.Guests == nil {
+		errs = append(errs, errors.New("Guests (the guest rules) is required"))
+	}
 	if c.BaseURL == "" {
 		errs = append(errs, errors.New("BaseURL is required"))
 	}
 	if len(c.SecretKey) < 32 {
 		errs = append(errs, errors.New("SecretKey must be at least 32 bytes"))
+	}
+	if c.MailWait < 0 || c.Actions.Burst < 0 || c.Actions.Every < 0 {
+		errs = append(errs, errors.New("MailWait and Actions cannot be negative"))
 	}
 	if c.PageSize < 0 || c.PageSize > 500 {
 		errs = append(errs, fmt.Errorf("PageSize %d is not between 1 and 500", c.PageSize))
@@ -83,5 +98,8 @@ func (c Config) withDefaults() (Config, error) {
 	c.PageSize = cmp.Or(c.PageSize, 25)
 	c.Login.Burst = cmp.Or(c.Login.Burst, 10)
 	c.Login.Every = cmp.Or(c.Login.Every, 6*time.Second)
+	c.Actions.Burst = cmp.Or(c.Actions.Burst, 30)
+	c.Actions.Every = cmp.Or(c.Actions.Every, 2*time.Second)
+	c.MailWait = cmp.Or(c.MailWait, 3*time.Second)
 	return c, nil
 }

@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/lobbyhq/lobby/guest"
 	"github.com/lobbyhq/lobby/internal/testclock"
 	"github.com/lobbyhq/lobby/storage"
 	"github.com/lobbyhq/lobby/storage/postgres"
@@ -32,9 +33,10 @@ const mount = "/lobby/sponsor"
 var backends = []string{"sqlite", "postgres"}
 
 type bundle struct {
-	store storage.Store
-	clock *testclock.Clock
-	srv   *httptest.Server
+	store  storage.Store
+	guests *guest.Service // the guest rules the sponsor side acts through
+	clock  *testclock.Clock
+	srv    *httptest.Server
 }
 
 // eachBackend runs fn as a parallel subtest per backend.
@@ -73,7 +75,17 @@ func setup(t *testing.T, backend string, mod func(*Config)) *bundle {
 		t.Fatalf("open %s store: %v", backend, err)
 	}
 	t.Cleanup(func() { st.Close() })
-	cfg := Config{Store: st, BaseURL: "http://lobby.test" + mount, SecretKey: []byte(strings.Repeat("k", 32)),
+	// The guest rules, without a mail sender: mail waits in the outbox
+	// (the root package's tests send it through the emulator).
+	gs, err := guest.New(guest.Config{Store: st, BaseURL: "http://lobby.test/lobby/portal", Now: clk.Now,
+		Logger: slog.New(slog.DiscardHandler), Policy: guest.Policy{TimeZone: time.UTC}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := gs.EnsureGuestTypes(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{Store: st, Guests: gs, BaseURL: "http://lobby.test" + mount, SecretKey: []byte(strings.Repeat("k", 32)),
 		Now: clk.Now, TimeZone: time.UTC, PageSize: 3, Logger: slog.New(slog.DiscardHandler), Login: Limit{Burst: 1000, Every: time.Millisecond}}
 	if mod != nil {
 		mod(&cfg)
@@ -86,7 +98,7 @@ func setup(t *testing.T, backend string, mod func(*Config)) *bundle {
 	mux.Handle(mount+"/", http.StripPrefix(mount, s.Handler()))
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	return &bundle{store: st, clock: clk, srv: srv}
+	return &bundle{store: st, guests: gs, clock: clk, srv: srv}
 }
 
 // staff creates a staff user with password pw (a cheap bcrypt hash).
