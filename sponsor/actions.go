@@ -323,6 +323,15 @@ func sentence(s string) string {
 	return s + "."
 }
 
+// mailed says where the email to addr stands (note: mailNote's); "" when
+// there is none.
+func mailed(addr, note string) string {
+	if note == "" {
+		return ""
+	}
+	return "Email to " + addr + ": " + note
+}
+
 // join makes one notice of its non-empty parts.
 func join(parts ...string) string {
 	var out []string
@@ -340,7 +349,7 @@ func (s *Sponsor) postResend(w http.ResponseWriter, r *http.Request, st *storage
 		if err != nil {
 			return done{}, err
 		}
-		return done{notice: join("Credentials of "+guestName(res.Guest)+" sent again to "+res.Guest.Email+".", s.mailNote(ctx, res))}, nil
+		return done{notice: "Credentials of " + guestName(res.Guest) + " sent again. " + mailed(res.Guest.Email, s.mailNote(ctx, res))}, nil
 	})
 }
 
@@ -355,8 +364,7 @@ func (s *Sponsor) postReset(w http.ResponseWriter, r *http.Request, st *storage.
 			return done{notice: "New password set for " + name + "; their old password no longer works. No email was sent: " +
 				"they are not active (or have no address). Reset it again once they are, to send them one."}, nil
 		}
-		return done{notice: join("New password set for "+name+" and emailed to "+res.Guest.Email+"; the old one no longer works.",
-			s.mailNote(ctx, res))}, nil
+		return done{notice: "New password set for " + name + "; the old one no longer works. " + mailed(res.Guest.Email, s.mailNote(ctx, res))}, nil
 	})
 }
 
@@ -372,7 +380,7 @@ func (s *Sponsor) postExtend(w http.ResponseWriter, r *http.Request, st *storage
 			return done{}, err
 		}
 		return done{notice: join("Access of "+guestName(res.Guest)+" extended until "+s.formatTime(res.Guest.ValidUntil)+".",
-			s.mailNote(ctx, res))}, nil
+			mailed(res.Guest.Email, s.mailNote(ctx, res)))}, nil
 	})
 }
 
@@ -445,7 +453,7 @@ func (s *Sponsor) postApprove(w http.ResponseWriter, r *http.Request, st *storag
 			return done{}, err
 		}
 		return done{list: r.PostForm.Get("back") == "pending", notice: join("Approved "+guestName(res.Guest)+
-			": access until "+s.formatTime(res.Guest.ValidUntil)+"; credentials emailed to "+res.Guest.Email+".", s.mailNote(ctx, res))}, nil
+			": access until "+s.formatTime(res.Guest.ValidUntil)+".", mailed(res.Guest.Email, s.mailNote(ctx, res)))}, nil
 	})
 }
 
@@ -456,8 +464,8 @@ func (s *Sponsor) postDeny(w http.ResponseWriter, r *http.Request, st *storage.S
 		if err != nil {
 			return done{}, err
 		}
-		return done{list: r.PostForm.Get("back") == "pending", notice: join("Denied "+guestName(res.Guest)+"; they are told by email.",
-			s.mailNote(ctx, res))}, nil
+		return done{list: r.PostForm.Get("back") == "pending", notice: join("Denied "+guestName(res.Guest)+".",
+			mailed(res.Guest.Email, s.mailNote(ctx, res)))}, nil
 	})
 }
 

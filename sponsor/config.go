@@ -62,10 +62,10 @@ type Config struct {
 func (c Config) withDefaults() (Config, error) {
 	var errs []error
 	if c.Store == nil {
-		errs = append(errs, errors.New("Store is required"))
+		errs = append(errs, errors.New("the Store is required"))
 	}
 	if c.Guests == nil {
-		errs = append(errs, errors.New("Guests (the guest rules) is required"))
+		errs = append(errs, errors.New("the guest rules (Guests) are required"))
 	}
 	if c.BaseURL == "" {
 		errs = append(errs, errors.New("BaseURL is required"))
