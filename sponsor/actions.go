@@ -65,8 +65,8 @@ type actionForm struct {
 }
 
 func untilField() *webkit.Field {
-	return &webkit.Field{Name: "valid_until", Label: "New end of access", Type: "datetime-local",
-		Hint: "Or pick one of the buttons. Times are in the portal's time zone."}
+	return &webkit.Field{Name: "valid_until", Label: "New end of access", Type: "datetime-local", Required: true,
+		Hint: "A date and time in the portal's time zone."}
 }
 
 func suspendReasonField() *webkit.Field {

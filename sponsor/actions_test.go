@@ -190,6 +190,11 @@ func TestActionPermissions(t *testing.T) {
 				if r := tc.c.get(page); tc.allowed != strings.Contains(r.body, "/"+ac.path+`"`) && tc.who != "another sponsor's guest" {
 					t.Errorf("%s, %s: the guest page offers it: %v, want %v", ac.name, tc.who, !tc.allowed, tc.allowed)
 				}
+				if ac.name == "delete" && !tc.allowed {
+					if r := tc.c.get(page + "/delete"); r.status != http.StatusForbidden || strings.Contains(r.body, `name="confirm"`) {
+						t.Errorf("delete, %s: the confirmation page answers %d, want 403", tc.who, r.status)
+					}
+				}
 				before := b.snap(t, g)
 				form := url.Values{}
 				for k, v := range ac.form {
@@ -291,8 +296,12 @@ func TestActionErrors(t *testing.T) {
 			}
 		}
 		// The page shows the type's maximum, and delete asks first.
-		if r := c.get("/guests/" + active.ID.String()); !strings.Contains(r.body, "at most 7 days from the start of their access") {
-			t.Errorf("the guest page does not show the maximum:\n%s", r.body)
+		page := c.get("/guests/" + active.ID.String())
+		if !strings.Contains(page.body, "at most 7 days from the start of their access") {
+			t.Errorf("the guest page does not show the maximum:\n%s", page.body)
+		}
+		if testing.Verbose() {
+			t.Log(page.body)
 		}
 		r := c.get("/guests/" + active.ID.String() + "/delete")
 		if r.status != http.StatusOK || !strings.Contains(r.body, `name="confirm" value="yes"`) || !strings.Contains(r.body, "cannot be undone") {
