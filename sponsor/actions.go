@@ -150,7 +150,8 @@ func (s *Sponsor) actionsFor(ctx context.Context, a guest.Actor, g *storage.Gues
 // done is what a successful action tells the staff user, and where.
 type done struct {
 	notice string
-	list   bool // back to the list (?status=pending when pending), not the guest page
+	list   bool           // back to the list (?status=pending when pending), not the guest page
+	guest  *storage.Guest // the guest afterwards: one the user no longer sees sends them to the list
 }
 
 // act runs one action on the guest named in the path: rate limited per
@@ -202,7 +203,8 @@ func (s *Sponsor) act(w http.ResponseWriter, r *http.Request, st *storage.Staff,
 		return
 	}
 	root := webkit.RelRoot(r.URL.Path)
-	if d.list {
+	// A pending guest's person visited who approved them sees them no more.
+	if d.list || (d.guest != nil && !sc.sees(st, d.guest)) {
 		s.setFlash(w, r, st, flashList, d.notice)
 		back := root
 		if r.PostForm.Get("back") == "pending" {
@@ -452,7 +454,7 @@ func (s *Sponsor) postApprove(w http.ResponseWriter, r *http.Request, st *storag
 		if err != nil {
 			return done{}, err
 		}
-		return done{list: r.PostForm.Get("back") == "pending", notice: join("Approved "+guestName(res.Guest)+
+		return done{list: r.PostForm.Get("back") == "pending", guest: res.Guest, notice: join("Approved "+guestName(res.Guest)+
 			": access until "+s.formatTime(res.Guest.ValidUntil)+".", mailed(res.Guest.Email, s.mailNote(ctx, res)))}, nil
 	})
 }
@@ -464,7 +466,7 @@ func (s *Sponsor) postDeny(w http.ResponseWriter, r *http.Request, st *storage.S
 		if err != nil {
 			return done{}, err
 		}
-		return done{list: r.PostForm.Get("back") == "pending", notice: join("Denied "+guestName(res.Guest)+".",
+		return done{list: r.PostForm.Get("back") == "pending", guest: res.Guest, notice: join("Denied "+guestName(res.Guest)+".",
 			mailed(res.Guest.Email, s.mailNote(ctx, res)))}, nil
 	})
 }

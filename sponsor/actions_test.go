@@ -362,6 +362,27 @@ func TestPendingListDecisions(t *testing.T) {
 		if got := c.get("/?status=pending"); !strings.Contains(got.body, "Denied Pia Two") {
 			t.Errorf("after denying, the list lacks the message:\n%s", got.body)
 		}
+		// The person visited (not the sponsor) approves from the guest's
+		// page, and is sent to the list: the guest is no longer theirs to see.
+		host := b.staff(t, "hank", pw, storage.RoleSponsor, "own")
+		now := b.clock.Now()
+		visit := &storage.Guest{Username: "vi.sitor", Password: "GuestSecret-Vi", FirstName: "Vi", LastName: "Sitor", Email: "vi@guest.example",
+			PersonVisited: host.Email, Status: storage.GuestPending, ValidFrom: now, ValidUntil: now.Add(24 * time.Hour), GuestType: "daily"}
+		if err := b.store.CreateGuest(t.Context(), visit); err != nil {
+			t.Fatal(err)
+		}
+		h := b.client(t)
+		h.mustSignIn("hank", pw)
+		if r := h.get("/guests/" + visit.ID.String()); !strings.Contains(r.body, "/approve\"") {
+			t.Fatalf("the person visited is not offered the approval: %d\n%s", r.status, r.body)
+		}
+		r = h.post("/guests/"+visit.ID.String()+"/approve", h.csrf("/"), nil)
+		if r.status != http.StatusSeeOther || strings.Contains(r.location, "guests/") {
+			t.Errorf("the person visited's approval: %d to %q, want the list", r.status, r.location)
+		}
+		if got := h.get("/"); !strings.Contains(got.body, "Approved Vi Sitor") {
+			t.Errorf("the list lacks the approval's message:\n%s", got.body)
+		}
 		// A sponsor whose group may not approve sees no buttons.
 		v := b.client(t)
 		v.mustSignIn("vic", pw)
