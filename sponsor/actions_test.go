@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/lobbyhq/lobby/guest"
 	"github.com/lobbyhq/lobby/storage"
 )
@@ -265,6 +267,8 @@ func TestActionErrors(t *testing.T) {
 		c.mustSignIn("sam", pw)
 		suspended := b.guest(t, "Sue", "Pended", sp, storage.GuestSuspended, 24*time.Hour)
 		active := b.guest(t, "Al", "Active", sp, storage.GuestActive, 24*time.Hour)
+		pending := b.guest(t, "Pen", "Ding", sp, storage.GuestPending, 24*time.Hour)
+		gone := &storage.Guest{ID: uuid.New()}
 		tok := c.csrf("/")
 		for _, tc := range []struct {
 			name   string
@@ -282,6 +286,8 @@ func TestActionErrors(t *testing.T) {
 			{"extend to no time", active, "extend", url.Values{"valid_until": {"soon"}}, http.StatusUnprocessableEntity, "as a date and time"},
 			{"suspend without a reason", active, "suspend", url.Values{"suspend_reason": {" "}}, http.StatusUnprocessableEntity, "Say why"},
 			{"delete unconfirmed", active, "delete", nil, http.StatusSeeOther, ""},
+			{"deny with too long a reason", pending, "deny", url.Values{"deny_reason": {strings.Repeat("x", guest.MaxReason+1)}}, http.StatusUnprocessableEntity, "Reason"},
+			{"resend to a deleted guest", gone, "resend", nil, http.StatusNotFound, "no such guest"},
 		} {
 			before := b.snap(t, tc.g)
 			r := c.post("/guests/"+tc.g.ID.String()+"/"+tc.path, tok, tc.form)
