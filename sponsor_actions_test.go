@@ -176,7 +176,15 @@ func (b *testBundle) portalLogin(t *testing.T, username, password string) bool {
 // session from before ends.
 func TestSponsorResendAndReset(t *testing.T) {
 	t.Parallel()
-	b := setup(t, hostNetHTTP, nil)
+	for _, backend := range []string{"sqlite", "postgres"} {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			testSponsorResendAndReset(t, setupOn(t, backend, hostNetHTTP, nil))
+		})
+	}
+}
+
+func testSponsorResendAndReset(t *testing.T, b *testBundle) {
 	const email, oldPassword = "rita@guest.example", "Old-Pass-2026"
 	g := b.activeGuest(t, "Rita", email, oldPassword)
 	staff := b.signInStaff(t)
