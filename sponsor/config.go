@@ -56,6 +56,9 @@ type Config struct {
 	ProxyHeader       string
 	TrustedProxyHops  int
 
+	// Actions limits, per staff user, the actions that send mail (resend,
+	// reset password, approve, deny): default 30, then one every 2 seconds.
+	Actions Limit
 	// MailWait is how long an action that sends mail waits for the first
 	// delivery attempt before the page says where the email stands;
 	// default 3s.
@@ -66,7 +69,7 @@ type Config struct {
 func (c Config) withDefaults() (Config, error) {
 	var errs []error
 	if c.Store == nil {
-		errs = append(errs, errors.New("sponsor: config: Store is required"))
+		errs = append(errs, errors.New("sponsor: config: the Store is required"))
 	}
 	if c.Guests == nil {
 		errs = append(errs, errors.New("sponsor: config: the guest rules (Guests) are required"))
@@ -76,6 +79,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if len(c.SecretKey) < 32 {
 		errs = append(errs, errors.New("sponsor: config: SecretKey must be at least 32 bytes"))
+	}
+	if c.MailWait < 0 || c.Actions.Burst < 0 || c.Actions.Every < 0 {
+		errs = append(errs, errors.New("sponsor: config: MailWait and Actions cannot be negative"))
 	}
 	if c.PageSize < 0 || c.PageSize > 500 {
 		errs = append(errs, fmt.Errorf("sponsor: config: PageSize %d is not between 1 and 500", c.PageSize))
@@ -103,6 +109,8 @@ func (c Config) withDefaults() (Config, error) {
 	c.PageSize = cmp.Or(c.PageSize, 25)
 	c.Login.Burst = cmp.Or(c.Login.Burst, 10)
 	c.Login.Every = cmp.Or(c.Login.Every, 6*time.Second)
+	c.Actions.Burst = cmp.Or(c.Actions.Burst, 30)
+	c.Actions.Every = cmp.Or(c.Actions.Every, 2*time.Second)
 	c.MailWait = cmp.Or(c.MailWait, 3*time.Second)
 	return c, nil
 }

@@ -10,6 +10,8 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/lobbyhq/lobby/guest"
+	"github.com/lobbyhq/lobby/internal/webkit"
 	"github.com/lobbyhq/lobby/storage"
 )
 
@@ -55,6 +57,7 @@ func (sc scope) sees(st *storage.Staff, g *storage.Guest) bool {
 // guestRow is one guest in the list.
 type guestRow struct {
 	ID, Name, Email, Company, Username, Status, ValidUntil string
+	Decide                                                 bool // approve and deny buttons (pending view)
 }
 
 // guestsData is the guests page's own data.
@@ -102,10 +105,12 @@ func (s *Sponsor) getGuests(w http.ResponseWriter, r *http.Request, st *storage.
 		s.fail(w, r, "list guests", err)
 		return
 	}
+	actor := guest.Actor{Staff: st, Group: sc.group}
 	for _, g := range page.Guests {
 		d.Rows = append(d.Rows, guestRow{
 			ID: g.ID.String(), Name: guestName(g), Email: g.Email, Company: g.Company, Username: g.Username,
 			Status: string(g.Status), ValidUntil: s.formatTime(g.ValidUntil),
+			Decide: d.Pending && g.Status == storage.GuestPending && s.guests.Allowed(actor, storage.PermApprove, g) == nil,
 		})
 	}
 	if page.Next != "" {
@@ -133,6 +138,8 @@ func (s *Sponsor) getGuests(w http.ResponseWriter, r *http.Request, st *storage.
 	v := s.view(r, title, st, current, nil, d)
 	if q.Has("password_changed") {
 		v.Notice = "Your password is changed. You are signed out on your other devices."
+	} else {
+		v.Notice = s.takeFlash(w, r, st, flashList)
 	}
 	s.page(w, r, http.StatusOK, "guests", v)
 }
@@ -150,19 +157,26 @@ type historyRow struct{ When, Who, What, Detail string }
 
 // guestData is the guest page's own data. It never holds the password.
 type guestData struct {
-	Name, Username, Email, Phone, Company, PersonVisited, Reason, Type, Status string
-	ValidFrom, ValidUntil, TimeLeft, Created, Sponsor                          string
-	Pending                                                                    bool
-	History                                                                    []historyRow
+	ID, Name, Username, Email, Phone, Company, PersonVisited, Reason, Type, Status string
+	ValidFrom, ValidUntil, TimeLeft, Created, Sponsor                              string
+	Pending                                                                        bool
+	History                                                                        []historyRow
+	Actions                                                                        actionsView // the forms the staff user may use
 }
 
 func (s *Sponsor) getGuest(w http.ResponseWriter, r *http.Request, st *storage.Staff) {
-	ctx := r.Context()
 	id, err := uuid.Parse(r.PathValue("id"))
 	if err != nil {
 		s.notFound(w, r)
 		return
 	}
+	s.showGuest(w, r, st, id, http.StatusOK, nil)
+}
+
+// showGuest renders guest id's page with status; form, when not nil, is
+// an action's form sent back with its errors (see actions.go).
+func (s *Sponsor) showGuest(w http.ResponseWriter, r *http.Request, st *storage.Staff, id uuid.UUID, status int, form *actionForm) {
+	ctx := r.Context()
 	// GetGuestPublic reads no password: this page never shows one.
 	g, err := s.store.GetGuestPublic(ctx, id)
 	if errors.Is(err, storage.ErrNotFound) {
@@ -185,7 +199,7 @@ func (s *Sponsor) getGuest(w http.ResponseWriter, r *http.Request, st *storage.S
 		return
 	}
 	d := guestData{
-		Name: guestName(g), Username: g.Username, Email: g.Email, Phone: g.Phone, Company: g.Company,
+		ID: g.ID.String(), Name: guestName(g), Username: g.Username, Email: g.Email, Phone: g.Phone, Company: g.Company,
 		PersonVisited: g.PersonVisited, Reason: g.Reason, Type: g.GuestType, Status: string(g.Status),
 		ValidFrom: s.formatTime(g.ValidFrom), ValidUntil: s.formatTime(g.ValidUntil), Created: s.formatTime(g.CreatedAt),
 		TimeLeft: timeLeft(g.ValidUntil, s.now()), Pending: g.Status == storage.GuestPending, Sponsor: "none (registered themselves)",
@@ -205,9 +219,19 @@ func (s *Sponsor) getGuest(w http.ResponseWriter, r *http.Request, st *storage.S
 	for _, e := range entries {
 		d.History = append(d.History, historyRow{When: s.formatTime(e.At), Who: e.Actor, What: e.Action, Detail: e.Detail})
 	}
-	v := s.view(r, d.Name, st, "", nil, d)
-	v.Notice = s.flash(r)
-	s.page(w, r, http.StatusOK, "guest", v)
+	if d.Actions, err = s.actionsFor(ctx, guest.Actor{Staff: st, Group: sc.group}, g, form); err != nil {
+		s.fail(w, r, "read guest", err)
+		return
+	}
+	var wf *webkit.Form
+	if form != nil {
+		wf = form.form
+	}
+	v := s.view(r, d.Name, st, "", wf, d)
+	if status == http.StatusOK {
+		v.Notice = s.takeFlash(w, r, st, g.ID.String())
+	}
+	s.page(w, r, status, "guest", v)
 }
 
 // timeLeft says how long until end, in words: "2 days 3 hours",

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lobbyhq/lobby/guest"
 	"github.com/lobbyhq/lobby/internal/webkit"
 	"github.com/lobbyhq/lobby/storage"
 	"github.com/lobbyhq/lobby/web"
@@ -17,7 +18,7 @@ import (
 
 // pageNames are the page templates the sponsor side renders
 // (web/pages/sponsor/NAME.html).
-var pageNames = []string{"batch", "create", "guest", "guests", "import", "login", "message", "password", "sheet"}
+var pageNames = []string{"batch", "confirm", "create", "guest", "guests", "import", "login", "message", "password", "sheet"}
 
 // Sponsor is the sponsor side of Lobby.
 type Sponsor struct {
@@ -30,6 +31,10 @@ type Sponsor struct {
 	sessions   *webkit.Sessions
 	limitLogin *webkit.RateLimiter
 	proxy      webkit.ProxyTrust
+	guests     *guest.Service
+	limitMail  *webkit.RateLimiter // the actions that send mail, per staff user
+	flashes    *webkit.Box
+	flashPath  string
 }
 
 // New checks cfg and parses the page templates.
@@ -38,7 +43,7 @@ func New(cfg Config) (*Sponsor, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Sponsor{cfg: cfg, store: cfg.Store, log: cfg.Logger, now: cfg.Now}
+	s := &Sponsor{cfg: cfg, store: cfg.Store, log: cfg.Logger, now: cfg.Now, guests: cfg.Guests}
 	if s.pages, err = webkit.ParseTemplates(web.Pages(), "sponsor", nil); err != nil {
 		return nil, fmt.Errorf("sponsor: %w", err)
 	}
@@ -57,6 +62,7 @@ func New(cfg Config) (*Sponsor, error) {
 		s.proxy.Header = webkit.XForwardedFor
 	}
 	s.limitLogin = webkit.NewRateLimiter(cfg.Login.rate(), cfg.Login.Burst, cfg.Now, webkit.TrustProxy(s.proxy))
+	s.initActions()
 	return s, nil
 }
 
@@ -65,7 +71,9 @@ func New(cfg Config) (*Sponsor, error) {
 // prefix:
 //
 //	GET /                  the guests list (?q= &status= &sort= &after=)
-//	GET /guests/{id}       a guest's details and history
+//	GET /guests/{id}       a guest's details and history, with the actions' forms
+//	POST /guests/{id}/resend|reset|extend|suspend|reinstate|approve|deny
+//	GET|POST /guests/{id}/delete   confirm, then delete
 //	GET|POST /login        sign-in for sponsors and admins
 //	POST /logout           sign-out (on every device)
 //	GET|POST /password     change one's own password
@@ -81,6 +89,16 @@ func (s *Sponsor) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", s.signedIn(s.getGuests))
 	mux.HandleFunc("GET /guests/{id}", s.signedIn(s.getGuest))
+	// The sponsor's actions on a guest (actions.go).
+	mux.HandleFunc("POST /guests/{id}/resend", s.signedIn(s.postResend))
+	mux.HandleFunc("POST /guests/{id}/reset", s.signedIn(s.postReset))
+	mux.HandleFunc("POST /guests/{id}/extend", s.signedIn(s.postExtend))
+	mux.HandleFunc("POST /guests/{id}/suspend", s.signedIn(s.postSuspend))
+	mux.HandleFunc("POST /guests/{id}/reinstate", s.signedIn(s.postReinstate))
+	mux.HandleFunc("GET /guests/{id}/delete", s.signedIn(s.getDelete))
+	mux.HandleFunc("POST /guests/{id}/delete", s.signedIn(s.postDelete))
+	mux.HandleFunc("POST /guests/{id}/approve", s.signedIn(s.postApprove))
+	mux.HandleFunc("POST /guests/{id}/deny", s.signedIn(s.postDeny))
 	mux.HandleFunc("GET /login", s.getLogin)
 	mux.Handle("POST /login", s.limitLogin.Limit(http.HandlerFunc(s.postLogin)))
 	mux.HandleFunc("POST /logout", s.postLogout)
