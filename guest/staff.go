@@ -338,6 +338,9 @@ type NewGuest struct {
 	GuestType                                                         string        // empty: the default type
 	ValidFrom                                                         time.Time     // zero: now
 	Validity                                                          time.Duration // zero: the type's default
+	// NoEmail creates the guest without emailing their credentials: the
+	// caller hands them over (the sponsor's printable card).
+	NoEmail bool
 }
 
 // startSlack is how far in the past a ValidFrom may lie (a form filled in
@@ -346,7 +349,7 @@ const startSlack = 10 * time.Minute
 
 // Create registers a known guest, sponsored by the actor: active from
 // ValidFrom for Validity (at most the type's maximum), emailed their
-// credentials.
+// credentials unless NoEmail (then Result.Mail is uuid.Nil).
 func (s *Service) Create(ctx context.Context, a Actor, n NewGuest) (*Result, error) {
 	now := storage.Truncate(s.now())
 	if err := s.Allowed(a, storage.PermCreate, nil); err != nil {
@@ -409,16 +412,20 @@ func (s *Service) Create(ctx context.Context, a Actor, n NewGuest) (*Result, err
 			if err := tx.CreateGuest(ctx, g); err != nil {
 				return err
 			}
-			m, err := s.CredentialsMessage(g)
-			if err != nil {
-				return err
+			detail := fmt.Sprintf("type %s, valid %s to %s", gt.Name, from.UTC().Format(time.RFC3339), until.UTC().Format(time.RFC3339))
+			if n.NoEmail {
+				detail += ", credentials handed over by the sponsor (no email)"
+			} else {
+				m, err := s.CredentialsMessage(g)
+				if err != nil {
+					return err
+				}
+				m.ReplyTo = a.replyTo()
+				if mid, err = notify.Enqueue(ctx, tx, m); err != nil {
+					return err
+				}
 			}
-			m.ReplyTo = a.replyTo()
-			if mid, err = notify.Enqueue(ctx, tx, m); err != nil {
-				return err
-			}
-			return tx.Audit(ctx, storage.AuditEntry{Actor: a.String(), Action: "guest.create", Subject: g.ID.String(),
-				Detail: fmt.Sprintf("type %s, valid %s to %s", gt.Name, from.UTC().Format(time.RFC3339), until.UTC().Format(time.RFC3339))})
+			return tx.Audit(ctx, storage.AuditEntry{Actor: a.String(), Action: "guest.create", Subject: g.ID.String(), Detail: detail})
 		})
 		if !errors.Is(err, storage.ErrConflict) {
 			break

@@ -118,6 +118,18 @@ func (s *Sponsor) postBatch(w http.ResponseWriter, r *http.Request, st *storage.
 		s.fail(w, r, "create a batch", err)
 		return
 	}
+	title := fmt.Sprintf("%d guest accounts", len(guests))
+	if len(guests) == 1 {
+		title = "1 guest account"
+	}
+	s.showCards(w, r, st, guests, title)
+}
+
+// showCards answers with the printable sheet of guests' credentials (one
+// card each) and a CSV download of them for st, shown this once: the
+// page is not stored (Render sets Cache-Control: no-store), and the
+// download's sealed token works for batchCSVTTL, for st only.
+func (s *Sponsor) showCards(w http.ResponseWriter, r *http.Request, st *storage.Staff, guests []*storage.Guest, title string) {
 	now := s.now()
 	payload := make([]byte, 0, 16*(len(guests)+1))
 	payload = append(payload, st.ID[:]...)
@@ -128,11 +140,6 @@ func (s *Sponsor) postBatch(w http.ResponseWriter, r *http.Request, st *storage.
 		d.Cards = append(d.Cards, card{Username: g.Username, Password: g.Password, From: s.formatTime(g.ValidFrom), Until: s.formatTime(g.ValidUntil)})
 	}
 	d.Token = s.batchBox().Seal(string(payload), now.Add(batchCSVTTL))
-	title := fmt.Sprintf("%d guest accounts", len(guests))
-	if len(guests) == 1 {
-		title = "1 guest account"
-	}
-	// Render sets Cache-Control: no-store.
 	s.page(w, r, http.StatusOK, "sheet", s.view(r, title, st, "batch", nil, d))
 }
 

@@ -187,7 +187,7 @@ func (s *Sponsor) createForm() *webkit.Form {
 		&webkit.Field{Name: "valid_from", Label: "Access from", Type: "datetime-local", Hint: s.startHint()},
 		&webkit.Field{Name: "validity", Label: "Access for", Type: "text", MaxLen: 20, Hint: validityHint},
 		&webkit.Field{Name: "send_email", Label: "Send the credentials to the guest by email", Type: "checkbox",
-			Hint: "Lobby emails every new guest their credentials; the guest page then says whether the email went."},
+			Hint: "Untick to hand the credentials over yourself: Lobby then shows them once, on a printable card."},
 	)
 }
 
@@ -236,11 +236,9 @@ func (s *Sponsor) postCreate(w http.ResponseWriter, r *http.Request, st *storage
 	if n.Validity, err = parseValidity(form.Value("validity")); err != nil {
 		form.Fail("validity", "Write how long as a number and a unit, such as 8h, 2d or 1d12h.")
 	}
-	if form.Value("send_email") == "" {
-		// The guest rules email every guest they create; there is no way
-		// yet to hand the credentials over otherwise.
-		form.Fail("send_email", "Lobby sends new guests their credentials by email: tick this box to go on.")
-	}
+	// Without the email the sponsor hands the credentials over: the answer
+	// is then the printable card, shown this once (see showCard).
+	n.NoEmail = form.Value("send_email") == ""
 	if !form.Valid() {
 		s.renderCreate(w, r, st, a, http.StatusUnprocessableEntity, form)
 		return
@@ -263,6 +261,10 @@ func (s *Sponsor) postCreate(w http.ResponseWriter, r *http.Request, st *storage
 		return
 	}
 	g := res.Guest
+	if n.NoEmail {
+		s.showCards(w, r, st, []*storage.Guest{g}, "Created "+guestName(g))
+		return
+	}
 	flash := "Created " + guestName(g) + "; credentials sent to " + g.Email + " (" + mailState(r.Context(), res.Future, s.cfg.MailWait) + ")."
 	webkit.SeeOther(w, s.createdRedirect(w, r, st, g, flash))
 }
