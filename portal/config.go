@@ -64,6 +64,7 @@ type Policy struct {
 	PasswordLength             int           // default 10; alphabet without look-alikes (no 0/O/o/1/l/I)
 	SuccessWait                time.Duration // default 3s: the success page waits this long on the email's Future
 	ShowCredentials            bool          // also show the credentials on the success page, in the registering browser for 15 minutes
+	NotifyExtension            bool          // email a guest whose access a sponsor extended (approval, denial and a new password are always emailed)
 
 	SessionTTL time.Duration // how long a guest stays signed in; default 12h
 	// ExpiryNotice is how long before ValidUntil the expiry notice goes
@@ -291,7 +292,8 @@ func (c Config) guestConfig(render *notify.Renderer) guest.Config {
 			UsernamePolicy: p.UsernamePolicy, PasswordLength: p.PasswordLength,
 			RequireApproval: p.RequireApproval, Approvers: p.Approvers, ApprovalLinkTTL: p.ApprovalLinkTTL,
 			AllowDomains: p.AllowDomains, BlockDomains: p.BlockDomains, DeniedCooloff: p.DeniedCooloff,
-			ExpiryNotice: p.ExpiryNotice, PurgeAfter: p.PurgeAfter, GuestTypes: p.GuestTypes, JobInterval: p.JobInterval,
+			NotifyExtension: p.NotifyExtension,
+			ExpiryNotice:    p.ExpiryNotice, PurgeAfter: p.PurgeAfter, GuestTypes: p.GuestTypes, JobInterval: p.JobInterval,
 		},
 	}
 }

@@ -37,3 +37,15 @@ func TestGuestsShared(t *testing.T) {
 		t.Errorf("sign-in with the credentials of a guest created through Guests(): %d\n%s", r.StatusCode, r.body)
 	}
 }
+
+// TestNotifyExtensionReachesTheRules: Policy.NotifyExtension is the guest
+// rules' (the extension email is theirs to send).
+func TestNotifyExtensionReachesTheRules(t *testing.T) {
+	t.Parallel()
+	for _, on := range []bool{false, true} {
+		b := setup(t, func(c *Config) { c.Policy.NotifyExtension = on })
+		if got := b.portal.Guests().Policy().NotifyExtension; got != on {
+			t.Errorf("Policy.NotifyExtension %v: the rules have %v", on, got)
+		}
+	}
+}

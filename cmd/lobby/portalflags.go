@@ -26,6 +26,7 @@ type portalFlags struct {
 	UsernamePolicy   string
 	PasswordLength   int
 	ShowCredentials  bool
+	NotifyExtension  bool
 	SuccessWait      time.Duration
 	PurgeAfter       time.Duration
 	DeniedCooloff    time.Duration
@@ -58,6 +59,10 @@ func (p *portalFlags) register(fs *flag.FlagSet) error {
 		return err
 	}
 	show, err := boolEnv("SHOW_CREDENTIALS")
+	if err != nil {
+		return err
+	}
+	extension, err := boolEnv("NOTIFY_EXTENSION")
 	if err != nil {
 		return err
 	}
@@ -99,6 +104,7 @@ func (p *portalFlags) register(fs *flag.FlagSet) error {
 	fs.StringVar(&p.UsernamePolicy, "username-policy", env("USERNAME_POLICY", "email"), "email or generated (LOBBY_USERNAME_POLICY)")
 	fs.IntVar(&p.PasswordLength, "password-length", length, "length of generated guest passwords (LOBBY_PASSWORD_LENGTH)")
 	fs.BoolVar(&p.ShowCredentials, "show-credentials", show, "also show the credentials on the success page (LOBBY_SHOW_CREDENTIALS)")
+	fs.BoolVar(&p.NotifyExtension, "notify-extension", extension, "email a guest whose access a sponsor extended (LOBBY_NOTIFY_EXTENSION)")
 	fs.DurationVar(&p.SuccessWait, "success-wait", wait, "how long the success page waits for the email to go out (LOBBY_SUCCESS_WAIT)")
 	fs.DurationVar(&p.PurgeAfter, "purge-after", purge, "delete expired and denied guests, and old sent or dead mail, this long after they ended; negative keeps them (LOBBY_PURGE_AFTER)")
 	fs.DurationVar(&p.DeniedCooloff, "denied-cooloff", cooloff, "how long after a denial the address may not register again; negative: until purged (LOBBY_DENIED_COOLOFF)")
@@ -259,6 +265,7 @@ func (p *portalFlags) policy() (portal.Policy, error) {
 		UsernamePolicy:   p.UsernamePolicy,
 		PasswordLength:   p.PasswordLength,
 		ShowCredentials:  p.ShowCredentials,
+		NotifyExtension:  p.NotifyExtension,
 		SuccessWait:      p.SuccessWait,
 		PurgeAfter:       p.PurgeAfter,
 		DeniedCooloff:    p.DeniedCooloff,
