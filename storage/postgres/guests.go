@@ -186,13 +186,6 @@ func guestListQuery(f storage.GuestFilter, recent bool) (sql string, args []any,
 		args = append(args, v)
 		return "$" + strconv.Itoa(len(args))
 	}
-	if len(f.Status) > 0 {
-		st := make([]string, len(f.Status))
-		for i, v := range f.Status {
-			st[i] = string(v)
-		}
-		where = append(where, "status = ANY("+arg(st)+")")
-	}
 	if f.SponsorID != uuid.Nil {
 		where = append(where, "sponsor_id = "+arg(f.SponsorID))
 	}
@@ -210,7 +203,7 @@ func guestListQuery(f storage.GuestFilter, recent bool) (sql string, args []any,
 		where = append(where, order.after)
 	}
 	limit = storage.PageLimit(f.Limit)
-	sql = searchQuery(storage.ParseSearch(f.Query), recent, where, order.by, limit, arg)
+	sql = searchQuery(storage.ParseSearch(f.Query), recent, f.Status, where, order.by, limit, arg)
 	if f.Query != "" {
 		// Planned with the query's own pattern, not a generic plan.
 		args = append([]any{pgx.QueryExecModeExec}, args...)

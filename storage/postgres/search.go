@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/google/uuid"
@@ -17,9 +18,9 @@ import (
 // hundred matches fills a page of 50 there.
 const recentWalk = 5000
 
-// searchQuery is the SELECT of a guest list for the parsed query sr under
-// the other conditions where, in order by, limit+1 rows at most, with its
-// arguments added by arg.
+// searchQuery is the SELECT of a guest list for the parsed query sr among
+// the guests of statuses (all when empty) under the other conditions where,
+// in order by, limit+1 rows at most, with its arguments added by arg.
 //
 // A whole email address is looked up by the unique email and username
 // indexes. Otherwise the query is a LIKE on search_key: with recent, among
@@ -30,29 +31,86 @@ const recentWalk = 5000
 // before every field, the start of a field. The matches are gathered first
 // (a MATERIALIZED CTE) and sorted after, so that the planner cannot trade
 // the index for a walk of the whole list in order looking for rare ones.
-func searchQuery(sr storage.Search, recent bool, where []string, by string, limit int, arg func(any) string) string {
+//
+// A list without a search, and the first guests a search looks through,
+// walk an index in list order (inOrder).
+func searchQuery(sr storage.Search, recent bool, statuses []storage.GuestStatus, where []string, by string, limit int, arg func(any) string) string {
 	cond := func(where []string) string {
 		if len(where) == 0 {
 			return ""
 		}
 		return " WHERE " + strings.Join(where, " AND ")
 	}
-	switch sr.Kind {
-	case storage.SearchNone:
-		return `SELECT ` + guestListColumns + ` FROM guests` + cond(where) + ` ORDER BY ` + by + ` LIMIT ` + arg(limit+1)
-	case storage.SearchEmail:
+	statuses = uniqueStatuses(statuses)
+	if sr.Kind == storage.SearchNone {
+		if len(statuses) < 2 {
+			for _, st := range statuses {
+				where = append(where, "status = "+arg(string(st)))
+			}
+			return `SELECT ` + guestListColumns + ` FROM guests` + cond(where) + ` ORDER BY ` + by + ` LIMIT ` + arg(limit+1)
+		}
+		return `SELECT ` + guestListColumns + ` FROM ` + inOrder(statuses, where, by, limit+1, arg) +
+			` ORDER BY ` + by + ` LIMIT ` + arg(limit+1)
+	}
+	if recent && sr.Kind != storage.SearchEmail {
+		like := "search_key LIKE " + arg("%"+storage.EscapeLike(sr.Text)+"%")
+		return `SELECT ` + guestListColumns + ` FROM ` + inOrder(statuses, where, by, recentWalk, arg) +
+			` WHERE ` + like + ` ORDER BY ` + by + ` LIMIT ` + arg(limit+1)
+	}
+	if len(statuses) > 0 {
+		st := make([]string, len(statuses))
+		for i, v := range statuses {
+			st[i] = string(v)
+		}
+		where = append(where, "status = ANY("+arg(st)+")")
+	}
+	if sr.Kind == storage.SearchEmail {
 		p := arg(sr.Text)
 		where = append(where, "(email = "+p+" OR username_key = "+p+")")
 		return `SELECT ` + guestListColumns + ` FROM guests` + cond(where) + ` ORDER BY ` + by + ` LIMIT ` + arg(limit+1)
 	}
 	like := "search_key LIKE " + arg("%"+storage.EscapeLike(sr.Text)+"%")
-	if recent {
-		inner := `SELECT * FROM guests` + cond(where) + ` ORDER BY ` + by + ` LIMIT ` + arg(recentWalk)
-		return `SELECT ` + guestListColumns + ` FROM (` + inner + `) AS guests WHERE ` + like +
-			` ORDER BY ` + by + ` LIMIT ` + arg(limit+1)
-	}
 	return `WITH hits AS MATERIALIZED (SELECT * FROM guests` + cond(append(where, like)) + `)
 		SELECT ` + guestListColumns + ` FROM hits AS guests ORDER BY ` + by + ` LIMIT ` + arg(limit+1)
+}
+
+// inOrder is a FROM item named guests: the first n guests of the list (in
+// order by) among those of statuses (all when empty) that meet where. One
+// status is an equality, which the status indexes of 009_sponsor_list walk
+// in list order; several are one such walk each, merged (a Merge Append of
+// n rows at most from each), where status = ANY would have the planner
+// either walk the whole list skipping the other statuses or fetch every
+// guest of those statuses and sort them.
+func inOrder(statuses []storage.GuestStatus, where []string, by string, n int, arg func(any) string) string {
+	walk := func(where []string) string {
+		q := `SELECT * FROM guests`
+		if len(where) > 0 {
+			q += " WHERE " + strings.Join(where, " AND ")
+		}
+		return q + ` ORDER BY ` + by + ` LIMIT ` + arg(n)
+	}
+	switch len(statuses) {
+	case 0:
+		return `(` + walk(where) + `) AS guests`
+	case 1:
+		return `(` + walk(append(slices.Clip(where), "status = "+arg(string(statuses[0])))) + `) AS guests`
+	}
+	arms := make([]string, len(statuses))
+	for i, st := range statuses {
+		arms[i] = `(` + walk(append(slices.Clip(where), "status = "+arg(string(st)))) + `)`
+	}
+	return `(SELECT * FROM (` + strings.Join(arms, " UNION ALL ") + `) AS arms ORDER BY ` + by + ` LIMIT ` + arg(n) + `) AS guests`
+}
+
+// uniqueStatuses is statuses without repeats, in their first order.
+func uniqueStatuses(statuses []storage.GuestStatus) []storage.GuestStatus {
+	var out []storage.GuestStatus
+	for _, st := range statuses {
+		if !slices.Contains(out, st) {
+			out = append(out, st)
+		}
+	}
+	return out
 }
 
 // fillSearchKeys sets search_key (storage.SearchKey) on every guest, for

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/lobbyhq/lobby/storage"
@@ -46,11 +47,79 @@ func searchCondition(sr storage.Search) (string, []any) {
 // hundred matches fills a page of 50 there.
 const recentWalk = 5000
 
+// listQuery is the SELECT of a guest list for the parsed query sr among the
+// guests of statuses (all when empty) under the other conditions where
+// (with args), in order by, limit+1 rows at most, and its arguments: with
+// recent, a search among the list's first recentWalk guests
+// (recentSearchQuery); otherwise through the search index, or, without a
+// search, a walk of an index in list order (inOrder).
+func listQuery(sr storage.Search, recent bool, statuses []storage.GuestStatus, where []string, args []any, by string, limit int) (string, []any) {
+	statuses = uniqueStatuses(statuses)
+	if recent {
+		return recentSearchQuery(sr, statuses, where, args, by, limit)
+	}
+	if sr.Kind == storage.SearchNone {
+		where, args = inOrder(statuses, where, args, by, limit+1)
+	} else if len(statuses) > 0 {
+		// The search's hits are few enough to check each one's status.
+		where = append(where, "guests.status IN ("+placeholders(len(statuses))+")")
+		for _, st := range statuses {
+			args = append(args, string(st))
+		}
+	}
+	if cond, a := searchCondition(sr); cond != "" {
+		where = append(where, cond)
+		args = append(args, a...)
+	}
+	query := `SELECT ` + guestListCols + ` FROM ` + searchFrom(sr)
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	return query + " ORDER BY " + by + " LIMIT ?", append(args, limit+1)
+}
+
+// inOrder is where and args with the conditions that keep the guests of
+// statuses (all when empty) among the first n of the list: one status is an
+// equality, which the status indexes of 009_sponsor_list walk in list order;
+// several are one such walk of n guests at most each, whose rowids the
+// list then sorts (at most n for each status), where status IN would have
+// SQLite either walk the whole list skipping the other statuses or sort
+// every guest of those statuses.
+func inOrder(statuses []storage.GuestStatus, where []string, args []any, by string, n int) ([]string, []any) {
+	switch len(statuses) {
+	case 0:
+		return where, args
+	case 1:
+		return append(slices.Clip(where), "guests.status = ?"), append(slices.Clip(args), string(statuses[0]))
+	}
+	arms := make([]string, len(statuses))
+	var armArgs []any
+	for i, st := range statuses {
+		arms[i] = `SELECT rid FROM (SELECT guests.rowid AS rid FROM guests WHERE ` +
+			strings.Join(append(slices.Clip(where), "guests.status = ?"), " AND ") + ` ORDER BY ` + by + ` LIMIT ?)`
+		armArgs = append(append(armArgs, args...), string(st), n)
+	}
+	return []string{"guests.rowid IN (" + strings.Join(arms, " UNION ALL ") + ")"}, armArgs
+}
+
+// uniqueStatuses is statuses without repeats, in their first order.
+func uniqueStatuses(statuses []storage.GuestStatus) []storage.GuestStatus {
+	var out []storage.GuestStatus
+	for _, st := range statuses {
+		if !slices.Contains(out, st) {
+			out = append(out, st)
+		}
+	}
+	return out
+}
+
 // recentSearchQuery is the query that looks for sr's matches among the
-// first recentWalk guests of the list (the conditions where, with args, in
-// order by), limit+1 of them at most. Its page is the right one only if it
-// is full: then the guests it holds are the list's first matches.
-func recentSearchQuery(sr storage.Search, where []string, args []any, by string, limit int) (string, []any) {
+// first recentWalk guests of the list (of statuses, under the conditions
+// where, with args, in order by), limit+1 of them at most. Its page is the
+// right one only if it is full: then the guests it holds are the list's
+// first matches.
+func recentSearchQuery(sr storage.Search, statuses []storage.GuestStatus, where []string, args []any, by string, limit int) (string, []any) {
+	where, args = inOrder(statuses, where, args, by, recentWalk)
 	inner := `SELECT guests.rowid AS rid, guests.search_key AS search_key FROM guests`
 	if len(where) > 0 {
 		inner += " WHERE " + strings.Join(where, " AND ")
