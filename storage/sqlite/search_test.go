@@ -51,6 +51,11 @@ func BenchmarkSearch1M(b *testing.B) {
 				b.Fatal(err)
 			}
 		},
+		DropIndex: func(b *testing.B, st storage.Store, name string) {
+			if _, err := st.(*Store).w.ExecContext(b.Context(), `DROP INDEX "`+name+`"`); err != nil {
+				b.Fatalf("drop index %s: %v", name, err)
+			}
+		},
 		Scan: func(b *testing.B, st storage.Store, q string, limit int) int {
 			s := st.(*Store)
 			p := "%" + storage.EscapeLike(q) + "%"
