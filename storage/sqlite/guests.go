@@ -174,7 +174,7 @@ func (s *Store) listGuests(ctx context.Context, f storage.GuestFilter, recent bo
 
 // guestListQuery is the SELECT of ListGuests for f, its arguments, the page
 // size and the function that makes the next page's cursor. With recent, a
-// search looks only through the first recentWalk guests of the list, in
+// search looks only through the first recentWalkFor(f) guests of the list, in
 // list order, instead of the full-text index (see storage.ListGuestsPage).
 func guestListQuery(f storage.GuestFilter, recent bool) (query string, args []any, limit int, next func(*storage.Guest) string, err error) {
 	var where []string
@@ -198,7 +198,7 @@ func guestListQuery(f storage.GuestFilter, recent bool) (query string, args []an
 		args = append(args, a...)
 	}
 	limit = storage.PageLimit(f.Limit)
-	query, args = listQuery(storage.ParseSearch(f.Query), recent, f.Status, where, args, by, limit)
+	query, args = listQuery(storage.ParseSearch(f.Query), recent, recentWalkFor(f), f.Status, where, args, by, limit)
 	return query, args, limit, next, nil
 }
 
