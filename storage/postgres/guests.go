@@ -178,20 +178,13 @@ func (s *Store) listGuests(ctx context.Context, f storage.GuestFilter, recent bo
 
 // guestListQuery is the SELECT of ListGuests for f, its arguments, the page
 // size and the function that makes the next page's cursor. With recent, a
-// search looks only through the first recentWalk guests of the list, in
+// search looks only through the first recentWalkFor(f) guests of the list, in
 // list order, instead of the trigram index (see storage.ListGuestsPage).
 func guestListQuery(f storage.GuestFilter, recent bool) (sql string, args []any, limit int, next func(*storage.Guest) string, err error) {
 	var where []string
 	arg := func(v any) string {
 		args = append(args, v)
 		return "$" + strconv.Itoa(len(args))
-	}
-	if len(f.Status) > 0 {
-		st := make([]string, len(f.Status))
-		for i, v := range f.Status {
-			st[i] = string(v)
-		}
-		where = append(where, "status = ANY("+arg(st)+")")
 	}
 	if f.SponsorID != uuid.Nil {
 		where = append(where, "sponsor_id = "+arg(f.SponsorID))
@@ -210,7 +203,7 @@ func guestListQuery(f storage.GuestFilter, recent bool) (sql string, args []any,
 		where = append(where, order.after)
 	}
 	limit = storage.PageLimit(f.Limit)
-	sql = searchQuery(storage.ParseSearch(f.Query), recent, where, order.by, limit, arg)
+	sql = searchQuery(storage.ParseSearch(f.Query), recent, recentWalkFor(f), f.Status, where, order.by, limit, arg)
 	if f.Query != "" {
 		// Planned with the query's own pattern, not a generic plan.
 		args = append([]any{pgx.QueryExecModeExec}, args...)

@@ -179,16 +179,10 @@ func (s *Store) listGuests(ctx context.Context, f storage.GuestFilter, recent bo
 
 // guestListQuery is the SELECT of ListGuests for f, its arguments, the page
 // size and the function that makes the next page's cursor. With recent, a
-// search looks only through the first recentWalk guests of the list, in
+// search looks only through the first recentWalkFor(f) guests of the list, in
 // list order, instead of the full-text index (see storage.ListGuestsPage).
 func guestListQuery(f storage.GuestFilter, recent bool) (query string, args []any, limit int, next func(*storage.Guest) string, err error) {
 	var where []string
-	if len(f.Status) > 0 {
-		for _, st := range f.Status {
-			args = append(args, string(st))
-		}
-		where = append(where, "guests.status IN ("+placeholders(len(f.Status))+")")
-	}
 	if f.SponsorID != uuid.Nil {
 		where = append(where, "guests.sponsor_id = ?")
 		args = append(args, f.SponsorID.String())
@@ -209,21 +203,7 @@ func guestListQuery(f storage.GuestFilter, recent bool) (query string, args []an
 		args = append(args, a...)
 	}
 	limit = storage.PageLimit(f.Limit)
-	sr := storage.ParseSearch(f.Query)
-	if recent {
-		query, args = recentSearchQuery(sr, where, args, by, limit)
-		return query, args, limit, next, nil
-	}
-	if cond, a := searchCondition(sr); cond != "" {
-		where = append(where, cond)
-		args = append(args, a...)
-	}
-	query = `SELECT ` + guestListCols + ` FROM ` + searchFrom(sr)
-	if len(where) > 0 {
-		query += " WHERE " + strings.Join(where, " AND ")
-	}
-	query += " ORDER BY " + by + " LIMIT ?"
-	args = append(args, limit+1)
+	query, args = listQuery(storage.ParseSearch(f.Query), recent, recentWalkFor(f), f.Status, where, args, by, limit)
 	return query, args, limit, next, nil
 }
 

@@ -5,7 +5,10 @@ import (
 	"database/sql"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
+
+	"github.com/google/uuid"
 
 	"github.com/lobbyhq/lobby/storage"
 )
@@ -41,22 +44,110 @@ func searchCondition(sr storage.Search) (string, []any) {
 	return "", nil
 }
 
-// recentWalk is how many guests, in list order, a search looks through
-// before it turns to the full-text index: a query that one guest in a
-// hundred matches fills a page of 50 there.
-const recentWalk = 5000
+// The recent walks: how many guests, in list order, a search looks through
+// before it turns to the full-text index (see recentWalkFor).
+const (
+	// recentWalkAll is the walk through the whole list, whose newest
+	// guests lie together (and those whose validity ends soonest, within
+	// weeks): a query that one guest in 300 matches (a company name) fills
+	// a page of 50 there, and one that does not is rarer than one in 400,
+	// at most 2,500 hits in a million for the index to look up and sort.
+	// After a walk of 5,000 that was up to 10,000.
+	recentWalkAll = 20000
+	// recentWalkScoped is the walk through a sponsor's guests or those of a
+	// status, which lie apart: a query that one of them in a hundred
+	// matches fills a page of 50 there.
+	recentWalkScoped = 5000
+)
+
+// recentWalkFor is how many guests, in list order, a search with f looks
+// through before it turns to the full-text index.
+func recentWalkFor(f storage.GuestFilter) int {
+	if f.SponsorID != uuid.Nil || len(f.Status) > 0 || !f.ValidUntilBefore.IsZero() || f.ExpiryNotNotified {
+		return recentWalkScoped
+	}
+	return recentWalkAll
+}
+
+// listQuery is the SELECT of a guest list for the parsed query sr among the
+// guests of statuses (all when empty) under the other conditions where
+// (with args), in order by, limit+1 rows at most, and its arguments: with
+// recent, a search among the list's first walk guests
+// (recentSearchQuery); otherwise through the search index, or, without a
+// search, a walk of an index in list order (inOrder).
+func listQuery(sr storage.Search, recent bool, walk int, statuses []storage.GuestStatus, where []string, args []any, by string, limit int) (string, []any) {
+	statuses = uniqueStatuses(statuses)
+	if recent {
+		return recentSearchQuery(sr, walk, statuses, where, args, by, limit)
+	}
+	if sr.Kind == storage.SearchNone {
+		where, args = inOrder(statuses, where, args, by, limit+1)
+	} else if len(statuses) > 0 {
+		// The search's hits are few enough to check each one's status.
+		where = append(where, "guests.status IN ("+placeholders(len(statuses))+")")
+		for _, st := range statuses {
+			args = append(args, string(st))
+		}
+	}
+	if cond, a := searchCondition(sr); cond != "" {
+		where = append(where, cond)
+		args = append(args, a...)
+	}
+	query := `SELECT ` + guestListCols + ` FROM ` + searchFrom(sr)
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	return query + " ORDER BY " + by + " LIMIT ?", append(args, limit+1)
+}
+
+// inOrder is where and args with the conditions that keep the guests of
+// statuses (all when empty) among the first n of the list: one status is an
+// equality, which the status indexes of 009_sponsor_list walk in list order;
+// several are one such walk of n guests at most each, whose rowids the
+// list then sorts (at most n for each status), where status IN would have
+// SQLite either walk the whole list skipping the other statuses or sort
+// every guest of those statuses.
+func inOrder(statuses []storage.GuestStatus, where []string, args []any, by string, n int) ([]string, []any) {
+	switch len(statuses) {
+	case 0:
+		return where, args
+	case 1:
+		return append(slices.Clip(where), "guests.status = ?"), append(slices.Clip(args), string(statuses[0]))
+	}
+	arms := make([]string, len(statuses))
+	var armArgs []any
+	for i, st := range statuses {
+		arms[i] = `SELECT rid FROM (SELECT guests.rowid AS rid FROM guests WHERE ` +
+			strings.Join(append(slices.Clip(where), "guests.status = ?"), " AND ") + ` ORDER BY ` + by + ` LIMIT ?)`
+		armArgs = append(append(armArgs, args...), string(st), n)
+	}
+	return []string{"guests.rowid IN (" + strings.Join(arms, " UNION ALL ") + ")"}, armArgs
+}
+
+// uniqueStatuses is statuses without repeats, in their first order.
+func uniqueStatuses(statuses []storage.GuestStatus) []storage.GuestStatus {
+	var out []storage.GuestStatus
+	for _, st := range statuses {
+		if !slices.Contains(out, st) {
+			out = append(out, st)
+		}
+	}
+	return out
+}
 
 // recentSearchQuery is the query that looks for sr's matches among the
-// first recentWalk guests of the list (the conditions where, with args, in
-// order by), limit+1 of them at most. Its page is the right one only if it
-// is full: then the guests it holds are the list's first matches.
-func recentSearchQuery(sr storage.Search, where []string, args []any, by string, limit int) (string, []any) {
+// first walk guests of the list (of statuses, under the conditions
+// where, with args, in order by), limit+1 of them at most. Its page is the
+// right one only if it is full: then the guests it holds are the list's
+// first matches.
+func recentSearchQuery(sr storage.Search, walk int, statuses []storage.GuestStatus, where []string, args []any, by string, limit int) (string, []any) {
+	where, args = inOrder(statuses, where, args, by, walk)
 	inner := `SELECT guests.rowid AS rid, guests.search_key AS search_key FROM guests`
 	if len(where) > 0 {
 		inner += " WHERE " + strings.Join(where, " AND ")
 	}
 	inner += " ORDER BY " + by + " LIMIT ?"
-	args = append(args, recentWalk, sr.Text, limit+1)
+	args = append(args, walk, sr.Text, limit+1)
 	return `SELECT ` + guestListCols + ` FROM (` + inner + `) AS recent CROSS JOIN guests NOT INDEXED ON guests.rowid = recent.rid
 		WHERE instr(recent.search_key, ?) > 0 ORDER BY ` + by + ` LIMIT ?`, args
 }
@@ -77,8 +168,11 @@ func listOrder(f storage.GuestFilter) (by, after string, args []any, next func(*
 			if err != nil {
 				return "", "", nil, nil, err
 			}
-			after = "(guests.created_at < ? OR (guests.created_at = ? AND guests.id < ?))"
-			args = []any{micros(c.CreatedAt), micros(c.CreatedAt), c.ID.String()}
+			// The first bound is the range of the index walk (SQLite
+			// does not take one from the OR): without it a page deep
+			// down a list walked every guest before it.
+			after = "guests.created_at <= ? AND (guests.created_at < ? OR (guests.created_at = ? AND guests.id < ?))"
+			args = []any{micros(c.CreatedAt), micros(c.CreatedAt), micros(c.CreatedAt), c.ID.String()}
 		}
 		return by, after, args, func(g *storage.Guest) string {
 			return storage.EncodeCursor(storage.Cursor{CreatedAt: g.CreatedAt, ID: g.ID})
@@ -95,8 +189,8 @@ func listOrder(f storage.GuestFilter) (by, after string, args []any, next func(*
 			if !c.ValidUntil.IsZero() {
 				v = micros(c.ValidUntil)
 			}
-			after = "(" + until + " > ? OR (" + until + " = ? AND guests.id > ?))"
-			args = []any{v, v, c.ID.String()}
+			after = until + " >= ? AND (" + until + " > ? OR (" + until + " = ? AND guests.id > ?))" // the range, as above
+			args = []any{v, v, v, c.ID.String()}
 		}
 		return by, after, args, func(g *storage.Guest) string {
 			return storage.EncodeExpiryCursor(storage.ExpiryCursor{ValidUntil: g.ValidUntil, ID: g.ID})

@@ -149,13 +149,24 @@ func testGuestSearchFilters(t *testing.T, b Backend) {
 }
 
 // testGuestSearchPagination: the pages of a search, newest first and by
-// expiry, hold every match once, in order, and nothing else.
+// expiry, hold every match once, in order, and nothing else; so do those
+// of a sponsor's guests and of one status or several, with a query or
+// without.
 func testGuestSearchPagination(t *testing.T, b Backend) {
 	bb := setup(t, b)
 	base := bb.clock.now()
-	var matches []*storage.Guest
+	var (
+		matches, all []*storage.Guest
+		sponsor      = uuid.New()
+		statuses     = []storage.GuestStatus{storage.GuestActive, storage.GuestPending, storage.GuestExpired,
+			storage.GuestActive, storage.GuestSuspended, storage.GuestDenied, storage.GuestExpired}
+	)
 	for i := range 23 {
 		g := bb.guest("p"+string(rune('a'+i)), "")
+		g.Status = statuses[i%len(statuses)]
+		if i%3 != 0 {
+			g.SponsorID = sponsor
+		}
 		// Ties on creation and on expiry that only the ID orders, and
 		// three guests without an end (two of them matches).
 		g.CreatedAt = base.Add(time.Duration(i/3) * time.Minute)
@@ -165,11 +176,13 @@ func testGuestSearchPagination(t *testing.T, b Backend) {
 		}
 		if i%2 == 0 {
 			g.LastName = "Needleman"
-			matches = append(matches, bb.createGuest(t, g))
+			g = bb.createGuest(t, g)
+			matches = append(matches, g)
 		} else {
 			g.LastName = "Haystack"
-			bb.createGuest(t, g)
+			g = bb.createGuest(t, g)
 		}
+		all = append(all, g)
 	}
 	walk := func(f storage.GuestFilter) []uuid.UUID {
 		var ids []uuid.UUID
@@ -218,6 +231,55 @@ func testGuestSearchPagination(t *testing.T, b Backend) {
 		for _, limit := range []int{3, 1} { // pages of 1: a cursor at a guest without an end
 			if got, want := walk(storage.GuestFilter{Query: q, Sort: storage.SortExpiry, Limit: limit}), guestIDs(expiry); !slices.Equal(got, want) {
 				t.Errorf("Query %q by expiry, pages of %d: %v, want %v", q, limit, got, want)
+			}
+		}
+	}
+
+	// A sponsor's guests, of a status or several (a repeat changes
+	// nothing), and every guest of some statuses, with a query and without.
+	pick := func(gs []*storage.Guest, f storage.GuestFilter) []*storage.Guest {
+		var out []*storage.Guest
+		for _, g := range gs {
+			if (f.SponsorID == uuid.Nil || g.SponsorID == f.SponsorID) && (len(f.Status) == 0 || slices.Contains(f.Status, g.Status)) {
+				out = append(out, g)
+			}
+		}
+		return out
+	}
+	sortBy := func(gs []*storage.Guest, sort storage.GuestSort) []*storage.Guest {
+		out := slices.Clone(gs)
+		slices.SortFunc(out, func(a, b *storage.Guest) int {
+			if sort == storage.SortExpiry {
+				if c := endOf(a).Compare(endOf(b)); c != 0 {
+					return c
+				}
+				return strings.Compare(a.ID.String(), b.ID.String())
+			}
+			if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
+				return c
+			}
+			return strings.Compare(b.ID.String(), a.ID.String())
+		})
+		return out
+	}
+	for _, f := range []storage.GuestFilter{
+		{SponsorID: sponsor},
+		{SponsorID: sponsor, Status: []storage.GuestStatus{storage.GuestExpired}},
+		{SponsorID: sponsor, Status: []storage.GuestStatus{storage.GuestPending, storage.GuestExpired, storage.GuestPending}},
+		{Status: []storage.GuestStatus{storage.GuestActive}},
+		{Status: []storage.GuestStatus{storage.GuestDenied, storage.GuestActive, storage.GuestSuspended}},
+	} {
+		for _, q := range []string{"", "needle", "ne"} {
+			pool := all
+			if q != "" {
+				pool = matches
+			}
+			for _, sort := range []storage.GuestSort{storage.SortNewest, storage.SortExpiry} {
+				f.Query, f.Sort, f.Limit = q, sort, 2
+				want := guestIDs(sortBy(pick(pool, f), sort))
+				if got := walk(f); len(want) == 0 || !slices.Equal(got, want) {
+					t.Errorf("%+v, pages of 2: %v, want %v", f, got, want)
+				}
 			}
 		}
 	}
