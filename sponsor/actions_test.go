@@ -379,6 +379,14 @@ func TestPendingListDecisions(t *testing.T) {
 		}
 		h := b.client(t)
 		h.mustSignIn("hank", pw)
+		// Their pending view lists the guest, with the buttons; their
+		// list of their own guests does not.
+		if got := h.get("/?status=pending"); !strings.Contains(got.body, visit.ID.String()+`/approve"`) {
+			t.Errorf("the person visited's pending view lacks %s:\n%s", visit.Username, got.body)
+		}
+		if got := h.get("/"); strings.Contains(got.body, visit.ID.String()) {
+			t.Errorf("the person visited's list of their guests shows %s", visit.Username)
+		}
 		if r := h.get("/guests/" + visit.ID.String()); !strings.Contains(r.body, "/approve\"") {
 			t.Fatalf("the person visited is not offered the approval: %d\n%s", r.status, r.body)
 		}

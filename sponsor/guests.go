@@ -106,7 +106,19 @@ func (s *Sponsor) getGuests(w http.ResponseWriter, r *http.Request, st *storage.
 		return
 	}
 	actor := guest.Actor{Staff: st, Group: sc.group}
-	for _, g := range page.Guests {
+	guests := page.Guests
+	if d.Pending && f.After == "" {
+		// The first page of the pending view also holds the registrations
+		// that name this sponsor as the person visited (theirs to decide
+		// while pending, though someone else's or nobody's to sponsor).
+		visiting, err := s.visiting(r, st, sc, d.Query)
+		if err != nil {
+			s.fail(w, r, "list guests", err)
+			return
+		}
+		guests = append(visiting, guests...)
+	}
+	for _, g := range guests {
 		d.Rows = append(d.Rows, guestRow{
 			ID: g.ID.String(), Name: guestName(g), Email: g.Email, Company: g.Company, Username: g.Username,
 			Status: string(g.Status), ValidUntil: s.formatTime(g.ValidUntil),
@@ -260,4 +272,26 @@ func timeLeft(end, now time.Time) string {
 		return plural(mins, "minute")
 	}
 	return "less than a minute"
+}
+
+// visiting lists the pending guests, up to a page, who name st as the
+// person visited and whom st sees only for that (not their sponsor, not
+// ManageAll), matching query; none when st may not approve or has no email.
+func (s *Sponsor) visiting(r *http.Request, st *storage.Staff, sc scope, query string) ([]*storage.Guest, error) {
+	if sc.all || st.Email == "" || sc.group == nil || !sc.group.May(storage.PermApprove) {
+		return nil, nil
+	}
+	page, err := s.store.ListGuests(r.Context(), storage.GuestFilter{
+		Status: []storage.GuestStatus{storage.GuestPending}, PersonVisited: st.Email, Query: query, Limit: s.cfg.PageSize,
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []*storage.Guest
+	for _, g := range page.Guests {
+		if g.SponsorID != st.ID { // those are on the page already
+			out = append(out, g)
+		}
+	}
+	return out, nil
 }

@@ -99,6 +99,7 @@ type GuestFilter struct {
 	Query             string    // username, email, full or last name, company or phone, folded as FoldKey folds; how it matches: ParseSearch
 	ValidUntilBefore  time.Time // valid_until < this
 	ExpiryNotNotified bool      // only guests whose expiry notice was not sent
+	PersonVisited     string    // only guests who named this person visited (compared case-insensitively, whole); for small lists such as the pending guests
 	Sort              GuestSort // default SortNewest
 	After             string    // cursor from a previous GuestPage.Next of the same Sort
 	Limit             int       // default 50, at most 500

@@ -195,6 +195,9 @@ func guestListQuery(f storage.GuestFilter, recent bool) (sql string, args []any,
 	if f.ExpiryNotNotified {
 		where = append(where, "expiry_notified_at IS NULL")
 	}
+	if f.PersonVisited != "" {
+		where = append(where, "lower(person_visited) = "+arg(strings.ToLower(strings.TrimSpace(f.PersonVisited))))
+	}
 	order, next, err := listOrder(f, arg)
 	if err != nil {
 		return "", nil, 0, nil, err

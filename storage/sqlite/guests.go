@@ -194,6 +194,10 @@ func guestListQuery(f storage.GuestFilter, recent bool) (query string, args []an
 	if f.ExpiryNotNotified {
 		where = append(where, "guests.expiry_notified_at IS NULL")
 	}
+	if f.PersonVisited != "" {
+		where = append(where, "lower(guests.person_visited) = ?")
+		args = append(args, strings.ToLower(strings.TrimSpace(f.PersonVisited)))
+	}
 	by, after, a, next, err := listOrder(f)
 	if err != nil {
 		return "", nil, 0, nil, err

@@ -63,7 +63,7 @@ const (
 // recentWalkFor is how many guests, in list order, a search with f looks
 // through before it turns to the full-text index.
 func recentWalkFor(f storage.GuestFilter) int {
-	if f.SponsorID != uuid.Nil || len(f.Status) > 0 || !f.ValidUntilBefore.IsZero() || f.ExpiryNotNotified {
+	if f.SponsorID != uuid.Nil || len(f.Status) > 0 || !f.ValidUntilBefore.IsZero() || f.ExpiryNotNotified || f.PersonVisited != "" {
 		return recentWalkScoped
 	}
 	return recentWalkAll

@@ -90,7 +90,10 @@ func testGuestSearchFilters(t *testing.T, b Backend) {
 		return bb.createGuest(t, g)
 	}
 	a := mk("art", storage.GuestActive, spA.ID)
-	mk("bea", storage.GuestPending, spA.ID)
+	bea := bb.guest("bea", "bea@example.com")
+	bea.Company, bea.Status, bea.SponsorID, bea.PersonVisited = "Vandelay Industries", storage.GuestPending, spA.ID, "Host@Corp.example"
+	bb.clock.Advance(time.Second)
+	bb.createGuest(t, bea)
 	c := mk("cy", storage.GuestActive, spB.ID)
 	mk("dot", storage.GuestDenied, spB.ID)
 	other := bb.guest("eve", "eve@example.com")
@@ -110,6 +113,10 @@ func testGuestSearchFilters(t *testing.T, b Backend) {
 		{"short query and status", storage.GuestFilter{Query: "va", Status: active}, []string{"cy", "art"}},
 		{"email and status", storage.GuestFilter{Query: "cy@example.com", Status: active}, []string{"cy"}},
 		{"email and another status", storage.GuestFilter{Query: "cy@example.com", Status: []storage.GuestStatus{storage.GuestDenied}}, nil},
+		{"person visited", storage.GuestFilter{PersonVisited: "host@corp.EXAMPLE"}, []string{"bea"}},
+		{"person visited and status", storage.GuestFilter{PersonVisited: "host@corp.example", Status: []storage.GuestStatus{storage.GuestPending}}, []string{"bea"}},
+		{"person visited, another status", storage.GuestFilter{PersonVisited: "host@corp.example", Status: active}, nil},
+		{"another person visited", storage.GuestFilter{PersonVisited: "host@corp.example.org"}, nil},
 	} {
 		if got := bb.search(t, tc.f); !slices.Equal(got, tc.want) {
 			t.Errorf("%s: found %v, want %v", tc.name, got, tc.want)
