@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
@@ -15,7 +14,6 @@ import (
 	"time"
 
 	"github.com/lobbyhq/lobby"
-	"github.com/lobbyhq/lobby/internal/passhash"
 	"github.com/lobbyhq/lobby/notify"
 	"github.com/lobbyhq/lobby/notify/exchangetest"
 	"github.com/lobbyhq/lobby/storage"
@@ -219,31 +217,13 @@ func displayAddr(a net.Addr) string {
 // password at every development start (so that it can always be printed)
 // and prints where and how to sign in.
 func devStaff(ctx context.Context, st storage.Store, stdout io.Writer, baseURL string) error {
-	for _, u := range []struct {
-		name string
-		role storage.Role
-	}{{"admin", storage.RoleAdmin}, {"sponsor", storage.RoleSponsor}} {
-		existing, err := st.GetStaffByUsername(ctx, u.name)
-		var pw string
-		switch {
-		case err == nil:
-			pw = rand.Text()
-			hash, err := passhash.Hash(pw)
-			if err != nil {
-				return fmt.Errorf("demo staff: %w", err)
-			}
-			if err := st.SetStaffPassword(ctx, existing.ID, hash); err != nil {
-				return fmt.Errorf("demo staff: set the password of %q: %w", u.name, err)
-			}
-		case errors.Is(err, storage.ErrNotFound):
-			if pw, err = addStaff(ctx, st, u.name, u.name+"@example.com", "Demo "+string(u.role), u.role, ""); err != nil {
-				return err
-			}
-		default:
-			return fmt.Errorf("look up demo staff: %w", err)
-		}
+	staff, err := lobby.EnsureDemoStaff(ctx, st)
+	if err != nil {
+		return err
+	}
+	for _, u := range staff {
 		fmt.Fprintf(stdout, "demo %s: sign in at %s/sponsor/ with username %q and password %s (new at every --dev start)\n",
-			u.role, strings.TrimRight(baseURL, "/"), u.name, pw)
+			u.Role, strings.TrimRight(baseURL, "/"), u.Username, u.Password)
 	}
 	return nil
 }
