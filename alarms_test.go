@@ -15,7 +15,7 @@ import (
 func TestRunRaisesSecretExpiryAlarm(t *testing.T) {
 	t.Parallel()
 	b := setup(t, hostNetHTTP, func(b *testBundle, cfg *Config) {
-		s := DevMailSettings(b.emu)
+		s := devMailSettings(b.emu)
 		s.ClientSecretExpires = b.clock.Now().Add(5 * 24 * time.Hour)
 		cfg.MailSettings = func(context.Context) (notify.Settings, error) { return s, nil }
 	})

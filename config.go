@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/lobbyhq/lobby/notify"
-	"github.com/lobbyhq/lobby/notify/exchangetest"
 	"github.com/lobbyhq/lobby/portal"
 	"github.com/lobbyhq/lobby/storage"
 )
@@ -28,7 +27,7 @@ type Config struct {
 	Dispatcher *notify.Dispatcher
 	// MailSettings, when set, replaces the SMTP settings an admin saved in
 	// the store (key "smtp") as the settings of the dispatcher New builds;
-	// lobby serve --dev passes the emulator's (see DevMailSettings). Unused
+	// lobby serve --dev passes the development emulator's. Unused
 	// when Dispatcher is given.
 	MailSettings notify.SettingsSource
 	// BaseURL is the external URL where Handler is mounted, such as
@@ -47,8 +46,9 @@ type Config struct {
 	// defaults.
 	Portal portal.Policy
 	// DevMailbox, when set (lobby serve --dev), makes /dev/mailbox list the
-	// mail this emulator captured.
-	DevMailbox *exchangetest.Server
+	// mail it captured, to requests for a loopback host or the base URL's
+	// host only.
+	DevMailbox DevMailbox
 	// SecureCookies marks cookies Secure even on requests that reached
 	// Lobby over plain HTTP (TLS ended at a proxy). Default: true when
 	// BaseURL is https.

@@ -1,53 +1,43 @@
 package lobby
 
 import (
-	"bytes"
-	"encoding/base64"
-	"errors"
-	"fmt"
 	"html/template"
-	"io"
-	"mime"
-	"mime/multipart"
-	"mime/quotedprintable"
 	"net"
 	"net/http"
-	"net/mail"
 	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/lobbyhq/lobby/notify"
-	"github.com/lobbyhq/lobby/notify/exchangetest"
 )
 
-// DevMailSettings returns SMTP settings that send through srv, the
-// development emulator of Exchange Online, exactly as to the real service:
-// STARTTLS on its submission port, SASL XOAUTH2 with a token from its
-// Entra ID endpoint for its ready-made app registration, and its test CA
-// trusted. Use it for development only (lobby serve --dev), as
-// Config.MailSettings, so that nothing is written over the SMTP settings
-// an admin saved in the database.
-func DevMailSettings(srv *exchangetest.Server) notify.Settings {
-	return notify.Settings{
-		Host:              srv.SMTPHost(),
-		Port:              srv.SMTPPort(),
-		Security:          notify.SecurityStartTLS,
-		From:              srv.Mailbox(),
-		AuthMode:          notify.AuthExchangeOnline,
-		TenantID:          srv.Tenant(),
-		ClientID:          srv.ClientID(),
-		ClientSecret:      srv.ClientSecret(),
-		TokenEndpointBase: srv.TokenEndpointBase(),
-		TrustedCAPEM:      string(srv.CACertPEM()),
-		Version:           1,
-	}.WithDefaults()
+// DevMailbox is a development mail catcher whose captured mail the
+// /dev/mailbox page lists (see Config.DevMailbox). lobby serve --dev
+// passes the built-in Exchange Online emulator's mailbox.
+type DevMailbox interface {
+	// DevMessages returns the captured messages, in any order; the page
+	// shows them newest first.
+	DevMessages() []DevMessage
 }
 
-// maxBodyPart caps how much of one MIME part the mailbox page decodes.
-const maxBodyPart = 1 << 20
+// DevMailboxFunc adapts a function to DevMailbox.
+type DevMailboxFunc func() []DevMessage
+
+// DevMessages calls f.
+func (f DevMailboxFunc) DevMessages() []DevMessage { return f() }
+
+// DevMessage is one captured message, decoded by the mail catcher.
+type DevMessage struct {
+	ReceivedAt time.Time
+	From       string   // the envelope sender (MAIL FROM)
+	To         []string // the envelope recipients (RCPT TO)
+	Subject    string   // decoded
+	Text       string   // the text/plain body, decoded
+	HasHTML    bool     // whether the message has a text/html body too
+	// DecodeErr, when not nil, says why the body could not be decoded;
+	// the page shows it in place of Text.
+	DecodeErr error
+}
 
 // mailboxEntry is one captured message as the page shows it.
 type mailboxEntry struct {
@@ -81,7 +71,7 @@ var mailboxPage = template.Must(template.Must(pageLayout.Clone()).Parse(`{{defin
 
 // devMailbox serves the page listing the emulator's captured mail, only to
 // requests for a loopback host or the base URL's host (see devHostAllowed).
-func (l *Lobby) devMailbox(srv *exchangetest.Server) http.Handler {
+func (l *Lobby) devMailbox(box DevMailbox) http.Handler {
 	baseHost := ""
 	if u, err := url.Parse(l.cfg.BaseURL); err == nil {
 		baseHost = u.Host
@@ -93,12 +83,12 @@ func (l *Lobby) devMailbox(srv *exchangetest.Server) http.Handler {
 				"(or the host of the base URL). Open it through one of those.\n")
 			return
 		}
-		msgs := srv.Messages()
+		msgs := box.DevMessages()
 		entries := make([]mailboxEntry, 0, len(msgs))
 		for _, m := range msgs {
-			text, err := textBody(m.Data)
-			if err != nil {
-				text = "(the text body could not be decoded: " + err.Error() + ")"
+			text := m.Text
+			if m.DecodeErr != nil {
+				text = "(the text body could not be decoded: " + m.DecodeErr.Error() + ")"
 			}
 			entries = append(entries, mailboxEntry{
 				ReceivedAt: m.ReceivedAt,
@@ -136,93 +126,4 @@ func devHostAllowed(host, baseHost string) bool {
 	}
 	a, err := netip.ParseAddr(name)
 	return err == nil && a.Zone() == "" && !a.Is4In6() && a.IsLoopback()
-}
-
-// textBody returns the plain-text body of a raw RFC 5322 message: the first
-// text/plain part (searching nested multiparts), decoded from
-// quoted-printable or base64. It is what the development mailbox page shows,
-// and tests use it to read the mail Lobby sent.
-func textBody(raw []byte) (string, error) {
-	msg, err := mail.ReadMessage(bytes.NewReader(raw))
-	if err != nil {
-		return "", fmt.Errorf("lobby: mail: %w", err)
-	}
-	text, ok, err := textPart(msg.Header.Get("Content-Type"), msg.Header.Get("Content-Transfer-Encoding"), msg.Body)
-	if err != nil {
-		return "", fmt.Errorf("lobby: mail: %w", err)
-	}
-	if !ok {
-		return "", errors.New("lobby: mail: the message has no text/plain part")
-	}
-	return text, nil
-}
-
-// textPart finds and decodes the first text/plain part of an entity with the
-// given Content-Type and Content-Transfer-Encoding.
-func textPart(contentType, encoding string, body io.Reader) (string, bool, error) {
-	if contentType == "" {
-		contentType = "text/plain"
-	}
-	mediaType, params, err := mime.ParseMediaType(contentType)
-	if err != nil {
-		return "", false, fmt.Errorf("content type %q: %w", contentType, err)
-	}
-	switch {
-	case strings.HasPrefix(mediaType, "multipart/"):
-		mr := multipart.NewReader(body, params["boundary"])
-		for {
-			// NextRawPart: multipart.Reader.NextPart would decode
-			// quoted-printable itself and drop the header; decode here once.
-			p, err := mr.NextRawPart()
-			if err == io.EOF {
-				return "", false, nil
-			}
-			if err != nil {
-				return "", false, fmt.Errorf("multipart: %w", err)
-			}
-			text, ok, err := textPart(p.Header.Get("Content-Type"), p.Header.Get("Content-Transfer-Encoding"), p)
-			if err != nil || ok {
-				return text, ok, err
-			}
-		}
-	case mediaType == "text/plain":
-		b, err := io.ReadAll(io.LimitReader(decodeTransfer(encoding, body), maxBodyPart))
-		if err != nil {
-			return "", false, fmt.Errorf("text part: %w", err)
-		}
-		return strings.ReplaceAll(string(b), "\r\n", "\n"), true, nil
-	default:
-		return "", false, nil
-	}
-}
-
-// decodeTransfer undoes a Content-Transfer-Encoding.
-func decodeTransfer(encoding string, r io.Reader) io.Reader {
-	switch strings.ToLower(strings.TrimSpace(encoding)) {
-	case "quoted-printable":
-		return quotedprintable.NewReader(r)
-	case "base64":
-		return base64.NewDecoder(base64.StdEncoding, newlineStripper{r})
-	default:
-		return r
-	}
-}
-
-// newlineStripper drops CR and LF so base64 lines decode as one stream.
-type newlineStripper struct{ r io.Reader }
-
-func (n newlineStripper) Read(p []byte) (int, error) {
-	for {
-		k, err := n.r.Read(p)
-		j := 0
-		for _, c := range p[:k] {
-			if c != '\r' && c != '\n' {
-				p[j] = c
-				j++
-			}
-		}
-		if j > 0 || err != nil {
-			return j, err
-		}
-	}
 }

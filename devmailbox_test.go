@@ -2,58 +2,42 @@ package lobby
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lobbyhq/lobby/notify"
+	"github.com/lobbyhq/lobby/notify/exchangetest"
+	"github.com/lobbyhq/lobby/notify/exchangetest/devmail"
 )
 
-// TestTextBody reads the text/plain body out of the MIME shapes mailers
-// produce.
-func TestTextBody(t *testing.T) {
-	t.Parallel()
-	crlf := func(s string) []byte { return []byte(strings.ReplaceAll(s, "\n", "\r\n")) }
-	tests := []struct {
-		name, raw, want string
-		wantErr         bool
-	}{
-		{name: "plain, no content type", raw: "Subject: hi\n\nHello\nthere\n", want: "Hello\nthere\n"},
-		{name: "quoted-printable", raw: "Content-Type: text/plain; charset=UTF-8\nContent-Transfer-Encoding: quoted-printable\n\n" +
-			"caf=C3=A9 and a soft=\n break, 1 =3D 1\n", want: "café and a soft break, 1 = 1\n"},
-		{name: "base64", raw: "Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: base64\n\nVXNlcm5hbWU6IGFk\nYUBleGFtcGxlLm9yZw==\n",
-			want: "Username: ada@example.org"},
-		{name: "alternative, html first", raw: "MIME-Version: 1.0\nContent-Type: multipart/alternative; boundary=\"b1\"\n\n" +
-			"--b1\nContent-Type: text/html; charset=UTF-8\n\n<p>html</p>\n" +
-			"--b1\nContent-Type: text/plain; charset=UTF-8\nContent-Transfer-Encoding: quoted-printable\n\nPassword: Xy=3D7\n" +
-			"--b1--\n", want: "Password: Xy=7"},
-		{name: "mixed with nested alternative", raw: "Content-Type: multipart/mixed; boundary=outer\n\n" +
-			"--outer\nContent-Type: multipart/alternative; boundary=inner\n\n" +
-			"--inner\nContent-Type: text/plain\n\nnested text\n--inner\nContent-Type: text/html\n\n<b>x</b>\n--inner--\n" +
-			"--outer\nContent-Type: application/pdf\n\n%PDF\n--outer--\n", want: "nested text"},
-		{name: "html only", raw: "Content-Type: text/html\n\n<p>x</p>\n", wantErr: true},
-		{name: "not a message", raw: "no header separator", wantErr: true},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			got, err := textBody(crlf(tc.raw))
-			if tc.wantErr {
-				if err == nil {
-					t.Fatalf("textBody = %q, want an error", got)
-				}
-				return
+// devMailSettings are the SMTP settings that send through the test's
+// emulator.
+func devMailSettings(srv *exchangetest.Server) notify.Settings { return devmail.Settings(srv) }
+
+// devMailbox is the emulator's captured mailbox as Config.DevMailbox, wired
+// the way lobby serve --dev wires it.
+func devMailbox(srv *exchangetest.Server) DevMailbox {
+	return DevMailboxFunc(func() []DevMessage {
+		msgs := srv.Messages()
+		out := make([]DevMessage, 0, len(msgs))
+		for _, m := range msgs {
+			body, err := m.Body()
+			if err == nil && !body.HasText {
+				err = exchangetest.ErrNoTextPart
 			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got != tc.want {
-				t.Errorf("textBody = %q, want %q", got, tc.want)
-			}
-		})
-	}
+			out = append(out, DevMessage{ReceivedAt: m.ReceivedAt, From: m.From, To: m.To, Subject: m.Subject,
+				Text: body.Text, HasHTML: body.HasHTML, DecodeErr: err})
+		}
+		return out
+	})
 }
+
+// textBody is the plain-text body of a raw message Lobby sent.
+func textBody(raw []byte) (string, error) { return exchangetest.TextBody(raw) }
 
 // TestDevMailboxLoopbackHostOnly: the mailbox page answers only requests
 // whose Host is a loopback name or address (or the base URL's host), so
@@ -61,8 +45,8 @@ func TestTextBody(t *testing.T) {
 func TestDevMailboxLoopbackHostOnly(t *testing.T) {
 	t.Parallel()
 	b := setup(t, hostNetHTTP, func(b *testBundle, cfg *Config) {
-		s := DevMailSettings(b.emu)
-		cfg.DevMailbox = b.emu
+		s := devMailSettings(b.emu)
+		cfg.DevMailbox = devMailbox(b.emu)
 		cfg.MailSettings = func(context.Context) (notify.Settings, error) { return s, nil }
 		cfg.BaseURL = "http://lobby.test:8080/guest"
 	})
@@ -105,5 +89,37 @@ func TestDevMailboxLoopbackHostOnly(t *testing.T) {
 		if !tc.ok && res.StatusCode != http.StatusMisdirectedRequest {
 			t.Errorf("Host %q: %d, want 421", tc.host, res.StatusCode)
 		}
+	}
+}
+
+// TestDevMailboxAnyCatcher: the page lists whatever the DevMailbox gives,
+// newest first, escaped, and says so when a body could not be decoded; it
+// needs no emulator.
+func TestDevMailboxAnyCatcher(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+	box := DevMailboxFunc(func() []DevMessage {
+		return []DevMessage{
+			{ReceivedAt: at, From: "lobby@example.org", To: []string{"a@example.org", "b@example.org"},
+				Subject: "Older <b>one</b>", Text: "older text & more"},
+			{ReceivedAt: at.Add(time.Minute), From: "lobby@example.org", To: []string{"c@example.org"},
+				Subject: "Newer", HasHTML: true, DecodeErr: errors.New("bad base64")},
+		}
+	})
+	b := setup(t, hostNetHTTP, func(b *testBundle, cfg *Config) { cfg.DevMailbox = box })
+	res, body := b.get(t, "/guest/dev/mailbox")
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("GET /dev/mailbox: %d", res.StatusCode)
+	}
+	for _, s := range []string{
+		"a@example.org, b@example.org", "Older &lt;b&gt;one&lt;/b&gt;", "older text &amp; more",
+		"2026-03-04 05:06:07 UTC", "(the text body could not be decoded: bad base64)",
+	} {
+		if !strings.Contains(body, s) {
+			t.Errorf("mailbox page lacks %q:\n%s", s, body)
+		}
+	}
+	if i, j := strings.Index(body, "Newer"), strings.Index(body, "Older"); i < 0 || j < 0 || i > j {
+		t.Errorf("the mailbox is not newest first (newer at %d, older at %d)", i, j)
 	}
 }

@@ -125,8 +125,8 @@ func TestReadyzDown(t *testing.T) {
 func TestDevMailbox(t *testing.T) {
 	t.Parallel()
 	b := setup(t, hostNetHTTP, func(b *testBundle, cfg *Config) {
-		s := DevMailSettings(b.emu)
-		cfg.DevMailbox = b.emu
+		s := devMailSettings(b.emu)
+		cfg.DevMailbox = devMailbox(b.emu)
 		cfg.MailSettings = func(context.Context) (notify.Settings, error) { return s, nil }
 	})
 	if _, err := notify.LoadSettings(t.Context(), b.store); !errors.Is(err, storage.ErrNotFound) {

@@ -20,6 +20,7 @@ import (
 	"github.com/lobbyhq/lobby"
 	"github.com/lobbyhq/lobby/notify"
 	"github.com/lobbyhq/lobby/notify/exchangetest"
+	"github.com/lobbyhq/lobby/notify/exchangetest/devmail"
 	"github.com/lobbyhq/lobby/portal"
 	"github.com/lobbyhq/lobby/storage"
 )
@@ -152,7 +153,7 @@ func startSiteWith(t *testing.T, mod func(*portal.Policy)) *site {
 	})
 
 	emu := exchangetest.NewServer(t, exchangetest.Options{})
-	settings := lobby.DevMailSettings(emu)
+	settings := devmail.Settings(emu)
 	srv := httptest.NewUnstartedServer(nil)
 	l, err := lobby.New(lobby.Config{
 		Store:        st,
@@ -160,7 +161,7 @@ func startSiteWith(t *testing.T, mod func(*portal.Policy)) *site {
 		SecretKey:    key,
 		Logger:       testLogger(t),
 		MailSettings: func(context.Context) (notify.Settings, error) { return settings, nil },
-		DevMailbox:   emu,
+		DevMailbox:   devMailbox(emu),
 		// The success page waits for the credentials email only until it is
 		// sent; the longer bound keeps a loaded machine (Chromium and the
 		// race detector on two cores) from turning "we emailed your

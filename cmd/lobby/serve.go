@@ -16,6 +16,7 @@ import (
 	"github.com/lobbyhq/lobby"
 	"github.com/lobbyhq/lobby/notify"
 	"github.com/lobbyhq/lobby/notify/exchangetest"
+	"github.com/lobbyhq/lobby/notify/exchangetest/devmail"
 	"github.com/lobbyhq/lobby/storage"
 )
 
@@ -107,9 +108,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return fmt.Errorf("start the development emulator: %w", err)
 		}
 		defer emu.Close()
-		settings := lobby.DevMailSettings(emu)
+		settings := devmail.Settings(emu)
 		cfg.MailSettings = func(context.Context) (notify.Settings, error) { return settings, nil }
-		cfg.DevMailbox = emu
+		cfg.DevMailbox = devMailbox(emu)
 		if err := devStaff(ctx, st, stdout, baseURL); err != nil {
 			return err
 		}
@@ -226,4 +227,22 @@ func devStaff(ctx context.Context, st storage.Store, stdout io.Writer, baseURL s
 			u.Role, strings.TrimRight(baseURL, "/"), u.Username, u.Password)
 	}
 	return nil
+}
+
+// devMailbox shows the emulator's captured mail on /dev/mailbox, decoded by
+// the emulator.
+func devMailbox(emu *exchangetest.Server) lobby.DevMailbox {
+	return lobby.DevMailboxFunc(func() []lobby.DevMessage {
+		msgs := emu.Messages()
+		out := make([]lobby.DevMessage, 0, len(msgs))
+		for _, m := range msgs {
+			body, err := m.Body()
+			if err == nil && !body.HasText {
+				err = exchangetest.ErrNoTextPart
+			}
+			out = append(out, lobby.DevMessage{ReceivedAt: m.ReceivedAt, From: m.From, To: m.To, Subject: m.Subject,
+				Text: body.Text, HasHTML: body.HasHTML, DecodeErr: err})
+		}
+		return out
+	})
 }

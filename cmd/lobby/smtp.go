@@ -13,6 +13,7 @@ import (
 	"github.com/lobbyhq/lobby"
 	"github.com/lobbyhq/lobby/notify"
 	"github.com/lobbyhq/lobby/notify/exchangetest"
+	"github.com/lobbyhq/lobby/notify/exchangetest/devmail"
 	"github.com/lobbyhq/lobby/storage"
 )
 
@@ -101,7 +102,7 @@ func (f *smtpFlags) build(ctx context.Context, stderr io.Writer) (notify.Setting
 		if err != nil {
 			return notify.Settings{}, nil, fmt.Errorf("start the emulator: %w", err)
 		}
-		return lobby.DevMailSettings(emu), emu, nil
+		return devmail.Settings(emu), emu, nil
 	}
 	var s notify.Settings
 	if f.useStored && f.databaseExists() {

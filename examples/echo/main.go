@@ -26,6 +26,7 @@ import (
 	"github.com/lobbyhq/lobby"
 	"github.com/lobbyhq/lobby/notify"
 	"github.com/lobbyhq/lobby/notify/exchangetest"
+	"github.com/lobbyhq/lobby/notify/exchangetest/devmail"
 	"github.com/lobbyhq/lobby/portal"
 	"github.com/lobbyhq/lobby/storage"
 )
@@ -71,8 +72,8 @@ func newApp(ctx context.Context, o options) (*app, error) {
 			_ = st.Close()
 			return nil, fmt.Errorf("start the mail emulator: %w", err)
 		}
-		settings := lobby.DevMailSettings(a.emulator)
-		cfg.DevMailbox = a.emulator
+		settings := devmail.Settings(a.emulator)
+		cfg.DevMailbox = devMailbox(a.emulator)
 		cfg.MailSettings = func(context.Context) (notify.Settings, error) { return settings, nil }
 	}
 	a.lobby, err = lobby.New(cfg)
@@ -198,4 +199,22 @@ func serve(ctx context.Context, stop func(), logger *slog.Logger, srv *http.Serv
 		err = nil
 	}
 	return err
+}
+
+// devMailbox shows the emulator's captured mail on /guest/dev/mailbox,
+// decoded by the emulator.
+func devMailbox(emu *exchangetest.Server) lobby.DevMailbox {
+	return lobby.DevMailboxFunc(func() []lobby.DevMessage {
+		msgs := emu.Messages()
+		out := make([]lobby.DevMessage, 0, len(msgs))
+		for _, m := range msgs {
+			body, err := m.Body()
+			if err == nil && !body.HasText {
+				err = exchangetest.ErrNoTextPart
+			}
+			out = append(out, lobby.DevMessage{ReceivedAt: m.ReceivedAt, From: m.From, To: m.To, Subject: m.Subject,
+				Text: body.Text, HasHTML: body.HasHTML, DecodeErr: err})
+		}
+		return out
+	})
 }
