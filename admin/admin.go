@@ -3,6 +3,7 @@ package admin
 import (
 	"errors"
 	"fmt"
+	"html/template"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -20,11 +21,22 @@ import (
 // pageNames are the page templates the admin side renders
 // (web/pages/admin/NAME.html), sorted. A new page adds its name here and its
 // routes in Handler.
-var pageNames = []string{"home", "message"}
+var pageNames = []string{"certificates", "home", "message", "smtp"}
 
 // navPartial holds the admin pages' navigation ("adminnav"), shared by
 // every admin page like the layout.
 const navPartial = "admin/nav.partial"
+
+// selectData is a select's field and choices (the "select" template).
+type selectData struct {
+	Field   *webkit.Field
+	Options []option
+}
+
+// funcs are the admin pages' template functions.
+var funcs = template.FuncMap{
+	"pair": func(f *webkit.Field, o []option) selectData { return selectData{Field: f, Options: o} },
+}
 
 // Admin is the admin side of Lobby.
 type Admin struct {
@@ -42,6 +54,7 @@ type Admin struct {
 
 	limitTests *webkit.RateLimiter // Test Connection and Send Test Email, per admin
 	proofs     *webkit.Signer      // passing Test Connection proofs (smtp.go)
+	pending    *webkit.Box         // secrets typed for a test, carried to Save (smtp.go)
 	hashKey    []byte              // keys the settings hash of a proof
 }
 
@@ -52,7 +65,7 @@ func New(cfg Config) (*Admin, error) {
 		return nil, err
 	}
 	a := &Admin{cfg: cfg, store: cfg.Store, log: cfg.Logger, now: cfg.Now}
-	if a.pages, err = webkit.ParseTemplates(withPartial(web.Pages(), navPartial), "admin", nil); err != nil {
+	if a.pages, err = webkit.ParseTemplates(withPartial(web.Pages(), navPartial), "admin", funcs); err != nil {
 		return nil, fmt.Errorf("admin: %w", err)
 	}
 	if names := a.pages.Names(); !slices.Equal(names, pageNames) {
@@ -75,6 +88,7 @@ func New(cfg Config) (*Admin, error) {
 	}
 	a.limitTests = webkit.NewRateLimiter(cfg.Tests.rate(), cfg.Tests.Burst, cfg.Now)
 	a.proofs = webkit.NewSigner(cfg.SecretKey, "admin smtp test proof")
+	a.pending = webkit.NewBox(cfg.SecretKey, "admin smtp pending secrets")
 	a.hashKey = webkit.DeriveKey(cfg.SecretKey, "admin smtp settings hash")
 	return a, nil
 }
@@ -86,11 +100,24 @@ func New(cfg Config) (*Admin, error) {
 // are limited to MaxBodyBytes.
 //
 //	GET /                    the sections
+//	GET /smtp                SMTP server settings
+//	POST /smtp/test          Test Connection (rate limited)
+//	POST /smtp/save          Save, only after a passing test of exactly these settings
+//	POST /smtp/send          Send Test Email (rate limited)
+//	GET|POST /certificates   trusted CA certificates: list, add
+//	POST /certificates/delete
 //	GET /static/…            the stylesheet
 func (a *Admin) Handler() http.Handler {
 	mux := http.NewServeMux()
 	// The admin pages: one block; each page's handlers live in its own file.
 	mux.HandleFunc("GET /{$}", a.admin(a.getHome))
+	mux.HandleFunc("GET /smtp", a.admin(a.getSMTP))
+	mux.HandleFunc("POST /smtp/test", a.admin(a.postSMTPTest))
+	mux.HandleFunc("POST /smtp/save", a.admin(a.postSMTPSave))
+	mux.HandleFunc("POST /smtp/send", a.admin(a.postSMTPSend))
+	mux.HandleFunc("GET /certificates", a.admin(a.getCertificates))
+	mux.HandleFunc("POST /certificates", a.admin(a.postCertificates))
+	mux.HandleFunc("POST /certificates/delete", a.admin(a.postCertificateDelete))
 	mux.HandleFunc("/", a.admin(a.notFound))
 
 	var pages http.Handler = mux
@@ -119,7 +146,12 @@ type section struct {
 
 // sections are the admin sections built so far, in the order of the home
 // page and the navigation. A new section adds itself here.
-var sections = []section{}
+var sections = []section{
+	{Key: "smtp", Href: "smtp", Title: "SMTP server",
+		Text: "The mail server Lobby sends through (Microsoft Exchange Online with OAuth, or SMTP with a password): Test Connection, Save, Send Test Email."},
+	{Key: "certificates", Href: "certificates", Title: "Trusted certificates",
+		Text: "CA certificates trusted for the SMTP server's and the token endpoint's TLS, besides the system's."},
+}
 
 // nav is the navigation of the admin pages.
 type nav struct {
