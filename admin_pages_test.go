@@ -1,15 +1,19 @@
 package lobby
 
 import (
+	"context"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/lobbyhq/lobby/notify"
+	"github.com/lobbyhq/lobby/notify/exchangetest"
 	"github.com/lobbyhq/lobby/storage"
 )
 
@@ -83,4 +87,103 @@ func (b *testBundle) signInStaffAt(t *testing.T, username string, role storage.R
 		t.Fatalf("sign-in of %s: %d to %q, want 303 to %q\n%s", username, res.StatusCode, res.Header.Get("Location"), want, page)
 	}
 	return s
+}
+
+// An admin saves new SMTP settings on one Lobby; the next email goes out
+// with them at once there, and within the settings cache's few seconds on
+// another Lobby on the same store (a second replica), without a restart.
+func TestSavedSMTPSettingsReachEveryReplica(t *testing.T) {
+	t.Parallel()
+	for _, backend := range []string{"sqlite", "postgres"} {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			b := setupOn(t, backend, hostNetHTTP, nil) // sends through b.emu (settings version 1)
+			second, err := New(Config{Store: b.store, BaseURL: "http://replica.test/guest", SecretKey: b.key,
+				Logger: testLogger(t), Now: b.clock.Now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- second.Run(ctx) }()
+			t.Cleanup(func() {
+				cancel()
+				if err := <-done; err != nil {
+					t.Errorf("second Run: %v", err)
+				}
+				second.Close()
+			})
+			if v := settingsVersion(t, second); v != 1 {
+				t.Fatalf("the second replica reads settings version %d, want 1", v)
+			}
+
+			next := exchangetest.NewServer(t, exchangetest.Options{})
+			admin := b.signInStaffAt(t, "desk", storage.RoleAdmin, "")
+			form := admin.form(t, "/guest/admin/certificates")
+			form.Set("pem", string(next.CACertPEM()))
+			if res, page := admin.post(t, "/guest/admin/certificates", form); res.StatusCode != http.StatusSeeOther {
+				t.Fatalf("add CA: %d\n%s", res.StatusCode, page)
+			}
+			form = admin.form(t, "/guest/admin/smtp")
+			for k, v := range map[string]string{
+				"host": next.SMTPHost(), "port": strconv.Itoa(next.SMTPPort()), "security": "starttls", "from": next.Mailbox(),
+				"auth_mode": "exchange-online-oauth", "tenant_id": next.Tenant(), "client_id": next.ClientID(),
+				"client_secret": next.ClientSecret(), "token_endpoint_base": next.TokenEndpointBase(),
+			} {
+				form.Set(k, v)
+			}
+			res, page := admin.post(t, "/guest/admin/smtp/test", form)
+			if res.StatusCode != http.StatusOK || !strings.Contains(page, "Test Connection passed") {
+				t.Fatalf("test connection: %d\n%s", res.StatusCode, page)
+			}
+			for k, v := range hidden(t, page) {
+				form[k] = v
+			}
+			if res, page := admin.post(t, "/guest/admin/smtp/save", form); res.StatusCode != http.StatusSeeOther {
+				t.Fatalf("save: %d\n%s", res.StatusCode, page)
+			}
+
+			// This replica: at once.
+			sendForm := admin.form(t, "/guest/admin/smtp")
+			sendForm.Set("to", "first@example.net")
+			if _, page := admin.post(t, "/guest/admin/smtp/send", sendForm); !strings.Contains(page, "Sent in ") {
+				t.Fatalf("send test email:\n%s", page)
+			}
+			if _, err := next.WaitForMessages(t.Context(), 1); err != nil {
+				t.Fatal(err)
+			}
+			// The other replica: within the cache's TTL.
+			deadline := time.After(10 * time.Second)
+			poll := time.NewTicker(20 * time.Millisecond)
+			defer poll.Stop()
+			for settingsVersion(t, second) != 2 {
+				select {
+				case <-deadline:
+					t.Fatal("the second replica still reads the old settings after 10s")
+				case <-poll.C:
+				}
+			}
+			res2 := second.Dispatcher().Submit(t.Context(), notify.Message{Kind: "admin.test", To: []string{"second@example.net"},
+				Subject: "From the second replica", Text: "x"}).Wait(t.Context())
+			if res2.Status != notify.StatusSent {
+				t.Fatalf("send from the second replica: %+v", res2)
+			}
+			msgs, err := next.WaitForMessages(t.Context(), 2)
+			if err != nil || len(msgs) != 2 {
+				t.Fatalf("the new server got %d messages: %v", len(msgs), err)
+			}
+			if n := len(b.emu.Messages()); n != 0 {
+				t.Errorf("the old server got %d messages after the switch", n)
+			}
+		})
+	}
+}
+
+func settingsVersion(t *testing.T, l *Lobby) int64 {
+	t.Helper()
+	s, err := l.settings(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.Version
 }
