@@ -258,9 +258,12 @@ func (a *Admin) admin(h func(http.ResponseWriter, *http.Request, *storage.Staff)
 	return func(w http.ResponseWriter, r *http.Request) {
 		st, ok := a.cfg.Staff.Staff(r)
 		if !ok {
-			ret := a.basePath + strings.TrimPrefix(r.URL.Path, "/")
-			if r.Method == http.MethodGet && r.URL.RawQuery != "" {
-				ret += "?" + r.URL.RawQuery
+			ret := a.basePath // a form's action is no page to come back to
+			if r.Method == http.MethodGet {
+				ret += strings.TrimPrefix(r.URL.Path, "/")
+				if r.URL.RawQuery != "" {
+					ret += "?" + r.URL.RawQuery
+				}
 			}
 			webkit.SeeOther(w, a.cfg.SignInURL+"?return="+url.QueryEscape(ret))
 			return

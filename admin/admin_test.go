@@ -27,11 +27,36 @@ func TestEveryPageNeedsAnAdmin(t *testing.T) {
 				t.Errorf("sponsor GET %s = %d, want the styled 403 without the admin nav:\n%s", p, r.status, r.body)
 			}
 		}
-		r := b.client(t, "").post("/", "", nil)
-		if r.status != http.StatusSeeOther && r.status != http.StatusForbidden {
-			t.Errorf("stranger POST / = %d, want a refusal", r.status)
+		// A stranger's post: no CSRF token to be had, refused; with the
+		// CSRF cookie and token of a page (signed out since), sent to sign in
+		// and back to the admin home, not to the form's action.
+		if r := b.client(t, "").post("/smtp/save", "", nil); r.status != http.StatusForbidden {
+			t.Errorf("stranger POST /smtp/save = %d, want 403", r.status)
 		}
-		r = b.client(t, "ada").get("/")
+		leaver := b.client(t, "ada")
+		tok := leaver.csrf("/")
+		u, _ := url.Parse(b.srv.URL + "/")
+		leaver.http.Jar.SetCookies(u, []*http.Cookie{{Name: "test_staff", Value: "", Path: "/", MaxAge: -1}})
+		if r := leaver.post("/smtp/save", tok, nil); r.status != http.StatusSeeOther || r.location != signIn+"?return="+url.QueryEscape(mount+"/") {
+			t.Errorf("signed-out POST /smtp/save = %d %q, want 303 to sign in, back to the admin home", r.status, r.location)
+		}
+		for _, p := range []string{"/smtp", "/certificates"} {
+			if r := b.client(t, "sally").get(p); r.status != http.StatusForbidden {
+				t.Errorf("sponsor GET %s = %d, want 403", p, r.status)
+			}
+		}
+		sally := b.client(t, "sally")
+		sally.get("/smtp") // the CSRF cookie, whose value the form must carry
+		tok = ""
+		for _, c := range sally.http.Jar.Cookies(u) {
+			if c.Name == "lobby_csrf" {
+				tok = c.Value
+			}
+		}
+		if r := sally.post("/smtp/save", tok, nil); tok == "" || r.status != http.StatusForbidden || !strings.Contains(r.body, "Administrators only") {
+			t.Errorf("sponsor POST /smtp/save = %d, want 403", r.status)
+		}
+		r := b.client(t, "ada").get("/")
 		if r.status != http.StatusOK || !strings.Contains(r.body, "<h1>Administration</h1>") ||
 			!strings.Contains(r.body, "Signed in as Staff ada (admin)") {
 			t.Errorf("admin GET / = %d:\n%s", r.status, r.body)
@@ -49,8 +74,10 @@ func TestPostWithoutCSRFIsRefused(t *testing.T) {
 	b.staff(t, "ada", storage.RoleAdmin)
 	c := b.client(t, "ada")
 	tok := c.csrf("/")
-	if r := c.post("/nothing", "", url.Values{"x": {"1"}}); r.status != http.StatusForbidden || !strings.Contains(r.body, "This form has expired") {
-		t.Errorf("POST without the CSRF token = %d:\n%s", r.status, r.body)
+	for _, p := range []string{"/nothing", "/smtp/test", "/smtp/save", "/smtp/send", "/certificates", "/certificates/delete"} {
+		if r := c.post(p, "", url.Values{"x": {"1"}}); r.status != http.StatusForbidden || !strings.Contains(r.body, "This form has expired") {
+			t.Errorf("POST %s without the CSRF token = %d:\n%s", p, r.status, r.body)
+		}
 	}
 	if r := c.post("/nothing", tok, url.Values{"x": {"1"}}); r.status != http.StatusNotFound {
 		t.Errorf("POST with the CSRF token to no page = %d, want 404:\n%s", r.status, r.body)
