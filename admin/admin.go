@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"io/fs"
 	"log/slog"
+	"mime"
 	"net/http"
 	"net/url"
 	"path"
@@ -122,6 +123,7 @@ func (a *Admin) Handler() http.Handler {
 
 	var pages http.Handler = mux
 	pages = webkit.NewCSRF(a.cfg.SecretKey, a.cfg.SecureCookies)(pages)
+	pages = a.multipartCSRF(pages) // a certificate file upload
 	pages = webkit.MaxBody(a.cfg.MaxBodyBytes, pages)
 
 	// Static files stay outside the CSRF middleware: an immutable, publicly
@@ -346,4 +348,30 @@ func (p partialFS) Glob(pattern string) ([]string, error) {
 		names = append(names, p.extra)
 	}
 	return names, nil
+}
+
+// multipartCSRF reads a multipart form (a certificate file) within the
+// body limit, so that the CSRF check finds its token field, which it reads
+// only from URL-encoded forms: the token is handed on as the CSRF header,
+// which the check compares with the cookie as it would the field (as the
+// sponsor side's import does).
+func (a *Admin) multipartCSRF(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "multipart/form-data" {
+			if err := r.ParseMultipartForm(a.cfg.MaxBodyBytes); err != nil {
+				if webkit.IsTooLarge(err) {
+					webkit.Error(w, r, http.StatusRequestEntityTooLarge, webkit.TooLargeMessage)
+					return
+				}
+				webkit.Error(w, r, http.StatusBadRequest, "The upload could not be read. Go back, choose the file again and send it.")
+				return
+			}
+			defer func() { _ = r.MultipartForm.RemoveAll() }()
+			r.Header.Del(webkit.CSRFHeader)
+			if tok := r.PostForm.Get(webkit.CSRFField); tok != "" {
+				r.Header.Set(webkit.CSRFHeader, tok)
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
 }

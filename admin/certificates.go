@@ -2,6 +2,7 @@ package admin
 
 import (
 	"errors"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -16,9 +17,26 @@ import (
 // settings (certstore.go).
 
 func caForm() *webkit.Form {
-	return webkit.NewForm(&webkit.Field{Name: "pem", Label: "CA certificate (PEM)", Type: "textarea", Required: true, MaxLen: 200_000,
-		Hint: "Paste one or more certificates, each from -----BEGIN CERTIFICATE----- to -----END CERTIFICATE----- " +
-			"(such as the issuing and root CAs the server sends)."})
+	return webkit.NewForm(
+		&webkit.Field{Name: "file", Label: "Certificate file (PEM)", Type: "file",
+			Hint: "A .pem, .crt or .cer file in Base-64 (PEM) form; or paste below."},
+		&webkit.Field{Name: "pem", Label: "CA certificate (PEM)", Type: "textarea", MaxLen: 200_000,
+			Hint: "Paste one or more certificates, each from -----BEGIN CERTIFICATE----- to -----END CERTIFICATE----- " +
+				"(such as the issuing and root CAs the server sends)."})
+}
+
+// uploaded is the text of the certificate file sent with r, if any.
+func uploaded(r *http.Request) (string, error) {
+	if r.MultipartForm == nil || len(r.MultipartForm.File["file"]) == 0 {
+		return "", nil
+	}
+	f, err := r.MultipartForm.File["file"][0].Open()
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(f) // within the request's body limit
+	return string(b), err
 }
 
 type certsPage struct {
@@ -77,14 +95,24 @@ func (a *Admin) postCertificates(w http.ResponseWriter, r *http.Request, st *sto
 	ctx := r.Context()
 	form := caForm()
 	form.Load(r.PostForm)
-	if form.Value("pem") == "" {
-		form.Fail("pem", "Paste the CA certificate, starting with -----BEGIN CERTIFICATE-----.")
+	file, err := uploaded(r)
+	if err != nil {
+		form.Fail("file", "The file could not be read. Choose it again, or paste the certificate below.")
+		a.certsView(w, r, st, http.StatusBadRequest, form)
+		return
+	}
+	field, text := "pem", form.Value("pem")
+	if strings.TrimSpace(file) != "" {
+		field, text = "file", file+"\n"+text
+	}
+	if strings.TrimSpace(text) == "" {
+		form.Fail("pem", "Choose a certificate file, or paste the CA certificate starting with -----BEGIN CERTIFICATE-----.")
 		a.certsView(w, r, st, http.StatusUnprocessableEntity, form)
 		return
 	}
-	add, err := parseCerts(form.Value("pem"))
+	add, err := parseCerts(text)
 	if err != nil {
-		form.Fail("pem", sentence(err.Error()))
+		form.Fail(field, sentence(err.Error()))
 		a.certsView(w, r, st, http.StatusUnprocessableEntity, form)
 		return
 	}

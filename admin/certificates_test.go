@@ -1,7 +1,9 @@
 package admin
 
 import (
+	"bytes"
 	"html"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -25,7 +27,7 @@ func TestTrustedCertificates(t *testing.T) {
 
 		// Bad input gets a clear error and changes nothing.
 		for in, want := range map[string]string{
-			"":          "Paste the CA certificate",
+			"":          "Choose a certificate file, or paste the CA certificate",
 			"not a pem": "This is not a PEM certificate",
 			"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n": "not a certificate: paste only CERTIFICATE blocks",
 			"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n": "could not be read",
@@ -48,6 +50,39 @@ func TestTrustedCertificates(t *testing.T) {
 		rows := regexp.MustCompile(`<tr class="ok">`).FindAllString(page.body, -1)
 		if len(rows) != 2 || !strings.Contains(page.body, "Those certificates are trusted already") || !strings.Contains(page.body, "Expires") {
 			t.Fatalf("%d rows, page:\n%s", len(rows), page.body)
+		}
+
+		// A file upload (multipart, its CSRF token in the form) works too.
+		var body bytes.Buffer
+		mw := multipart.NewWriter(&body)
+		_ = mw.WriteField("csrf_token", c.csrf("/certificates"))
+		fw, _ := mw.CreateFormFile("file", "ca.pem")
+		_, _ = fw.Write(srv.CACertPEM())
+		mw.Close()
+		req, _ := http.NewRequest(http.MethodPost, b.srv.URL+mount+"/certificates", &body)
+		req.Header.Set("Content-Type", mw.FormDataContentType())
+		if r := c.do(req); r.status != http.StatusSeeOther {
+			t.Errorf("upload = %d:\n%s", r.status, r.body)
+		}
+		if page := c.get("/certificates"); !strings.Contains(page.body, "Those certificates are trusted already") {
+			t.Errorf("the uploaded file was not read:\n%s", page.body)
+		}
+		bad := "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"
+		body.Reset()
+		mw = multipart.NewWriter(&body)
+		_ = mw.WriteField("csrf_token", c.csrf("/certificates"))
+		fw, _ = mw.CreateFormFile("file", "key.pem")
+		_, _ = fw.Write([]byte(bad))
+		mw.Close()
+		req, _ = http.NewRequest(http.MethodPost, b.srv.URL+mount+"/certificates", &body)
+		req.Header.Set("Content-Type", mw.FormDataContentType())
+		if r := c.do(req); r.status != http.StatusUnprocessableEntity || !strings.Contains(r.body, `href="#f-file"`) {
+			t.Errorf("upload of a key = %d:\n%s", r.status, r.body)
+		}
+		req, _ = http.NewRequest(http.MethodPost, b.srv.URL+mount+"/certificates", strings.NewReader("--x\r\n"))
+		req.Header.Set("Content-Type", "multipart/form-data; boundary=x")
+		if r := c.do(req); r.status != http.StatusBadRequest && r.status != http.StatusForbidden {
+			t.Errorf("a broken upload = %d", r.status)
 		}
 
 		// Test Connection uses them: trusted, it passes.
