@@ -271,7 +271,8 @@ func (a *Admin) admin(h func(http.ResponseWriter, *http.Request, *storage.Staff)
 			return
 		}
 		if st.Role != storage.RoleAdmin {
-			a.log.InfoContext(r.Context(), "admin page refused", "reason", "not an admin", "staff_id", st.ID, "path", r.URL.Path)
+			a.log.InfoContext(r.Context(), "admin page refused", "reason", "not an admin", "staff_id", st.ID, "path", r.URL.Path,
+				"client", a.proxy.ClientIP(r))
 			a.message(w, r, http.StatusForbidden, nil, "Administrators only",
 				&webkit.Link{Href: a.cfg.SignInURL, Text: "Go to the sponsor pages"},
 				"These pages are for administrators, and you are signed in as a sponsor. Ask an administrator if you need something changed.")
