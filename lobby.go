@@ -49,6 +49,9 @@ type Lobby struct {
 	writes *writeHealth
 	store  storage.Store
 
+	alarms     *notify.Alarms
+	alarmWatch *alarmWatch
+
 	closeOnce sync.Once
 }
 
@@ -173,6 +176,10 @@ func New(cfg Config) (*Lobby, error) {
 		return nil, fmt.Errorf("lobby: sponsor: %w", err)
 	}
 	l.sponsor = sp
+	if err := l.buildAlarms(renderer); err != nil {
+		l.closeTransport()
+		return nil, fmt.Errorf("lobby: alarms: %w", err)
+	}
 	if l.assets, err = webkit.NewAssets(web.Static()); err != nil {
 		l.closeTransport()
 		return nil, fmt.Errorf("lobby: %w", err)
@@ -202,7 +209,7 @@ func (l *Lobby) Run(ctx context.Context) error {
 		name string
 		run  func(context.Context) error
 	}
-	tasks := []task{{"portal jobs", l.portal.RunJobs}, {"client secret expiry check", l.watchSecretExpiry}}
+	tasks := []task{{"portal jobs", l.portal.RunJobs}, {"alarm checks", l.alarmWatch.run}}
 	if l.ownMail {
 		tasks = append(tasks, task{"mail dispatcher", l.mail.Run})
 	}
