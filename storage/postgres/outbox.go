@@ -327,7 +327,13 @@ func listMailSQL(f storage.MailFilter) (string, []any, error) {
 		args = append(args, v)
 		return "$" + strconv.Itoa(len(args))
 	}
-	if len(f.Status) > 0 {
+	switch len(f.Status) {
+	case 0:
+	case 1:
+		// Equality, not ANY: only then does outbox_status_created_idx
+		// give (created_at, id) order.
+		where = append(where, "status = "+arg(string(f.Status[0])))
+	default:
 		st := make([]string, len(f.Status))
 		for i, v := range f.Status {
 			st[i] = string(v)

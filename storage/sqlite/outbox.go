@@ -381,7 +381,8 @@ func listMailSQL(f storage.MailFilter) (string, []any, error) {
 		if err != nil {
 			return "", nil, err
 		}
-		where = append(where, "(created_at < ? OR (created_at = ? AND id < ?))")
+		// created_at <= ? bounds the index range; the rest breaks the tie.
+		where = append(where, "created_at <= ? AND (created_at < ? OR id < ?)")
 		at := micros(c.CreatedAt)
 		args = append(args, at, at, c.ID.String())
 	}
