@@ -327,19 +327,6 @@ func listMailSQL(f storage.MailFilter) (string, []any, error) {
 		args = append(args, v)
 		return "$" + strconv.Itoa(len(args))
 	}
-	switch len(f.Status) {
-	case 0:
-	case 1:
-		// Equality, not ANY: only then does outbox_status_created_idx
-		// give (created_at, id) order.
-		where = append(where, "status = "+arg(string(f.Status[0])))
-	default:
-		st := make([]string, len(f.Status))
-		for i, v := range f.Status {
-			st[i] = string(v)
-		}
-		where = append(where, "status = ANY("+arg(st)+")")
-	}
 	if f.Kind != "" {
 		where = append(where, "kind = "+arg(f.Kind))
 	}
@@ -370,12 +357,33 @@ func listMailSQL(f storage.MailFilter) (string, []any, error) {
 		}
 		where = append(where, "(created_at, id) < ("+arg(c.CreatedAt)+", "+arg(c.ID)+")")
 	}
-	sql := `SELECT ` + mailListColumns + ` FROM outbox`
-	if len(where) > 0 {
-		sql += " WHERE " + strings.Join(where, " AND ")
+	limit := arg(storage.PageLimit(f.Limit))
+	// One status is an equality (not ANY): only then does
+	// outbox_status_created_idx give (created_at, id) order.
+	page := func(status string) string {
+		w := where
+		if status != "" {
+			w = append([]string{"status = " + arg(status)}, where...)
+		}
+		sql := `SELECT ` + mailListColumns + ` FROM outbox`
+		if len(w) > 0 {
+			sql += " WHERE " + strings.Join(w, " AND ")
+		}
+		return sql + " ORDER BY created_at DESC, id DESC LIMIT " + limit
 	}
-	sql += " ORDER BY created_at DESC, id DESC LIMIT " + arg(storage.PageLimit(f.Limit))
-	return sql, args, nil
+	switch len(f.Status) {
+	case 0:
+		return page(""), args, nil
+	case 1:
+		return page(string(f.Status[0])), args, nil
+	}
+	// Several statuses: the first page of each, walking its index range in
+	// order, then the newest of those (at most limit rows per status).
+	var branches []string
+	for _, st := range slices.Compact(slices.Sorted(slices.Values(f.Status))) {
+		branches = append(branches, "("+page(string(st))+")")
+	}
+	return strings.Join(branches, " UNION ALL ") + " ORDER BY created_at DESC, id DESC LIMIT " + limit, args, nil
 }
 
 // RetryDeadMail puts the dead message id back in the queue, due now, with

@@ -42,7 +42,7 @@ func TestMailLogPlansUseTheirIndexes(t *testing.T) {
 					strings.Contains(d, "INDEX "+c.Index+" ") || strings.HasSuffix(d, "INDEX "+c.Index) {
 					uses = true
 				}
-				if d == "SCAN outbox" || strings.Contains(d, "TEMP B-TREE") && !search {
+				if d == "SCAN outbox" || strings.Contains(d, "TEMP B-TREE") && !search && !c.SortsFew {
 					t.Errorf("%s: %s: the plan has %q:\n%s", stats, c.Name, d, all)
 				}
 			}

@@ -348,12 +348,6 @@ func listMailSQL(f storage.MailFilter) (string, []any, error) {
 		where []string
 		args  []any
 	)
-	if len(f.Status) > 0 {
-		for _, st := range f.Status {
-			args = append(args, string(st))
-		}
-		where = append(where, "status IN ("+placeholders(len(f.Status))+")")
-	}
 	if f.Kind != "" {
 		where = append(where, "kind = ?")
 		args = append(args, f.Kind)
@@ -386,13 +380,40 @@ func listMailSQL(f storage.MailFilter) (string, []any, error) {
 		at := micros(c.CreatedAt)
 		args = append(args, at, at, c.ID.String())
 	}
-	query := "SELECT " + mailListCols + " FROM outbox"
-	if len(where) > 0 {
-		query += " WHERE " + strings.Join(where, " AND ")
+	limit := storage.PageLimit(f.Limit)
+	page := func(status string, where []string, args []any) (string, []any) {
+		if status != "" {
+			where = append([]string{"status = ?"}, where...)
+			args = append([]any{status}, args...)
+		}
+		q := "SELECT " + mailListCols + " FROM outbox"
+		if len(where) > 0 {
+			q += " WHERE " + strings.Join(where, " AND ")
+		}
+		return q + " ORDER BY created_at DESC, id DESC LIMIT ?", append(args, limit)
 	}
-	query += " ORDER BY created_at DESC, id DESC LIMIT ?"
-	args = append(args, storage.PageLimit(f.Limit))
-	return query, args, nil
+	switch len(f.Status) {
+	case 0:
+		q, a := page("", where, args)
+		return q, a, nil
+	case 1:
+		q, a := page(string(f.Status[0]), where, args)
+		return q, a, nil
+	}
+	// Several statuses: the first page of each, walking its
+	// outbox_status_created_idx range in order, then the newest of those
+	// (a sort of at most limit rows per status).
+	var (
+		branches []string
+		all      []any
+	)
+	for _, st := range slices.Compact(slices.Sorted(slices.Values(f.Status))) {
+		q, a := page(string(st), where, args)
+		branches = append(branches, "SELECT * FROM ("+q+")")
+		all = append(all, a...)
+	}
+	return "SELECT * FROM (" + strings.Join(branches, " UNION ALL ") + ") ORDER BY created_at DESC, id DESC LIMIT ?",
+		append(all, limit), nil
 }
 
 // RetryDeadMail puts the dead message id back in the queue, due now, with

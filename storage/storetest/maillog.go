@@ -63,7 +63,8 @@ func testMailLogFilters(t *testing.T, b Backend) {
 	}
 
 	// Pages of two walk every message once, in order, across the tie.
-	for _, f := range []storage.MailFilter{{Limit: 2}, {Limit: 2, Query: "example.com"}, {Limit: 2, Status: []storage.MailStatus{storage.MailQueued}}} {
+	for _, f := range []storage.MailFilter{{Limit: 2}, {Limit: 2, Query: "example.com"}, {Limit: 2, Status: []storage.MailStatus{storage.MailQueued}},
+		{Limit: 2, Status: []storage.MailStatus{storage.MailSent, storage.MailQueued, storage.MailDead}}} {
 		var got []uuid.UUID
 		for pages := 0; ; pages++ {
 			if pages > len(all) {
