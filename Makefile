@@ -31,10 +31,10 @@ lint:
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./storage/... ./notify/ .
 
-## bench-1m: lifecycle jobs, guest search and the sponsor lists at 1,000,000 guests on SQLite and Postgres (LOBBY_TEST_DATABASE_URL), p50/p99 against the old queries; seeds for minutes
+## bench-1m: lifecycle jobs, guest search and the sponsor lists at 1,000,000 guests, the mail log at 1,000,000 messages, on SQLite and Postgres (LOBBY_TEST_DATABASE_URL), p50/p99 against the old queries; seeds for minutes
 .PHONY: bench-1m
 bench-1m:
-	LOBBY_BENCH_1M=1 $(GO) test -v -run '^$$' -bench 'Jobs1M|Search1M' -benchtime 1x -timeout 60m ./storage/sqlite/ ./storage/postgres/
+	LOBBY_BENCH_1M=1 $(GO) test -v -run '^$$' -bench 'Jobs1M|Search1M|MailLog1M' -benchtime 1x -timeout 60m ./storage/sqlite/ ./storage/postgres/
 
 ## bench-rush: 64 concurrent registrations for 20 s on SQLite and Postgres (LOBBY_TEST_DATABASE_URL) while mail goes
 ## out through the emulator at Exchange-like latencies: registrations/s, mails/s, their ratio, p50/p99

@@ -27,6 +27,9 @@ func TestNewReportsEveryProblem(t *testing.T) {
 		{"too many mail workers", Config{MailWorkers: 1000}, []string{"MailWorkers must be between 0 (the default, 3) and 256, got 1000"}},
 		{"guest cache too long", Config{GuestCacheTTL: 2 * time.Second}, []string{"GuestCacheTTL must be between 0 (off) and 1s, got 2s"}},
 		{"guest cache negative", Config{GuestCacheTTL: -time.Second}, []string{"GuestCacheTTL must be between 0 (off) and 1s, got -1s"}},
+		{"alarm settings", Config{AlarmRecipients: []string{"noc@corp.example", "IT <it@corp.example>", "nope"}, DeliveryAlarmAfter: -time.Minute},
+			[]string{`AlarmRecipients "IT <it@corp.example>" is not an email address`, `AlarmRecipients "nope" is not an email address`,
+				"DeliveryAlarmAfter cannot be negative"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -51,6 +51,9 @@ type Lobby struct {
 	writes *writeHealth
 	store  storage.Store
 
+	alarms     *notify.Alarms
+	alarmWatch *alarmWatch
+
 	closeOnce sync.Once
 }
 
@@ -180,20 +183,25 @@ func New(cfg Config) (*Lobby, error) {
 		return nil, fmt.Errorf("lobby: sponsor: %w", err)
 	}
 	l.sponsor = sp
+	if err := l.buildAlarms(renderer); err != nil {
+		l.closeTransport()
+		return nil, fmt.Errorf("lobby: alarms: %w", err)
+	}
 	ad, err := admin.New(admin.Config{
-		Store:         l.store,
-		Staff:         sp, // the sponsor side's sign-in; admin does not import it
-		SignInURL:     l.basePath + "/sponsor/login",
-		SignOutURL:    l.basePath + "/sponsor/logout",
-		BaseURL:       strings.TrimRight(cfg.BaseURL, "/") + "/admin",
-		SecretKey:     cfg.SecretKey,
-		SiteName:      cfg.Portal.SiteName,
-		TimeZone:      cfg.Portal.TimeZone,
-		Logger:        cfg.Logger,
-		Now:           cfg.Now,
-		SecureCookies: secure,
-		Mail:          l.mail,
-		SettingsSaved: settingsSaved,
+		Store:             l.store,
+		Staff:             sp, // the sponsor side's sign-in; admin does not import it
+		SignInURL:         l.basePath + "/sponsor/login",
+		SignOutURL:        l.basePath + "/sponsor/logout",
+		BaseURL:           strings.TrimRight(cfg.BaseURL, "/") + "/admin",
+		SecretKey:         cfg.SecretKey,
+		SiteName:          cfg.Portal.SiteName,
+		TimeZone:          cfg.Portal.TimeZone,
+		Logger:            cfg.Logger,
+		Now:               cfg.Now,
+		SecureCookies:     secure,
+		Mail:              l.mail,
+		SettingsSaved:     settingsSaved,
+		CheckSecretExpiry: l.alarms.CheckSecretExpiry,
 
 		TrustProxyHeaders: cfg.TrustProxyHeaders,
 		ProxyHeader:       cfg.ProxyHeader,
@@ -233,7 +241,7 @@ func (l *Lobby) Run(ctx context.Context) error {
 		name string
 		run  func(context.Context) error
 	}
-	tasks := []task{{"portal jobs", l.portal.RunJobs}, {"client secret expiry check", l.watchSecretExpiry}}
+	tasks := []task{{"portal jobs", l.portal.RunJobs}, {"alarm checks", l.alarmWatch.run}}
 	if l.ownMail {
 		tasks = append(tasks, task{"mail dispatcher", l.mail.Run})
 	}

@@ -69,6 +69,11 @@ type Config struct {
 	// this process uses them at once (other replicas re-read them within
 	// notify.DefaultSettingsCacheTTL). Optional.
 	SettingsSaved func()
+	// CheckSecretExpiry raises or clears the client secret's expiry alarm
+	// right after a save; default notify.CheckSecretExpiry (the alarm
+	// without its email). Lobby passes its notify.Alarms', which also
+	// emails the admins once per level.
+	CheckSecretExpiry func(context.Context, notify.Settings, time.Time) error
 	// TestConnection runs the connection test; default notify.TestConnection.
 	TestConnection func(context.Context, notify.Settings) notify.Report
 	// ProofTTL is how long a passing Test Connection allows Save; default

@@ -23,6 +23,7 @@ import (
 type serveFlags struct {
 	common
 	portal          portalFlags
+	alarms          alarmFlags
 	Addr            string
 	BaseURL         string
 	Dev             bool
@@ -58,6 +59,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	fs.IntVar(&f.MailWorkers, "mail-workers", workers, "emails sent at once, each over its own SMTP connection; Exchange Online allows 3 per mailbox (LOBBY_MAIL_WORKERS)")
 	if err := f.portal.register(fs); err != nil {
+		return err
+	}
+	if err := f.alarms.register(fs); err != nil {
 		return err
 	}
 	if err := parse(fs, args); err != nil {
@@ -102,6 +106,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cfg := lobby.Config{Store: st, BaseURL: baseURL, SecretKey: key, Logger: logger, Portal: policy,
 		TrustProxyHeaders: f.portal.TrustProxy, ProxyHeader: f.portal.ProxyHeader, TrustedProxyHops: f.portal.ProxyHops,
 		ShutdownTimeout: f.ShutdownTimeout, MailWorkers: f.MailWorkers}
+	if err := f.alarms.apply(&cfg); err != nil {
+		return err
+	}
 	if f.Dev {
 		emu, err := exchangetest.Start(exchangetest.Options{Logger: logger.With("component", "exchangetest")})
 		if err != nil {

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/lobbyhq/lobby/storage"
@@ -321,29 +322,15 @@ func (s *Store) GetMail(ctx context.Context, id uuid.UUID) (*storage.OutboxMessa
 	return m, nil
 }
 
-// ListMail lists messages newest first, for the mail log, without their
-// payloads.
+// ListMail lists one page of the messages matching f, newest first, without
+// their payloads. Each filter walks an index in (created_at, id) order: the
+// status and kind filters their own (010), the search the mail_search
+// trigram table, the rest outbox_created_at_id_idx.
 func (s *Store) ListMail(ctx context.Context, f storage.MailFilter) ([]*storage.OutboxMessage, error) {
-	var (
-		where []string
-		args  []any
-	)
-	if len(f.Status) > 0 {
-		for _, st := range f.Status {
-			args = append(args, string(st))
-		}
-		where = append(where, "status IN ("+placeholders(len(f.Status))+")")
+	query, args, err := listMailSQL(f)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list mail: %w", err)
 	}
-	if q := strings.TrimSpace(f.Query); q != "" {
-		where = append(where, "(instr(lower(recipient), lower(?)) > 0 OR instr(lower(subject), lower(?)) > 0)")
-		args = append(args, q, q)
-	}
-	query := "SELECT " + mailListCols + " FROM outbox"
-	if len(where) > 0 {
-		query += " WHERE " + strings.Join(where, " AND ")
-	}
-	query += " ORDER BY created_at DESC, id DESC LIMIT ?"
-	args = append(args, storage.PageLimit(f.Limit))
 	rows, err := s.reader().QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list mail: %w", err)
@@ -353,6 +340,112 @@ func (s *Store) ListMail(ctx context.Context, f storage.MailFilter) ([]*storage.
 		return nil, fmt.Errorf("sqlite: list mail: %w", err)
 	}
 	return ms, nil
+}
+
+// listMailSQL is ListMail's statement and arguments for f.
+func listMailSQL(f storage.MailFilter) (string, []any, error) {
+	var (
+		where []string
+		args  []any
+	)
+	if f.Kind != "" {
+		where = append(where, "kind = ?")
+		args = append(args, f.Kind)
+	}
+	if q := strings.TrimSpace(f.Query); q != "" {
+		if utf8.RuneCountInString(q) >= storage.SearchMinSubstring {
+			// The trigram table finds the candidates; the check against
+			// the row keeps a stale rowid (after VACUUM) from matching.
+			where = append(where, "rowid IN (SELECT rowid FROM mail_search WHERE mail_search MATCH ?)")
+			args = append(args, `"`+strings.ReplaceAll(q, `"`, `""`)+`"`)
+		}
+		where = append(where, "(instr(lower(recipient), lower(?)) > 0 OR instr(lower(subject), lower(?)) > 0)")
+		args = append(args, q, q)
+	}
+	if !f.CreatedFrom.IsZero() {
+		where = append(where, "created_at >= ?")
+		args = append(args, micros(storage.Truncate(f.CreatedFrom)))
+	}
+	if !f.CreatedBefore.IsZero() {
+		where = append(where, "created_at < ?")
+		args = append(args, micros(storage.Truncate(f.CreatedBefore)))
+	}
+	if f.After != "" {
+		c, err := storage.DecodeCursor(f.After)
+		if err != nil {
+			return "", nil, err
+		}
+		// created_at <= ? bounds the index range; the rest breaks the tie.
+		where = append(where, "created_at <= ? AND (created_at < ? OR id < ?)")
+		at := micros(c.CreatedAt)
+		args = append(args, at, at, c.ID.String())
+	}
+	limit := storage.PageLimit(f.Limit)
+	page := func(status string, where []string, args []any) (string, []any) {
+		if status != "" {
+			where = append([]string{"status = ?"}, where...)
+			args = append([]any{status}, args...)
+		}
+		q := "SELECT " + mailListCols + " FROM outbox"
+		if len(where) > 0 {
+			q += " WHERE " + strings.Join(where, " AND ")
+		}
+		return q + " ORDER BY created_at DESC, id DESC LIMIT ?", append(args, limit)
+	}
+	switch len(f.Status) {
+	case 0:
+		q, a := page("", where, args)
+		return q, a, nil
+	case 1:
+		q, a := page(string(f.Status[0]), where, args)
+		return q, a, nil
+	}
+	// Several statuses: the first page of each, walking its
+	// outbox_status_created_idx range in order, then the newest of those
+	// (a sort of at most limit rows per status).
+	var (
+		branches []string
+		all      []any
+	)
+	for _, st := range slices.Compact(slices.Sorted(slices.Values(f.Status))) {
+		q, a := page(string(st), where, args)
+		branches = append(branches, "SELECT * FROM ("+q+")")
+		all = append(all, a...)
+	}
+	return "SELECT * FROM (" + strings.Join(branches, " UNION ALL ") + ") ORDER BY created_at DESC, id DESC LIMIT ?",
+		append(all, limit), nil
+}
+
+// RetryDeadMail puts the dead message id back in the queue, due now, with
+// its attempts reset.
+func (s *Store) RetryDeadMail(ctx context.Context, id uuid.UUID) error {
+	q := s.writer()
+	now := micros(s.now())
+	res, err := q.ExecContext(ctx, `UPDATE outbox SET status = 'queued', attempts = 0, next_attempt_at = ?, updated_at = ?,
+		last_error = '', diagnosis = '' WHERE id = ? AND status = 'dead' AND length(payload) > 0`, now, now, id.String())
+	if err == nil {
+		if n, _ := res.RowsAffected(); n == 0 {
+			err = missingOr(ctx, q, id, storage.ErrConflict, "is not a dead letter with a payload to send")
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: retry dead mail %s: %w", id, err)
+	}
+	return nil
+}
+
+// DeadMail counts the dead messages and gives when the last one died
+// (outbox_dead_idx).
+func (s *Store) DeadMail(ctx context.Context) (int, time.Time, error) {
+	var (
+		n    int
+		last sql.NullInt64
+	)
+	if err := s.reader().QueryRowContext(ctx, "SELECT count(*), max(updated_at) FROM outbox WHERE status = 'dead'").
+		Scan(&n, &last); err != nil {
+		return 0, time.Time{}, fmt.Errorf("sqlite: count dead mail: %w", err)
+	}
+	return n, fromMicros(last), nil
 }
 
 // CountMail counts messages by status; statuses with none are absent.

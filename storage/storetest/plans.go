@@ -16,6 +16,9 @@ type PlanCase struct {
 	SQL   string
 	Args  []any
 	Index string
+	// SortsFew allows the plan a sort of a few rows (at most a page per
+	// branch of a UNION ALL), after walking Index in order.
+	SortsFew bool
 }
 
 // JobStatements is what JobPlanCases needs of a backend: its lifecycle job
@@ -55,18 +58,18 @@ func JobPlanCases(t testing.TB, now time.Time, st JobStatements) []PlanCase {
 		}
 		index := st.DueIndex(job)
 		f := DueFilterAt(job, now)
-		cs = append(cs, PlanCase{job.String() + " first page", q, st.DueArgs(f, 201), index})
+		cs = append(cs, PlanCase{job.String() + " first page", q, st.DueArgs(f, 201), index, false})
 		f.Cursor = storage.DueCursor{Key: f.Before.Add(-time.Hour), ID: uuid.New()}
-		cs = append(cs, PlanCase{job.String() + " next page", q, st.DueArgs(f, 201), index})
+		cs = append(cs, PlanCase{job.String() + " next page", q, st.DueArgs(f, 201), index, false})
 		if job.Purge() {
 			p, err := st.Purge(job)
 			if err != nil {
 				t.Fatal(err)
 			}
-			cs = append(cs, PlanCase{job.String() + " delete", p, []any{st.Time(f.Before), storage.MaxPurgeBatch}, index})
+			cs = append(cs, PlanCase{job.String() + " delete", p, []any{st.Time(f.Before), storage.MaxPurgeBatch}, index, false})
 		}
 	}
-	return append(cs, PlanCase{"purge mail", st.PurgeMail, []any{st.Time(now), storage.MaxPurgeBatch}, "outbox_purge_idx"})
+	return append(cs, PlanCase{"purge mail", st.PurgeMail, []any{st.Time(now), storage.MaxPurgeBatch}, "outbox_purge_idx", false})
 }
 
 // CheckNothingDue fails t if any job finds a guest due at now in s, which
@@ -82,4 +85,46 @@ func CheckNothingDue(t *testing.T, s storage.Store, now time.Time) {
 			t.Errorf("seeded data: %s at now: %d guests, %v; want nothing due", job, n, err)
 		}
 	}
+}
+
+// MailLogSearchQuery is the recipient search of MailLogPlanCases and
+// BenchMailLog1M: one seeded message's recipient (the seeding gives each
+// message its own, g<i>@example.com).
+const MailLogSearchQuery = "g4242@example"
+
+// MailLogPlanCases are the mail log's lists (ListMail's statement, built
+// by list) for the filters an admin uses, first and later pages, each with
+// the index its plan must use: the status, kind and time filters their
+// (x, created_at, id) indexes, in order; a search, the backend's search
+// index (search), whose matches are then sorted (few: a search narrows).
+func MailLogPlanCases(t testing.TB, now time.Time, list func(storage.MailFilter) (string, []any, error), search string) []PlanCase {
+	t.Helper()
+	after := storage.EncodeCursor(storage.Cursor{CreatedAt: storage.Truncate(now.Add(-time.Hour)), ID: uuid.New()})
+	dead := []storage.MailStatus{storage.MailDead}
+	var cs []PlanCase
+	for _, c := range []struct {
+		name  string
+		f     storage.MailFilter
+		index string
+	}{
+		{"queued or dead", storage.MailFilter{Status: []storage.MailStatus{storage.MailQueued, storage.MailDead}}, "outbox_status_created_idx"},
+		{"queued or dead, next page", storage.MailFilter{Status: []storage.MailStatus{storage.MailQueued, storage.MailDead}, After: after},
+			"outbox_status_created_idx"},
+		{"newest", storage.MailFilter{}, "outbox_created_at_id_idx"},
+		{"newest, next page", storage.MailFilter{After: after}, "outbox_created_at_id_idx"},
+		{"dead", storage.MailFilter{Status: dead}, "outbox_status_created_idx"},
+		{"dead, next page", storage.MailFilter{Status: dead, After: after}, "outbox_status_created_idx"},
+		{"kind", storage.MailFilter{Kind: "admin.alarm"}, "outbox_kind_created_idx"},
+		{"created between", storage.MailFilter{CreatedFrom: now.Add(-48 * time.Hour), CreatedBefore: now.Add(-24 * time.Hour)}, "outbox_created_at_id_idx"},
+		{"search", storage.MailFilter{Query: MailLogSearchQuery}, search},
+		{"search, dead", storage.MailFilter{Query: MailLogSearchQuery, Status: dead}, search},
+	} {
+		c.f.Limit = 50
+		q, args, err := list(c.f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs = append(cs, PlanCase{Name: c.name, SQL: q, Args: args, Index: c.index, SortsFew: len(c.f.Status) > 1})
+	}
+	return cs
 }
