@@ -185,10 +185,10 @@ var (
 	// text/template: "template: NAME:LINE: msg" (parse) or
 	// "template: NAME:LINE:COL: executing "NAME" at <.X>: msg" (run);
 	// html/template: "html/template:NAME:LINE:COL: msg" and variants.
-	tmplErrRE   = regexp.MustCompile(`(?s)^(?:html/)?template: ?[^:]*:(\d+)(?::(\d+))?: ?(.*)$`)
-	execAtRE    = regexp.MustCompile(`(?s)^executing "[^"]*" at <([^>]*)>: (.*)$`)
+	tmplErrRE    = regexp.MustCompile(`(?s)^(?:html/)?template: ?[^:]*:(\d+)(?::(\d+))?: ?(.*)$`)
+	execAtRE     = regexp.MustCompile(`(?s)^executing "[^"]*" at <([^>]*)>: (.*)$`)
 	missingKeyRE = regexp.MustCompile(`map has no entry for key "([^"]*)"`)
-	noFieldRE   = regexp.MustCompile(`can't evaluate field (\w+)`)
+	noFieldRE    = regexp.MustCompile(`can't evaluate field (\w+)`)
 )
 
 // templateError turns a text/template or html/template error into a
