@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -31,6 +32,7 @@ type serveFlags struct {
 	MetricsAddr     string
 	ShutdownTimeout time.Duration
 	MailWorkers     int
+	Templates       string
 }
 
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -58,6 +60,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 	fs.IntVar(&f.MailWorkers, "mail-workers", workers, "emails sent at once, each over its own SMTP connection; Exchange Online allows 3 per mailbox (LOBBY_MAIL_WORKERS)")
+	fs.StringVar(&f.Templates, "templates", env("TEMPLATES", ""), "directory of email templates (NAME.subject.tmpl, NAME.txt.tmpl, NAME.html.tmpl) "+
+		"that replace the built-in ones file by file; see docs/templates.md (LOBBY_TEMPLATES)")
 	if err := f.portal.register(fs); err != nil {
 		return err
 	}
@@ -108,6 +112,12 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		ShutdownTimeout: f.ShutdownTimeout, MailWorkers: f.MailWorkers}
 	if err := f.alarms.apply(&cfg); err != nil {
 		return err
+	}
+	if f.Templates != "" {
+		if st, err := os.Stat(f.Templates); err != nil || !st.IsDir() {
+			return fmt.Errorf("%w: --templates %s is not a directory; give the directory that holds your NAME.subject.tmpl, NAME.txt.tmpl and NAME.html.tmpl files", errUsage, f.Templates)
+		}
+		cfg.Templates = os.DirFS(f.Templates)
 	}
 	if f.Dev {
 		emu, err := exchangetest.Start(exchangetest.Options{Logger: logger.With("component", "exchangetest")})
