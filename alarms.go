@@ -179,6 +179,7 @@ func (l *Lobby) buildAlarms(renderer *notify.Renderer) error {
 		Recipients: l.cfg.AlarmRecipients,
 		SiteName:   l.cfg.Portal.SiteName,
 		AlarmsURL:  strings.TrimRight(l.cfg.BaseURL, "/") + "/admin/alarms",
+		Live:       l.liveAlarmEmail,
 		Track:      func(id uuid.UUID) { l.mail.Track(id) },
 		Logger:     l.logger,
 	})
@@ -202,3 +203,18 @@ func (l *Lobby) buildAlarms(renderer *notify.Renderer) error {
 // alarm and level; the admin pages use it (saving the SMTP settings checks
 // the client secret's expiry at once).
 func (l *Lobby) Alarms() *notify.Alarms { return l.alarms }
+
+// liveAlarmEmail is the renderer and site name of the guest rules (what an
+// admin saved), for the alarm emails.
+func (l *Lobby) liveAlarmEmail(ctx context.Context) (*notify.Renderer, string, error) {
+	g := l.portal.Guests()
+	r, err := g.Renderer(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	ps, err := g.PortalSettings(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	return r, ps.SiteName, nil
+}

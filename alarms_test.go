@@ -6,6 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
+	"github.com/lobbyhq/lobby/guest"
 	"github.com/lobbyhq/lobby/notify"
 	"github.com/lobbyhq/lobby/storage"
 )
@@ -47,5 +50,38 @@ func TestRunRaisesSecretExpiryAlarm(t *testing.T) {
 	}
 	if secret := b.emu.ClientSecret(); strings.Contains(got.Title+got.Detail, secret) {
 		t.Error("the alarm shows the client secret")
+	}
+}
+
+// An alarm email takes the site name and the alarm template an admin saved
+// (the guest rules' live settings), not those Lobby started with.
+func TestAlarmEmailUsesSavedSettings(t *testing.T) {
+	t.Parallel()
+	b := setup(t, hostNetHTTP, func(b *testBundle, cfg *Config) { cfg.AlarmRecipients = []string{"noc@corp.example"} })
+	ctx := t.Context()
+	admin := guest.Actor{Staff: &storage.Staff{ID: uuid.New(), Username: "root", Role: storage.RoleAdmin}}
+	g := b.lobby.portal.Guests()
+	ps, err := g.PortalSettings(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps.SiteName = "Contoso Front Desk"
+	if _, err := g.SavePortalSettings(ctx, admin, ps, ps.Version); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.SaveEmailTemplate(ctx, admin, notify.TemplateAlarm,
+		notify.Source{Subject: "[{{.SiteName}}] ALARM {{.Title}}"}, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.lobby.Alarms().Raise(ctx, storage.Alarm{Key: "test.saved", Severity: storage.SeverityWarning,
+		Title: "Something to see", Level: "1"}); err != nil {
+		t.Fatal(err)
+	}
+	mail, err := b.store.ListMail(ctx, storage.MailFilter{Kind: notify.KindAlarm})
+	if err != nil || len(mail) != 1 {
+		t.Fatalf("alarm emails: %d, %v; want 1", len(mail), err)
+	}
+	if want := "[Contoso Front Desk] ALARM Something to see"; mail[0].Subject != want {
+		t.Errorf("alarm email subject %q, want %q", mail[0].Subject, want)
 	}
 }

@@ -31,6 +31,10 @@ type AlarmsConfig struct {
 	// and the link to its Alarms page.
 	SiteName  string
 	AlarmsURL string
+	// Live, when set, gives the renderer and site name to use at the
+	// moment an alarm email is composed (the templates and site name an
+	// admin saved); on an error Renderer and SiteName are used.
+	Live func(context.Context) (*Renderer, string, error)
 	// Track, when set, is called with the ID of each alarm email after its
 	// transaction commits, so that it is sent at once (Dispatcher.Track);
 	// otherwise the dispatcher's poller sends it.
@@ -82,6 +86,14 @@ func NewAlarms(cfg AlarmsConfig) (*Alarms, error) {
 // the same transaction. It reports whether it queued one.
 func (al *Alarms) Raise(ctx context.Context, a storage.Alarm) (emailed bool, err error) {
 	var id uuid.UUID
+	render, site := al.cfg.Renderer, al.cfg.SiteName
+	if al.cfg.Live != nil {
+		if r, name, err := al.cfg.Live(ctx); err != nil {
+			al.log.Warn("alarm email: the saved templates could not be read; the built-in ones are used", "error", err.Error())
+		} else {
+			render, site = r, name
+		}
+	}
 	err = al.cfg.Store.WithTx(ctx, func(tx storage.Store) error {
 		if err := tx.RaiseAlarm(ctx, a); err != nil {
 			return err
@@ -103,8 +115,8 @@ func (al *Alarms) Raise(ctx context.Context, a storage.Alarm) (emailed bool, err
 		if err != nil {
 			return err
 		}
-		subject, text, html, err := al.cfg.Renderer.Render(TemplateAlarm, map[string]any{
-			"SiteName": al.cfg.SiteName, "Severity": string(stored.Severity), "Title": stored.Title,
+		subject, text, html, err := render.Render(TemplateAlarm, map[string]any{
+			"SiteName": site, "Severity": string(stored.Severity), "Title": stored.Title,
 			"Detail": stored.Detail, "RaisedAt": stored.RaisedAt, "AlarmsURL": al.cfg.AlarmsURL,
 		})
 		if err != nil {
