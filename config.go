@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/mail"
 	"net/url"
 	"strings"
 	"time"
@@ -101,6 +102,14 @@ type Config struct {
 	// connection limit by itself and grows it back slowly. Unused when
 	// Dispatcher is given.
 	MailWorkers int
+	// AlarmRecipients get every alarm email (the client secret expiring,
+	// delivery failing, dead letters), besides the admins with an email
+	// address; each alarm is emailed once per level, not once per failure.
+	AlarmRecipients []string
+	// DeliveryAlarmAfter is how long mail delivery may fail (messages
+	// deferred, none delivered) before the delivery alarm is raised;
+	// default DefaultDeliveryAlarmAfter (15 minutes).
+	DeliveryAlarmAfter time.Duration
 }
 
 // validate checks cfg and returns every problem, each naming its field.
@@ -125,6 +134,14 @@ func (cfg *Config) validate() error {
 	}
 	if cfg.ShutdownTimeout < 0 {
 		add("ShutdownTimeout", "cannot be negative (%s)", cfg.ShutdownTimeout)
+	}
+	if cfg.DeliveryAlarmAfter < 0 {
+		add("DeliveryAlarmAfter", "cannot be negative (%s)", cfg.DeliveryAlarmAfter)
+	}
+	for _, r := range cfg.AlarmRecipients {
+		if a, err := mail.ParseAddress(r); err != nil || a.Name != "" {
+			add("AlarmRecipients", "%q is not an email address; give bare addresses such as it@example.com", r)
+		}
 	}
 	for name, lim := range map[string]portal.Limit{
 		"Limits.Register": cfg.Limits.Register, "Limits.Login": cfg.Limits.Login,

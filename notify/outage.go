@@ -28,6 +28,27 @@ type outage struct {
 	deferred    int       // deferrals since the outage began
 	sinceReport int       // deferrals since the last line about it
 	reportedAt  time.Time // when the last line about it was logged
+	lastSent    time.Time // when a message was last delivered
+}
+
+// Outage is the state of mail delivery as this dispatcher saw it, for the
+// delivery alarm: whether messages are being deferred with no delivery in
+// between, since when and with which diagnosis, and when a message was last
+// delivered.
+type Outage struct {
+	Failing  bool
+	Since    time.Time // the first deferral of this outage; zero when not failing
+	Code     string    // the diagnosis code of the last deferral
+	Deferred int       // deferrals since the outage began
+	LastSent time.Time // zero before the first delivery
+}
+
+// Outage reports the state of mail delivery as this dispatcher saw it.
+func (d *Dispatcher) Outage() Outage {
+	o := d.outage
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return Outage{Failing: o.failing, Since: o.since, Code: o.code, Deferred: o.deferred, LastSent: o.lastSent}
 }
 
 // deferredTry records a message deferred with diag and logs the outage's
@@ -63,12 +84,13 @@ func (o *outage) deferredTry(id uuid.UUID, diag Diagnosis) bool {
 
 // delivered records a message sent and logs the end of an outage.
 func (o *outage) delivered() {
+	now := o.now()
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	o.lastSent = now
 	if !o.failing {
 		return
 	}
-	now := o.now()
 	o.log.Info("mail delivery recovered", "code", o.code, "since", o.since,
 		"failed_for_ms", now.Sub(o.since).Milliseconds(), "deferred", o.deferred)
 	o.failing, o.since, o.code, o.deferred, o.sinceReport, o.reportedAt = false, time.Time{}, "", 0, 0, time.Time{}

@@ -26,6 +26,7 @@ import (
 //	guest_reset:       GuestName, Username, Password, ValidUntil, PortalURL, SiteName
 //	guest_extended:    GuestName, ValidUntil, SiteName
 //	test_email:        SiteName, SentAt
+//	alarm:             SiteName, Severity, Title, Detail, RaisedAt, AlarmsURL (to the admins)
 //
 // Data is a struct or a map[string]any; every listed field must be present
 // (Company and Reason may be empty). Times are time.Time.
@@ -38,12 +39,13 @@ const (
 	TemplateGuestReset       = "guest_reset"    // a new password a sponsor set
 	TemplateGuestExtended    = "guest_extended" // a sponsor extended the guest's access
 	TemplateTestEmail        = "test_email"
+	TemplateAlarm            = "alarm" // an alarm, to the admin recipients
 )
 
 // TemplateNames lists the notification templates, in a stable order.
 func TemplateNames() []string {
 	return []string{TemplateGuestCredentials, TemplateGuestPending, TemplateGuestDenied,
-		TemplateApprovalRequest, TemplateGuestExpiry, TemplateGuestReset, TemplateGuestExtended, TemplateTestEmail}
+		TemplateApprovalRequest, TemplateGuestExpiry, TemplateGuestReset, TemplateGuestExtended, TemplateTestEmail, TemplateAlarm}
 }
 
 // Template file suffixes.

@@ -15,6 +15,8 @@ func sampleData(name string) map[string]any {
 		"GuestEmail": "eve@example.org", "Company": "Fabrikam", "Reason": "Workshop",
 		"ApproveURL": "https://guest.example.com/sponsor/approve/abc", "DenyURL": "https://guest.example.com/sponsor/deny/abc",
 		"ExpiresAt": when, "SentAt": when,
+		"Severity": "critical", "Title": "The SMTP client secret expires in 7 days", "Detail": "Renew it in Entra ID.",
+		"RaisedAt": when, "AlarmsURL": "https://guest.example.com/admin/alarms",
 	}
 	fields := map[string][]string{
 		TemplateGuestCredentials: {"GuestName", "Username", "Password", "ValidUntil", "PortalURL", "SiteName"},
@@ -25,6 +27,7 @@ func sampleData(name string) map[string]any {
 		TemplateGuestReset:       {"GuestName", "Username", "Password", "ValidUntil", "PortalURL", "SiteName"},
 		TemplateGuestExtended:    {"GuestName", "ValidUntil", "SiteName"},
 		TemplateTestEmail:        {"SiteName", "SentAt"},
+		TemplateAlarm:            {"SiteName", "Severity", "Title", "Detail", "RaisedAt", "AlarmsURL"},
 	}
 	data := map[string]any{}
 	for _, f := range fields[name] {
@@ -39,7 +42,7 @@ func TestRenderEveryTemplate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := strings.Join(r.Names(), ","), "approval_request,guest_credentials,guest_denied,guest_expiry,guest_extended,guest_pending,guest_reset,test_email"; got != want {
+	if got, want := strings.Join(r.Names(), ","), "alarm,approval_request,guest_credentials,guest_denied,guest_expiry,guest_extended,guest_pending,guest_reset,test_email"; got != want {
 		t.Errorf("Names = %s, want %s", got, want)
 	}
 	for _, name := range TemplateNames() {

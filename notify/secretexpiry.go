@@ -17,6 +17,32 @@ const (
 	secretExpiryCritical = 7 * 24 * time.Hour  // critical at 7 days or less, and once expired
 )
 
+// Levels of the client-secret expiry alarm: the alarm keeps its key and
+// moves through them, each emailed to the admins once (see [Alarms]).
+const (
+	SecretLevel30      = "30" // 30 days or less left: warning
+	SecretLevel15      = "15" // 15 days or less: warning
+	SecretLevel7       = "7"  // 7 days or less: critical
+	SecretLevel1       = "1"  // a day or less: critical
+	SecretLevelExpired = "expired"
+)
+
+// secretLevel is the level of a secret with left to go.
+func secretLevel(left time.Duration) string {
+	const day = 24 * time.Hour
+	switch {
+	case left <= 0:
+		return SecretLevelExpired
+	case left <= day:
+		return SecretLevel1
+	case left <= 7*day:
+		return SecretLevel7
+	case left <= 15*day:
+		return SecretLevel15
+	}
+	return SecretLevel30
+}
+
 // secretRenewSteps says how to renew the secret; it is the detail of every
 // expiry alarm.
 const secretRenewSteps = "Lobby sends email through Exchange Online with this client secret; once it has expired, " +
@@ -29,9 +55,10 @@ const secretRenewSteps = "Lobby sends email through Exchange Online with this cl
 // Exchange Online client secret of s: a warning when it expires in 30 days or
 // less, critical at 7 days or less and once expired; cleared when the expiry
 // is further away, not set, or the settings do not use Exchange Online. Run it
-// daily and after saving the settings.
+// daily and after saving the settings. It emails no one: [Alarms.CheckSecretExpiry]
+// does the same and emails the admins at each level.
 func CheckSecretExpiry(ctx context.Context, st storage.Store, s Settings, now time.Time) error {
-	a, raise := secretExpiryAlarm(s, now)
+	a, raise := SecretExpiryAlarm(s, now)
 	if !raise {
 		if err := st.ClearAlarm(ctx, AlarmSecretExpiry); err != nil {
 			return fmt.Errorf("notify: secret expiry: clear alarm: %w", err)
@@ -44,8 +71,11 @@ func CheckSecretExpiry(ctx context.Context, st storage.Store, s Settings, now ti
 	return nil
 }
 
-// secretExpiryAlarm is the alarm for s at now, and whether there is one.
-func secretExpiryAlarm(s Settings, now time.Time) (storage.Alarm, bool) {
+// SecretExpiryAlarm is the client-secret expiry alarm for s at now, and
+// whether there is one: at 30 days or less before the expiry, with its
+// level (SecretLevel30 to SecretLevelExpired) and a severity of warning at
+// 30 and 15, critical at 7, 1 and once expired.
+func SecretExpiryAlarm(s Settings, now time.Time) (storage.Alarm, bool) {
 	exp := s.ClientSecretExpires
 	if s.AuthMode != AuthExchangeOnline || exp.IsZero() {
 		return storage.Alarm{}, false
@@ -59,6 +89,7 @@ func secretExpiryAlarm(s Settings, now time.Time) (storage.Alarm, bool) {
 		Key:      AlarmSecretExpiry,
 		Severity: storage.SeverityWarning,
 		Detail:   fmt.Sprintf(secretRenewSteps, s.ClientID),
+		Level:    secretLevel(left),
 	}
 	days := int(left / (24 * time.Hour))
 	switch {

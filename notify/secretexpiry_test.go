@@ -18,18 +18,21 @@ func TestCheckSecretExpiry(t *testing.T) {
 		expiresIn time.Duration // 0: unset
 		severity  storage.Severity
 		title     string // "" means no alarm
+		level     string
 	}{
-		{"not Exchange Online", AuthPassword, 2 * day, "", ""},
-		{"expiry unset", AuthExchangeOnline, 0, "", ""},
-		{"far away", AuthExchangeOnline, 90 * day, "", ""},
-		{"just over 30 days", AuthExchangeOnline, 30*day + time.Minute, "", ""},
-		{"30 days", AuthExchangeOnline, 30 * day, storage.SeverityWarning, "expires in 30 days"},
-		{"8 days", AuthExchangeOnline, 8*day + time.Hour, storage.SeverityWarning, "expires in 8 days"},
-		{"7 days", AuthExchangeOnline, 7 * day, storage.SeverityCritical, "expires in 7 days"},
-		{"1 day", AuthExchangeOnline, day + time.Hour, storage.SeverityCritical, "expires in 1 day ("},
-		{"hours", AuthExchangeOnline, 3 * time.Hour, storage.SeverityCritical, "expires within a day"},
-		{"just expired", AuthExchangeOnline, -time.Hour, storage.SeverityCritical, "expired today"},
-		{"expired 3 days ago", AuthExchangeOnline, -3*day - time.Hour, storage.SeverityCritical, "expired 3 days ago"},
+		{"not Exchange Online", AuthPassword, 2 * day, "", "", ""},
+		{"expiry unset", AuthExchangeOnline, 0, "", "", ""},
+		{"far away", AuthExchangeOnline, 90 * day, "", "", ""},
+		{"just over 30 days", AuthExchangeOnline, 30*day + time.Minute, "", "", ""},
+		{"30 days", AuthExchangeOnline, 30 * day, storage.SeverityWarning, "expires in 30 days", "30"},
+		{"8 days", AuthExchangeOnline, 8*day + time.Hour, storage.SeverityWarning, "expires in 8 days", "15"},
+		{"7 days", AuthExchangeOnline, 7 * day, storage.SeverityCritical, "expires in 7 days", "7"},
+		{"1 day", AuthExchangeOnline, day + time.Hour, storage.SeverityCritical, "expires in 1 day (", "7"},
+		{"hours", AuthExchangeOnline, 3 * time.Hour, storage.SeverityCritical, "expires within a day", "1"},
+		{"just expired", AuthExchangeOnline, -time.Hour, storage.SeverityCritical, "expired today", "expired"},
+		{"15 days", AuthExchangeOnline, 15 * day, storage.SeverityWarning, "expires in 15 days", "15"},
+		{"a day", AuthExchangeOnline, day, storage.SeverityCritical, "expires in 1 day (", "1"},
+		{"expired 3 days ago", AuthExchangeOnline, -3*day - time.Hour, storage.SeverityCritical, "expired 3 days ago", "expired"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -62,8 +65,8 @@ func TestCheckSecretExpiry(t *testing.T) {
 				t.Fatalf("alarms = %+v, want one", alarms)
 			}
 			a := alarms[0]
-			if a.Key != AlarmSecretExpiry || a.Severity != tt.severity || !strings.Contains(a.Title, tt.title) {
-				t.Errorf("alarm = %s %q, want %s with %q", a.Severity, a.Title, tt.severity, tt.title)
+			if a.Key != AlarmSecretExpiry || a.Severity != tt.severity || !strings.Contains(a.Title, tt.title) || a.Level != tt.level {
+				t.Errorf("alarm = %s %q at level %q, want %s with %q at level %q", a.Severity, a.Title, a.Level, tt.severity, tt.title, tt.level)
 			}
 			for _, step := range []string{"Entra", "new client secret", "Value (not the Secret ID", "Test Connection", "Save", s.ClientID} {
 				if !strings.Contains(a.Detail, step) {

@@ -29,7 +29,27 @@ type Alarm struct {
 	RaisedAt  time.Time
 	LastSeen  time.Time
 	ClearedAt time.Time // zero while active
+	// Level is the step of an alarm that escalates under one key (the
+	// client secret's "30", "15", "7", "1" days left, "expired"); "" for
+	// an alarm without steps. Raising the alarm at another level changes
+	// it and forgets the acknowledgement: a new level is news.
+	Level string
+	// NotifiedLevel is the level last emailed to the admins ("" before
+	// the first email); see AlarmStore.MarkAlarmNotified. Not taken by
+	// RaiseAlarm.
+	NotifiedLevel string
+	// AcknowledgedBy and AcknowledgedAt say which admin saw the alarm and
+	// when (see AlarmStore.AckAlarm); an acknowledged alarm stays active,
+	// shown as seen. Not taken by RaiseAlarm.
+	AcknowledgedBy string
+	AcknowledgedAt time.Time
 }
+
+// Active reports whether a is not cleared.
+func (a *Alarm) Active() bool { return a.ClearedAt.IsZero() }
+
+// Acknowledged reports whether an admin acknowledged a at its current level.
+func (a *Alarm) Acknowledged() bool { return !a.AcknowledgedAt.IsZero() }
 
 // AuditEntry records who did what.
 type AuditEntry struct {

@@ -70,8 +70,31 @@ func (t LeaseToken) String() string { return t.s }
 // MailFilter selects messages for the mail log. Zero fields do not filter.
 type MailFilter struct {
 	Status []MailStatus
-	Query  string // recipient or subject, case-insensitive
-	Limit  int    // default 50, at most 500
+	Kind   string
+	// Query matches the recipient or the subject anywhere,
+	// case-insensitive; a trigram index serves three characters or more
+	// (fewer scan the newest messages until a page is full).
+	Query string
+	// CreatedFrom and CreatedBefore bound CreatedAt: From <= CreatedAt < Before.
+	CreatedFrom, CreatedBefore time.Time
+	// After is the cursor of the last message of the previous page
+	// (MailCursor); "" is the first page.
+	After string
+	Limit int // default 50, at most 500
+}
+
+// MailCursor is the cursor of m for MailFilter.After.
+func MailCursor(m *OutboxMessage) string {
+	return EncodeCursor(Cursor{CreatedAt: m.CreatedAt, ID: m.ID})
+}
+
+// NextMailCursor is the cursor of the page after list, listed with f, or ""
+// when list is the last page (shorter than the limit).
+func NextMailCursor(f MailFilter, list []*OutboxMessage) string {
+	if len(list) == 0 || len(list) < PageLimit(f.Limit) {
+		return ""
+	}
+	return MailCursor(list[len(list)-1])
 }
 
 // CheckLease checks the arguments that LeaseMail and LeaseMailByID take on

@@ -175,10 +175,20 @@ type OutboxStore interface {
 	// a message marked dead for it, which comes back without a payload, as
 	// does a sent message.
 	GetMail(ctx context.Context, id uuid.UUID) (*OutboxMessage, error)
-	// ListMail lists messages newest first, for the mail log. Lists never
-	// carry secrets: the payload is neither read nor opened, and
+	// ListMail lists one page of the messages matching f, newest first
+	// (by CreatedAt, then ID), for the mail log; f.After continues after a
+	// page (see MailFilter). Every filter is served by an index. Lists
+	// never carry secrets: the payload is neither read nor opened, and
 	// OutboxMessage.Payload is empty; GetMail and the leases return it.
 	ListMail(ctx context.Context, f MailFilter) ([]*OutboxMessage, error)
+	// RetryDeadMail puts the dead message id back in the queue: queued,
+	// due now, with no attempts, error or diagnosis (its payload stayed
+	// when it died). A missing message is ErrNotFound; one that is not
+	// dead, or has no payload to send, is ErrConflict.
+	RetryDeadMail(ctx context.Context, id uuid.UUID) error
+	// DeadMail counts the dead messages and gives the last time one died
+	// (zero when there is none), from an index.
+	DeadMail(ctx context.Context) (n int, last time.Time, err error)
 	// CountMail counts messages by status.
 	CountMail(ctx context.Context) (map[MailStatus]int, error)
 	// PurgeMail deletes the sent and dead messages last updated before
@@ -197,9 +207,23 @@ type AlarmStore interface {
 	// store counts and stamps: a's Count, RaisedAt, LastSeen and ClearedAt
 	// are not taken.
 	RaiseAlarm(ctx context.Context, a Alarm) error
+	// RaiseAlarm also takes a.Level; an active alarm raised at another
+	// level takes it and loses its acknowledgement.
 	// ClearAlarm clears the active alarm with key; no active alarm is not an error.
 	ClearAlarm(ctx context.Context, key string) error
 	ListAlarms(ctx context.Context, includeCleared bool) ([]Alarm, error)
+	// GetAlarm returns the active alarm with key, or else the one last
+	// raised (cleared), or ErrNotFound.
+	GetAlarm(ctx context.Context, key string) (*Alarm, error)
+	// AckAlarm records that the admin by saw the active alarm with key at
+	// at; it stays active. No active alarm with key is ErrNotFound.
+	AckAlarm(ctx context.Context, key, by string, at time.Time) error
+	// MarkAlarmNotified sets the active alarm's NotifiedLevel to its
+	// current Level, in one statement, and reports whether it changed: the
+	// caller that gets true (one, however many race) emails the admins, in
+	// the same transaction, so that each level is emailed once. No active
+	// alarm with key is false.
+	MarkAlarmNotified(ctx context.Context, key string) (bool, error)
 
 	Audit(ctx context.Context, e AuditEntry) error
 	// ListAudit lists entries newest first, those with ID < before when before > 0.

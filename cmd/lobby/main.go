@@ -25,6 +25,8 @@ Usage:
   lobby test-connection [flags]      check SMTP delivery step by step; sends nothing
   lobby send-test-email --to ADDR [--count N]
                                      send test emails through the retry pool and wait for the results
+  lobby settings export [-o FILE]    write the settings as JSON, without secrets
+  lobby settings import FILE         read settings exported before; stored secrets are kept
   lobby version                      print the version
 
 Run "lobby COMMAND -h" for a command's flags. Every flag can also be set
@@ -56,6 +58,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdTestConnection(ctx, rest, stdout, stderr)
 	case "send-test-email":
 		err = cmdSendTestEmail(ctx, rest, stdout, stderr)
+	case "settings":
+		err = cmdSettings(ctx, rest, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "lobby %s\n", version)
 	case "help", "-h", "--help":

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgtype"
@@ -12,7 +13,8 @@ import (
 	"github.com/lobbyhq/lobby/storage"
 )
 
-const alarmColumns = `id, key, severity, title, detail, count, raised_at, last_seen, cleared_at`
+const alarmColumns = `id, key, severity, title, detail, count, raised_at, last_seen, cleared_at,
+	level, notified_level, acknowledged_by, acknowledged_at`
 
 // RaiseAlarm raises a, or counts it again when an alarm with a.Key is active.
 // The store counts and stamps: a's Count, RaisedAt, LastSeen and ClearedAt
@@ -25,11 +27,14 @@ func (s *Store) RaiseAlarm(ctx context.Context, a storage.Alarm) error {
 		a.ID = uuid.New()
 	}
 	now := s.clock()
-	_, err := s.db.Exec(ctx, `INSERT INTO alarms (id, key, severity, title, detail, count, raised_at, last_seen)
-		VALUES ($1, $2, $3, $4, $5, 1, $6, $6)
+	_, err := s.db.Exec(ctx, `INSERT INTO alarms (id, key, severity, title, detail, count, raised_at, last_seen, level)
+		VALUES ($1, $2, $3, $4, $5, 1, $6, $6, $7)
 		ON CONFLICT (key) WHERE cleared_at IS NULL DO UPDATE SET count = alarms.count + 1,
-			last_seen = EXCLUDED.last_seen, severity = EXCLUDED.severity, title = EXCLUDED.title, detail = EXCLUDED.detail`,
-		a.ID, a.Key, string(a.Severity), a.Title, a.Detail, now)
+			last_seen = EXCLUDED.last_seen, severity = EXCLUDED.severity, title = EXCLUDED.title, detail = EXCLUDED.detail,
+			level = EXCLUDED.level,
+			acknowledged_by = CASE WHEN alarms.level = EXCLUDED.level THEN alarms.acknowledged_by ELSE '' END,
+			acknowledged_at = CASE WHEN alarms.level = EXCLUDED.level THEN alarms.acknowledged_at END`,
+		a.ID, a.Key, string(a.Severity), a.Title, a.Detail, now, a.Level)
 	return wrap("raise alarm "+a.Key, err)
 }
 
@@ -50,19 +55,62 @@ func (s *Store) ListAlarms(ctx context.Context, includeCleared bool) ([]storage.
 	defer rows.Close()
 	out := []storage.Alarm{}
 	for rows.Next() {
-		var (
-			a                     storage.Alarm
-			severity              string
-			raised, seen, cleared pgtype.Timestamptz
-		)
-		if err := rows.Scan(&a.ID, &a.Key, &severity, &a.Title, &a.Detail, &a.Count, &raised, &seen, &cleared); err != nil {
+		a, err := scanAlarm(rows)
+		if err != nil {
 			return nil, wrap("list alarms", err)
 		}
-		a.Severity = storage.Severity(severity)
-		a.RaisedAt, a.LastSeen, a.ClearedAt = tsOut(raised), tsOut(seen), tsOut(cleared)
-		out = append(out, a)
+		out = append(out, *a)
 	}
 	return out, wrap("list alarms", rows.Err())
+}
+
+func scanAlarm(r rowScanner) (*storage.Alarm, error) {
+	var (
+		a                            storage.Alarm
+		severity                     string
+		raised, seen, cleared, acked pgtype.Timestamptz
+		notified                     pgtype.Text
+	)
+	if err := r.Scan(&a.ID, &a.Key, &severity, &a.Title, &a.Detail, &a.Count, &raised, &seen, &cleared,
+		&a.Level, &notified, &a.AcknowledgedBy, &acked); err != nil {
+		return nil, err
+	}
+	a.Severity = storage.Severity(severity)
+	a.RaisedAt, a.LastSeen, a.ClearedAt = tsOut(raised), tsOut(seen), tsOut(cleared)
+	a.AcknowledgedAt, a.NotifiedLevel = tsOut(acked), notified.String
+	return &a, nil
+}
+
+// GetAlarm returns the active alarm with key, or else the last one raised.
+func (s *Store) GetAlarm(ctx context.Context, key string) (*storage.Alarm, error) {
+	a, err := scanAlarm(s.db.QueryRow(ctx, `SELECT `+alarmColumns+` FROM alarms WHERE key = $1
+		ORDER BY cleared_at IS NOT NULL, raised_at DESC LIMIT 1`, key))
+	return a, wrap("get alarm "+key, err)
+}
+
+// AckAlarm records that by saw the active alarm with key at at.
+func (s *Store) AckAlarm(ctx context.Context, key, by string, at time.Time) error {
+	tag, err := s.db.Exec(ctx, `UPDATE alarms SET acknowledged_by = $2, acknowledged_at = $3 WHERE key = $1 AND cleared_at IS NULL`,
+		key, by, storage.Truncate(at))
+	if err != nil {
+		return wrap("acknowledge alarm "+key, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("postgres: acknowledge alarm %s: no such active alarm: %w", key, storage.ErrNotFound)
+	}
+	return nil
+}
+
+// MarkAlarmNotified sets the active alarm's notified level to its level and
+// reports whether that changed it. The update locks the row: of two racing
+// callers, the second sees the first's level and changes nothing.
+func (s *Store) MarkAlarmNotified(ctx context.Context, key string) (bool, error) {
+	tag, err := s.db.Exec(ctx, `UPDATE alarms SET notified_level = level
+		WHERE key = $1 AND cleared_at IS NULL AND notified_level IS DISTINCT FROM level`, key)
+	if err != nil {
+		return false, wrap("mark alarm notified "+key, err)
+	}
+	return tag.RowsAffected() > 0, nil
 }
 
 // Audit appends e to the audit log, stamped now when e.At is zero.

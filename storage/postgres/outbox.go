@@ -289,8 +289,36 @@ func (s *Store) GetMail(ctx context.Context, id uuid.UUID) (*storage.OutboxMessa
 	return m, wrap("get mail", err)
 }
 
-// ListMail lists messages matching f, newest first, without their payloads.
+// ListMail lists one page of the messages matching f, newest first, without
+// their payloads. The status and kind filters walk their (x, created_at, id)
+// indexes (010), the search outbox_search_trgm_idx, the rest
+// outbox_created_at_id_idx.
 func (s *Store) ListMail(ctx context.Context, f storage.MailFilter) ([]*storage.OutboxMessage, error) {
+	sql, args, err := listMailSQL(f)
+	if err != nil {
+		return nil, wrap("list mail", err)
+	}
+	rows, err := s.db.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, wrap("list mail", err)
+	}
+	defer rows.Close()
+	out := []*storage.OutboxMessage{}
+	for rows.Next() {
+		m, err := s.scanMail(rows)
+		if err != nil {
+			return nil, wrap("list mail", err)
+		}
+		out = append(out, m)
+	}
+	return out, wrap("list mail", rows.Err())
+}
+
+// mailSearchText is the expression outbox_search_trgm_idx indexes.
+const mailSearchText = `(lower(recipient) || E'\x1f' || lower(subject))`
+
+// listMailSQL is ListMail's statement and arguments for f.
+func listMailSQL(f storage.MailFilter) (string, []any, error) {
 	var (
 		where []string
 		args  []any
@@ -306,29 +334,74 @@ func (s *Store) ListMail(ctx context.Context, f storage.MailFilter) ([]*storage.
 		}
 		where = append(where, "status = ANY("+arg(st)+")")
 	}
+	if f.Kind != "" {
+		where = append(where, "kind = "+arg(f.Kind))
+	}
 	if q := strings.TrimSpace(f.Query); q != "" {
-		p := arg(strings.ToLower(q))
+		// A LIKE on the indexed expression (the separator cannot be typed
+		// into a query of one line), then the exact check per field.
+		q = strings.ToLower(strings.Map(func(r rune) rune {
+			if r == 0x1f {
+				return ' '
+			}
+			return r
+		}, q))
+		like := "%" + storage.EscapeLike(q) + "%"
+		where = append(where, mailSearchText+" LIKE "+arg(like))
+		p := arg(q)
 		where = append(where, "(strpos(lower(recipient), "+p+") > 0 OR strpos(lower(subject), "+p+") > 0)")
+	}
+	if !f.CreatedFrom.IsZero() {
+		where = append(where, "created_at >= "+arg(storage.Truncate(f.CreatedFrom)))
+	}
+	if !f.CreatedBefore.IsZero() {
+		where = append(where, "created_at < "+arg(storage.Truncate(f.CreatedBefore)))
+	}
+	if f.After != "" {
+		c, err := storage.DecodeCursor(f.After)
+		if err != nil {
+			return "", nil, err
+		}
+		where = append(where, "(created_at, id) < ("+arg(c.CreatedAt)+", "+arg(c.ID)+")")
 	}
 	sql := `SELECT ` + mailListColumns + ` FROM outbox`
 	if len(where) > 0 {
 		sql += " WHERE " + strings.Join(where, " AND ")
 	}
 	sql += " ORDER BY created_at DESC, id DESC LIMIT " + arg(storage.PageLimit(f.Limit))
-	rows, err := s.db.Query(ctx, sql, args...)
+	return sql, args, nil
+}
+
+// RetryDeadMail puts the dead message id back in the queue, due now, with
+// its attempts reset.
+func (s *Store) RetryDeadMail(ctx context.Context, id uuid.UUID) error {
+	tag, err := s.db.Exec(ctx, `UPDATE outbox SET status = 'queued', attempts = 0, next_attempt_at = $2, updated_at = $2,
+		last_error = '', diagnosis = '' WHERE id = $1 AND status = 'dead' AND length(payload) > 0`, id, s.clock())
 	if err != nil {
-		return nil, wrap("list mail", err)
+		return wrap("retry dead mail", err)
 	}
-	defer rows.Close()
-	out := []*storage.OutboxMessage{}
-	for rows.Next() {
-		m, err := s.scanMail(rows)
-		if err != nil {
-			return nil, wrap("list mail", err)
-		}
-		out = append(out, m)
+	if tag.RowsAffected() > 0 {
+		return nil
 	}
-	return out, wrap("list mail", rows.Err())
+	var exists bool
+	if err := s.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM outbox WHERE id = $1)`, id).Scan(&exists); err != nil {
+		return wrap("retry dead mail", err)
+	}
+	if !exists {
+		return fmt.Errorf("postgres: retry dead mail %s: %w", id, storage.ErrNotFound)
+	}
+	return fmt.Errorf("postgres: retry dead mail %s: not a dead letter with a payload to send: %w", id, storage.ErrConflict)
+}
+
+// DeadMail counts the dead messages and gives when the last one died
+// (outbox_dead_idx).
+func (s *Store) DeadMail(ctx context.Context) (int, time.Time, error) {
+	var (
+		n    int
+		last pgtype.Timestamptz
+	)
+	err := s.db.QueryRow(ctx, `SELECT count(*), max(updated_at) FROM outbox WHERE status = 'dead'`).Scan(&n, &last)
+	return n, tsOut(last), wrap("count dead mail", err)
 }
 
 // CountMail counts messages by status; a status with no message is absent.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/lobbyhq/lobby/storage"
@@ -23,11 +24,13 @@ func (s *Store) RaiseAlarm(ctx context.Context, a storage.Alarm) error {
 		id = uuid.New()
 	}
 	now := micros(s.now())
-	_, err := s.writer().ExecContext(ctx, `INSERT INTO alarms (id, key, severity, title, detail, count, raised_at, last_seen)
-		VALUES (?, ?, ?, ?, ?, 1, ?, ?)
+	_, err := s.writer().ExecContext(ctx, `INSERT INTO alarms (id, key, severity, title, detail, count, raised_at, last_seen, level)
+		VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?)
 		ON CONFLICT (key) WHERE cleared_at IS NULL DO UPDATE SET count = alarms.count + 1, last_seen = excluded.last_seen,
-			severity = excluded.severity, title = excluded.title, detail = excluded.detail`,
-		id.String(), a.Key, string(a.Severity), a.Title, a.Detail, now, now)
+			severity = excluded.severity, title = excluded.title, detail = excluded.detail, level = excluded.level,
+			acknowledged_by = CASE WHEN alarms.level = excluded.level THEN alarms.acknowledged_by ELSE '' END,
+			acknowledged_at = CASE WHEN alarms.level = excluded.level THEN alarms.acknowledged_at END`,
+		id.String(), a.Key, string(a.Severity), a.Title, a.Detail, now, now, a.Level)
 	if err != nil {
 		return fmt.Errorf("sqlite: raise alarm %q: %w", a.Key, err)
 	}
@@ -46,7 +49,7 @@ func (s *Store) ClearAlarm(ctx context.Context, key string) error {
 // ListAlarms lists active alarms (and cleared ones when asked), active first,
 // most recently seen first.
 func (s *Store) ListAlarms(ctx context.Context, includeCleared bool) ([]storage.Alarm, error) {
-	query := "SELECT id, key, severity, title, detail, count, raised_at, last_seen, cleared_at FROM alarms"
+	query := "SELECT " + alarmCols + " FROM alarms"
 	if !includeCleared {
 		query += " WHERE cleared_at IS NULL"
 	}
@@ -58,22 +61,77 @@ func (s *Store) ListAlarms(ctx context.Context, includeCleared bool) ([]storage.
 	defer rows.Close()
 	list := []storage.Alarm{}
 	for rows.Next() {
-		var (
-			a                     storage.Alarm
-			sev                   string
-			raised, seen, cleared sql.NullInt64
-		)
-		if err := rows.Scan(&a.ID, &a.Key, &sev, &a.Title, &a.Detail, &a.Count, &raised, &seen, &cleared); err != nil {
+		a, err := scanAlarm(rows)
+		if err != nil {
 			return nil, fmt.Errorf("sqlite: list alarms: %w", err)
 		}
-		a.Severity = storage.Severity(sev)
-		a.RaisedAt, a.LastSeen, a.ClearedAt = fromMicros(raised), fromMicros(seen), fromMicros(cleared)
-		list = append(list, a)
+		list = append(list, *a)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("sqlite: list alarms: %w", err)
 	}
 	return list, nil
+}
+
+const alarmCols = `id, key, severity, title, detail, count, raised_at, last_seen, cleared_at,
+	level, notified_level, acknowledged_by, acknowledged_at`
+
+func scanAlarm(sc scanner) (*storage.Alarm, error) {
+	var (
+		a                            storage.Alarm
+		sev                          string
+		raised, seen, cleared, acked sql.NullInt64
+		notified                     sql.NullString
+	)
+	if err := sc.Scan(&a.ID, &a.Key, &sev, &a.Title, &a.Detail, &a.Count, &raised, &seen, &cleared,
+		&a.Level, &notified, &a.AcknowledgedBy, &acked); err != nil {
+		return nil, err
+	}
+	a.Severity = storage.Severity(sev)
+	a.RaisedAt, a.LastSeen, a.ClearedAt = fromMicros(raised), fromMicros(seen), fromMicros(cleared)
+	a.AcknowledgedAt, a.NotifiedLevel = fromMicros(acked), notified.String
+	return &a, nil
+}
+
+// GetAlarm returns the active alarm with key, or else the last one raised.
+func (s *Store) GetAlarm(ctx context.Context, key string) (*storage.Alarm, error) {
+	a, err := scanAlarm(s.reader().QueryRowContext(ctx, "SELECT "+alarmCols+
+		" FROM alarms WHERE key = ? ORDER BY cleared_at IS NOT NULL, raised_at DESC LIMIT 1", key))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("sqlite: get alarm %q: %w", key, storage.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: get alarm %q: %w", key, err)
+	}
+	return a, nil
+}
+
+// AckAlarm records that by saw the active alarm with key at at.
+func (s *Store) AckAlarm(ctx context.Context, key, by string, at time.Time) error {
+	res, err := s.writer().ExecContext(ctx, "UPDATE alarms SET acknowledged_by = ?, acknowledged_at = ? WHERE key = ? AND cleared_at IS NULL",
+		by, micros(storage.Truncate(at)), key)
+	if err != nil {
+		return fmt.Errorf("sqlite: acknowledge alarm %q: %w", key, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("sqlite: acknowledge alarm %q: no such active alarm: %w", key, storage.ErrNotFound)
+	}
+	return nil
+}
+
+// MarkAlarmNotified sets the active alarm's notified level to its level and
+// reports whether that changed it.
+func (s *Store) MarkAlarmNotified(ctx context.Context, key string) (bool, error) {
+	res, err := s.writer().ExecContext(ctx, "UPDATE alarms SET notified_level = level WHERE key = ? AND cleared_at IS NULL AND notified_level IS NOT level",
+		key)
+	if err != nil {
+		return false, fmt.Errorf("sqlite: mark alarm %q notified: %w", key, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("sqlite: mark alarm %q notified: %w", key, err)
+	}
+	return n > 0, nil
 }
 
 // Audit appends e to the audit log, stamped now when e.At is zero.

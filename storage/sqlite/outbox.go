@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/lobbyhq/lobby/storage"
@@ -321,9 +322,28 @@ func (s *Store) GetMail(ctx context.Context, id uuid.UUID) (*storage.OutboxMessa
 	return m, nil
 }
 
-// ListMail lists messages newest first, for the mail log, without their
-// payloads.
+// ListMail lists one page of the messages matching f, newest first, without
+// their payloads. Each filter walks an index in (created_at, id) order: the
+// status and kind filters their own (010), the search the mail_search
+// trigram table, the rest outbox_created_at_id_idx.
 func (s *Store) ListMail(ctx context.Context, f storage.MailFilter) ([]*storage.OutboxMessage, error) {
+	query, args, err := listMailSQL(f)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list mail: %w", err)
+	}
+	rows, err := s.reader().QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list mail: %w", err)
+	}
+	ms, err := s.scanMails(rows)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list mail: %w", err)
+	}
+	return ms, nil
+}
+
+// listMailSQL is ListMail's statement and arguments for f.
+func listMailSQL(f storage.MailFilter) (string, []any, error) {
 	var (
 		where []string
 		args  []any
@@ -334,9 +354,36 @@ func (s *Store) ListMail(ctx context.Context, f storage.MailFilter) ([]*storage.
 		}
 		where = append(where, "status IN ("+placeholders(len(f.Status))+")")
 	}
+	if f.Kind != "" {
+		where = append(where, "kind = ?")
+		args = append(args, f.Kind)
+	}
 	if q := strings.TrimSpace(f.Query); q != "" {
+		if utf8.RuneCountInString(q) >= storage.SearchMinSubstring {
+			// The trigram table finds the candidates; the check against
+			// the row keeps a stale rowid (after VACUUM) from matching.
+			where = append(where, "rowid IN (SELECT rowid FROM mail_search WHERE mail_search MATCH ?)")
+			args = append(args, `"`+strings.ReplaceAll(q, `"`, `""`)+`"`)
+		}
 		where = append(where, "(instr(lower(recipient), lower(?)) > 0 OR instr(lower(subject), lower(?)) > 0)")
 		args = append(args, q, q)
+	}
+	if !f.CreatedFrom.IsZero() {
+		where = append(where, "created_at >= ?")
+		args = append(args, micros(storage.Truncate(f.CreatedFrom)))
+	}
+	if !f.CreatedBefore.IsZero() {
+		where = append(where, "created_at < ?")
+		args = append(args, micros(storage.Truncate(f.CreatedBefore)))
+	}
+	if f.After != "" {
+		c, err := storage.DecodeCursor(f.After)
+		if err != nil {
+			return "", nil, err
+		}
+		where = append(where, "(created_at < ? OR (created_at = ? AND id < ?))")
+		at := micros(c.CreatedAt)
+		args = append(args, at, at, c.ID.String())
 	}
 	query := "SELECT " + mailListCols + " FROM outbox"
 	if len(where) > 0 {
@@ -344,15 +391,39 @@ func (s *Store) ListMail(ctx context.Context, f storage.MailFilter) ([]*storage.
 	}
 	query += " ORDER BY created_at DESC, id DESC LIMIT ?"
 	args = append(args, storage.PageLimit(f.Limit))
-	rows, err := s.reader().QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: list mail: %w", err)
+	return query, args, nil
+}
+
+// RetryDeadMail puts the dead message id back in the queue, due now, with
+// its attempts reset.
+func (s *Store) RetryDeadMail(ctx context.Context, id uuid.UUID) error {
+	q := s.writer()
+	now := micros(s.now())
+	res, err := q.ExecContext(ctx, `UPDATE outbox SET status = 'queued', attempts = 0, next_attempt_at = ?, updated_at = ?,
+		last_error = '', diagnosis = '' WHERE id = ? AND status = 'dead' AND length(payload) > 0`, now, now, id.String())
+	if err == nil {
+		if n, _ := res.RowsAffected(); n == 0 {
+			err = missingOr(ctx, q, id, storage.ErrConflict, "is not a dead letter with a payload to send")
+		}
 	}
-	ms, err := s.scanMails(rows)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: list mail: %w", err)
+		return fmt.Errorf("sqlite: retry dead mail %s: %w", id, err)
 	}
-	return ms, nil
+	return nil
+}
+
+// DeadMail counts the dead messages and gives when the last one died
+// (outbox_dead_idx).
+func (s *Store) DeadMail(ctx context.Context) (int, time.Time, error) {
+	var (
+		n    int
+		last sql.NullInt64
+	)
+	if err := s.reader().QueryRowContext(ctx, "SELECT count(*), max(updated_at) FROM outbox WHERE status = 'dead'").
+		Scan(&n, &last); err != nil {
+		return 0, time.Time{}, fmt.Errorf("sqlite: count dead mail: %w", err)
+	}
+	return n, fromMicros(last), nil
 }
 
 // CountMail counts messages by status; statuses with none are absent.
