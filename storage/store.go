@@ -231,6 +231,10 @@ type AlarmStore interface {
 	// ListAuditFor lists the entries about subject newest first, those with
 	// ID < before when before > 0, served by an index on (subject, id).
 	ListAuditFor(ctx context.Context, subject string, before int64, limit int) ([]AuditEntry, error)
+	// ListAuditWhere lists the entries matching f newest first (by ID),
+	// those with ID < f.Before when f.Before > 0: the audit log page's
+	// filters. It walks the log by ID; the filters do not use an index.
+	ListAuditWhere(ctx context.Context, f AuditFilter) ([]AuditEntry, error)
 }
 
 // LeaderLock elects one node to run background jobs.

@@ -94,6 +94,7 @@ func Run(t *testing.T, b Backend) {
 		{"Alarms", testAlarms},
 		{"Audit", testAudit},
 		{"AuditFor", testAuditFor},
+		{"AuditWhere", testAuditWhere},
 		{"Leader", testLeader},
 	}
 	for _, tc := range tests {
