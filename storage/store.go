@@ -81,6 +81,10 @@ type StaffStore interface {
 	ListStaff(ctx context.Context) ([]*Staff, error)
 	SetStaffPassword(ctx context.Context, id uuid.UUID, hash string) error
 	SetStaffDisabled(ctx context.Context, id uuid.UUID, disabled bool) error
+	// DeleteStaff deletes the staff user with id; a missing one is
+	// ErrNotFound. The audit log keeps what they did; their guests keep
+	// their SponsorID. Rules such as keeping one admin are the caller's.
+	DeleteStaff(ctx context.Context, id uuid.UUID) error
 	// SetStaffGroup puts the staff user with id in the sponsor group
 	// called group ("" is DefaultSponsorGroup). A missing user or group is
 	// ErrNotFound.

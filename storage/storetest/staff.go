@@ -341,3 +341,31 @@ func testAuditWhere(t *testing.T, b Backend) {
 		t.Errorf("second page = %q, %v; want \"21\"", subjects(next), err)
 	}
 }
+
+// testDeleteStaff: DeleteStaff removes one staff user, frees the username,
+// and a missing one is ErrNotFound.
+func testDeleteStaff(t *testing.T, b Backend) {
+	bb := setup(t, b)
+	s, ctx := bb.store, t.Context()
+	mk := func(name string) *storage.Staff {
+		st := &storage.Staff{Username: name, Email: name + "@corp.example", Role: storage.RoleSponsor, PasswordHash: "$2a$04$x"}
+		if err := s.CreateStaff(ctx, st); err != nil {
+			t.Fatalf("CreateStaff(%s): %v", name, err)
+		}
+		return st
+	}
+	gone, kept := mk("gone"), mk("kept")
+	if err := s.DeleteStaff(ctx, gone.ID); err != nil {
+		t.Fatalf("DeleteStaff: %v", err)
+	}
+	if _, err := s.GetStaff(ctx, gone.ID); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("GetStaff after delete: %v, want ErrNotFound", err)
+	}
+	if _, err := s.GetStaff(ctx, kept.ID); err != nil {
+		t.Errorf("the other user: %v", err)
+	}
+	if err := s.DeleteStaff(ctx, gone.ID); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("DeleteStaff again: %v, want ErrNotFound", err)
+	}
+	mk("GONE") // the username is free again
+}

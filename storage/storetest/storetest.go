@@ -95,6 +95,7 @@ func Run(t *testing.T, b Backend) {
 		{"Audit", testAudit},
 		{"AuditFor", testAuditFor},
 		{"AuditWhere", testAuditWhere},
+		{"DeleteStaff", testDeleteStaff},
 		{"Leader", testLeader},
 	}
 	for _, tc := range tests {
