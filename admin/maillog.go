@@ -78,7 +78,7 @@ func (a *Admin) getMailLog(w http.ResponseWriter, r *http.Request, st *storage.S
 		p.Status = "" // an unknown status filters nothing
 	}
 	if _, err := storage.DecodeCursor(f.After); f.After != "" && err != nil {
-		webkit.SeeOther(w, "mail?"+mailQuery(p, "")) // a mangled link: the first page
+		webkit.SeeOther(w, mailURL(p, "")) // a mangled link: the first page
 		return
 	}
 	list, err := a.store.ListMail(r.Context(), f)
@@ -90,25 +90,27 @@ func (a *Admin) getMailLog(w http.ResponseWriter, r *http.Request, st *storage.S
 		p.Messages = append(p.Messages, a.mailRow(m))
 	}
 	if next := storage.NextMailCursor(f, list); next != "" {
-		p.Next = "mail?" + mailQuery(p, next)
+		p.Next = mailURL(p, next)
 	}
 	if f.After != "" {
-		p.First = "mail?" + mailQuery(p, "")
+		p.First = mailURL(p, "")
 	}
 	v := a.view(r, "Mail log", st, "mail", nil, p)
 	a.page(w, r, http.StatusOK, "mail", v)
 }
 
-// mailQuery is the query string of the mail log with p's filters, after
-// cursor after.
-func mailQuery(p mailLogPage, after string) string {
+// mailURL is the mail log's URL with p's filters, after cursor after.
+func mailURL(p mailLogPage, after string) string {
 	v := url.Values{}
 	for k, s := range map[string]string{"status": p.Status, "kind": p.Kind, "q": p.Query, "after": after} {
 		if s != "" {
 			v.Set(k, s)
 		}
 	}
-	return v.Encode()
+	if len(v) == 0 {
+		return "mail"
+	}
+	return "mail?" + v.Encode()
 }
 
 type mailPage struct {

@@ -140,13 +140,13 @@ func TestOpsPagesNeedAnAdmin(t *testing.T) {
 	})
 }
 
-// enqueue puts a message in the outbox, due in a day (nothing sends it).
+// enqueue puts a message in the outbox (no dispatcher sends it).
 func (b *bundle) enqueue(t testing.TB, to, subject, kind string, payload []byte) uuid.UUID {
 	t.Helper()
 	if payload == nil {
 		payload = []byte("payload of " + subject)
 	}
-	m := &storage.OutboxMessage{Kind: kind, Recipient: to, Subject: subject, Payload: payload, NextAttemptAt: time.Now().Add(24 * time.Hour)}
+	m := &storage.OutboxMessage{Kind: kind, Recipient: to, Subject: subject, Payload: payload}
 	if err := b.store.EnqueueMail(t.Context(), m); err != nil {
 		t.Fatal(err)
 	}
