@@ -34,7 +34,7 @@ func TestStaffCreate(t *testing.T) {
 		}{
 			{form("newbie", "short-pw"), "Use at least 12 characters"},
 			{form("newbie", "Password1234"), "That password is too common"},
-			{form("newbie-person", "NEWBIE-PERSON"), "Do not use the username as the password"},
+			{form("newbie-person", "NEWBIE-PERSON"), "Do not use your username as your password"},
 			{form("newbie", ""), "Enter an initial password"},
 			{form("ada", "a long good passphrase"), "That username is taken"},
 			{form("", "a long good passphrase"), "Enter a username"},

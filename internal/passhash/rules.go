@@ -26,7 +26,7 @@ func CheckNew(username, pw string) string {
 	case utf8.RuneCountInString(pw) < MinLength:
 		return "Use at least 12 characters. A few unrelated words make a good one."
 	case folded == strings.ToLower(username):
-		return "Do not use the username as the password."
+		return "Do not use your username as your password."
 	}
 	for _, c := range commonPasswords {
 		if folded == c {
