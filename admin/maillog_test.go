@@ -1,15 +1,18 @@
 package admin
 
 import (
+	"context"
 	"fmt"
 	"html"
 	"net/http"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/lobbyhq/lobby/notify/exchangetest"
 	"github.com/lobbyhq/lobby/storage"
 )
 
@@ -127,6 +130,54 @@ func TestMailLog(t *testing.T) {
 
 		if strings.Contains(b.seen().String(), secretPayload) {
 			t.Error("a page showed a message's payload")
+		}
+	})
+}
+
+// Retry now with a sender running: a dead letter is delivered.
+func TestRetryNowDelivers(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b *bundle) {
+		ctx := t.Context()
+		srv := exchangetest.NewServer(t, exchangetest.Options{})
+		b.staff(t, "ada", storage.RoleAdmin)
+		c := b.client(t, "ada")
+		c.trustEmulator(srv)
+		form := emuForm(srv)
+		if r := c.save(withHidden(form, c.test(form).body)); r.status != http.StatusSeeOther {
+			t.Fatalf("save = %d:\n%s", r.status, r.body)
+		}
+		// The recipient's server refuses for good: a dead letter.
+		srv.FailNextMail(1, 550, "5.7.1", "Client does not have permissions to send as this sender")
+		if r := c.post("/smtp/send", c.csrf("/smtp"), url.Values{"to": {"dora@example.net"}}); !strings.Contains(r.body, "Lobby stopped trying") {
+			t.Fatalf("the test email did not die:\n%s", r.body)
+		}
+		dead, err := b.store.ListMail(ctx, storage.MailFilter{Status: []storage.MailStatus{storage.MailDead}})
+		if err != nil || len(dead) != 1 {
+			t.Fatalf("dead letters: %d, %v", len(dead), err)
+		}
+		id := dead[0].ID.String()
+		if r := c.post("/mail/"+id+"/retry", c.csrf("/mail/"+id), nil); r.status != http.StatusSeeOther {
+			t.Fatalf("retry = %d:\n%s", r.status, r.body)
+		}
+		wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		defer cancel()
+		if msgs, err := srv.WaitForMessages(wctx, 1); err != nil || len(msgs) != 1 {
+			t.Fatalf("the emulator got %d messages, %v; want the retried one", len(msgs), err)
+		}
+		for {
+			m, err := b.store.GetMail(ctx, dead[0].ID)
+			if err == nil && m.Status == storage.MailSent {
+				break
+			}
+			select {
+			case <-wctx.Done():
+				t.Fatalf("the retried message is %v, %v; want sent", m, err)
+			case <-time.After(20 * time.Millisecond): // polling with a deadline
+			}
+		}
+		if page := c.get("/mail/" + id); !strings.Contains(page.body, "<dt>Status</dt><dd>sent</dd>") {
+			t.Errorf("the message's page after delivery:\n%s", page.body)
 		}
 	})
 }
