@@ -202,6 +202,13 @@ func New(cfg Config) (*Lobby, error) {
 		Mail:              l.mail,
 		SettingsSaved:     settingsSaved,
 		CheckSecretExpiry: l.alarms.CheckSecretExpiry,
+		ExportSettings: func(ctx context.Context) ([]byte, error) {
+			return ExportSettings(ctx, l.store, cfg.Now())
+		},
+		ImportSettings: func(ctx context.Context, data []byte, actor string) (admin.SettingsImport, error) {
+			rep, err := ImportSettings(ctx, l.store, data, actor)
+			return admin.SettingsImport(rep), err
+		},
 
 		TrustProxyHeaders: cfg.TrustProxyHeaders,
 		ProxyHeader:       cfg.ProxyHeader,

@@ -22,7 +22,10 @@ import (
 // pageNames are the page templates the admin side renders
 // (web/pages/admin/NAME.html), sorted. A new page adds its name here and its
 // routes in Handler.
-var pageNames = []string{"certificates", "home", "message", "smtp"}
+var pageNames = []string{
+	"alarms", "audit", "certificates", "export", "group", "groups", "home", "mail", "mailmsg", "message",
+	"smtp", "staff", "staffnew", "staffpw", "staffuser",
+}
 
 // navPartial holds the admin pages' navigation ("adminnav"), shared by
 // every admin page like the layout.
@@ -107,6 +110,22 @@ func New(cfg Config) (*Admin, error) {
 //	POST /smtp/send          Send Test Email (rate limited)
 //	GET|POST /certificates   trusted CA certificates: list, add
 //	POST /certificates/delete
+//	GET /alarms              alarms, active or cleared (?show=cleared)
+//	POST /alarms/ack         acknowledge an alarm
+//	GET /mail                the mail log: filters, search, pages
+//	GET /mail/{id}           one message (never its payload)
+//	POST /mail/{id}/retry    retry a dead letter now
+//	GET /staff               sponsors and admins
+//	GET|POST /staff/new      create a staff user
+//	GET /staff/{id}          one staff user
+//	POST /staff/{id}/…       disable (or enable), group, password, delete
+//	GET /groups              sponsor groups
+//	GET|POST /groups/edit    create or edit a group (?name=)
+//	POST /groups/delete
+//	GET /audit               the audit log: filters, pages
+//	GET /export              export and import of the settings
+//	GET /export/settings.json
+//	POST /export/import
 //	GET /static/…            the stylesheet
 func (a *Admin) Handler() http.Handler {
 	mux := http.NewServeMux()
@@ -119,11 +138,33 @@ func (a *Admin) Handler() http.Handler {
 	mux.HandleFunc("GET /certificates", a.admin(a.getCertificates))
 	mux.HandleFunc("POST /certificates", a.admin(a.postCertificates))
 	mux.HandleFunc("POST /certificates/delete", a.admin(a.postCertificateDelete))
+	// Operations (alarms, mail log, staff, groups, audit, export).
+	mux.HandleFunc("GET /alarms", a.admin(a.getAlarms))
+	mux.HandleFunc("POST /alarms/ack", a.admin(a.postAlarmAck))
+	mux.HandleFunc("GET /mail", a.admin(a.getMailLog))
+	mux.HandleFunc("GET /mail/{id}", a.admin(a.getMail))
+	mux.HandleFunc("POST /mail/{id}/retry", a.admin(a.postMailRetry))
+	mux.HandleFunc("GET /staff", a.admin(a.getStaff))
+	mux.HandleFunc("GET /staff/new", a.admin(a.getStaffNew))
+	mux.HandleFunc("POST /staff/new", a.admin(a.postStaffNew))
+	mux.HandleFunc("GET /staff/{id}", a.admin(a.getStaffUser))
+	mux.HandleFunc("POST /staff/{id}/disable", a.admin(a.postStaffDisable))
+	mux.HandleFunc("POST /staff/{id}/group", a.admin(a.postStaffGroup))
+	mux.HandleFunc("POST /staff/{id}/password", a.admin(a.postStaffPassword))
+	mux.HandleFunc("POST /staff/{id}/delete", a.admin(a.postStaffDelete))
+	mux.HandleFunc("GET /groups", a.admin(a.getGroups))
+	mux.HandleFunc("GET /groups/edit", a.admin(a.getGroupEdit))
+	mux.HandleFunc("POST /groups/edit", a.admin(a.postGroupEdit))
+	mux.HandleFunc("POST /groups/delete", a.admin(a.postGroupDelete))
+	mux.HandleFunc("GET /audit", a.admin(a.getAudit))
+	mux.HandleFunc("GET /export", a.admin(a.getExport))
+	mux.HandleFunc("GET /export/settings.json", a.admin(a.getExportFile))
+	mux.HandleFunc("POST /export/import", a.admin(a.postImport))
 	mux.HandleFunc("/", a.admin(a.notFound))
 
 	var pages http.Handler = mux
 	pages = webkit.NewCSRF(a.cfg.SecretKey, a.cfg.SecureCookies)(pages)
-	pages = a.multipartCSRF(pages) // a certificate file upload
+	pages = a.multipartCSRF(pages) // file uploads: certificates, settings
 	pages = webkit.MaxBody(a.cfg.MaxBodyBytes, pages)
 
 	// Static files stay outside the CSRF middleware: an immutable, publicly
@@ -153,6 +194,18 @@ var sections = []section{
 		Text: "The mail server Lobby sends through (Microsoft Exchange Online with OAuth, or SMTP with a password): Test Connection, Save, Send Test Email."},
 	{Key: "certificates", Href: "certificates", Title: "Trusted certificates",
 		Text: "CA certificates trusted for the SMTP server's and the token endpoint's TLS, besides the system's."},
+	{Key: "alarms", Href: "alarms", Title: "Alarms",
+		Text: "What needs an administrator: the client secret expiring, email failing, dead letters. Acknowledge what you have seen."},
+	{Key: "mail", Href: "mail", Title: "Mail log",
+		Text: "Every email Lobby sent or is sending: status, attempts, the last diagnosis; retry a dead letter."},
+	{Key: "staff", Href: "staff", Title: "Staff",
+		Text: "Sponsors and administrators: create, disable, delete, assign a sponsor group, reset a password."},
+	{Key: "groups", Href: "groups", Title: "Sponsor groups",
+		Text: "What the sponsors of each group may do, and with which guest types."},
+	{Key: "audit", Href: "audit", Title: "Audit log",
+		Text: "Who did what, and when."},
+	{Key: "export", Href: "export", Title: "Export and import",
+		Text: "The settings as a JSON file, without secrets: download them, or import a file."},
 }
 
 // nav is the navigation of the admin pages.
@@ -358,7 +411,7 @@ func (p partialFS) Glob(pattern string) ([]string, error) {
 // sponsor side's import does).
 func (a *Admin) multipartCSRF(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "multipart/form-data" {
+		if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "multipart/form-data" && r.Method == http.MethodPost {
 			if err := r.ParseMultipartForm(a.cfg.MaxBodyBytes); err != nil {
 				if webkit.IsTooLarge(err) {
 					webkit.Error(w, r, http.StatusRequestEntityTooLarge, webkit.TooLargeMessage)

@@ -82,6 +82,14 @@ type Config struct {
 	// MailWait is how long Send Test Email waits for the first delivery
 	// attempt; default 20s.
 	MailWait time.Duration
+	// ExportSettings writes the settings file (JSON without secrets) the
+	// export page downloads (lobby.ExportSettings). Optional: without it
+	// the page offers no download.
+	ExportSettings func(ctx context.Context) ([]byte, error)
+	// ImportSettings imports a settings file, keeping every stored secret,
+	// and says what changed (lobby.ImportSettings); actor is for the
+	// settings' history. Optional: without it the page offers no import.
+	ImportSettings func(ctx context.Context, data []byte, actor string) (SettingsImport, error)
 	// Tests limits Test Connection and Send Test Email per admin: default
 	// 10, then one every 6 seconds.
 	Tests Limit

@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -237,35 +236,6 @@ func (s *Sponsor) postLogout(w http.ResponseWriter, r *http.Request) {
 	webkit.SeeOther(w, webkit.RelRoot(r.URL.Path)+"login?signed_out=1")
 }
 
-// Password rules.
-const minPassword = 12
-
-// commonPasswords are refused whatever their length (compared folded).
-var commonPasswords = []string{
-	"123456789012", "1234567890123", "12345678910111213", "qwertyuiopas", "qwertyuiop123", "password1234",
-	"password12345", "passwordpassword", "iloveyou1234", "welcome12345", "letmein12345", "changeme1234",
-	"administrator", "administrator1", "abcdefghijkl", "aaaaaaaaaaaa", "111111111111", "000000000000",
-	"correcthorsebatterystaple", "trustno1trustno1", "sponsorsponsor", "lobbylobbylobby", "guestguestguest",
-}
-
-// checkNewPassword says what is wrong with pw as username's new password,
-// or "".
-func checkNewPassword(username, pw string) string {
-	folded := strings.ToLower(strings.TrimSpace(pw))
-	switch {
-	case utf8.RuneCountInString(pw) < minPassword:
-		return "Use at least 12 characters. A few unrelated words make a good one."
-	case folded == strings.ToLower(username):
-		return "Do not use your username as your password."
-	}
-	for _, c := range commonPasswords {
-		if folded == c {
-			return "That password is too common. Choose one that others would not guess."
-		}
-	}
-	return ""
-}
-
 func passwordForm() *webkit.Form {
 	return webkit.NewForm(
 		&webkit.Field{Name: "current", Label: "Current password", Type: "password", Autocomplete: "current-password", Required: true, MaxLen: 256},
@@ -291,7 +261,7 @@ func (s *Sponsor) postPassword(w http.ResponseWriter, r *http.Request, st *stora
 	if current == "" {
 		form.Fail("current", "Enter your current password.")
 	}
-	if msg := checkNewPassword(st.Username, newPw); newPw == "" {
+	if msg := passhash.CheckNew(st.Username, newPw); newPw == "" {
 		form.Fail("new", "Enter a new password.")
 	} else if msg != "" {
 		form.Fail("new", msg)

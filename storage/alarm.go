@@ -60,3 +60,14 @@ type AuditEntry struct {
 	Subject string // e.g. the guest ID
 	Detail  string
 }
+
+// AuditFilter selects audit entries for AlarmStore.ListAuditWhere. Zero
+// fields do not filter.
+type AuditFilter struct {
+	Actor string // exactly, such as "staff:ada"
+	// ActionPrefix matches the actions that start with it, ASCII letters
+	// in any case ("staff." matches "staff.create" and "staff.delete").
+	ActionPrefix string
+	Before       int64 // the ID of the last entry of the previous page; 0 for the first page
+	Limit        int   // default 50, at most 500 (PageLimit)
+}

@@ -84,6 +84,10 @@ type StaffStore interface {
 	ListStaff(ctx context.Context) ([]*Staff, error)
 	SetStaffPassword(ctx context.Context, id uuid.UUID, hash string) error
 	SetStaffDisabled(ctx context.Context, id uuid.UUID, disabled bool) error
+	// DeleteStaff deletes the staff user with id; a missing one is
+	// ErrNotFound. The audit log keeps what they did; their guests keep
+	// their SponsorID. Rules such as keeping one admin are the caller's.
+	DeleteStaff(ctx context.Context, id uuid.UUID) error
 	// SetStaffGroup puts the staff user with id in the sponsor group
 	// called group ("" is DefaultSponsorGroup). A missing user or group is
 	// ErrNotFound.
@@ -234,6 +238,10 @@ type AlarmStore interface {
 	// ListAuditFor lists the entries about subject newest first, those with
 	// ID < before when before > 0, served by an index on (subject, id).
 	ListAuditFor(ctx context.Context, subject string, before int64, limit int) ([]AuditEntry, error)
+	// ListAuditWhere lists the entries matching f newest first (by ID),
+	// those with ID < f.Before when f.Before > 0: the audit log page's
+	// filters. It walks the log by ID; the filters do not use an index.
+	ListAuditWhere(ctx context.Context, f AuditFilter) ([]AuditEntry, error)
 }
 
 // LeaderLock elects one node to run background jobs.

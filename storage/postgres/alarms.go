@@ -138,6 +138,22 @@ func (s *Store) ListAuditFor(ctx context.Context, subject string, before int64, 
 	return s.listAudit(ctx, "list audit for a subject", auditForSQL, subject, before, storage.PageLimit(limit))
 }
 
+// ListAuditWhere lists the entries matching f newest first, those with
+// ID < f.Before when f.Before > 0.
+func (s *Store) ListAuditWhere(ctx context.Context, f storage.AuditFilter) ([]storage.AuditEntry, error) {
+	before := f.Before
+	if before <= 0 {
+		before = math.MaxInt64
+	}
+	pattern := ""
+	if f.ActionPrefix != "" {
+		pattern = storage.EscapeLike(f.ActionPrefix) + "%"
+	}
+	return s.listAudit(ctx, "list audit (filtered)", `SELECT id, at, actor, action, subject, detail FROM audit
+		WHERE id < $1 AND ($2 = '' OR actor = $2) AND ($3 = '' OR action ILIKE $3)
+		ORDER BY id DESC LIMIT $4`, before, f.Actor, pattern, storage.PageLimit(f.Limit))
+}
+
 // auditForSQL is ListAuditFor's statement: subject, before, limit.
 const auditForSQL = `SELECT id, at, actor, action, subject, detail FROM audit WHERE subject = $1 AND id < $2 ORDER BY id DESC LIMIT $3`
 

@@ -112,6 +112,11 @@ func (s *Store) SetStaffDisabled(ctx context.Context, id uuid.UUID, disabled boo
 	return s.updateStaff(ctx, "set staff disabled", `UPDATE staff SET disabled = $2 WHERE id = $1`, id, disabled)
 }
 
+// DeleteStaff deletes the staff user with id.
+func (s *Store) DeleteStaff(ctx context.Context, id uuid.UUID) error {
+	return s.updateStaff(ctx, "delete staff", `DELETE FROM staff WHERE id = $1`, id)
+}
+
 func (s *Store) updateStaff(ctx context.Context, op, sql string, args ...any) error {
 	tag, err := s.db.Exec(ctx, sql, args...)
 	if err != nil {

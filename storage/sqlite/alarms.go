@@ -169,6 +169,28 @@ func (s *Store) ListAuditFor(ctx context.Context, subject string, before int64, 
 	return s.listAudit(ctx, "list audit for a subject", auditForSQL, subject, before, storage.PageLimit(limit))
 }
 
+// ListAuditWhere lists the entries matching f newest first, those with
+// ID < f.Before when f.Before > 0.
+func (s *Store) ListAuditWhere(ctx context.Context, f storage.AuditFilter) ([]storage.AuditEntry, error) {
+	query := "SELECT id, at, actor, action, subject, detail FROM audit WHERE id < ?"
+	before := f.Before
+	if before <= 0 {
+		before = math.MaxInt64
+	}
+	args := []any{before}
+	if f.Actor != "" {
+		query += " AND actor = ?"
+		args = append(args, f.Actor)
+	}
+	if f.ActionPrefix != "" {
+		query += ` AND action LIKE ? ESCAPE '\'` // ASCII case-insensitive, as on Postgres (ILIKE)
+		args = append(args, storage.EscapeLike(f.ActionPrefix)+"%")
+	}
+	query += " ORDER BY id DESC LIMIT ?"
+	args = append(args, storage.PageLimit(f.Limit))
+	return s.listAudit(ctx, "list audit (filtered)", query, args...)
+}
+
 // auditForSQL is ListAuditFor's statement: subject, before, limit.
 const auditForSQL = "SELECT id, at, actor, action, subject, detail FROM audit WHERE subject = ? AND id < ? ORDER BY id DESC LIMIT ?"
 

@@ -207,6 +207,18 @@ func (s *Store) SetStaffDisabled(ctx context.Context, id uuid.UUID, disabled boo
 	return s.updateStaff(ctx, "set staff disabled", "disabled = ?", boolInt(disabled), id.String())
 }
 
+// DeleteStaff deletes the staff user with id.
+func (s *Store) DeleteStaff(ctx context.Context, id uuid.UUID) error {
+	res, err := s.writer().ExecContext(ctx, "DELETE FROM staff WHERE id = ?", id.String())
+	if err != nil {
+		return fmt.Errorf("sqlite: delete staff: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("sqlite: delete staff: no staff user with that id: %w", storage.ErrNotFound)
+	}
+	return nil
+}
+
 func (s *Store) updateStaff(ctx context.Context, op, set string, args ...any) error {
 	res, err := s.writer().ExecContext(ctx, "UPDATE staff SET "+set+" WHERE id = ?", args...)
 	if err != nil {

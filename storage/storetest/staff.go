@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -286,4 +287,85 @@ func CheckStaffAfterUpgrade(t *testing.T, s storage.Store) {
 	if got, err := s.ListAuditFor(ctx, "after-upgrade", 0, 10); err != nil || len(got) != 1 {
 		t.Fatalf("ListAuditFor after the upgrade = %v, %v; want the one entry", got, err)
 	}
+}
+
+// testAuditWhere: ListAuditWhere filters by actor and by action prefix
+// (literally: "_" and "%" are no wildcards), newest first, and pages by ID.
+func testAuditWhere(t *testing.T, b Backend) {
+	bb := setup(t, b)
+	s, ctx := bb.store, t.Context()
+	for _, e := range []storage.AuditEntry{
+		{Actor: "staff:ada", Action: "staff.create", Subject: "1"},
+		{Actor: "staff:bob", Action: "staff.delete", Subject: "2"},
+		{Actor: "staff:ada", Action: "alarm.ack", Subject: "3"},
+		{Actor: "staff:ada", Action: "staffXcreate", Subject: "4"},
+		{Actor: "staff:adam", Action: "STAFF.disable", Subject: "5"},
+		{Actor: "staff:ada", Action: "staff.reset_password", Subject: "6"},
+	} {
+		if err := s.Audit(ctx, e); err != nil {
+			t.Fatalf("Audit: %v", err)
+		}
+		bb.clock.Advance(time.Second)
+	}
+	subjects := func(es []storage.AuditEntry) string {
+		var b strings.Builder
+		for _, e := range es {
+			b.WriteString(e.Subject)
+		}
+		return b.String()
+	}
+	for _, tc := range []struct {
+		f    storage.AuditFilter
+		want string
+	}{
+		{storage.AuditFilter{}, "654321"},
+		{storage.AuditFilter{Actor: "staff:ada"}, "6431"},
+		{storage.AuditFilter{ActionPrefix: "staff."}, "6521"},
+		{storage.AuditFilter{ActionPrefix: "staff_"}, ""},
+		{storage.AuditFilter{ActionPrefix: "staff%"}, ""},
+		{storage.AuditFilter{Actor: "staff:ada", ActionPrefix: "staff."}, "61"},
+		{storage.AuditFilter{Actor: "staff:nobody"}, ""},
+		{storage.AuditFilter{ActionPrefix: "staff.", Limit: 2}, "65"},
+	} {
+		got, err := s.ListAuditWhere(ctx, tc.f)
+		if err != nil || subjects(got) != tc.want {
+			t.Errorf("ListAuditWhere(%+v) = %q, %v; want %q", tc.f, subjects(got), err, tc.want)
+		}
+	}
+	first, err := s.ListAuditWhere(ctx, storage.AuditFilter{ActionPrefix: "staff.", Limit: 2})
+	if err != nil || len(first) != 2 {
+		t.Fatalf("first page: %v, %v", first, err)
+	}
+	next, err := s.ListAuditWhere(ctx, storage.AuditFilter{ActionPrefix: "staff.", Limit: 2, Before: first[1].ID})
+	if err != nil || subjects(next) != "21" {
+		t.Errorf("second page = %q, %v; want \"21\"", subjects(next), err)
+	}
+}
+
+// testDeleteStaff: DeleteStaff removes one staff user, frees the username,
+// and a missing one is ErrNotFound.
+func testDeleteStaff(t *testing.T, b Backend) {
+	bb := setup(t, b)
+	s, ctx := bb.store, t.Context()
+	mk := func(name string) *storage.Staff {
+		st := &storage.Staff{Username: name, Email: name + "@corp.example", Role: storage.RoleSponsor, PasswordHash: "$2a$04$x"}
+		if err := s.CreateStaff(ctx, st); err != nil {
+			t.Fatalf("CreateStaff(%s): %v", name, err)
+		}
+		return st
+	}
+	gone, kept := mk("gone"), mk("kept")
+	if err := s.DeleteStaff(ctx, gone.ID); err != nil {
+		t.Fatalf("DeleteStaff: %v", err)
+	}
+	if _, err := s.GetStaff(ctx, gone.ID); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("GetStaff after delete: %v, want ErrNotFound", err)
+	}
+	if _, err := s.GetStaff(ctx, kept.ID); err != nil {
+		t.Errorf("the other user: %v", err)
+	}
+	if err := s.DeleteStaff(ctx, gone.ID); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("DeleteStaff again: %v, want ErrNotFound", err)
+	}
+	mk("GONE") // the username is free again
 }

@@ -94,6 +94,8 @@ func Run(t *testing.T, b Backend) {
 		{"Alarms", testAlarms},
 		{"Audit", testAudit},
 		{"AuditFor", testAuditFor},
+		{"AuditWhere", testAuditWhere},
+		{"DeleteStaff", testDeleteStaff},
 		{"Leader", testLeader},
 	}
 	for _, tc := range tests {
