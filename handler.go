@@ -22,7 +22,7 @@ const readyTimeout = 2 * time.Second
 //
 //	/portal/      the guest portal (registration, login, logout, resend)
 //	/sponsor/     the sponsor side: staff sign-in, guests list, guest pages
-//	/admin/       the admin side (not part of this release: says so)
+//	/admin/       the admin side (admins only): SMTP settings, certificates, …
 //	/static/      embedded stylesheet and assets; a URL with ?v=<content hash>
 //	              is cacheable for a year
 //	/dev/mailbox  the development emulator's captured mail (only with Config.DevMailbox)
@@ -53,10 +53,8 @@ func (l *Lobby) buildHandler() http.Handler {
 
 	route("/sponsor", "sponsor", l.redirect(l.basePath+"/sponsor/"))
 	route("/sponsor/", "sponsor", http.StripPrefix("/sponsor", l.sponsor.Handler()))
-	admin := l.comingSoon("Administration",
-		"The administration pages (mail server settings with Test Connection, notification templates, alarms, mail log) are not part of this release of Lobby.")
-	route("/admin", "admin", admin)
-	route("/admin/", "admin", admin)
+	route("/admin", "admin", l.redirect(l.basePath+"/admin/"))
+	route("/admin/", "admin", http.StripPrefix("/admin", l.admin.Handler()))
 
 	route("GET /static/", "static", http.StripPrefix("/static", l.assets))
 	route("/", "notfound", http.HandlerFunc(l.notFound))
@@ -206,13 +204,6 @@ var pageLayout = template.Must(template.New("layout").Parse(`<!doctype html>
 </html>
 `))
 
-var comingSoonPage = template.Must(template.Must(pageLayout.Clone()).Parse(`{{define "title"}}{{.Data.Title}}{{end}}
-{{define "content"}}
-<h1>{{.Data.Title}}</h1>
-<p>{{.Data.Text}}</p>
-<p>It is coming in a later release. Guests can already register and sign in on the <a href="{{.Portal}}">guest portal</a>.</p>
-{{end}}`))
-
 // pageData is what the page layout needs, and the page's own Data.
 type pageData struct {
 	Style  string // the stylesheet's URL
@@ -252,13 +243,4 @@ var notFoundPage = template.Must(template.Must(pageLayout.Clone()).Parse(`{{defi
 // rather than Go's bare text.
 func (l *Lobby) notFound(w http.ResponseWriter, r *http.Request) {
 	l.page(w, r, http.StatusNotFound, notFoundPage, nil)
-}
-
-// comingSoon serves a page saying that a side of Lobby is not built yet.
-// It answers 501 Not Implemented so that nothing mistakes it for the feature.
-func (l *Lobby) comingSoon(title, text string) http.Handler {
-	data := struct{ Title, Text string }{title, text}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		l.page(w, r, http.StatusNotImplemented, comingSoonPage, data)
-	})
 }

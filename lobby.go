@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/lobbyhq/lobby/admin"
 	"github.com/lobbyhq/lobby/internal/webkit"
 	"github.com/lobbyhq/lobby/notify"
 	"github.com/lobbyhq/lobby/portal"
@@ -40,6 +41,7 @@ type Lobby struct {
 	delivery storage.Store
 	portal   *portal.Portal
 	sponsor  *sponsor.Sponsor
+	admin    *admin.Admin
 	assets   *webkit.Assets
 	handler  http.Handler
 	gates    *gateCache
@@ -85,8 +87,12 @@ func New(cfg Config) (*Lobby, error) {
 	l.store = observedStore{Store: cfg.Store, h: l.writes}
 
 	l.settings = cfg.MailSettings
+	settingsSaved := func() {}
 	if l.settings == nil {
-		l.settings = notify.StoreSettingsSource(cfg.Store)
+		// Re-read at most every couple of seconds (so that every replica
+		// picks up a save), and at once on this one after the admin saves.
+		cache := notify.NewSettingsCache(cfg.Store, notify.DefaultSettingsCacheTTL)
+		l.settings, settingsSaved = cache.Get, cache.Invalidate
 	}
 	l.mail = cfg.Dispatcher
 	if l.mail == nil {
@@ -163,6 +169,7 @@ func New(cfg Config) (*Lobby, error) {
 		Now:           cfg.Now,
 		SecureCookies: secure,
 		Login:         sponsor.Limit{Burst: cfg.Limits.Login.Burst, Every: cfg.Limits.Login.Every},
+		AdminURL:      l.basePath + "/admin/",
 
 		TrustProxyHeaders: cfg.TrustProxyHeaders,
 		ProxyHeader:       cfg.ProxyHeader,
@@ -173,6 +180,30 @@ func New(cfg Config) (*Lobby, error) {
 		return nil, fmt.Errorf("lobby: sponsor: %w", err)
 	}
 	l.sponsor = sp
+	ad, err := admin.New(admin.Config{
+		Store:         l.store,
+		Staff:         sp, // the sponsor side's sign-in; admin does not import it
+		SignInURL:     l.basePath + "/sponsor/login",
+		SignOutURL:    l.basePath + "/sponsor/logout",
+		BaseURL:       strings.TrimRight(cfg.BaseURL, "/") + "/admin",
+		SecretKey:     cfg.SecretKey,
+		SiteName:      cfg.Portal.SiteName,
+		TimeZone:      cfg.Portal.TimeZone,
+		Logger:        cfg.Logger,
+		Now:           cfg.Now,
+		SecureCookies: secure,
+		Mail:          l.mail,
+		SettingsSaved: settingsSaved,
+
+		TrustProxyHeaders: cfg.TrustProxyHeaders,
+		ProxyHeader:       cfg.ProxyHeader,
+		TrustedProxyHops:  cfg.TrustedProxyHops,
+	})
+	if err != nil {
+		l.closeTransport()
+		return nil, fmt.Errorf("lobby: admin: %w", err)
+	}
+	l.admin = ad
 	if l.assets, err = webkit.NewAssets(web.Static()); err != nil {
 		l.closeTransport()
 		return nil, fmt.Errorf("lobby: %w", err)

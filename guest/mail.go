@@ -21,8 +21,9 @@ const (
 
 // compose renders template name with data into a message of kind to to.
 func (s *Service) compose(kind, name, to string, data map[string]any) (notify.Message, error) {
-	data["SiteName"] = s.pol.SiteName
-	subject, text, html, err := s.render.Render(name, data)
+	l := s.liveNow()
+	data["SiteName"] = l.portal.SiteName
+	subject, text, html, err := l.render.Render(name, data)
 	if err != nil {
 		return notify.Message{}, fmt.Errorf("guest: %s email: %w", kind, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -37,14 +38,14 @@ type Registration struct {
 // RequiresApproval reports whether a self-registered guest of gt waits
 // for approval.
 func (s *Service) RequiresApproval(gt *storage.GuestType) bool {
-	return s.pol.RequireApproval || gt.RequireApproval
+	return s.liveNow().portal.RequireApproval || gt.RequireApproval
 }
 
 // ApproverIsVisited reports whether the person visited approves: approval
 // is needed and no approvers are configured. The person visited is then
 // required, as a sponsor's email address.
 func (s *Service) ApproverIsVisited(approval bool) bool {
-	return approval && len(s.pol.Approvers) == 0
+	return approval && len(s.liveNow().portal.Approvers) == 0
 }
 
 // CheckApplication checks app and returns the registration it describes,
@@ -61,6 +62,7 @@ func (s *Service) CheckApplication(app Application, approval bool) (Registration
 			errs = append(errs, &InvalidError{Field: field, Message: msg})
 		}
 	}
+	ps := s.liveNow().portal
 	reg.First, reg.Last = app.FirstName, app.LastName
 	check("first_name", CheckName("First name", reg.First, true, "Enter your first name."))
 	check("last_name", CheckName("Last name", reg.Last, true, "Enter your last name."))
@@ -70,10 +72,10 @@ func (s *Service) CheckApplication(app Application, approval bool) (Registration
 	if msg == "" {
 		d := EmailDomain(email)
 		switch {
-		case DomainIn(d, s.pol.BlockDomains):
+		case DomainIn(d, ps.BlockDomains):
 			check("email", "Addresses at "+d+" cannot register here. Use another email address.")
-		case len(s.pol.AllowDomains) > 0 && !DomainIn(d, s.pol.AllowDomains):
-			check("email", "Use an email address at "+strings.Join(s.pol.AllowDomains, ", ")+".")
+		case len(ps.AllowDomains) > 0 && !DomainIn(d, ps.AllowDomains):
+			check("email", "Use an email address at "+strings.Join(ps.AllowDomains, ", ")+".")
 		}
 	}
 	reg.Email = email
@@ -124,7 +126,11 @@ func (s *Service) Sponsorship(ctx context.Context, reg *Registration, approval b
 	if !approval {
 		return nil, nil
 	}
-	reg.Approvers = s.pol.Approvers
+	l, err := s.live(ctx)
+	if err != nil {
+		return nil, err
+	}
+	reg.Approvers = slices.Clone(l.portal.Approvers)
 	if len(reg.Approvers) == 0 {
 		if sponsor == nil || sponsor.Email == "" {
 			return &InvalidError{Field: "person_visited", Message: "We could not find that host; check the address or ask at the front desk."}, nil

@@ -48,6 +48,8 @@ const (
 	// default (see ExpiryNotice).
 	MaxDefaultExpiryNotice = 24 * time.Hour
 	MaxBatch               = 500 // the most accounts one CreateBatch makes
+	DefaultTerms           = "Use this network lawfully and considerately. Do not try to reach systems you were not given access to, " +
+		"and do not share your credentials. Access may be logged, limited or withdrawn at any time."
 )
 
 // Policy is the guest rules' settings.
@@ -62,6 +64,15 @@ type Policy struct {
 	// RequireApproval, Approvers, ApprovalLinkTTL, AllowDomains,
 	// BlockDomains and DeniedCooloff are the self-registration rules (see
 	// the portal's Policy, which documents them).
+	//
+	// SiteName, Logo, Accent, Fields, Terms, AllowDomains, BlockDomains,
+	// RequireApproval, Approvers and RegistrationCode are the seed of the
+	// PortalSettings: an admin's saved settings win over them.
+	Logo                       []byte // PNG, JPEG, GIF or WebP; see PortalSettings
+	Accent                     string // #rrggbb; see PortalSettings
+	Fields                     Fields
+	Terms                      string // default DefaultTerms
+	RegistrationCode           string
 	RequireApproval            bool
 	Approvers                  []string
 	ApprovalLinkTTL            time.Duration // default 24h
@@ -106,7 +117,10 @@ type Service struct {
 	now    func() time.Time
 	rand   io.Reader
 	types  typeCache // the default guest type, read once in a while
-	links  func(uuid.UUID, string, time.Time) (string, string)
+	// settings are the portal settings and email templates in force,
+	// read once in a while.
+	settings settingsCache
+	links    func(uuid.UUID, string, time.Time) (string, string)
 }
 
 // New checks cfg (naming every bad field) and returns a Service.
@@ -122,6 +136,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	p := cfg.Policy
 	p.SiteName = cmp.Or(strings.TrimSpace(p.SiteName), DefaultSiteName)
+	p.Terms = cmp.Or(strings.TrimSpace(p.Terms), DefaultTerms)
 	p.DefaultGuestType = cmp.Or(p.DefaultGuestType, DefaultGuestTypeName)
 	p.UsernamePolicy = cmp.Or(p.UsernamePolicy, UsernameEmail)
 	p.PasswordLength = cmp.Or(p.PasswordLength, DefaultPasswordLength)

@@ -53,10 +53,37 @@ const (
 	suffixHTML    = ".html.tmpl"
 )
 
+// Source is the source of one notification's templates: its subject and
+// plain-text body (text/template) and its HTML body (html/template). Where
+// it overrides other templates, an empty part keeps theirs.
+type Source struct {
+	Subject string `json:"subject,omitempty"`
+	Text    string `json:"text,omitempty"`
+	HTML    string `json:"html,omitempty"`
+}
+
+// IsZero reports a Source with no part.
+func (s Source) IsZero() bool { return s == Source{} }
+
+// over lays s's parts over base's.
+func (s Source) over(base Source) Source {
+	if s.Subject != "" {
+		base.Subject = s.Subject
+	}
+	if s.Text != "" {
+		base.Text = s.Text
+	}
+	if s.HTML != "" {
+		base.HTML = s.HTML
+	}
+	return base
+}
+
 // Renderer renders the notification templates. They are parsed once, by
-// [NewRenderer]; Render is safe for concurrent use.
+// [NewRenderer] or [Renderer.With]; Render is safe for concurrent use.
 type Renderer struct {
-	sets map[string]*templateSet
+	sources map[string]Source
+	sets    map[string]*templateSet
 }
 
 type templateSet struct {
@@ -65,19 +92,52 @@ type templateSet struct {
 	html    *htmltemplate.Template
 }
 
-// NewRenderer parses every template in fsys (nil: the embedded
-// [web.Emails]) and checks that each notification has its three files. An
-// operator's directory of overrides must hold the whole set.
+// NewRenderer parses the embedded templates ([web.Emails]) with the files
+// of an operator's directory fsys (nil: none) over them: each file there
+// (NAME.subject.tmpl, NAME.txt.tmpl or NAME.html.tmpl) replaces the
+// embedded one, and what it lacks stays embedded. A file of another name,
+// or of a notification that does not exist, is an error, and so is a
+// template that does not parse.
 func NewRenderer(fsys fs.FS) (*Renderer, error) {
-	if fsys == nil {
-		fsys = web.Emails()
+	base, err := readSources(web.Emails(), "embedded")
+	if err != nil {
+		return nil, err
 	}
-	files, err := fs.Glob(fsys, "*.tmpl")
+	var errs []error
+	for _, name := range TemplateNames() {
+		src := base[name]
+		if src.Subject == "" || src.Text == "" || src.HTML == "" {
+			errs = append(errs, fmt.Errorf("notify: templates: embedded %s is incomplete (%s%s, %s%s, %s%s)",
+				name, name, suffixSubject, name, suffixText, name, suffixHTML))
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	r := &Renderer{sources: base, sets: map[string]*templateSet{}}
+	if fsys == nil {
+		return r.With(nil)
+	}
+	over, err := readSources(fsys, "directory")
+	if err != nil {
+		return nil, err
+	}
+	return r.With(over)
+}
+
+// readSources reads the *.tmpl files of fsys by notification.
+func readSources(fsys fs.FS, what string) (map[string]Source, error) {
+	files, err := fs.Glob(fsys, "*")
 	if err != nil {
 		return nil, fmt.Errorf("notify: templates: %w", err)
 	}
-	parts := map[string]map[string]string{} // name → suffix → source
+	known := TemplateNames()
+	out := map[string]Source{}
+	var errs []error
 	for _, f := range files {
+		if st, err := fs.Stat(fsys, f); err == nil && st.IsDir() || strings.HasPrefix(f, ".") {
+			continue // subdirectories and dot files (editor backups, .git) are not templates
+		}
 		var name, suffix string
 		for _, sfx := range []string{suffixSubject, suffixText, suffixHTML} {
 			if n, ok := strings.CutSuffix(f, sfx); ok {
@@ -86,59 +146,87 @@ func NewRenderer(fsys fs.FS) (*Renderer, error) {
 			}
 		}
 		if name == "" || strings.Contains(name, ".") {
-			return nil, fmt.Errorf("notify: templates: %q is not named NAME.subject.tmpl, NAME.txt.tmpl or NAME.html.tmpl", f)
+			errs = append(errs, fmt.Errorf("notify: templates: %s file %q is not named NAME.subject.tmpl, NAME.txt.tmpl or NAME.html.tmpl", what, f))
+			continue
 		}
-		src, err := fs.ReadFile(fsys, f)
+		if !slices.Contains(known, name) {
+			errs = append(errs, fmt.Errorf("notify: templates: %s file %q is for no notification; the names are %s", what, f, strings.Join(known, ", ")))
+			continue
+		}
+		b, err := fs.ReadFile(fsys, f)
 		if err != nil {
-			return nil, fmt.Errorf("notify: templates: %w", err)
+			errs = append(errs, fmt.Errorf("notify: templates: %w", err))
+			continue
 		}
-		if parts[name] == nil {
-			parts[name] = map[string]string{}
+		src := out[name]
+		switch suffix {
+		case suffixSubject:
+			src.Subject = string(b)
+		case suffixText:
+			src.Text = string(b)
+		case suffixHTML:
+			src.HTML = string(b)
 		}
-		parts[name][suffix] = string(src)
+		out[name] = src
 	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
 
+// With returns a Renderer with overrides laid over r's templates (an
+// empty part keeps r's); r does not change. An override of an unknown
+// notification, or one that does not parse, is an error (a *TemplateError
+// for the latter).
+func (r *Renderer) With(overrides map[string]Source) (*Renderer, error) {
+	next := &Renderer{sources: map[string]Source{}, sets: map[string]*templateSet{}}
 	var errs []error
-	for _, name := range TemplateNames() {
-		if parts[name] == nil {
-			errs = append(errs, fmt.Errorf("notify: templates: %s is missing (%s%s, %s%s, %s%s)",
-				name, name, suffixSubject, name, suffixText, name, suffixHTML))
+	for name := range overrides {
+		if _, ok := r.sources[name]; !ok {
+			errs = append(errs, fmt.Errorf("notify: templates: there is no notification %q; the names are %s", name, strings.Join(TemplateNames(), ", ")))
 		}
 	}
-	r := &Renderer{sets: map[string]*templateSet{}}
-	for name, p := range parts {
-		set, err := parseSet(name, p)
+	for name, src := range r.sources {
+		o, changed := overrides[name]
+		if set := r.sets[name]; set != nil && (!changed || o.IsZero()) {
+			next.sources[name], next.sets[name] = src, set
+			continue
+		}
+		src = o.over(src)
+		set, err := parseSet(name, src)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		r.sets[name] = set
+		next.sources[name], next.sets[name] = src, set
 	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
-	return r, nil
+	return next, nil
 }
 
-func parseSet(name string, p map[string]string) (*templateSet, error) {
-	for _, sfx := range []string{suffixSubject, suffixText, suffixHTML} {
-		if _, ok := p[sfx]; !ok {
-			return nil, fmt.Errorf("notify: templates: %s has no %s%s", name, name, sfx)
-		}
-	}
+// Source returns the templates r renders for name.
+func (r *Renderer) Source(name string) (Source, bool) {
+	src, ok := r.sources[name]
+	return src, ok
+}
+
+func parseSet(name string, src Source) (*templateSet, error) {
 	funcs := map[string]any{"datetime": formatTime}
 	var (
 		set templateSet
 		err error
 	)
-	if set.subject, err = texttemplate.New(name + suffixSubject).Funcs(funcs).Option("missingkey=error").Parse(p[suffixSubject]); err != nil {
-		return nil, fmt.Errorf("notify: templates: %w", err)
+	if set.subject, err = texttemplate.New(name + suffixSubject).Funcs(funcs).Option("missingkey=error").Parse(src.Subject); err != nil {
+		return nil, templateError(name, "subject", err)
 	}
-	if set.text, err = texttemplate.New(name + suffixText).Funcs(funcs).Option("missingkey=error").Parse(p[suffixText]); err != nil {
-		return nil, fmt.Errorf("notify: templates: %w", err)
+	if set.text, err = texttemplate.New(name + suffixText).Funcs(funcs).Option("missingkey=error").Parse(src.Text); err != nil {
+		return nil, templateError(name, "text", err)
 	}
-	if set.html, err = htmltemplate.New(name + suffixHTML).Funcs(funcs).Option("missingkey=error").Parse(p[suffixHTML]); err != nil {
-		return nil, fmt.Errorf("notify: templates: %w", err)
+	if set.html, err = htmltemplate.New(name + suffixHTML).Funcs(funcs).Option("missingkey=error").Parse(src.HTML); err != nil {
+		return nil, templateError(name, "html", err)
 	}
 	return &set, nil
 }
@@ -161,11 +249,15 @@ func (r *Renderer) Render(name string, data any) (subject, text, html string, er
 	if set == nil {
 		return "", "", "", fmt.Errorf("notify: render: no template %q", name)
 	}
+	return set.render(name, data)
+}
+
+func (set *templateSet) render(name string, data any) (subject, text, html string, err error) {
 	var b strings.Builder
 	exec := func(part string, run func() error) (string, error) {
 		b.Reset()
 		if err := run(); err != nil {
-			return "", fmt.Errorf("notify: render %s: %w", path.Join(name, part), err)
+			return "", fmt.Errorf("notify: render %s: %w", path.Join(name, part), templateError(name, part, err))
 		}
 		return b.String(), nil
 	}

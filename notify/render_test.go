@@ -1,37 +1,14 @@
 package notify
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"testing/fstest"
 	"time"
 )
 
-func sampleData(name string) map[string]any {
-	when := time.Date(2026, 3, 9, 17, 30, 0, 0, time.UTC)
-	all := map[string]any{
-		"GuestName": "Eve Example", "Username": "eve.example", "Password": "Zq8-x1-pw", "ValidUntil": when,
-		"PortalURL": "https://guest.example.com/portal/", "SiteName": "Contoso Guest Wi-Fi",
-		"GuestEmail": "eve@example.org", "Company": "Fabrikam", "Reason": "Workshop",
-		"ApproveURL": "https://guest.example.com/sponsor/approve/abc", "DenyURL": "https://guest.example.com/sponsor/deny/abc",
-		"ExpiresAt": when, "SentAt": when,
-	}
-	fields := map[string][]string{
-		TemplateGuestCredentials: {"GuestName", "Username", "Password", "ValidUntil", "PortalURL", "SiteName"},
-		TemplateGuestPending:     {"GuestName", "SiteName"},
-		TemplateGuestDenied:      {"GuestName", "SiteName"},
-		TemplateApprovalRequest:  {"GuestName", "GuestEmail", "Company", "Reason", "ApproveURL", "DenyURL", "ExpiresAt", "SiteName"},
-		TemplateGuestExpiry:      {"GuestName", "ValidUntil", "SiteName"},
-		TemplateGuestReset:       {"GuestName", "Username", "Password", "ValidUntil", "PortalURL", "SiteName"},
-		TemplateGuestExtended:    {"GuestName", "ValidUntil", "SiteName"},
-		TemplateTestEmail:        {"SiteName", "SentAt"},
-	}
-	data := map[string]any{}
-	for _, f := range fields[name] {
-		data[f] = all[f]
-	}
-	return data
-}
+func sampleData(name string) map[string]any { return SampleData(name) }
 
 func TestRenderEveryTemplate(t *testing.T) {
 	t.Parallel()
@@ -151,48 +128,162 @@ func TestRenderErrors(t *testing.T) {
 	}
 }
 
-func TestNewRendererChecksTheSet(t *testing.T) {
+func TestNewRendererLayersADirectory(t *testing.T) {
 	t.Parallel()
-	full := fstest.MapFS{}
+	// An operator's directory with one part of one notification: that
+	// file replaces the embedded one, everything else stays embedded.
+	dir := fstest.MapFS{
+		"guest_denied.subject.tmpl":  &fstest.MapFile{Data: []byte("Not this time, {{.GuestName}}")},
+		".guest_denied.txt.tmpl.swp": &fstest.MapFile{Data: []byte("editor junk")},
+	}
+	r, err := NewRenderer(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, err := NewRenderer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	subject, text, html, err := r.Render(TemplateGuestDenied, SampleData(TemplateGuestDenied))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, wantText, wantHTML, _ := def.Render(TemplateGuestDenied, SampleData(TemplateGuestDenied))
+	if subject != "Not this time, Eve Example" || text != wantText || html != wantHTML {
+		t.Errorf("subject %q; text and HTML embedded: %t %t", subject, text == wantText, html == wantHTML)
+	}
 	for _, name := range TemplateNames() {
-		full[name+".subject.tmpl"] = &fstest.MapFile{Data: []byte("S {{.SiteName}}")}
-		full[name+".txt.tmpl"] = &fstest.MapFile{Data: []byte("T")}
-		full[name+".html.tmpl"] = &fstest.MapFile{Data: []byte("<p>H</p>")}
-	}
-	if _, err := NewRenderer(full); err != nil {
-		t.Fatalf("complete set: %v", err)
-	}
-	tests := map[string]func(fstest.MapFS){
-		"missing notification": func(m fstest.MapFS) {
-			delete(m, "guest_expiry.subject.tmpl")
-			delete(m, "guest_expiry.txt.tmpl")
-			delete(m, "guest_expiry.html.tmpl")
-		},
-		"missing part":  func(m fstest.MapFS) { delete(m, "test_email.html.tmpl") },
-		"stray file":    func(m fstest.MapFS) { m["notes.tmpl"] = &fstest.MapFile{Data: []byte("x")} },
-		"syntax error":  func(m fstest.MapFS) { m["guest_denied.txt.tmpl"] = &fstest.MapFile{Data: []byte("{{.X")} },
-		"unknown func":  func(m fstest.MapFS) { m["guest_denied.txt.tmpl"] = &fstest.MapFile{Data: []byte("{{nope .X}}")} },
-		"empty subject": nil,
-	}
-	for name, mod := range tests {
-		m := fstest.MapFS{}
-		for k, v := range full {
-			m[k] = v
-		}
-		if mod == nil {
-			m["test_email.subject.tmpl"] = &fstest.MapFile{Data: []byte("  \n")}
-			r, err := NewRenderer(m)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, _, _, err := r.Render(TemplateTestEmail, map[string]any{"SiteName": "x"}); err == nil {
-				t.Errorf("%s: rendered", name)
-			}
+		if name == TemplateGuestDenied {
 			continue
 		}
-		mod(m)
+		a, _ := r.Source(name)
+		b, _ := def.Source(name)
+		if a != b {
+			t.Errorf("%s changed though the directory has no file for it", name)
+		}
+	}
+
+	tests := map[string]fstest.MapFS{
+		"stray file":           {"notes.tmpl": &fstest.MapFile{Data: []byte("x")}},
+		"unknown notification": {"guest_welcome.txt.tmpl": &fstest.MapFile{Data: []byte("x")}},
+		"syntax error":         {"guest_denied.txt.tmpl": &fstest.MapFile{Data: []byte("{{.X")}},
+		"unknown func":         {"guest_denied.txt.tmpl": &fstest.MapFile{Data: []byte("{{nope .X}}")}},
+	}
+	for name, m := range tests {
 		if _, err := NewRenderer(m); err == nil {
 			t.Errorf("%s: NewRenderer succeeded", name)
+		}
+	}
+	var te *TemplateError
+	if _, err := NewRenderer(tests["syntax error"]); !errors.As(err, &te) || te.Part != "text" || te.Line != 1 {
+		t.Errorf("syntax error: %v, want a TemplateError for the text part, line 1", err)
+	}
+
+	// An empty subject parses, but renders to nothing: refused then.
+	r, err = NewRenderer(fstest.MapFS{"test_email.subject.tmpl": &fstest.MapFile{Data: []byte("  \n")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := r.Render(TemplateTestEmail, map[string]any{"SiteName": "x", "SentAt": time.Now()}); err == nil {
+		t.Error("empty subject: rendered")
+	}
+}
+
+func TestRendererWithOverrides(t *testing.T) {
+	t.Parallel()
+	def, err := NewRenderer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := def.With(map[string]Source{TemplateGuestExpiry: {Text: "Bye {{.GuestName}} at {{datetime .ValidUntil}}"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	subject, text, _, err := r.Render(TemplateGuestExpiry, SampleData(TemplateGuestExpiry))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantSubject, _, _, _ := def.Render(TemplateGuestExpiry, SampleData(TemplateGuestExpiry))
+	if text != "Bye Eve Example at Monday 9 March 2026, 17:30 UTC" || subject != wantSubject {
+		t.Errorf("text %q (want the override), subject %q (want the default %q)", text, subject, wantSubject)
+	}
+	if _, text, _, _ := def.Render(TemplateGuestExpiry, SampleData(TemplateGuestExpiry)); strings.HasPrefix(text, "Bye") {
+		t.Error("With changed the renderer it was called on")
+	}
+	if _, err := def.With(map[string]Source{"nope": {Text: "x"}}); err == nil {
+		t.Error("an override of an unknown notification was accepted")
+	}
+	if _, err := def.With(map[string]Source{TemplateGuestExpiry: {HTML: "<p>{{if}}</p>"}}); err == nil {
+		t.Error("an override that does not parse was accepted")
+	}
+}
+
+func TestPreviewErrors(t *testing.T) {
+	t.Parallel()
+	r, err := NewRenderer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		src  Source
+		want *TemplateError // Message is a substring
+	}{
+		{"unclosed action", Source{Text: "Hello\n{{.GuestName"}, &TemplateError{Part: "text", Line: 2, Message: "unclosed action"}},
+		{"unknown placeholder", Source{Subject: "Hi {{.Nickname}}"},
+			&TemplateError{Part: "subject", Line: 1, Column: 5, Message: "no placeholder {{.Nickname}} in this email; it has {{.GuestName}}, {{.SiteName}}"}},
+		{"unknown function", Source{HTML: "<p>\n{{shout .GuestName}}</p>"}, &TemplateError{Part: "html", Line: 2, Message: `function "shout" not defined`}},
+		{"unclosed attribute", Source{HTML: "<p title=\"{{.GuestName}}>x</p>"}, &TemplateError{Part: "html", Message: "ends inside a tag, an attribute"}},
+	}
+	for _, tt := range tests {
+		_, _, _, err := r.Preview(TemplateGuestDenied, tt.src, nil)
+		var te *TemplateError
+		if !errors.As(err, &te) {
+			t.Errorf("%s: err = %v, want a *TemplateError", tt.name, err)
+			continue
+		}
+		if te.Part != tt.want.Part || (tt.want.Line != 0 && te.Line != tt.want.Line) || (tt.want.Column != 0 && te.Column != tt.want.Column) ||
+			!strings.Contains(te.Message, tt.want.Message) {
+			t.Errorf("%s: got part %s line %d column %d %q, want %+v", tt.name, te.Part, te.Line, te.Column, te.Message, tt.want)
+		}
+		if !strings.Contains(err.Error(), "line") && tt.want.Line != 0 {
+			t.Errorf("%s: %q does not name the line", tt.name, err)
+		}
+	}
+	subject, text, html, err := r.Preview(TemplateGuestDenied, Source{Subject: "Sorry, {{.GuestName}}"}, nil)
+	if err != nil || subject != "Sorry, Eve Example" || !strings.Contains(text, "Eve Example") || !strings.Contains(html, "Eve Example") {
+		t.Errorf("preview: %q, %v", subject, err)
+	}
+	if _, _, _, err := r.Preview("nope", Source{}, nil); err == nil {
+		t.Error("previewed an unknown notification")
+	}
+}
+
+func TestEveryTemplateHasPlaceholdersAndSampleData(t *testing.T) {
+	t.Parallel()
+	r, err := NewRenderer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range TemplateNames() {
+		ph := Placeholders(name)
+		if len(ph) == 0 || TemplateTitle(name) == "" {
+			t.Errorf("%s: no placeholders or title", name)
+		}
+		data := SampleData(name)
+		for _, p := range ph {
+			if p.Help == "" {
+				t.Errorf("%s: placeholder %s has no help", name, p.Name)
+			}
+			if _, ok := data[p.Name]; !ok {
+				t.Errorf("%s: sample data lacks %s", name, p.Name)
+			}
+		}
+		if len(data) != len(ph) {
+			t.Errorf("%s: sample data has %d fields, placeholders %d", name, len(data), len(ph))
+		}
+		if _, _, _, err := r.Preview(name, Source{}, nil); err != nil {
+			t.Errorf("%s: sample data does not render: %v", name, err)
 		}
 	}
 }

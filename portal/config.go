@@ -21,23 +21,22 @@ type Mailer = guest.Mailer
 
 // FieldRule says whether an optional registration field is shown and
 // whether it must be filled in. Required implies Show.
-type FieldRule struct {
-	Show     bool
-	Required bool
-}
+type FieldRule = guest.FieldRule
 
 // Fields configures the optional registration fields. First name, last
 // name and email are always shown and required.
-type Fields struct {
-	Phone         FieldRule
-	Company       FieldRule
-	PersonVisited FieldRule
-	Reason        FieldRule
-}
+type Fields = guest.Fields
 
 // Policy is the guest account rules and the portal's behaviour.
+//
+// SiteName, Logo, Accent, Fields, Terms, AllowDomains, BlockDomains,
+// RequireApproval, Approvers and RegistrationCode are the defaults of the
+// portal settings an admin changes at run time (guest.PortalSettings):
+// once saved, those win, on every replica within guest.SettingsCacheTTL.
 type Policy struct {
 	SiteName         string // default "Lobby"
+	Logo             []byte // shown beside the site name: PNG, JPEG, GIF or WebP, at most guest.MaxLogoBytes
+	Accent           string // colour of buttons and links, #rrggbb (see guest.PortalSettings)
 	Fields           Fields
 	Terms            string // acceptable-use text shown with a required checkbox; paragraphs split by blank lines
 	DefaultGuestType string // default "daily" (created at start-up if missing and not in GuestTypes: 1 day default, 7 days max)
@@ -156,8 +155,7 @@ const (
 	DefaultPurgeAfter       = 30 * 24 * time.Hour
 	DefaultDeniedCooloff    = 7 * 24 * time.Hour
 	DefaultMaxBodyBytes     = 64 << 10
-	DefaultTerms            = "Use this network lawfully and considerately. Do not try to reach systems you were not given access to, " +
-		"and do not share your credentials. Access may be logged, limited or withdrawn at any time."
+	DefaultTerms            = guest.DefaultTerms
 )
 
 // Username policies.
@@ -289,6 +287,7 @@ func (c Config) guestConfig(render *notify.Renderer) guest.Config {
 		Store: c.Store, Mail: c.Mail, Renderer: render, BaseURL: c.BaseURL, Logger: c.Logger, Now: c.Now,
 		Policy: guest.Policy{
 			SiteName: p.SiteName, TimeZone: p.TimeZone, DefaultGuestType: p.DefaultGuestType,
+			Logo: p.Logo, Accent: p.Accent, Fields: p.Fields, Terms: p.Terms, RegistrationCode: p.RegistrationCode,
 			UsernamePolicy: p.UsernamePolicy, PasswordLength: p.PasswordLength,
 			RequireApproval: p.RequireApproval, Approvers: p.Approvers, ApprovalLinkTTL: p.ApprovalLinkTTL,
 			AllowDomains: p.AllowDomains, BlockDomains: p.BlockDomains, DeniedCooloff: p.DeniedCooloff,

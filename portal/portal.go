@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -137,6 +138,8 @@ func (p *Portal) Guests() *guest.Service { return p.guests }
 //	GET|POST /approve/{token} approval link (GET asks, POST approves)
 //	GET|POST /deny/{token}    denial link
 //	GET /static/…             the stylesheet
+//	GET /brand/theme.css?v=   the admin's accent colour (portal settings)
+//	GET /brand/logo?v=        the admin's logo (portal settings)
 //
 // Every POST needs the CSRF token; register, login and resend are rate
 // limited per client; request bodies are limited to MaxBodyBytes.
@@ -167,6 +170,8 @@ func (p *Portal) Handler() http.Handler {
 	// publicly cached response must not carry a Set-Cookie.
 	outer := http.NewServeMux()
 	outer.Handle("GET /static/", http.StripPrefix("/static", p.assets))
+	outer.HandleFunc("GET /brand/theme.css", p.theme)
+	outer.HandleFunc("GET /brand/logo", p.logo)
 	outer.Handle("/", pages)
 
 	var h http.Handler = outer
@@ -212,9 +217,10 @@ func normalizePath(next http.Handler) http.Handler {
 // view builds the layout data of a page of r.
 func (p *Portal) view(r *http.Request, title string, form *webkit.Form, data any) *webkit.View {
 	root := webkit.RelRoot(r.URL.Path)
+	ps := p.settings(r.Context())
 	v := &webkit.View{
 		Lang:     "en",
-		SiteName: p.cfg.Policy.SiteName,
+		SiteName: ps.SiteName,
 		Title:    title,
 		Root:     root,
 		StyleURL: root + "static/" + p.assets.URL("lobby.css"),
@@ -224,6 +230,13 @@ func (p *Portal) view(r *http.Request, title string, form *webkit.Form, data any
 	}
 	if _, ok := p.sessions.Get(r); ok {
 		v.LogoutURL = root + "logout"
+	}
+	ver := strconv.FormatInt(ps.Version, 10)
+	if ps.Accent != "" {
+		v.ThemeURL = root + "brand/theme.css?v=" + ver
+	}
+	if ps.LogoType != "" {
+		v.LogoURL = root + "brand/logo?v=" + ver
 	}
 	return v
 }

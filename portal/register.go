@@ -40,9 +40,13 @@ type registerData struct {
 	Return          string // a local path to go to after signing in, carried through the success page
 }
 
-// registerForm returns the registration fields the policy shows.
+// registerForm returns the registration fields the settings in force show.
 func (p *Portal) registerForm(approval bool) *webkit.Form {
-	pol := p.cfg.Policy
+	return p.registerFormFor(p.settings(context.Background()), approval)
+}
+
+// registerFormFor returns the registration fields pol shows.
+func (p *Portal) registerFormFor(pol guest.PortalSettings, approval bool) *webkit.Form {
 	f := webkit.NewForm(
 		&webkit.Field{Name: fFirst, Label: "First name", Type: "text", Autocomplete: "given-name", Required: true, MaxLen: maxName},
 		&webkit.Field{Name: fLast, Label: "Last name", Type: "text", Autocomplete: "family-name", Required: true, MaxLen: maxName},
@@ -90,7 +94,7 @@ func (p *Portal) guestType(ctx context.Context) (*storage.GuestType, bool, error
 }
 
 func (p *Portal) registerPage(w http.ResponseWriter, r *http.Request, status int, form *webkit.Form, nonce string, gt *storage.GuestType, approval bool, notice ...string) {
-	data := registerData{Nonce: nonce, Terms: p.termParagraphs(), Duration: humanDuration(validity(gt)), RequireApproval: approval, Return: formReturn(r)}
+	data := registerData{Nonce: nonce, Terms: p.termParagraphs(p.settings(r.Context())), Duration: humanDuration(validity(gt)), RequireApproval: approval, Return: formReturn(r)}
 	v := p.view(r, "Register for guest access", form, data)
 	v.Notice = strings.Join(notice, " ")
 	p.page(w, r, status, "register", v)
@@ -102,7 +106,7 @@ func (p *Portal) getRegister(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, "register page", err)
 		return
 	}
-	p.registerPage(w, r, http.StatusOK, p.registerForm(approval), p.newNonce(), gt, approval)
+	p.registerPage(w, r, http.StatusOK, p.registerFormFor(p.settings(r.Context()), approval), p.newNonce(), gt, approval)
 }
 
 // registration is a validated registration form.
@@ -115,7 +119,8 @@ func (p *Portal) postRegister(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, "register", err)
 		return
 	}
-	form := p.registerForm(approval)
+	ps := p.settings(ctx)
+	form := p.registerFormFor(ps, approval)
 	form.Load(r.PostForm)
 	nonce := r.PostForm.Get("nonce")
 	if !p.validNonce(nonce) {
@@ -125,7 +130,7 @@ func (p *Portal) postRegister(w http.ResponseWriter, r *http.Request) {
 			"This form was out of date. Check your details and send it again.")
 		return
 	}
-	reg, err := p.validate(ctx, form, approval)
+	reg, err := p.validate(ctx, form, ps, approval)
 	if err != nil {
 		p.fail(w, r, "register: validate", err)
 		return
@@ -192,7 +197,7 @@ func (p *Portal) guestIDFor(nonce, email string) uuid.UUID {
 // validate checks the form, setting a message at every bad field, and
 // returns the registration it describes (see guest.Service.CheckApplication
 // and Sponsorship); the registration code and the terms are the form's own.
-func (p *Portal) validate(ctx context.Context, form *webkit.Form, approval bool) (registration, error) {
+func (p *Portal) validate(ctx context.Context, form *webkit.Form, ps guest.PortalSettings, approval bool) (registration, error) {
 	field := func(name string) guest.Field {
 		fl := form.Field(name)
 		if fl == nil {
@@ -211,7 +216,7 @@ func (p *Portal) validate(ctx context.Context, form *webkit.Form, approval bool)
 		switch {
 		case fl.Value == "":
 			form.Fail(fCode, "Enter the registration code.")
-		case subtle.ConstantTimeCompare([]byte(fl.Value), []byte(p.cfg.Policy.RegistrationCode)) != 1:
+		case subtle.ConstantTimeCompare([]byte(fl.Value), []byte(ps.RegistrationCode)) != 1:
 			form.Fail(fCode, "The registration code is not right. Ask at reception for the current code.")
 		}
 		fl.Value = "" // never echo a code back

@@ -5,14 +5,17 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/lobbyhq/lobby/guest"
 	"github.com/lobbyhq/lobby/storage"
 )
 
-// typeCache keeps the terms split into paragraphs once. Its zero value is
-// ready. What it hands out is shared: callers only read it.
+// typeCache keeps the terms split into paragraphs, split again only when
+// they change. Its zero value is ready. What it hands out is shared:
+// callers only read it.
 type typeCache struct {
-	termsOnce sync.Once
-	terms     []string
+	mu    sync.Mutex
+	text  string
+	terms []string
 }
 
 // defaultGuestType returns the default guest type, read from the store at
@@ -21,15 +24,35 @@ func (p *Portal) defaultGuestType(ctx context.Context) (*storage.GuestType, erro
 	return p.guests.DefaultGuestType(ctx)
 }
 
-// termParagraphs is Policy.Terms split into paragraphs at blank lines.
-func (p *Portal) termParagraphs() []string {
+// settings returns the portal settings in force (see
+// guest.Service.PortalSettings); when they cannot be read, the
+// configuration's, and the error is logged.
+func (p *Portal) settings(ctx context.Context) guest.PortalSettings {
+	ps, err := p.guests.PortalSettings(ctx)
+	if err != nil {
+		p.log.WarnContext(ctx, "portal: could not read the portal settings; showing the configured ones", "error", err.Error())
+		pol := p.cfg.Policy
+		return guest.PortalSettings{SiteName: pol.SiteName, Accent: pol.Accent, Fields: pol.Fields, Terms: pol.Terms,
+			AllowDomains: pol.AllowDomains, BlockDomains: pol.BlockDomains, RequireApproval: pol.RequireApproval,
+			Approvers: pol.Approvers, RegistrationCode: pol.RegistrationCode}
+	}
+	return ps
+}
+
+// termParagraphs is the settings' terms split into paragraphs at blank lines.
+func (p *Portal) termParagraphs(ps guest.PortalSettings) []string {
 	c := &p.types
-	c.termsOnce.Do(func() {
-		for _, para := range strings.Split(p.cfg.Policy.Terms, "\n\n") {
-			if para = strings.TrimSpace(para); para != "" {
-				c.terms = append(c.terms, para)
-			}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.terms != nil && c.text == ps.Terms {
+		return c.terms
+	}
+	terms := []string{}
+	for _, para := range strings.Split(ps.Terms, "\n\n") {
+		if para = strings.TrimSpace(para); para != "" {
+			terms = append(terms, para)
 		}
-	})
-	return c.terms
+	}
+	c.text, c.terms = ps.Terms, terms
+	return terms
 }

@@ -1,9 +1,11 @@
 package sponsor
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -86,12 +88,37 @@ func loginForm() *webkit.Form {
 	)
 }
 
+// safeReturn is ret if it is a local address (a path on this site, such
+// as "/lobby/admin/smtp"), for the redirect after sign-in; "" otherwise, so
+// that a crafted sign-in link cannot send anyone to another site.
+func safeReturn(ret string) string {
+	if !strings.HasPrefix(ret, "/") || strings.HasPrefix(ret, "//") || strings.HasPrefix(ret, "/\\") || len(ret) > 1024 {
+		return ""
+	}
+	for _, c := range ret {
+		if c < 0x20 || c == 0x7f || c == '\\' {
+			return ""
+		}
+	}
+	u, err := url.Parse(ret)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil {
+		return ""
+	}
+	return ret
+}
+
+// afterSignIn is where sign-in leads: the safe return address of r, or the
+// guests list.
+func afterSignIn(r *http.Request) string {
+	return cmp.Or(safeReturn(r.URL.Query().Get("return")), "./")
+}
+
 func (s *Sponsor) getLogin(w http.ResponseWriter, r *http.Request) {
 	if _, ok := s.Staff(r); ok {
-		webkit.SeeOther(w, "./")
+		webkit.SeeOther(w, afterSignIn(r))
 		return
 	}
-	v := s.view(r, "Sign in", nil, "", loginForm(), nil)
+	v := s.view(r, "Sign in", nil, "", loginForm(), safeReturn(r.URL.Query().Get("return")))
 	if r.URL.Query().Has("signed_out") {
 		v.Notice = "You are signed out on all devices."
 	}
@@ -105,7 +132,7 @@ func (s *Sponsor) postLogin(w http.ResponseWriter, r *http.Request) {
 	pw := r.PostForm.Get("password")  // as typed: spaces may be part of it
 	form.Field("password").Value = "" // never sent back
 	again := func(status int) {
-		s.page(w, r, status, "login", s.view(r, "Sign in", nil, "", form, nil))
+		s.page(w, r, status, "login", s.view(r, "Sign in", nil, "", form, safeReturn(r.URL.Query().Get("return"))))
 	}
 	if form.Value("username") == "" {
 		form.Fail("username", "Enter your username.")
@@ -171,7 +198,7 @@ func (s *Sponsor) postLogin(w http.ResponseWriter, r *http.Request) {
 	s.sessions.SetAfter(w, r, st.ID.String(), st.SessionCutoff())
 	s.audit(ctx, st, "staff.login", st.ID.String(), "")
 	s.log.InfoContext(ctx, "staff signed in", "staff_id", st.ID, "role", st.Role)
-	webkit.SeeOther(w, "./")
+	webkit.SeeOther(w, afterSignIn(r))
 }
 
 // countFailure counts a failed sign-in of st and pauses the account when

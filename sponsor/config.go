@@ -43,6 +43,9 @@ type Config struct {
 	// PortalURL is the guest portal's external URL, printed on batch
 	// sheets as where guests sign in; default BaseURL's parent + "/portal".
 	PortalURL string
+	// AdminURL is the admin pages' address (such as "/lobby/admin/"), linked
+	// from the navigation of admins only; empty: no link.
+	AdminURL string
 	// NetworkName is the Wi-Fi network (SSID) printed on batch sheets;
 	// empty: none.
 	NetworkName string

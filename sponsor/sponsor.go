@@ -177,6 +177,8 @@ type nav struct {
 	// MayCreate and MayBatch show the links to the create, batch and
 	// import pages (mayAdd).
 	MayCreate, MayBatch bool
+	// AdminURL links to the admin pages, for admins only; "" for others.
+	AdminURL string
 }
 
 // pageData is what every sponsor page has besides its own data.
@@ -203,6 +205,9 @@ func (s *Sponsor) view(r *http.Request, title string, who *storage.Staff, curren
 		v.LogoutURL = root + "logout"
 		pd.Nav = &nav{Root: root, Name: cmpName(who), Role: who.Role, Current: current}
 		pd.Nav.MayCreate, pd.Nav.MayBatch = s.mayAdd(r, who)
+		if who.Role == storage.RoleAdmin {
+			pd.Nav.AdminURL = s.cfg.AdminURL
+		}
 	}
 	v.Data = pd
 	return v

@@ -22,6 +22,8 @@ type View struct {
 	Title     string
 	Root      string // relative URL of the handler's root from this page: "./" or "../"
 	StyleURL  string // relative URL of the stylesheet
+	ThemeURL  string // relative URL of a stylesheet after it (an admin's colours); optional
+	LogoURL   string // relative URL of the logo shown beside SiteName; optional
 	CSRF      string // CSRFToken(r)
 	LogoutURL string // set when someone is signed in: the sign-out form posts here
 	Notice    string // a status message shown above the content
