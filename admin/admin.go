@@ -19,9 +19,11 @@ import (
 )
 
 // pageNames are the page templates the admin side renders
-// (web/pages/admin/NAME.html), sorted. A new page adds its name here and its
-// routes in Handler.
-var pageNames = []string{"certificates", "home", "message", "smtp"}
+// (web/pages/admin/NAME.html), in any order. A new page adds its name here
+// and its routes in Handler.
+var pageNames = []string{"certificates", "home", "message", "smtp",
+	"portal", "templates", "template", // guest portal settings and email templates
+}
 
 // navPartial holds the admin pages' navigation ("adminnav"), shared by
 // every admin page like the layout.
@@ -36,6 +38,7 @@ type selectData struct {
 // funcs are the admin pages' template functions.
 var funcs = template.FuncMap{
 	"pair": func(f *webkit.Field, o []option) selectData { return selectData{Field: f, Options: o} },
+	"list": func(f ...*webkit.Field) []*webkit.Field { return f },
 }
 
 // Admin is the admin side of Lobby.
@@ -68,8 +71,8 @@ func New(cfg Config) (*Admin, error) {
 	if a.pages, err = webkit.ParseTemplates(withPartial(web.Pages(), navPartial), "admin", funcs); err != nil {
 		return nil, fmt.Errorf("admin: %w", err)
 	}
-	if names := a.pages.Names(); !slices.Equal(names, pageNames) {
-		return nil, fmt.Errorf("admin: page templates are %v, want %v", names, pageNames)
+	if names, want := a.pages.Names(), slices.Sorted(slices.Values(pageNames)); !slices.Equal(names, want) {
+		return nil, fmt.Errorf("admin: page templates are %v, want %v", names, want)
 	}
 	if a.assets, err = webkit.NewAssets(web.Static()); err != nil {
 		return nil, fmt.Errorf("admin: %w", err)
@@ -106,6 +109,10 @@ func New(cfg Config) (*Admin, error) {
 //	POST /smtp/send          Send Test Email (rate limited)
 //	GET|POST /certificates   trusted CA certificates: list, add
 //	POST /certificates/delete
+//	GET|POST /portal         the guest portal's settings: show, save (versioned)
+//	GET /templates           the email templates, one per kind
+//	GET /templates/{name}    one template's editor
+//	POST /templates/{name}/preview|save|restore|send
 //	GET /static/…            the stylesheet
 func (a *Admin) Handler() http.Handler {
 	mux := http.NewServeMux()
@@ -118,6 +125,15 @@ func (a *Admin) Handler() http.Handler {
 	mux.HandleFunc("GET /certificates", a.admin(a.getCertificates))
 	mux.HandleFunc("POST /certificates", a.admin(a.postCertificates))
 	mux.HandleFunc("POST /certificates/delete", a.admin(a.postCertificateDelete))
+	// Guest portal settings and email templates (portal.go, templates.go).
+	mux.HandleFunc("GET /portal", a.admin(a.getPortal))
+	mux.HandleFunc("POST /portal", a.admin(a.postPortal))
+	mux.HandleFunc("GET /templates", a.admin(a.getTemplates))
+	mux.HandleFunc("GET /templates/{name}", a.admin(a.getTemplate))
+	mux.HandleFunc("POST /templates/{name}/preview", a.admin(a.postTemplatePreview))
+	mux.HandleFunc("POST /templates/{name}/save", a.admin(a.postTemplateSave))
+	mux.HandleFunc("POST /templates/{name}/restore", a.admin(a.postTemplateRestore))
+	mux.HandleFunc("POST /templates/{name}/send", a.admin(a.postTemplateSend))
 	mux.HandleFunc("/", a.admin(a.notFound))
 
 	var pages http.Handler = mux
@@ -151,6 +167,10 @@ var sections = []section{
 		Text: "The mail server Lobby sends through (Microsoft Exchange Online with OAuth, or SMTP with a password): Test Connection, Save, Send Test Email."},
 	{Key: "certificates", Href: "certificates", Title: "Trusted certificates",
 		Text: "CA certificates trusted for the SMTP server's and the token endpoint's TLS, besides the system's."},
+	{Key: "portal", Href: "portal", Title: "Guest portal",
+		Text: "What guests see and may do: site name, colour, registration fields, acceptable-use terms, domains, approval, registration code."},
+	{Key: "templates", Href: "templates", Title: "Email templates",
+		Text: "The emails Lobby sends, per kind: edit, preview with sample data, restore the default, send a test."},
 }
 
 // nav is the navigation of the admin pages.
