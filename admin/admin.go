@@ -22,7 +22,7 @@ import (
 // (web/pages/admin/NAME.html), in any order. A new page adds its name here
 // and its routes in Handler.
 var pageNames = []string{"certificates", "home", "message", "smtp",
-	"portal", "templates", "template", // guest portal settings and email templates
+	"guesttypes", "guesttype", "portal", "templates", "template", // guest types, portal settings, email templates
 }
 
 // navPartial holds the admin pages' navigation ("adminnav"), shared by
@@ -109,6 +109,9 @@ func New(cfg Config) (*Admin, error) {
 //	POST /smtp/send          Send Test Email (rate limited)
 //	GET|POST /certificates   trusted CA certificates: list, add
 //	POST /certificates/delete
+//	GET /guest-types         the guest types
+//	GET|POST /guest-types/new, /guest-types/{name}   create, edit
+//	POST /guest-types/{name}/delete
 //	GET|POST /portal         the guest portal's settings: show, save (versioned)
 //	GET /templates           the email templates, one per kind
 //	GET /templates/{name}    one template's editor
@@ -125,7 +128,13 @@ func (a *Admin) Handler() http.Handler {
 	mux.HandleFunc("GET /certificates", a.admin(a.getCertificates))
 	mux.HandleFunc("POST /certificates", a.admin(a.postCertificates))
 	mux.HandleFunc("POST /certificates/delete", a.admin(a.postCertificateDelete))
-	// Guest portal settings and email templates (portal.go, templates.go).
+	// Guest types, portal settings, email templates (guesttypes.go, portal.go, templates.go).
+	mux.HandleFunc("GET /guest-types", a.admin(a.getGuestTypes))
+	mux.HandleFunc("GET /guest-types/new", a.admin(a.getGuestTypeNew))
+	mux.HandleFunc("POST /guest-types/new", a.admin(a.postGuestTypeNew))
+	mux.HandleFunc("GET /guest-types/{name}", a.admin(a.getGuestType))
+	mux.HandleFunc("POST /guest-types/{name}", a.admin(a.postGuestType))
+	mux.HandleFunc("POST /guest-types/{name}/delete", a.admin(a.postGuestTypeDelete))
 	mux.HandleFunc("GET /portal", a.admin(a.getPortal))
 	mux.HandleFunc("POST /portal", a.admin(a.postPortal))
 	mux.HandleFunc("GET /templates", a.admin(a.getTemplates))
@@ -167,6 +176,8 @@ var sections = []section{
 		Text: "The mail server Lobby sends through (Microsoft Exchange Online with OAuth, or SMTP with a password): Test Connection, Save, Send Test Email."},
 	{Key: "certificates", Href: "certificates", Title: "Trusted certificates",
 		Text: "CA certificates trusted for the SMTP server's and the token endpoint's TLS, besides the system's."},
+	{Key: "guest-types", Href: "guest-types", Title: "Guest types",
+		Text: "How long each kind of guest may stay, expiry notice, maximum extension, approval, and which sponsor groups may use it."},
 	{Key: "portal", Href: "portal", Title: "Guest portal",
 		Text: "What guests see and may do: site name, colour, registration fields, acceptable-use terms, domains, approval, registration code."},
 	{Key: "templates", Href: "templates", Title: "Email templates",
