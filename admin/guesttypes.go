@@ -201,7 +201,7 @@ func (a *Admin) getGuestTypes(w http.ResponseWriter, r *http.Request, st *storag
 	for i := range types {
 		gt := &types[i]
 		row := typeRow{Name: gt.Name, Description: gt.Description, Validity: guest.HumanDuration(guest.Validity(gt)),
-			Max: "none", Approval: gt.RequireApproval || pol.RequireApproval, Default: gt.Name == pol.DefaultGuestType,
+			Max: "none", Approval: a.cfg.Guests.RequiresApproval(gt), Default: gt.Name == pol.DefaultGuestType,
 			Groups: strings.Join(allowedGroups(groups, gt.Name), ", ")}
 		if gt.MaxDuration > 0 {
 			row.Max = guest.HumanDuration(gt.MaxDuration)
