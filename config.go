@@ -3,6 +3,7 @@ package lobby
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/url"
 	"strings"
@@ -46,6 +47,12 @@ type Config struct {
 	// approval, password length, ...); zero fields take the portal's
 	// defaults.
 	Portal portal.Policy
+	// Templates is an operator's directory of email templates
+	// (NAME.subject.tmpl, NAME.txt.tmpl, NAME.html.tmpl; lobby serve
+	// --templates): each file replaces the embedded one, and what it lacks
+	// stays embedded (see notify.NewRenderer). Templates an admin saves win
+	// over both. Nil: the embedded templates.
+	Templates fs.FS
 	// DevMailbox, when set (lobby serve --dev), makes /dev/mailbox list the
 	// mail this emulator captured.
 	DevMailbox *exchangetest.Server

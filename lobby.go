@@ -131,7 +131,7 @@ func New(cfg Config) (*Lobby, error) {
 		l.mail, l.ownMail = d, true
 	}
 
-	renderer, err := notify.NewRenderer(nil)
+	renderer, err := notify.NewRenderer(cfg.Templates)
 	if err != nil {
 		l.closeTransport()
 		return nil, fmt.Errorf("lobby: email templates: %w", err)

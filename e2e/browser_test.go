@@ -20,6 +20,7 @@ func TestBrowser(t *testing.T) {
 		{"WithoutJavaScript", testWithoutJavaScript},
 		{"Accessibility", testAccessibility},
 		{"SignInNowFromAGatedPage", testSignInNowFromAGatedPage},
+		{"SponsorJourney", testSponsorJourney},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

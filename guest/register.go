@@ -294,7 +294,7 @@ func (s *Service) create(ctx context.Context, in SelfRegistration, prev *storage
 		ID: in.ID, Username: username, Password: password,
 		FirstName: reg.First, LastName: reg.Last, Email: reg.Email, Phone: reg.Phone, Company: reg.Company,
 		PersonVisited: reg.Visited, Reason: reg.Reason, SponsorID: reg.SponsorID, GuestType: gt.Name,
-		Status: storage.GuestActive, ValidFrom: now, ValidUntil: now.Add(Validity(gt)),
+		Status: storage.GuestActive, ValidFrom: now, ValidUntil: now.Add(InitialValidity(gt)),
 	}
 	if prev != nil {
 		// A new password: no session from before counts. (The new ID

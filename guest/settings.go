@@ -108,9 +108,10 @@ func (p Policy) seedPortalSettings() PortalSettings {
 	}
 }
 
-// clone copies the slices of s, so that callers may change what they got.
+// clone copies the lists of s, so that callers may change what they got.
+// The logo (up to MaxLogoBytes, read on every page) is shared: callers
+// replace it rather than change its bytes.
 func (s PortalSettings) clone() PortalSettings {
-	s.Logo = slices.Clone(s.Logo)
 	s.AllowDomains = slices.Clone(s.AllowDomains)
 	s.BlockDomains = slices.Clone(s.BlockDomains)
 	s.Approvers = slices.Clone(s.Approvers)
@@ -119,7 +120,8 @@ func (s PortalSettings) clone() PortalSettings {
 
 // PortalSettings returns the portal settings in force: those saved, over
 // the configuration's. They are re-read from the store at most every
-// SettingsCacheTTL (see SettingsCacheTTL). The result is the caller's.
+// SettingsCacheTTL. The result is the caller's, but for the bytes of
+// Logo, which are shared and must not be changed in place.
 func (s *Service) PortalSettings(ctx context.Context) (PortalSettings, error) {
 	l, err := s.live(ctx)
 	if err != nil {

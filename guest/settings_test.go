@@ -148,6 +148,14 @@ func TestPortalSettings(t *testing.T) {
 		if !b.svc.RequiresApproval(gt) || !b.svc.ApproverIsVisited(true) {
 			t.Error("approval without approvers: want it required, by the person visited")
 		}
+		// Clearing the registration code clears it (not the configured one back).
+		again.RegistrationCode = ""
+		if _, err := b.svc.SavePortalSettings(ctx, b.admin, again, again.Version); err != nil {
+			t.Fatal(err)
+		}
+		if ps, err := b.svc.PortalSettings(ctx); err != nil || ps.RegistrationCode != "" || ps.Version != 3 {
+			t.Errorf("after clearing the code: %q, version %d, %v", ps.RegistrationCode, ps.Version, err)
+		}
 	})
 }
 

@@ -308,7 +308,7 @@ func (s *Service) decide(ctx context.Context, a Actor, id uuid.UUID, approve boo
 		if err != nil {
 			return edit{}, fmt.Errorf("guest type %q: %w", g.GuestType, err)
 		}
-		until := now.Add(Validity(gt))
+		until := now.Add(InitialValidity(gt))
 		active := storage.GuestActive
 		return edit{update: storage.GuestUpdate{Status: &active, ValidFrom: &now, ValidUntil: &until}, action: "guest.approve",
 			mail: s.CredentialsMessage, mailKey: "portal:credentials:" + g.ID.String()}, nil

@@ -175,3 +175,85 @@ func (s *Service) DefaultGuestType(ctx context.Context) (*storage.GuestType, err
 	c.mu.Unlock()
 	return gt, nil
 }
+
+// forget makes the next DefaultGuestType read the store.
+func (c *typeCache) forget() {
+	c.mu.Lock()
+	c.gt = nil
+	c.mu.Unlock()
+}
+
+// InitialValidity is how long a new self-registered (or approved) guest
+// of gt may sign in: the type's validity; for a type that counts from the
+// first sign-in, the window for that first sign-in, which is the type's
+// maximum stay (at least its validity). SignedIn then starts the
+// validity.
+func InitialValidity(gt *storage.GuestType) time.Duration {
+	if gt.FromFirstSignIn {
+		return max(gt.MaxDuration, Validity(gt))
+	}
+	return Validity(gt)
+}
+
+// SignedIn records a guest's successful sign-in to the portal (the caller
+// checked the credentials and g.CanLogIn). The first one sets
+// FirstSignInAt and, when g's type counts its validity from the first
+// sign-in, starts it: ValidFrom now, ValidUntil now plus the type's
+// validity (audited as guest.validity_start). It returns the guest as
+// stored afterwards; later sign-ins change nothing and return g.
+func (s *Service) SignedIn(ctx context.Context, g *storage.Guest) (*storage.Guest, error) {
+	return s.signedIn(ctx, g, 3)
+}
+
+// signedIn is SignedIn trying at most tries times when the guest changes
+// meanwhile.
+func (s *Service) signedIn(ctx context.Context, g *storage.Guest, tries int) (*storage.Guest, error) {
+	if !g.FirstSignInAt.IsZero() {
+		return g, nil
+	}
+	now := storage.Truncate(s.now())
+	upd := storage.GuestUpdate{FirstSignInAt: &now, IfUpdatedAt: &g.UpdatedAt}
+	var start bool
+	gt, err := s.store.GetGuestType(ctx, g.GuestType)
+	switch {
+	case err == nil && gt.FromFirstSignIn:
+		start = true
+		until := now.Add(Validity(gt))
+		var zero time.Time
+		upd.ValidFrom, upd.ValidUntil, upd.ExpiryNotifiedAt = &now, &until, &zero
+	case err != nil && !errors.Is(err, storage.ErrNotFound):
+		return g, fmt.Errorf("guest: first sign-in: guest type %q: %w", g.GuestType, err)
+	}
+	var out *storage.Guest
+	err = s.store.WithTx(ctx, func(tx storage.Store) error {
+		var err error
+		if out, err = tx.UpdateGuest(ctx, g.ID, upd); err != nil {
+			return err
+		}
+		if !start {
+			return nil
+		}
+		return tx.Audit(ctx, storage.AuditEntry{Actor: "guest:" + g.Username, Action: "guest.validity_start", Subject: g.ID.String(),
+			Detail: fmt.Sprintf("first sign-in: valid until %s (guest type %s counts from the first sign-in)", out.ValidUntil.UTC().Format(time.RFC3339), gt.Name)})
+	})
+	if errors.Is(err, storage.ErrConflict) {
+		// Changed meanwhile (another device signing in at the same moment,
+		// or a sponsor): what is stored now stands.
+		cur, err := s.store.GetGuest(ctx, g.ID)
+		if err != nil {
+			return g, fmt.Errorf("guest: first sign-in: %w", err)
+		}
+		if cur.FirstSignInAt.IsZero() && tries > 1 {
+			return s.signedIn(ctx, cur, tries-1)
+		}
+		return cur, nil
+	}
+	if err != nil {
+		return g, fmt.Errorf("guest: first sign-in: %w", err)
+	}
+	if start {
+		s.log.InfoContext(ctx, "guest validity started at first sign-in", "guest_id", g.ID, "guest_type", gt.Name,
+			"validity_ms", Validity(gt).Milliseconds())
+	}
+	return out, nil
+}

@@ -122,7 +122,29 @@ func NewRenderer(fsys fs.FS) (*Renderer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return r.With(over)
+	r, err = r.With(over)
+	if err != nil {
+		return nil, fmt.Errorf("notify: templates directory: %w", namedFiles(err))
+	}
+	return r, nil
+}
+
+// namedFiles prefixes each *TemplateError in err (one or joined) with its
+// file name, NAME.txt.tmpl and so on.
+func namedFiles(err error) error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, namedFiles(e))
+		}
+		return errors.Join(out...)
+	}
+	var te *TemplateError
+	if errors.As(err, &te) {
+		sfx := map[string]string{"subject": suffixSubject, "text": suffixText, "html": suffixHTML}[te.Part]
+		return fmt.Errorf("%s%s: %w", te.Name, sfx, err)
+	}
+	return err
 }
 
 // readSources reads the *.tmpl files of fsys by notification.

@@ -2,6 +2,7 @@ package notify
 
 import (
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -284,6 +285,29 @@ func TestEveryTemplateHasPlaceholdersAndSampleData(t *testing.T) {
 		}
 		if _, _, _, err := r.Preview(name, Source{}, nil); err != nil {
 			t.Errorf("%s: sample data does not render: %v", name, err)
+		}
+	}
+}
+
+// TestTemplatesDocListsEveryPlaceholder: the operators' page on templates
+// names every kind and each of its placeholders.
+func TestTemplatesDocListsEveryPlaceholder(t *testing.T) {
+	t.Parallel()
+	doc, err := os.ReadFile("../docs/templates.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range TemplateNames() {
+		_, section, ok := strings.Cut(string(doc), "### "+name+" ")
+		if !ok {
+			t.Errorf("docs/templates.md has no section for %s", name)
+			continue
+		}
+		section, _, _ = strings.Cut(section, "### ")
+		for _, p := range Placeholders(name) {
+			if !strings.Contains(section, "`{{."+p.Name+"}}`") {
+				t.Errorf("docs/templates.md: %s does not list {{.%s}}", name, p.Name)
+			}
 		}
 	}
 }

@@ -56,7 +56,17 @@ var placeholderHelp = map[string]string{
 	"DenyURL":    "the link that denies the guest",
 	"ExpiresAt":  "when the approve and deny links stop working (a time: {{datetime .ExpiresAt}})",
 	"SentAt":     "when the test email was sent (a time: {{datetime .SentAt}})",
+	"Severity":   "the alarm's severity: info, warning or critical",
+	"Title":      "what the alarm is about, in one line",
+	"Detail":     "what happened and what to do",
+	"RaisedAt":   "when the alarm was raised (a time: {{datetime .RaisedAt}})",
+	"AlarmsURL":  "the admin pages' list of alarms",
 }
+
+// templateAlarm is the alarm email's name (notify.TemplateAlarm where the
+// alarms are built): its placeholders are listed here so that they are
+// documented as soon as it exists.
+const templateAlarm = "alarm"
 
 var placeholderNames = map[string][]string{
 	TemplateGuestCredentials: {"GuestName", "Username", "Password", "ValidUntil", "PortalURL", "SiteName"},
@@ -67,6 +77,7 @@ var placeholderNames = map[string][]string{
 	TemplateGuestReset:       {"GuestName", "Username", "Password", "ValidUntil", "PortalURL", "SiteName"},
 	TemplateGuestExtended:    {"GuestName", "ValidUntil", "SiteName"},
 	TemplateTestEmail:        {"SiteName", "SentAt"},
+	templateAlarm:            {"SiteName", "Severity", "Title", "Detail", "RaisedAt", "AlarmsURL"},
 }
 
 // TemplateTitles names each notification for people.
@@ -79,6 +90,7 @@ var templateTitles = map[string]string{
 	TemplateGuestReset:       "New password",
 	TemplateGuestExtended:    "Access extended",
 	TemplateTestEmail:        "Test email",
+	templateAlarm:            "Alarm (to the admins)",
 }
 
 // TemplateTitle names notification name for people ("Expiry notice"); ""
@@ -105,6 +117,8 @@ func SampleData(name string) map[string]any {
 		"GuestEmail": "eve@example.org", "Company": "Fabrikam", "Reason": "Workshop",
 		"ApproveURL": "https://guest.example.com/portal/approve/sample", "DenyURL": "https://guest.example.com/portal/deny/sample",
 		"ExpiresAt": when.Add(-48 * time.Hour), "SentAt": when,
+		"Severity": "critical", "Title": "The SMTP client secret expires in 7 days", "Detail": "Renew it in Entra ID, then save it on the SMTP page.",
+		"RaisedAt": when, "AlarmsURL": "https://guest.example.com/admin/alarms",
 	}
 	names, ok := placeholderNames[name]
 	if !ok {
@@ -185,10 +199,10 @@ var (
 	// text/template: "template: NAME:LINE: msg" (parse) or
 	// "template: NAME:LINE:COL: executing "NAME" at <.X>: msg" (run);
 	// html/template: "html/template:NAME:LINE:COL: msg" and variants.
-	tmplErrRE   = regexp.MustCompile(`(?s)^(?:html/)?template: ?[^:]*:(\d+)(?::(\d+))?: ?(.*)$`)
-	execAtRE    = regexp.MustCompile(`(?s)^executing "[^"]*" at <([^>]*)>: (.*)$`)
+	tmplErrRE    = regexp.MustCompile(`(?s)^(?:html/)?template: ?[^:]*:(\d+)(?::(\d+))?: ?(.*)$`)
+	execAtRE     = regexp.MustCompile(`(?s)^executing "[^"]*" at <([^>]*)>: (.*)$`)
 	missingKeyRE = regexp.MustCompile(`map has no entry for key "([^"]*)"`)
-	noFieldRE   = regexp.MustCompile(`can't evaluate field (\w+)`)
+	noFieldRE    = regexp.MustCompile(`can't evaluate field (\w+)`)
 )
 
 // templateError turns a text/template or html/template error into a

@@ -126,6 +126,7 @@ func (p *Portal) postLogin(w http.ResponseWriter, r *http.Request) {
 		again(http.StatusForbidden)
 		return
 	}
+	g = p.signedIn(ctx, g)
 	// After the last sign-out even if that was in this microsecond, or on
 	// a node whose clock is ahead.
 	p.sessions.SetAfter(w, r, g.ID.String(), g.SessionsValidAfter)
@@ -222,4 +223,17 @@ func (p *Portal) getAccount(w http.ResponseWriter, r *http.Request) {
 	p.page(w, r, http.StatusOK, "account", p.view(r, "Your guest access", nil, accountData{
 		Name: guestName(g), Username: g.Username, ValidUntil: p.formatTime(g.ValidUntil),
 	}))
+}
+
+// signedIn records g's sign-in with the guest rules (the first one starts
+// the validity of a type that counts from it) and returns the guest as
+// stored. When that fails the sign-in still goes ahead, and the next one
+// tries again.
+func (p *Portal) signedIn(ctx context.Context, g *storage.Guest) *storage.Guest {
+	out, err := p.guests.SignedIn(ctx, g)
+	if err != nil {
+		p.log.WarnContext(ctx, "portal: could not record the first sign-in; the next sign-in tries again", "guest_id", g.ID, "error", err.Error())
+		return g
+	}
+	return out
 }

@@ -7,8 +7,10 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lobbyhq/lobby/guest"
+	"github.com/lobbyhq/lobby/storage"
 )
 
 // TestPortalSettingsApplyLive: what an admin saves (site name, logo,
@@ -84,5 +86,36 @@ func TestPortalSettingsApplyLive(t *testing.T) {
 	out := b.outbox(t)
 	if len(out) != 1 || !strings.Contains(out[0].Subject, "Contoso <Guests>") {
 		t.Errorf("credentials email: %+v, want the saved site name", out)
+	}
+}
+
+// TestValidityStartsAtFirstSignIn: a guest of a type that counts from the
+// first sign-in gets the type's maximum to sign in first; signing in at
+// the portal then starts their validity.
+func TestValidityStartsAtFirstSignIn(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(cfg *Config) {
+		cfg.Policy.DefaultGuestType = "pass"
+		cfg.Policy.GuestTypes = []storage.GuestType{{Name: "pass", DefaultDuration: 4 * time.Hour, MaxDuration: 3 * 24 * time.Hour, FromFirstSignIn: true}}
+	})
+	g := registered(t, b, "ada@example.com")
+	if want := storage.Truncate(b.clock.Now()).Add(3 * 24 * time.Hour); !g.ValidUntil.Equal(want) {
+		t.Fatalf("registered guest valid until %s, want %s (the window to sign in first)", g.ValidUntil, want)
+	}
+	b.clock.Advance(30 * time.Hour)
+	c := b.client(t)
+	if r := c.login(g.Username, g.Password, ""); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign-in: %d\n%s", r.StatusCode, r.body)
+	}
+	now := storage.Truncate(b.clock.Now())
+	got, err := b.store.GetGuest(t.Context(), g.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.ValidFrom.Equal(now) || !got.ValidUntil.Equal(now.Add(4*time.Hour)) || !got.FirstSignInAt.Equal(now) {
+		t.Errorf("after the first sign-in: valid %s to %s, first sign-in %s; want 4 hours from %s", got.ValidFrom, got.ValidUntil, got.FirstSignInAt, now)
+	}
+	if acct := c.get(mount + "/account"); acct.StatusCode != http.StatusOK {
+		t.Errorf("account: %d", acct.StatusCode)
 	}
 }

@@ -56,8 +56,9 @@ func (sc scope) sees(st *storage.Staff, g *storage.Guest) bool {
 
 // guestRow is one guest in the list.
 type guestRow struct {
-	ID, Name, Email, Company, Username, Status, ValidUntil string
-	Decide                                                 bool // approve and deny buttons (pending view)
+	ID, Name, Status, ValidUntil string
+	Details                      string // email, company and username, those that say something, joined by " · "
+	Decide                       bool   // approve and deny buttons (pending view)
 }
 
 // guestsData is the guests page's own data.
@@ -120,9 +121,10 @@ func (s *Sponsor) getGuests(w http.ResponseWriter, r *http.Request, st *storage.
 	}
 	for _, g := range guests {
 		d.Rows = append(d.Rows, guestRow{
-			ID: g.ID.String(), Name: guestName(g), Email: g.Email, Company: g.Company, Username: g.Username,
+			ID: g.ID.String(), Name: guestName(g),
 			Status: string(g.Status), ValidUntil: s.formatTime(g.ValidUntil),
-			Decide: d.Pending && g.Status == storage.GuestPending && s.guests.Allowed(actor, storage.PermApprove, g) == nil,
+			Decide:  d.Pending && g.Status == storage.GuestPending && s.guests.Allowed(actor, storage.PermApprove, g) == nil,
+			Details: rowDetails(g),
 		})
 	}
 	if page.Next != "" {
@@ -294,4 +296,20 @@ func (s *Sponsor) visiting(r *http.Request, st *storage.Staff, sc scope, query s
 		}
 	}
 	return out, nil
+}
+
+// rowDetails is the line under a guest's name in the list: their email,
+// company and username, leaving out the empty ones (a batch account has
+// neither email nor company) and the username when it is the email.
+func rowDetails(g *storage.Guest) string {
+	var parts []string
+	for _, p := range []string{g.Email, g.Company} {
+		if p != "" {
+			parts = append(parts, p)
+		}
+	}
+	if g.Username != "" && !strings.EqualFold(g.Username, g.Email) {
+		parts = append(parts, g.Username)
+	}
+	return strings.Join(parts, " · ")
 }

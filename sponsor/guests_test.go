@@ -234,3 +234,27 @@ func TestTimeLeft(t *testing.T) {
 		t.Errorf("timeLeft(zero) = %q", got)
 	}
 }
+
+// TestRowDetails: the line under a guest's name leaves out what is empty
+// and a username that is the email address.
+func TestRowDetails(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		g    storage.Guest
+		want string
+	}{
+		{"self-registered", storage.Guest{Email: "ada@example.org", Username: "ada@example.org"}, "ada@example.org"},
+		{"username differs in case", storage.Guest{Email: "Ada@Example.org", Username: "ada@example.org"}, "Ada@Example.org"},
+		{"with company", storage.Guest{Email: "ada@example.org", Company: "Acme", Username: "ada@example.org"}, "ada@example.org · Acme"},
+		{"generated username", storage.Guest{Email: "ada@example.org", Username: "guest-abc123"}, "ada@example.org · guest-abc123"},
+		{"batch account", storage.Guest{Username: "guest-abc123"}, "guest-abc123"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if got := rowDetails(&tc.g); got != tc.want {
+				t.Errorf("rowDetails = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

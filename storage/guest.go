@@ -53,8 +53,13 @@ type Guest struct {
 	// suspension is to set it too, so that reinstating the guest does not
 	// bring back the sessions from before.
 	SessionsValidAfter time.Time
-	CreatedAt          time.Time
-	UpdatedAt          time.Time
+	// FirstSignInAt is when the guest first signed in to the portal; zero
+	// until then. For a guest type whose validity counts from the first
+	// sign-in (GuestType.FromFirstSignIn), it is when ValidFrom and
+	// ValidUntil were set.
+	FirstSignInAt time.Time
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
 }
 
 // CanLogIn reports whether the guest may use their credentials at now.
@@ -77,6 +82,9 @@ type GuestUpdate struct {
 	ExpiryNotifiedAt *time.Time // a pointer to the zero time clears it
 	Password         *string    // set SessionsValidAfter with it: a new password ends the old sessions
 	SponsorID        *uuid.UUID
+	// FirstSignInAt sets Guest.FirstSignInAt unless it is already set: the
+	// first sign-in stays the first.
+	FirstSignInAt *time.Time
 	// SessionsValidAfter moves Guest.SessionsValidAfter forward to this
 	// time. It never moves back: a time before the stored one, or the zero
 	// time, leaves it as it is, so that no update (say, from a node whose
@@ -134,4 +142,9 @@ type GuestType struct {
 	// this type are told it ends: 0 leaves it to the portal's default,
 	// negative sends no notice.
 	ExpiryNotice time.Duration
+	// FromFirstSignIn counts the validity from the guest's first sign-in
+	// to the portal rather than from their creation: until then a guest
+	// may sign in for the first time within the type's MaxDuration (its
+	// DefaultDuration when that is longer) from creation.
+	FromFirstSignIn bool
 }

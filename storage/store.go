@@ -67,6 +67,9 @@ type GuestStore interface {
 	GetGuestType(ctx context.Context, name string) (*GuestType, error)
 	ListGuestTypes(ctx context.Context) ([]GuestType, error)
 	DeleteGuestType(ctx context.Context, name string) error
+	// CountGuestsOfType counts the guests of any status whose GuestType is
+	// name (index-backed).
+	CountGuestsOfType(ctx context.Context, name string) (int, error)
 }
 
 // StaffStore keeps sponsors and admins.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
@@ -10,12 +9,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/lobbyhq/lobby"
-	"github.com/lobbyhq/lobby/internal/passhash"
 	"github.com/lobbyhq/lobby/notify"
 	"github.com/lobbyhq/lobby/notify/exchangetest"
 	"github.com/lobbyhq/lobby/storage"
@@ -31,6 +30,7 @@ type serveFlags struct {
 	MetricsAddr     string
 	ShutdownTimeout time.Duration
 	MailWorkers     int
+	Templates       string
 }
 
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -58,6 +58,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 	fs.IntVar(&f.MailWorkers, "mail-workers", workers, "emails sent at once, each over its own SMTP connection; Exchange Online allows 3 per mailbox (LOBBY_MAIL_WORKERS)")
+	fs.StringVar(&f.Templates, "templates", env("TEMPLATES", ""), "directory of email templates (NAME.subject.tmpl, NAME.txt.tmpl, NAME.html.tmpl) "+
+		"that replace the built-in ones file by file; see docs/templates.md (LOBBY_TEMPLATES)")
 	if err := f.portal.register(fs); err != nil {
 		return err
 	}
@@ -103,6 +105,12 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cfg := lobby.Config{Store: st, BaseURL: baseURL, SecretKey: key, Logger: logger, Portal: policy,
 		TrustProxyHeaders: f.portal.TrustProxy, ProxyHeader: f.portal.ProxyHeader, TrustedProxyHops: f.portal.ProxyHops,
 		ShutdownTimeout: f.ShutdownTimeout, MailWorkers: f.MailWorkers}
+	if f.Templates != "" {
+		if st, err := os.Stat(f.Templates); err != nil || !st.IsDir() {
+			return fmt.Errorf("%w: --templates %s is not a directory; give the directory that holds your NAME.subject.tmpl, NAME.txt.tmpl and NAME.html.tmpl files", errUsage, f.Templates)
+		}
+		cfg.Templates = os.DirFS(f.Templates)
+	}
 	if f.Dev {
 		emu, err := exchangetest.Start(exchangetest.Options{Logger: logger.With("component", "exchangetest")})
 		if err != nil {
@@ -219,31 +227,13 @@ func displayAddr(a net.Addr) string {
 // password at every development start (so that it can always be printed)
 // and prints where and how to sign in.
 func devStaff(ctx context.Context, st storage.Store, stdout io.Writer, baseURL string) error {
-	for _, u := range []struct {
-		name string
-		role storage.Role
-	}{{"admin", storage.RoleAdmin}, {"sponsor", storage.RoleSponsor}} {
-		existing, err := st.GetStaffByUsername(ctx, u.name)
-		var pw string
-		switch {
-		case err == nil:
-			pw = rand.Text()
-			hash, err := passhash.Hash(pw)
-			if err != nil {
-				return fmt.Errorf("demo staff: %w", err)
-			}
-			if err := st.SetStaffPassword(ctx, existing.ID, hash); err != nil {
-				return fmt.Errorf("demo staff: set the password of %q: %w", u.name, err)
-			}
-		case errors.Is(err, storage.ErrNotFound):
-			if pw, err = addStaff(ctx, st, u.name, u.name+"@example.com", "Demo "+string(u.role), u.role, ""); err != nil {
-				return err
-			}
-		default:
-			return fmt.Errorf("look up demo staff: %w", err)
-		}
+	staff, err := lobby.EnsureDemoStaff(ctx, st)
+	if err != nil {
+		return err
+	}
+	for _, u := range staff {
 		fmt.Fprintf(stdout, "demo %s: sign in at %s/sponsor/ with username %q and password %s (new at every --dev start)\n",
-			u.role, strings.TrimRight(baseURL, "/"), u.name, pw)
+			u.Role, strings.TrimRight(baseURL, "/"), u.Username, u.Password)
 	}
 	return nil
 }

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -122,5 +124,26 @@ func TestServeDevRefusesRemoteAddress(t *testing.T) {
 	code := run(t.Context(), []string{"serve", "--dev", "--addr", "0.0.0.0:0", "--data-dir", t.TempDir()}, &out, &errOut)
 	if code != 2 || !strings.Contains(errOut.String(), "listen on a loopback address") {
 		t.Fatalf("serve --dev on 0.0.0.0 = %d, %q", code, errOut.String())
+	}
+}
+
+// --templates must name a directory whose templates parse: a mistake stops
+// the start with a message naming the file, not the first email.
+func TestServeTemplatesDirectoryChecked(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	var out, errOut strings.Builder
+	missing := filepath.Join(dir, "nope")
+	if code := run(t.Context(), []string{"serve", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--templates", missing}, &out, &errOut); code != 2 ||
+		!strings.Contains(errOut.String(), "is not a directory") {
+		t.Errorf("missing directory: exit %d, %q", code, errOut.String())
+	}
+	if err := os.WriteFile(filepath.Join(dir, "guest_denied.txt.tmpl"), []byte("Hello\n{{.GuestName"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	errOut.Reset()
+	if code := run(t.Context(), []string{"serve", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--templates", dir}, &out, &errOut); code == 0 ||
+		!strings.Contains(errOut.String(), "guest_denied.txt.tmpl: Plain-text body, line 2: unclosed action") {
+		t.Errorf("template with a syntax error: exit %d, %q", code, errOut.String())
 	}
 }

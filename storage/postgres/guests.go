@@ -17,25 +17,25 @@ import (
 
 const guestColumns = `id, username, password, first_name, last_name, email, phone, company,
 	person_visited, reason, sponsor_id, guest_type, status, valid_from, valid_until,
-	expiry_notified_at, created_at, updated_at, sessions_valid_after`
+	expiry_notified_at, created_at, updated_at, sessions_valid_after, first_sign_in_at`
 
 // guestListColumns are guestColumns without the password: lists never need
 // it, so they neither read nor open it.
 const guestListColumns = `id, username, NULL::bytea, first_name, last_name, email, phone, company,
 	person_visited, reason, sponsor_id, guest_type, status, valid_from, valid_until,
-	expiry_notified_at, created_at, updated_at, sessions_valid_after`
+	expiry_notified_at, created_at, updated_at, sessions_valid_after, first_sign_in_at`
 
 func (s *Store) scanGuest(r rowScanner) (*storage.Guest, error) {
 	var (
-		g                                                 storage.Guest
-		sealed                                            []byte
-		sponsor                                           pgtype.UUID
-		status                                            string
-		from, until, notified, created, updated, sessions pgtype.Timestamptz
+		g                                                        storage.Guest
+		sealed                                                   []byte
+		sponsor                                                  pgtype.UUID
+		status                                                   string
+		from, until, notified, created, updated, sessions, first pgtype.Timestamptz
 	)
 	if err := r.Scan(&g.ID, &g.Username, &sealed, &g.FirstName, &g.LastName, &g.Email, &g.Phone, &g.Company,
 		&g.PersonVisited, &g.Reason, &sponsor, &g.GuestType, &status, &from, &until,
-		&notified, &created, &updated, &sessions); err != nil {
+		&notified, &created, &updated, &sessions, &first); err != nil {
 		return nil, err
 	}
 	pw, err := s.sealer.OpenString(sealed, storage.GuestPasswordAD(g.ID))
@@ -48,6 +48,7 @@ func (s *Store) scanGuest(r rowScanner) (*storage.Guest, error) {
 	g.ValidFrom, g.ValidUntil, g.ExpiryNotifiedAt = tsOut(from), tsOut(until), tsOut(notified)
 	g.CreatedAt, g.UpdatedAt = tsOut(created), tsOut(updated)
 	g.SessionsValidAfter = tsOut(sessions)
+	g.FirstSignInAt = tsOut(first)
 	return &g, nil
 }
 
@@ -72,16 +73,17 @@ func (s *Store) CreateGuest(ctx context.Context, g *storage.Guest) error {
 	stored.Email = storage.FoldKey(stored.Email)
 	stored.ValidFrom, stored.ValidUntil = trunc(stored.ValidFrom), trunc(stored.ValidUntil)
 	stored.ExpiryNotifiedAt, stored.SessionsValidAfter = trunc(stored.ExpiryNotifiedAt), trunc(stored.SessionsValidAfter)
+	stored.FirstSignInAt = trunc(stored.FirstSignInAt)
 	stored.CreatedAt, stored.UpdatedAt = storage.Truncate(stored.CreatedAt), storage.Truncate(stored.UpdatedAt)
 
 	tag, err := s.db.Exec(ctx, `INSERT INTO guests (`+guestColumns+`, username_key, search_key)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)
 		ON CONFLICT DO NOTHING`,
 		stored.ID, stored.Username, s.sealer.SealString(stored.Password, storage.GuestPasswordAD(stored.ID)), stored.FirstName,
 		stored.LastName, stored.Email, stored.Phone, stored.Company, stored.PersonVisited, stored.Reason,
 		uuidIn(stored.SponsorID), stored.GuestType, string(stored.Status), tsIn(stored.ValidFrom),
 		tsIn(stored.ValidUntil), tsIn(stored.ExpiryNotifiedAt), stored.CreatedAt, stored.UpdatedAt,
-		tsIn(stored.SessionsValidAfter), storage.FoldKey(stored.Username), storage.SearchKey(&stored))
+		tsIn(stored.SessionsValidAfter), tsIn(stored.FirstSignInAt), storage.FoldKey(stored.Username), storage.SearchKey(&stored))
 	if err != nil {
 		return wrap("create guest", err)
 	}
@@ -252,6 +254,9 @@ func (s *Store) UpdateGuest(ctx context.Context, id uuid.UUID, u storage.GuestUp
 	if u.SponsorID != nil {
 		set = append(set, "sponsor_id = "+arg(uuidIn(*u.SponsorID)))
 	}
+	if u.FirstSignInAt != nil && !u.FirstSignInAt.IsZero() {
+		set = append(set, "first_sign_in_at = coalesce(first_sign_in_at, "+arg(storage.Truncate(*u.FirstSignInAt))+")")
+	}
 	if u.SessionsValidAfter != nil && !u.SessionsValidAfter.IsZero() {
 		// Forward only; greatest() passes over the NULL of a guest without one.
 		set = append(set, "sessions_valid_after = greatest(sessions_valid_after, "+arg(storage.Truncate(*u.SessionsValidAfter))+")")
@@ -296,23 +301,25 @@ func (s *Store) PutGuestType(ctx context.Context, t storage.GuestType) error {
 	if t.Name == "" {
 		return errors.New("postgres: put guest type: name is empty")
 	}
-	_, err := s.db.Exec(ctx, `INSERT INTO guest_types (name, description, default_duration_ns, max_duration_ns, require_approval, expiry_notice_ns)
-		VALUES ($1, $2, $3, $4, $5, $6)
+	_, err := s.db.Exec(ctx, `INSERT INTO guest_types (name, description, default_duration_ns, max_duration_ns, require_approval,
+			expiry_notice_ns, from_first_sign_in)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)
 		ON CONFLICT (name) DO UPDATE SET description = EXCLUDED.description,
 			default_duration_ns = EXCLUDED.default_duration_ns, max_duration_ns = EXCLUDED.max_duration_ns,
-			require_approval = EXCLUDED.require_approval, expiry_notice_ns = EXCLUDED.expiry_notice_ns`,
-		t.Name, t.Description, int64(t.DefaultDuration), int64(t.MaxDuration), t.RequireApproval, int64(t.ExpiryNotice))
+			require_approval = EXCLUDED.require_approval, expiry_notice_ns = EXCLUDED.expiry_notice_ns,
+			from_first_sign_in = EXCLUDED.from_first_sign_in`,
+		t.Name, t.Description, int64(t.DefaultDuration), int64(t.MaxDuration), t.RequireApproval, int64(t.ExpiryNotice), t.FromFirstSignIn)
 	return wrap("put guest type", err)
 }
 
-const guestTypeColumns = `name, description, default_duration_ns, max_duration_ns, require_approval, expiry_notice_ns`
+const guestTypeColumns = `name, description, default_duration_ns, max_duration_ns, require_approval, expiry_notice_ns, from_first_sign_in`
 
 func scanGuestType(r rowScanner) (storage.GuestType, error) {
 	var (
 		t               storage.GuestType
 		def, mx, notice int64
 	)
-	err := r.Scan(&t.Name, &t.Description, &def, &mx, &t.RequireApproval, &notice)
+	err := r.Scan(&t.Name, &t.Description, &def, &mx, &t.RequireApproval, &notice, &t.FromFirstSignIn)
 	t.DefaultDuration, t.MaxDuration, t.ExpiryNotice = time.Duration(def), time.Duration(mx), time.Duration(notice)
 	return t, err
 }
@@ -342,6 +349,15 @@ func (s *Store) ListGuestTypes(ctx context.Context) ([]storage.GuestType, error)
 		types = append(types, t)
 	}
 	return types, wrap("list guest types", rows.Err())
+}
+
+// CountGuestsOfType counts the guests (of any status) whose type is name.
+func (s *Store) CountGuestsOfType(ctx context.Context, name string) (int, error) {
+	var n int
+	if err := s.db.QueryRow(ctx, `SELECT count(*) FROM guests WHERE guest_type = $1`, name).Scan(&n); err != nil {
+		return 0, wrap("count guests of type", err)
+	}
+	return n, nil
 }
 
 // DeleteGuestType deletes the guest type called name, or returns ErrNotFound.

@@ -14,29 +14,29 @@ import (
 
 const guestCols = `id, username, password, first_name, last_name, email, phone, company, person_visited, reason,
 	sponsor_id, guest_type, status, valid_from, valid_until, expiry_notified_at, created_at, updated_at,
-	sessions_valid_after`
+	sessions_valid_after, first_sign_in_at`
 
 // guestListCols are guestCols without the password: lists never need it, so
 // they neither read nor open it.
 const guestListCols = `id, username, NULL, first_name, last_name, email, phone, company, person_visited, reason,
 	sponsor_id, guest_type, status, valid_from, valid_until, expiry_notified_at, created_at, updated_at,
-	sessions_valid_after`
+	sessions_valid_after, first_sign_in_at`
 
 // scanGuest reads one row of guestCols and opens the password.
 func (s *Store) scanGuest(sc scanner) (*storage.Guest, error) {
 	// One allocation for the guest and every scan target (each would
 	// escape to the heap on its own through Scan's arguments).
 	v := new(struct {
-		g                                                storage.Guest
-		sealed                                           []byte
-		sponsor                                          uuid.NullUUID
-		status                                           string
-		from, until, notified, created, update, sessions sql.NullInt64
+		g                                                       storage.Guest
+		sealed                                                  []byte
+		sponsor                                                 uuid.NullUUID
+		status                                                  string
+		from, until, notified, created, update, sessions, first sql.NullInt64
 	})
 	g := &v.g
 	if err := sc.Scan(&g.ID, &g.Username, &v.sealed, &g.FirstName, &g.LastName, &g.Email, &g.Phone, &g.Company,
 		&g.PersonVisited, &g.Reason, &v.sponsor, &g.GuestType, &v.status, &v.from, &v.until, &v.notified, &v.created, &v.update,
-		&v.sessions); err != nil {
+		&v.sessions, &v.first); err != nil {
 		return nil, err
 	}
 	if len(v.sealed) > 0 { // guestListCols read none: no associated data to build
@@ -52,6 +52,7 @@ func (s *Store) scanGuest(sc scanner) (*storage.Guest, error) {
 	g.ExpiryNotifiedAt = fromMicros(v.notified)
 	g.CreatedAt, g.UpdatedAt = fromMicros(v.created), fromMicros(v.update)
 	g.SessionsValidAfter = fromMicros(v.sessions)
+	g.FirstSignInAt = fromMicros(v.first)
 	return g, nil
 }
 
@@ -93,17 +94,18 @@ func (s *Store) CreateGuest(ctx context.Context, g *storage.Guest) error {
 		updated = created
 	}
 	email := storage.FoldKey(g.Email)
-	_, err := s.writer().ExecContext(ctx, `INSERT INTO guests (`+guestCols+`, username_key, search_key) VALUES (`+placeholders(21)+`)`,
+	_, err := s.writer().ExecContext(ctx, `INSERT INTO guests (`+guestCols+`, username_key, search_key) VALUES (`+placeholders(22)+`)`,
 		id.String(), g.Username, s.sealer.SealString(g.Password, storage.GuestPasswordAD(id)), g.FirstName, g.LastName, email,
 		g.Phone, g.Company, g.PersonVisited, g.Reason, nullUUID(g.SponsorID), g.GuestType, string(g.Status),
 		nullMicros(g.ValidFrom), nullMicros(g.ValidUntil), nullMicros(g.ExpiryNotifiedAt), micros(created), micros(updated),
-		nullMicros(g.SessionsValidAfter), storage.FoldKey(g.Username), storage.SearchKey(g))
+		nullMicros(g.SessionsValidAfter), nullMicros(g.FirstSignInAt), storage.FoldKey(g.Username), storage.SearchKey(g))
 	if err != nil {
 		return guestConflict("create guest", err)
 	}
 	g.ID, g.Email, g.CreatedAt, g.UpdatedAt = id, email, created, updated
 	g.ValidFrom, g.ValidUntil = truncOrZero(g.ValidFrom), truncOrZero(g.ValidUntil)
 	g.ExpiryNotifiedAt, g.SessionsValidAfter = truncOrZero(g.ExpiryNotifiedAt), truncOrZero(g.SessionsValidAfter)
+	g.FirstSignInAt = truncOrZero(g.FirstSignInAt)
 	return nil
 }
 
@@ -246,6 +248,10 @@ func (s *Store) UpdateGuest(ctx context.Context, id uuid.UUID, u storage.GuestUp
 	if u.SponsorID != nil {
 		set = append(set, "sponsor_id = ?")
 		args = append(args, nullUUID(*u.SponsorID))
+	}
+	if u.FirstSignInAt != nil && !u.FirstSignInAt.IsZero() {
+		set = append(set, "first_sign_in_at = coalesce(first_sign_in_at, ?)")
+		args = append(args, micros(*u.FirstSignInAt))
 	}
 	if u.SessionsValidAfter != nil && !u.SessionsValidAfter.IsZero() {
 		// Forward only. SQLite's max() of a NULL is NULL, hence coalesce.

@@ -18,27 +18,31 @@ func (s *Store) PutGuestType(ctx context.Context, t storage.GuestType) error {
 		return errors.New("sqlite: put guest type: the name is empty")
 	}
 	_, err := s.writer().ExecContext(ctx, `INSERT INTO guest_types
-		(name, description, default_duration_ns, max_duration_ns, require_approval, expiry_notice_ns) VALUES (?, ?, ?, ?, ?, ?)
+		(name, description, default_duration_ns, max_duration_ns, require_approval, expiry_notice_ns, from_first_sign_in)
+		VALUES (?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (name) DO UPDATE SET description = excluded.description,
 			default_duration_ns = excluded.default_duration_ns, max_duration_ns = excluded.max_duration_ns,
-			require_approval = excluded.require_approval, expiry_notice_ns = excluded.expiry_notice_ns`,
-		t.Name, t.Description, int64(t.DefaultDuration), int64(t.MaxDuration), boolInt(t.RequireApproval), int64(t.ExpiryNotice))
+			require_approval = excluded.require_approval, expiry_notice_ns = excluded.expiry_notice_ns,
+			from_first_sign_in = excluded.from_first_sign_in`,
+		t.Name, t.Description, int64(t.DefaultDuration), int64(t.MaxDuration), boolInt(t.RequireApproval), int64(t.ExpiryNotice),
+		boolInt(t.FromFirstSignIn))
 	if err != nil {
 		return fmt.Errorf("sqlite: put guest type: %w", err)
 	}
 	return nil
 }
 
-const guestTypeCols = "name, description, default_duration_ns, max_duration_ns, require_approval, expiry_notice_ns"
+const guestTypeCols = "name, description, default_duration_ns, max_duration_ns, require_approval, expiry_notice_ns, from_first_sign_in"
 
 func scanGuestType(sc scanner) (storage.GuestType, error) {
 	var (
 		t               storage.GuestType
 		def, mx, notice int64
-		approval        int
+		approval, first int
 	)
-	err := sc.Scan(&t.Name, &t.Description, &def, &mx, &approval, &notice)
+	err := sc.Scan(&t.Name, &t.Description, &def, &mx, &approval, &notice, &first)
 	t.DefaultDuration, t.MaxDuration, t.RequireApproval = time.Duration(def), time.Duration(mx), approval != 0
+	t.FromFirstSignIn = first != 0
 	t.ExpiryNotice = time.Duration(notice)
 	return t, err
 }
@@ -74,6 +78,15 @@ func (s *Store) ListGuestTypes(ctx context.Context) ([]storage.GuestType, error)
 		return nil, fmt.Errorf("sqlite: list guest types: %w", err)
 	}
 	return ts, nil
+}
+
+// CountGuestsOfType counts the guests (of any status) whose type is name.
+func (s *Store) CountGuestsOfType(ctx context.Context, name string) (int, error) {
+	var n int
+	if err := s.reader().QueryRowContext(ctx, "SELECT count(*) FROM guests WHERE guest_type = ?", name).Scan(&n); err != nil {
+		return 0, fmt.Errorf("sqlite: count guests of type %q: %w", name, err)
+	}
+	return n, nil
 }
 
 // DeleteGuestType deletes the guest type called name, or returns ErrNotFound.

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -642,6 +643,7 @@ func testGuestTypes(t *testing.T, b Backend) {
 	}
 
 	daily.Description, daily.MaxDuration, daily.RequireApproval, daily.ExpiryNotice = "A day", 48*time.Hour, true, -1
+	daily.FromFirstSignIn = true
 	if err := s.PutGuestType(ctx, daily); err != nil {
 		t.Fatalf("PutGuestType(daily again): %v", err)
 	}
@@ -665,6 +667,46 @@ func testGuestTypes(t *testing.T, b Backend) {
 	}
 	if list, err := s.ListGuestTypes(ctx); err != nil || len(list) != 1 {
 		t.Fatalf("ListGuestTypes after delete = %+v, %v; want contractor only", list, err)
+	}
+
+	// Counting a type's guests, of any status; FirstSignInAt is set once.
+	now := storage.Truncate(bb.clock.Now())
+	var first *storage.Guest
+	for i, st := range []storage.GuestStatus{storage.GuestActive, storage.GuestExpired, storage.GuestPending} {
+		g := &storage.Guest{Username: fmt.Sprintf("contractor-%d", i), Email: fmt.Sprintf("c%d@example.org", i), GuestType: "contractor",
+			Status: st, ValidFrom: now, ValidUntil: now.Add(time.Hour)}
+		if err := s.CreateGuest(ctx, g); err != nil {
+			t.Fatalf("CreateGuest: %v", err)
+		}
+		if first == nil {
+			first = g
+		}
+	}
+	if err := s.CreateGuest(ctx, &storage.Guest{Username: "other", GuestType: "visitor", Status: storage.GuestActive}); err != nil {
+		t.Fatalf("CreateGuest: %v", err)
+	}
+	for name, want := range map[string]int{"contractor": 3, "visitor": 1, "daily": 0} {
+		if n, err := s.CountGuestsOfType(ctx, name); err != nil || n != want {
+			t.Errorf("CountGuestsOfType(%s) = %d, %v; want %d", name, n, err, want)
+		}
+	}
+	if !first.FirstSignInAt.IsZero() {
+		t.Fatalf("a new guest has FirstSignInAt %s", first.FirstSignInAt)
+	}
+	at := now.Add(time.Minute)
+	g, err := s.UpdateGuest(ctx, first.ID, storage.GuestUpdate{FirstSignInAt: &at})
+	if err != nil || !g.FirstSignInAt.Equal(at) {
+		t.Fatalf("UpdateGuest(FirstSignInAt) = %v, %v; want %s", g, err, at)
+	}
+	later := at.Add(time.Hour)
+	if g, err = s.UpdateGuest(ctx, first.ID, storage.GuestUpdate{FirstSignInAt: &later}); err != nil || !g.FirstSignInAt.Equal(at) {
+		t.Fatalf("a second FirstSignInAt = %v, %v; want the first, %s, kept", g.FirstSignInAt, err, at)
+	}
+	if g, err := s.GetGuest(ctx, first.ID); err != nil || !g.FirstSignInAt.Equal(at) {
+		t.Fatalf("GetGuest: FirstSignInAt %v, %v", g.FirstSignInAt, err)
+	}
+	if g, err := s.GetGuestPublic(ctx, first.ID); err != nil || !g.FirstSignInAt.Equal(at) {
+		t.Fatalf("GetGuestPublic: FirstSignInAt %v, %v", g.FirstSignInAt, err)
 	}
 }
 
