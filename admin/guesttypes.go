@@ -1,11 +1,9 @@
 package admin
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,26 +18,22 @@ import (
 // long its guests may stay (validity, maximum, expiry notice), whether they
 // need approval, and which sponsor groups may create them (kept on the
 // groups: storage.SponsorGroup.GuestTypes, empty meaning every type).
-//
-// checkGuestType holds the rules as a pure function of the form; they move
-// to package guest with the guest type rules there.
-
-var typeNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,39}$`)
-
-// maxTypeDuration bounds validity, maximum and notice.
-const maxTypeDuration = 366 * 24 * time.Hour
+// The rules are the guest package's (guest/typeadmin.go); this page parses
+// the form (durations such as "8h" or "7d") and shows their answers.
 
 func guestTypeForm(groups []storage.SponsorGroup) *webkit.Form {
 	f := webkit.NewForm(
-		&webkit.Field{Name: "name", Label: "Name", Type: "text", Required: true, MaxLen: 40,
+		&webkit.Field{Name: "name", Label: "Name", Type: "text", Required: true, MaxLen: guest.MaxGuestTypeName,
 			Hint: "Lower-case letters, digits, - and _, such as contractor. It cannot be changed later."},
-		&webkit.Field{Name: "description", Label: "Description", Type: "text", MaxLen: 200,
+		&webkit.Field{Name: "description", Label: "Description", Type: "text", MaxLen: guest.MaxGuestTypeDescription,
 			Hint: "What sponsors see when they choose the type, such as \"Contractors, up to a month\"."},
 		&webkit.Field{Name: "validity", Label: "Validity", Type: "text", Required: true, MaxLen: 20,
 			Hint: "How long a new guest may stay, such as 8h, 1d or 7d (h: hours, d: days, m: minutes)."},
-		&webkit.Field{Name: "max", Label: "Maximum with extensions", Type: "text", MaxLen: 20,
-			Hint: "The longest a sponsor may extend a guest's access to, from its start, such as 30d. Leave blank for no maximum."},
-		&webkit.Field{Name: "notice", Label: "Expiry notice", Type: "text", MaxLen: 20,
+		&webkit.Field{Name: "from_first_sign_in", Label: "Count the validity from the guest's first sign-in", Type: "checkbox",
+			Hint: "Otherwise it counts from when the guest is created."},
+		&webkit.Field{Name: "max_validity", Label: "Maximum stay with extensions", Type: "text", MaxLen: 20,
+			Hint: "The longest a sponsor may extend a guest's access to, from its start, such as 30d. Leave blank for no extension beyond the validity."},
+		&webkit.Field{Name: "expiry_notice", Label: "Expiry notice", Type: "text", MaxLen: 20,
 			Hint: "How long before their access ends guests are told, such as 1h or 1d. Leave blank for the portal's default; write none for no notice."},
 		&webkit.Field{Name: "approval", Label: "Guests of this type need approval", Type: "checkbox"},
 	)
@@ -103,117 +97,63 @@ func span(d time.Duration) string {
 	return b.String()
 }
 
-// checkGuestType reads form into a guest type, failing the fields that are
-// wrong; creating says whether the name is new (then it must be free:
-// exists tells).
-func checkGuestType(form *webkit.Form, creating bool, exists func(string) bool) storage.GuestType {
+// readGuestType reads form into a guest type, failing the duration fields
+// that do not read; the rules (guest.CheckGuestType) check the rest.
+func readGuestType(form *webkit.Form) storage.GuestType {
 	gt := storage.GuestType{Name: form.Value("name"), Description: form.Value("description"),
-		RequireApproval: form.Field("approval").Checked()}
-	if creating {
-		switch {
-		case gt.Name == "":
-			form.Fail("name", "Enter a name for the guest type, such as contractor.")
-		case !typeNameRE.MatchString(gt.Name):
-			form.Fail("name", "Use 1 to 40 lower-case letters, digits, - and _, starting with a letter or digit, such as contractor.")
-		case exists(gt.Name):
-			form.Fail("name", "There is already a guest type called "+gt.Name+". Choose another name, or edit that one.")
-		}
-	}
-	read := func(field, what string, required bool) time.Duration {
+		RequireApproval: form.Field("approval").Checked(), FromFirstSignIn: form.Field("from_first_sign_in").Checked()}
+	read := func(field, what string) time.Duration {
 		v := form.Value(field)
 		if v == "" {
-			if required {
-				form.Fail(field, "Enter the "+what+", such as 8h or 7d.")
-			}
 			return 0
 		}
 		d, err := parseSpan(v)
-		switch {
-		case err != nil:
+		if err != nil {
 			form.Fail(field, "Write the "+what+" as a number and a unit, such as 8h, 1d or 90m ("+err.Error()+").")
-		case d <= 0:
-			form.Fail(field, "The "+what+" must be longer than nothing.")
-		case d > maxTypeDuration:
-			form.Fail(field, "The "+what+" can be at most 366 days.")
 		}
 		return d
 	}
-	gt.DefaultDuration = read("validity", "validity", true)
-	gt.MaxDuration = read("max", "maximum", false)
-	if gt.MaxDuration > 0 && gt.DefaultDuration > gt.MaxDuration {
-		form.Fail("max", "The maximum ("+guest.HumanDuration(gt.MaxDuration)+") is shorter than the validity ("+
-			guest.HumanDuration(gt.DefaultDuration)+"). Make it at least as long, or leave it blank.")
-	}
-	if n := strings.ToLower(form.Value("notice")); n == "none" || n == "0" {
+	gt.DefaultDuration = read("validity", "validity")
+	gt.MaxDuration = read("max_validity", "maximum stay")
+	if n := strings.ToLower(form.Value("expiry_notice")); n == "none" || n == "off" || n == "0" {
 		gt.ExpiryNotice = -1
 	} else {
-		gt.ExpiryNotice = read("notice", "expiry notice", false)
-		if gt.ExpiryNotice > 0 && gt.DefaultDuration > 0 && gt.ExpiryNotice >= gt.DefaultDuration {
-			form.Fail("notice", "The notice must be shorter than the validity ("+guest.HumanDuration(gt.DefaultDuration)+
-				"): guests would be told at once. Shorten it, or write none.")
-		}
+		gt.ExpiryNotice = read("expiry_notice", "expiry notice")
 	}
 	return gt
 }
 
 // typeRow is a guest type in the list.
 type typeRow struct {
-	Name, Description, Validity, Max, Notice, Groups string
-	Approval, Default                                bool
-	Guests                                           string // "" when counting is not cheap
+	Name, Description, Validity, Max, Notice, From, Groups string
+	Approval, Default                                      bool
+	Guests                                                 int
 }
 
 type guestTypesPage struct {
 	Types []typeRow
 }
 
-// guestCounter is the store's count of a type's guests, where it has one
-// (an index-backed query).
-type guestCounter interface {
-	CountGuestsOfType(ctx context.Context, name string) (int, error)
-}
-
-// allowedGroups names the groups whose members may create guests of name.
-func allowedGroups(groups []storage.SponsorGroup, name string) []string {
-	var out []string
-	for _, g := range groups {
-		if len(g.GuestTypes) == 0 || slices.Contains(g.GuestTypes, name) {
-			out = append(out, g.Name)
-		}
-	}
-	return out
-}
-
 func (a *Admin) getGuestTypes(w http.ResponseWriter, r *http.Request, st *storage.Staff) {
 	ctx := r.Context()
-	types, err := a.cfg.Guests.GuestTypes(ctx)
+	types, err := a.cfg.Guests.GuestTypeDetails(ctx)
 	if err != nil {
 		a.fail(w, r, st, "list guest types", err)
-		return
-	}
-	groups, err := a.store.ListSponsorGroups(ctx)
-	if err != nil {
-		a.fail(w, r, st, "list sponsor groups", err)
 		return
 	}
 	pol := a.cfg.Guests.Policy()
 	p := &guestTypesPage{}
 	for i := range types {
 		gt := &types[i]
-		row := typeRow{Name: gt.Name, Description: gt.Description, Validity: guest.HumanDuration(guest.Validity(gt)),
-			Max: "none", Approval: a.cfg.Guests.RequiresApproval(gt), Default: gt.Name == pol.DefaultGuestType,
-			Groups: strings.Join(allowedGroups(groups, gt.Name), ", ")}
-		if gt.MaxDuration > 0 {
-			row.Max = guest.HumanDuration(gt.MaxDuration)
+		row := typeRow{Name: gt.Name, Description: gt.Description, Validity: guest.HumanDuration(guest.Validity(&gt.GuestType)),
+			Max: guest.HumanDuration(gt.MaxDuration), From: "creation", Approval: a.cfg.Guests.RequiresApproval(&gt.GuestType),
+			Default: gt.Default, Groups: strings.Join(gt.Groups, ", "), Guests: gt.Guests}
+		if gt.FromFirstSignIn {
+			row.From = "first sign-in"
 		}
 		row.Notice = "none"
-		if n := guest.ExpiryNotice(gt, pol.ExpiryNotice); n > 0 {
+		if n := guest.ExpiryNotice(&gt.GuestType, pol.ExpiryNotice); n > 0 {
 			row.Notice = guest.HumanDuration(n) + " before"
-		}
-		if c, ok := a.store.(guestCounter); ok {
-			if n, err := c.CountGuestsOfType(ctx, gt.Name); err == nil {
-				row.Guests = strconv.Itoa(n)
-			}
 		}
 		p.Types = append(p.Types, row)
 	}
@@ -229,8 +169,6 @@ type guestTypePage struct {
 	F        map[string]*webkit.Field
 	Groups   []*webkit.Field
 	Default  bool
-	// DeleteError says why the type cannot be deleted.
-	DeleteError string
 }
 
 func (a *Admin) showGuestType(w http.ResponseWriter, r *http.Request, st *storage.Staff, status int, form *webkit.Form, p *guestTypePage) {
@@ -246,9 +184,6 @@ func (a *Admin) showGuestType(w http.ResponseWriter, r *http.Request, st *storag
 		title = "Guest type " + p.Name
 	}
 	v := a.view(r, title, st, "guest-types", form, p)
-	if !p.Creating {
-		v.Notice = a.takeFlash(w, r, st, "guest-type:"+p.Name)
-	}
 	a.page(w, r, status, "guesttype", v)
 }
 
@@ -266,18 +201,28 @@ func (a *Admin) getGuestTypeNew(w http.ResponseWriter, r *http.Request, st *stor
 	a.showGuestType(w, r, st, http.StatusOK, form, &guestTypePage{Creating: true})
 }
 
-func (a *Admin) getGuestType(w http.ResponseWriter, r *http.Request, st *storage.Staff) {
-	ctx := r.Context()
-	gt, err := a.store.GetGuestType(ctx, r.PathValue("name"))
-	if errors.Is(err, storage.ErrNotFound) {
-		a.noGuestType(w, r, st)
-		return
-	}
+// findType returns the details of type name; nil (after answering) when
+// there is none.
+func (a *Admin) findType(w http.ResponseWriter, r *http.Request, st *storage.Staff, name string) *guest.GuestTypeInfo {
+	types, err := a.cfg.Guests.GuestTypeDetails(r.Context())
 	if err != nil {
-		a.fail(w, r, st, "read guest type", err)
+		a.fail(w, r, st, "list guest types", err)
+		return nil
+	}
+	i := slices.IndexFunc(types, func(t guest.GuestTypeInfo) bool { return t.Name == name })
+	if i < 0 {
+		a.noGuestType(w, r, st)
+		return nil
+	}
+	return &types[i]
+}
+
+func (a *Admin) getGuestType(w http.ResponseWriter, r *http.Request, st *storage.Staff) {
+	gt := a.findType(w, r, st, r.PathValue("name"))
+	if gt == nil {
 		return
 	}
-	groups, err := a.store.ListSponsorGroups(ctx)
+	groups, err := a.store.ListSponsorGroups(r.Context())
 	if err != nil {
 		a.fail(w, r, st, "list sponsor groups", err)
 		return
@@ -286,18 +231,20 @@ func (a *Admin) getGuestType(w http.ResponseWriter, r *http.Request, st *storage
 	form.Field("name").Value = gt.Name
 	form.Field("description").Value = gt.Description
 	form.Field("validity").Value = span(gt.DefaultDuration)
-	form.Field("max").Value = span(gt.MaxDuration)
-	switch {
-	case gt.ExpiryNotice < 0:
-		form.Field("notice").Value = "none"
-	default:
-		form.Field("notice").Value = span(gt.ExpiryNotice)
+	form.Field("max_validity").Value = span(gt.MaxDuration)
+	if gt.ExpiryNotice < 0 {
+		form.Field("expiry_notice").Value = "none"
+	} else {
+		form.Field("expiry_notice").Value = span(gt.ExpiryNotice)
 	}
 	form.Field("approval").Value = checked(gt.RequireApproval)
-	for _, g := range groups {
-		form.Field("group:" + g.Name).Value = checked(len(g.GuestTypes) == 0 || slices.Contains(g.GuestTypes, gt.Name))
+	form.Field("from_first_sign_in").Value = checked(gt.FromFirstSignIn)
+	for _, g := range gt.Groups {
+		if f := form.Field("group:" + g); f != nil {
+			f.Value = "yes"
+		}
 	}
-	a.showGuestType(w, r, st, http.StatusOK, form, &guestTypePage{Name: gt.Name, Default: gt.Name == a.cfg.Guests.Policy().DefaultGuestType})
+	a.showGuestType(w, r, st, http.StatusOK, form, &guestTypePage{Name: gt.Name, Default: gt.Default})
 }
 
 func (a *Admin) noGuestType(w http.ResponseWriter, r *http.Request, st *storage.Staff) {
@@ -314,8 +261,8 @@ func (a *Admin) postGuestType(w http.ResponseWriter, r *http.Request, st *storag
 	a.saveGuestType(w, r, st, false)
 }
 
-// saveGuestType creates or updates a guest type and the groups that may use
-// it, in one transaction with its audit entry.
+// saveGuestType creates or updates a guest type, then sets the sponsor
+// groups that may use it (two steps of the rules, each audited).
 func (a *Admin) saveGuestType(w http.ResponseWriter, r *http.Request, st *storage.Staff, creating bool) {
 	ctx := r.Context()
 	groups, err := a.store.ListSponsorGroups(ctx)
@@ -323,106 +270,63 @@ func (a *Admin) saveGuestType(w http.ResponseWriter, r *http.Request, st *storag
 		a.fail(w, r, st, "list sponsor groups", err)
 		return
 	}
-	types, err := a.cfg.Guests.GuestTypes(ctx)
-	if err != nil {
-		a.fail(w, r, st, "list guest types", err)
-		return
-	}
-	exists := func(n string) bool {
-		return slices.ContainsFunc(types, func(t storage.GuestType) bool { return t.Name == n })
-	}
 	form := guestTypeForm(groups)
 	form.Load(r.PostForm)
+	p := &guestTypePage{Creating: creating}
 	if !creating {
 		form.Field("name").Value = r.PathValue("name")
-		if !exists(r.PathValue("name")) {
-			a.noGuestType(w, r, st)
-			return
-		}
+		p.Name = r.PathValue("name")
+		p.Default = p.Name == a.cfg.Guests.Policy().DefaultGuestType
 	}
-	gt := checkGuestType(form, creating, exists)
-	p := &guestTypePage{Creating: creating, Name: gt.Name, Default: gt.Name == a.cfg.Guests.Policy().DefaultGuestType}
+	gt := readGuestType(form)
 	if !form.Valid() {
 		a.showGuestType(w, r, st, http.StatusUnprocessableEntity, form, p)
 		return
 	}
-	var allNames []string
-	for _, t := range types {
-		allNames = append(allNames, t.Name)
-	}
+	actor := guest.Actor{Staff: st}
 	if creating {
-		allNames = append(allNames, gt.Name)
+		gt, err = a.cfg.Guests.CreateGuestType(ctx, actor, gt)
+	} else {
+		gt, err = a.cfg.Guests.UpdateGuestType(ctx, actor, gt)
 	}
-	var changed []storage.SponsorGroup
-	for _, g := range groups {
-		want := form.Field("group:" + g.Name).Checked()
-		has := len(g.GuestTypes) == 0 || slices.Contains(g.GuestTypes, gt.Name)
-		switch {
-		case want && !has:
-			g.GuestTypes = append(slices.Clone(g.GuestTypes), gt.Name)
-		case !want && has && len(g.GuestTypes) == 0:
-			// Every type until now: every other type from now on.
-			g.GuestTypes = slices.DeleteFunc(slices.Clone(allNames), func(n string) bool { return n == gt.Name })
-			if len(g.GuestTypes) == 0 {
-				form.Fail("group:"+g.Name, "The group "+g.Name+" may create guests of every type, and this is the only type: it must keep it.")
-				continue
+	if err == nil {
+		var allowed []string
+		for _, g := range groups {
+			if form.Field("group:" + g.Name).Checked() {
+				allowed = append(allowed, g.Name)
 			}
-		case !want && has:
-			g.GuestTypes = slices.DeleteFunc(slices.Clone(g.GuestTypes), func(n string) bool { return n == gt.Name })
-			if len(g.GuestTypes) == 0 {
-				form.Fail("group:"+g.Name, "This is the only guest type the group "+g.Name+" may create; an empty list would allow every type. Give the group another type first.")
-				continue
-			}
-		default:
-			continue
 		}
-		changed = append(changed, g)
+		err = a.cfg.Guests.SetGuestTypeGroups(ctx, actor, gt.Name, allowed)
+		if err != nil && creating {
+			// The type exists now: the form edits it from here on.
+			p.Creating, p.Name = false, gt.Name
+		}
 	}
-	if !form.Valid() {
-		a.showGuestType(w, r, st, http.StatusUnprocessableEntity, form, p)
-		return
-	}
-	action := "guest_type.update"
-	if creating {
-		action = "guest_type.create"
-	}
-	err = a.store.WithTx(ctx, func(tx storage.Store) error {
-		if creating {
-			if _, err := tx.GetGuestType(ctx, gt.Name); err == nil {
-				return storage.ErrConflict
-			}
-		} else if _, err := tx.GetGuestType(ctx, gt.Name); err != nil {
-			return err
-		}
-		if err := tx.PutGuestType(ctx, gt); err != nil {
-			return err
-		}
-		var names []string
-		for _, g := range changed {
-			if err := tx.PutSponsorGroup(ctx, g); err != nil {
-				return err
-			}
-			names = append(names, g.Name)
-		}
-		return tx.Audit(ctx, storage.AuditEntry{Actor: "staff:" + st.Username, Action: action, Subject: gt.Name,
-			Detail: fmt.Sprintf("validity %s, max %s, notice %s, approval %t; groups changed: %s", span(gt.DefaultDuration),
-				cmpOr(span(gt.MaxDuration), "none"), noticeText(gt.ExpiryNotice), gt.RequireApproval, cmpOr(strings.Join(names, ", "), "none"))})
-	})
 	switch {
 	case err == nil:
-	case creating && errors.Is(err, storage.ErrConflict):
-		form.Fail("name", "There is already a guest type called "+gt.Name+". Choose another name, or edit that one.")
-		a.showGuestType(w, r, st, http.StatusConflict, form, p)
+	case errors.Is(err, guest.ErrInvalid):
+		for _, fe := range guest.FieldErrors(err) {
+			name := fe.Field
+			if name == "groups" && len(groups) > 0 {
+				name = "group:" + groups[0].Name
+			}
+			if form.Field(name) == nil {
+				name = "validity"
+			}
+			form.Fail(name, fe.Message)
+		}
+		a.showGuestType(w, r, st, http.StatusUnprocessableEntity, form, p)
 		return
-	case errors.Is(err, storage.ErrNotFound):
+	case errors.Is(err, guest.ErrNotFound):
 		a.noGuestType(w, r, st)
+		return
+	case errors.Is(err, guest.ErrForbidden):
+		a.message(w, r, http.StatusForbidden, st, "Not allowed", &webkit.Link{Href: webkit.RelRoot(r.URL.Path) + "guest-types", Text: "Back to the guest types"}, err.Error())
 		return
 	default:
 		a.fail(w, r, st, "save guest type", err)
 		return
 	}
-	a.log.InfoContext(ctx, "guest type saved", "guest_type", gt.Name, "action", action, "staff_id", st.ID,
-		"validity_ms", gt.DefaultDuration.Milliseconds(), "max_ms", gt.MaxDuration.Milliseconds())
 	verb := "Saved"
 	if creating {
 		verb = "Created"
@@ -431,109 +335,27 @@ func (a *Admin) saveGuestType(w http.ResponseWriter, r *http.Request, st *storag
 	webkit.SeeOther(w, webkit.RelRoot(r.URL.Path)+"guest-types")
 }
 
-func cmpOr(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
-}
-
-func noticeText(d time.Duration) string {
-	switch {
-	case d < 0:
-		return "none"
-	case d == 0:
-		return "default"
-	}
-	return span(d)
-}
-
-// countGuests counts the guests of type name: the store's count where it
-// has one, else by walking the guests (slow on a large store, and only
-// done before a delete).
-func (a *Admin) countGuests(ctx context.Context, name string) (int, error) {
-	if c, ok := a.store.(guestCounter); ok {
-		return c.CountGuestsOfType(ctx, name)
-	}
-	n := 0
-	f := storage.GuestFilter{Limit: 500}
-	for {
-		page, err := a.store.ListGuests(ctx, f)
-		if err != nil {
-			return 0, err
-		}
-		for _, g := range page.Guests {
-			if g.GuestType == name {
-				n++
-			}
-		}
-		if page.Next == "" {
-			return n, nil
-		}
-		f.After = page.Next
-	}
-}
-
-// postGuestTypeDelete deletes a guest type, unless it is the default type
-// or guests have it (the page says which and why).
+// postGuestTypeDelete deletes a guest type; the rules refuse the default
+// type and a type guests have, and the page says why.
 func (a *Admin) postGuestTypeDelete(w http.ResponseWriter, r *http.Request, st *storage.Staff) {
-	ctx := r.Context()
 	name := r.PathValue("name")
-	gt, err := a.store.GetGuestType(ctx, name)
-	if errors.Is(err, storage.ErrNotFound) {
-		a.noGuestType(w, r, st)
-		return
-	}
-	if err != nil {
-		a.fail(w, r, st, "read guest type", err)
-		return
-	}
+	err := a.cfg.Guests.DeleteGuestType(r.Context(), guest.Actor{Staff: st}, name)
 	back := &webkit.Link{Href: webkit.RelRoot(r.URL.Path) + "guest-types/" + name, Text: "Back to the guest type"}
-	if name == a.cfg.Guests.Policy().DefaultGuestType {
-		a.message(w, r, http.StatusConflict, st, "This guest type cannot be deleted", back,
-			"The guest type "+name+" is the default: self-registered guests get it. Set another default type in the configuration first.")
-		return
-	}
-	n, err := a.countGuests(ctx, name)
-	if err != nil {
-		a.fail(w, r, st, "count guests of a type", err)
-		return
-	}
-	if n > 0 {
-		a.message(w, r, http.StatusConflict, st, "This guest type cannot be deleted", back,
-			fmt.Sprintf("%d guests have the type %s. Delete the guest type once they are gone (guests are removed some time after their access ends), or change the type instead.", n, name))
-		return
-	}
-	err = a.store.WithTx(ctx, func(tx storage.Store) error {
-		if err := tx.DeleteGuestType(ctx, name); err != nil {
-			return err
+	switch {
+	case err == nil:
+		a.setFlash(w, r, st, "guest-types", "Deleted the guest type "+name+".")
+		webkit.SeeOther(w, webkit.RelRoot(r.URL.Path)+"guest-types")
+	case errors.Is(err, guest.ErrInvalid):
+		var msgs []string
+		for _, fe := range guest.FieldErrors(err) {
+			msgs = append(msgs, fe.Message)
 		}
-		groups, err := tx.ListSponsorGroups(ctx)
-		if err != nil {
-			return err
-		}
-		for _, g := range groups {
-			if i := slices.Index(g.GuestTypes, name); i >= 0 {
-				g.GuestTypes = slices.Delete(g.GuestTypes, i, i+1)
-				if len(g.GuestTypes) == 0 {
-					// Empty means every type: a group that could create only
-					// this type can create none of the others either way, so
-					// it keeps the default type rather than gaining them all.
-					g.GuestTypes = []string{a.cfg.Guests.Policy().DefaultGuestType}
-				}
-				if err := tx.PutSponsorGroup(ctx, g); err != nil {
-					return err
-				}
-			}
-		}
-		return tx.Audit(ctx, storage.AuditEntry{Actor: "staff:" + st.Username, Action: "guest_type.delete", Subject: name,
-			Detail: "validity " + span(gt.DefaultDuration)})
-	})
-	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		a.message(w, r, http.StatusConflict, st, "This guest type cannot be deleted", back, msgs...)
+	case errors.Is(err, guest.ErrNotFound):
+		a.noGuestType(w, r, st)
+	case errors.Is(err, guest.ErrForbidden):
+		a.message(w, r, http.StatusForbidden, st, "Not allowed", back, err.Error())
+	default:
 		a.fail(w, r, st, "delete guest type", err)
-		return
 	}
-	a.log.InfoContext(ctx, "guest type deleted", "guest_type", name, "staff_id", st.ID)
-	a.setFlash(w, r, st, "guest-types", "Deleted the guest type "+name+".")
-	webkit.SeeOther(w, webkit.RelRoot(r.URL.Path)+"guest-types")
 }
