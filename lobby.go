@@ -189,7 +189,8 @@ func New(cfg Config) (*Lobby, error) {
 	}
 	ad, err := admin.New(admin.Config{
 		Store:             l.store,
-		Staff:             sp, // the sponsor side's sign-in; admin does not import it
+		Guests:            p.Guests(), // the same rules as the portal's and the sponsor side's
+		Staff:             sp,         // the sponsor side's sign-in; admin does not import it
 		SignInURL:         l.basePath + "/sponsor/login",
 		SignOutURL:        l.basePath + "/sponsor/logout",
 		BaseURL:           strings.TrimRight(cfg.BaseURL, "/") + "/admin",

@@ -23,8 +23,8 @@ import (
 // (web/pages/admin/NAME.html), sorted. A new page adds its name here and its
 // routes in Handler.
 var pageNames = []string{
-	"alarms", "audit", "certificates", "export", "group", "groups", "home", "mail", "mailmsg", "message",
-	"smtp", "staff", "staffnew", "staffpw", "staffuser",
+	"alarms", "audit", "certificates", "export", "group", "groups", "guesttype", "guesttypes", "home", "mail", "mailmsg", "message",
+	"portal", "smtp", "staff", "staffnew", "staffpw", "staffuser", "template", "templates",
 }
 
 // navPartial holds the admin pages' navigation ("adminnav"), shared by
@@ -40,6 +40,7 @@ type selectData struct {
 // funcs are the admin pages' template functions.
 var funcs = template.FuncMap{
 	"pair": func(f *webkit.Field, o []option) selectData { return selectData{Field: f, Options: o} },
+	"list": func(f ...*webkit.Field) []*webkit.Field { return f },
 }
 
 // Admin is the admin side of Lobby.
@@ -72,8 +73,8 @@ func New(cfg Config) (*Admin, error) {
 	if a.pages, err = webkit.ParseTemplates(withPartial(web.Pages(), navPartial), "admin", funcs); err != nil {
 		return nil, fmt.Errorf("admin: %w", err)
 	}
-	if names := a.pages.Names(); !slices.Equal(names, pageNames) {
-		return nil, fmt.Errorf("admin: page templates are %v, want %v", names, pageNames)
+	if names, want := a.pages.Names(), slices.Sorted(slices.Values(pageNames)); !slices.Equal(names, want) {
+		return nil, fmt.Errorf("admin: page templates are %v, want %v", names, want)
 	}
 	if a.assets, err = webkit.NewAssets(web.Static()); err != nil {
 		return nil, fmt.Errorf("admin: %w", err)
@@ -126,6 +127,13 @@ func New(cfg Config) (*Admin, error) {
 //	GET /export              export and import of the settings
 //	GET /export/settings.json
 //	POST /export/import
+//	GET /guest-types         the guest types
+//	GET|POST /guest-types/new, /guest-types/{name}   create, edit
+//	POST /guest-types/{name}/delete
+//	GET|POST /portal         the guest portal's settings: show, save (versioned)
+//	GET /templates           the email templates, one per kind
+//	GET /templates/{name}    one template's editor
+//	POST /templates/{name}/preview|save|restore|send
 //	GET /static/…            the stylesheet
 func (a *Admin) Handler() http.Handler {
 	mux := http.NewServeMux()
@@ -160,6 +168,21 @@ func (a *Admin) Handler() http.Handler {
 	mux.HandleFunc("GET /export", a.admin(a.getExport))
 	mux.HandleFunc("GET /export/settings.json", a.admin(a.getExportFile))
 	mux.HandleFunc("POST /export/import", a.admin(a.postImport))
+	// Guest types, portal settings, email templates (guesttypes.go, portal.go, templates.go).
+	mux.HandleFunc("GET /guest-types", a.admin(a.getGuestTypes))
+	mux.HandleFunc("GET /guest-types/new", a.admin(a.getGuestTypeNew))
+	mux.HandleFunc("POST /guest-types/new", a.admin(a.postGuestTypeNew))
+	mux.HandleFunc("GET /guest-types/{name}", a.admin(a.getGuestType))
+	mux.HandleFunc("POST /guest-types/{name}", a.admin(a.postGuestType))
+	mux.HandleFunc("POST /guest-types/{name}/delete", a.admin(a.postGuestTypeDelete))
+	mux.HandleFunc("GET /portal", a.admin(a.getPortal))
+	mux.HandleFunc("POST /portal", a.admin(a.postPortal))
+	mux.HandleFunc("GET /templates", a.admin(a.getTemplates))
+	mux.HandleFunc("GET /templates/{name}", a.admin(a.getTemplate))
+	mux.HandleFunc("POST /templates/{name}/preview", a.admin(a.postTemplatePreview))
+	mux.HandleFunc("POST /templates/{name}/save", a.admin(a.postTemplateSave))
+	mux.HandleFunc("POST /templates/{name}/restore", a.admin(a.postTemplateRestore))
+	mux.HandleFunc("POST /templates/{name}/send", a.admin(a.postTemplateSend))
 	mux.HandleFunc("/", a.admin(a.notFound))
 
 	var pages http.Handler = mux
@@ -206,6 +229,12 @@ var sections = []section{
 		Text: "Who did what, and when."},
 	{Key: "export", Href: "export", Title: "Export and import",
 		Text: "The settings as a JSON file, without secrets: download them, or import a file."},
+	{Key: "guest-types", Href: "guest-types", Title: "Guest types",
+		Text: "How long each kind of guest may stay, expiry notice, maximum extension, approval, and which sponsor groups may use it."},
+	{Key: "portal", Href: "portal", Title: "Guest portal",
+		Text: "What guests see and may do: site name, colour, registration fields, acceptable-use terms, domains, approval, registration code."},
+	{Key: "templates", Href: "templates", Title: "Email templates",
+		Text: "The emails Lobby sends, per kind: edit, preview with sample data, restore the default, send a test."},
 }
 
 // nav is the navigation of the admin pages.

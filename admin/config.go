@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lobbyhq/lobby/guest"
 	"github.com/lobbyhq/lobby/notify"
 	"github.com/lobbyhq/lobby/storage"
 )
@@ -37,6 +38,9 @@ func (l Limit) rate() float64 { return 1 / l.Every.Seconds() }
 // Config is everything the admin side needs.
 type Config struct {
 	Store storage.Store // required
+	// Guests are the guest rules (the portal's Service, as the sponsor side
+	// gets it): portal settings, email templates. Required.
+	Guests *guest.Service
 	// Staff gives the signed-in staff user of a request. Required.
 	Staff StaffSource
 	// SignInURL is the staff sign-in page (the sponsor side's), such as
@@ -100,6 +104,9 @@ func (c Config) withDefaults() (Config, error) {
 	var errs []error
 	if c.Store == nil {
 		errs = append(errs, errors.New("admin: config: the Store is required"))
+	}
+	if c.Guests == nil {
+		errs = append(errs, errors.New("admin: config: the guest rules (Guests) are required"))
 	}
 	if c.Staff == nil {
 		errs = append(errs, errors.New("admin: config: the signed-in staff source (Staff) is required"))

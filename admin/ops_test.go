@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"github.com/lobbyhq/lobby/guest"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -51,7 +52,13 @@ func quietSetup(t testing.TB, backend string, mod func(*Config)) (*bundle, *stub
 	b := &bundle{clock: clk, logs: &logBuffer{}}
 	b.store = openStore(t, backend, time.Now)
 	m := &stubMailer{}
-	cfg := Config{Store: b.store, Staff: testStaff{b.store}, SignInURL: signIn, SignOutURL: "/lobby/sponsor/logout", BaseURL: "http://lobby.test" + mount,
+	guests, err := guest.New(guest.Config{Store: b.store, BaseURL: "http://lobby.test/lobby/portal",
+		Logger: slog.New(slog.DiscardHandler), Policy: guest.Policy{TimeZone: time.UTC}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.guests = guests
+	cfg := Config{Store: b.store, Guests: guests, Staff: testStaff{b.store}, SignInURL: signIn, SignOutURL: "/lobby/sponsor/logout", BaseURL: "http://lobby.test" + mount,
 		SecretKey: []byte(strings.Repeat("k", 32)), Now: clk.Now, TimeZone: time.UTC,
 		Logger: slog.New(slog.NewTextHandler(b.logs, nil)), Mail: m,
 		// The real settings file is the root package's, tested with these

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/mail"
 	"strconv"
+	"strings"
 
 	"github.com/lobbyhq/lobby/internal/webkit"
 	"github.com/lobbyhq/lobby/notify"
@@ -62,18 +63,34 @@ func (a *Admin) postSMTPSend(w http.ResponseWriter, r *http.Request, st *storage
 		webkit.TooMany(w, r, wait)
 		return
 	}
-	f := a.cfg.Mail.Submit(ctx, notify.Message{
+	v, res := a.sendAndWait(r, st, "smtp", notify.Message{
 		Kind:    "admin.test",
 		To:      []string{addr.Address},
 		Subject: a.cfg.SiteName + " test email",
 		Text: "This is a test email from " + a.cfg.SiteName + ", sent by " + st.Username + " from the SMTP server page.\n\n" +
 			"If you can read it, guests will get their credentials by email.\n",
 	})
-	a.log.InfoContext(ctx, "smtp test email submitted", "staff_id", st.ID, "id", f.ID())
+	code := ""
+	if res.Diagnosis != nil {
+		code = res.Diagnosis.Code
+	}
+	a.audit(r, st, "smtp.test_email", addr.Address, string(res.Status)+" "+code+" after "+ms(res.Took))
+	p.SendResult = v
+	send.Field("to").Value = addr.Address
+	show(http.StatusOK)
+}
+
+// sendAndWait submits m through the retry pool, as every email goes, and
+// waits for its Future up to MailWait: what the page says about it. from
+// names the page in the log.
+func (a *Admin) sendAndWait(r *http.Request, st *storage.Staff, from string, m notify.Message) (*sendView, notify.Result) {
+	ctx := r.Context()
+	f := a.cfg.Mail.Submit(ctx, m)
+	a.log.InfoContext(ctx, from+" test email submitted", "staff_id", st.ID, "id", f.ID())
 	wctx, cancel := context.WithTimeout(ctx, a.cfg.MailWait)
 	res := f.Wait(wctx)
 	cancel()
-	v := &sendView{To: addr.Address, Status: string(res.Status), Took: ms(res.Took), Attempts: strconv.Itoa(res.Attempts),
+	v := &sendView{To: strings.Join(m.To, ", "), Status: string(res.Status), Took: ms(res.Took), Attempts: strconv.Itoa(res.Attempts),
 		Diagnosis: res.Diagnosis}
 	switch res.Status {
 	case notify.StatusSent:
@@ -88,10 +105,7 @@ func (a *Admin) postSMTPSend(w http.ResponseWriter, r *http.Request, st *storage
 	if res.Diagnosis != nil {
 		code = res.Diagnosis.Code
 	}
-	a.log.InfoContext(ctx, "smtp test email", "staff_id", st.ID, "id", f.ID(), "status", res.Status, "code", code,
+	a.log.InfoContext(ctx, from+" test email", "staff_id", st.ID, "id", f.ID(), "status", res.Status, "code", code,
 		"attempts", res.Attempts, "took_ms", res.Took.Milliseconds())
-	a.audit(r, st, "smtp.test_email", addr.Address, string(res.Status)+" "+code+" after "+ms(res.Took))
-	p.SendResult = v
-	send.Field("to").Value = addr.Address
-	show(http.StatusOK)
+	return v, res
 }

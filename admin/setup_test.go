@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lobbyhq/lobby/guest"
 	"github.com/lobbyhq/lobby/internal/testclock"
 	"github.com/lobbyhq/lobby/notify"
 	"github.com/lobbyhq/lobby/storage"
@@ -78,8 +79,10 @@ type bundle struct {
 	logs  *logBuffer
 	admin *Admin
 	mail  *notify.Dispatcher
-	saved int // SettingsSaved calls
-	mu    sync.Mutex
+	// guests are the guest rules the admin pages change.
+	guests *guest.Service
+	saved  int // SettingsSaved calls
+	mu     sync.Mutex
 }
 
 // eachBackend runs fn as a parallel subtest per backend.
@@ -139,7 +142,13 @@ func setup(t testing.TB, backend string, mod func(*Config)) *bundle {
 	go func() { defer close(runDone); _ = d.Run(rctx) }()
 	t.Cleanup(func() { stop(); <-runDone })
 
-	cfg := Config{Store: b.store, Staff: testStaff{b.store}, SignInURL: signIn, SignOutURL: "/lobby/sponsor/logout", BaseURL: "http://lobby.test" + mount,
+	guests, err := guest.New(guest.Config{Store: b.store, Mail: d, BaseURL: "http://lobby.test/lobby/portal", Logger: logger,
+		Policy: guest.Policy{TimeZone: time.UTC}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.guests = guests
+	cfg := Config{Store: b.store, Guests: guests, Staff: testStaff{b.store}, SignInURL: signIn, SignOutURL: "/lobby/sponsor/logout", BaseURL: "http://lobby.test" + mount,
 		SecretKey: []byte(strings.Repeat("k", 32)), Now: clk.Now, TimeZone: time.UTC, Logger: logger, Mail: d,
 		SettingsSaved: func() { cache.Invalidate(); b.mu.Lock(); b.saved++; b.mu.Unlock() },
 		MailWait:      10 * time.Second, Tests: Limit{Burst: 1000, Every: time.Millisecond}}
