@@ -273,6 +273,40 @@ func BenchmarkRegister(b *testing.B) {
 			b.StopTimer()
 			report(b, env, b.N, 1, took, r.posts, cpu)
 		})
+		b.Run(backend+"/interleaved", func(b *testing.B) {
+			// One HTTP registration, then one store transaction, in turn:
+			// the disk's and the machine's moods hit both alike, which a
+			// run of each after the other does not promise on a shared
+			// machine. Reports the p50 and p99 of each, and the ratios
+			// of their rates at p50 and over the whole run.
+			env := benchSetup(b, backend)
+			r := env.registrar()
+			ctx := context.Background()
+			var httpD, txD []time.Duration
+			var httpSum, txSum time.Duration
+			for b.Loop() {
+				start := time.Now()
+				if err := r.register(); err != nil {
+					b.Fatal(err)
+				}
+				d := time.Since(start)
+				httpD, httpSum = append(httpD, d), httpSum+d
+				d, err := storeCreates(ctx, env.store, 1, 1, fmt.Sprintf("i%d", env.run.Add(1)), false)
+				if err != nil {
+					b.Fatal(err)
+				}
+				txD, txSum = append(txD, d), txSum+d
+			}
+			b.StopTimer()
+			hp50, hp99 := percentile(httpD, 50), percentile(httpD, 99)
+			tp50, tp99 := percentile(txD, 50), percentile(txD, 99)
+			b.ReportMetric(float64(hp50.Microseconds()), "http-p50-µs")
+			b.ReportMetric(float64(hp99.Microseconds()), "http-p99-µs")
+			b.ReportMetric(float64(tp50.Microseconds()), "store-tx-p50-µs")
+			b.ReportMetric(float64(tp99.Microseconds()), "store-tx-p99-µs")
+			b.ReportMetric(float64(tp50)/float64(hp50), "http/store-tx-p50")
+			b.ReportMetric(float64(txSum)/float64(httpSum), "http/store-tx")
+		})
 		b.Run(backend+"/parallel", func(b *testing.B) {
 			env := benchSetup(b, backend)
 			var posts atomic.Int64
