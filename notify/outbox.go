@@ -24,6 +24,11 @@ type Message struct {
 	// ReplyTo is an optional address for replies (the Reply-To header),
 	// such as the sponsor of the guest the message is about.
 	ReplyTo string `json:"reply_to,omitempty"`
+	// FromName is an optional display name for the From header, such as
+	// "Contoso Reception". The address stays the settings' sender
+	// (Settings.From, the Exchange sender mailbox): only the name changes.
+	// Empty: From as the settings have it.
+	FromName string `json:"from_name,omitempty"`
 	// IdempotencyKey is optional; a second Enqueue with the same key does not
 	// queue another message.
 	IdempotencyKey string `json:"idempotency_key,omitempty"`
@@ -108,6 +113,9 @@ func normalizeMessage(m Message) (Message, error) {
 		if _, err := mail.ParseAddress(m.ReplyTo); err != nil {
 			return bad("reply-to %q is not a valid email address", m.ReplyTo)
 		}
+	}
+	if m.FromName = strings.TrimSpace(m.FromName); strings.IndexFunc(m.FromName, breaksLine) >= 0 {
+		return bad("from name %q contains a line break or a control character", m.FromName)
 	}
 	if m.Text == "" && m.HTML == "" {
 		return bad("the %s message has no body", m.Kind)

@@ -214,7 +214,22 @@ func (d *Dispatcher) email(id uuid.UUID, m Message, s Settings) *Email {
 	if m.ReplyTo != "" {
 		e.Headers["Reply-To"] = m.ReplyTo
 	}
+	e.From = fromWithName(s.From, m.FromName)
 	return e
+}
+
+// fromWithName is the sender from (an address, with or without a display
+// name) with its display name replaced by name; from itself when name is
+// empty or from cannot be parsed (the send reports that).
+func fromWithName(from, name string) string {
+	if name == "" {
+		return from
+	}
+	a, err := mail.ParseAddress(from)
+	if err != nil {
+		return from
+	}
+	return (&mail.Address{Name: name, Address: a.Address}).String()
 }
 
 // messageIDDomain is the domain of the sender address, for Message-IDs.
