@@ -1,6 +1,7 @@
 package guest
 
 import (
+	"cmp"
 	"fmt"
 	"time"
 
@@ -27,7 +28,17 @@ func (s *Service) compose(kind, name, to string, data map[string]any) (notify.Me
 	if err != nil {
 		return notify.Message{}, fmt.Errorf("guest: %s email: %w", kind, err)
 	}
-	return notify.Message{Kind: kind, To: []string{to}, Subject: subject, Text: text, HTML: html}, nil
+	return notify.Message{Kind: kind, To: []string{to}, Subject: subject, Text: text, HTML: html,
+		FromName: cmp.Or(l.portal.MailFromName, l.portal.SiteName)}, nil
+}
+
+// replyTo is the Reply-To of a message a's action sends: a's address,
+// unless the portal settings turned the sponsor's Reply-To off.
+func (s *Service) replyTo(a Actor) string {
+	if !s.liveNow().portal.SponsorReplyTo {
+		return ""
+	}
+	return a.replyTo()
 }
 
 // loginURL is the guest portal's sign-in page.

@@ -40,6 +40,8 @@ const (
 	MaxLogoBytes = 48 << 10 // a logo is served by the portal itself (its CSP allows only its own images)
 	MaxDomains   = 200
 	MaxApprovers = 50
+	// MaxMailFromName is the longest display name of guest emails.
+	MaxMailFromName = 64
 )
 
 // FieldRule says whether an optional registration field is shown and
@@ -82,6 +84,16 @@ type PortalSettings struct {
 	Approvers        []string `json:"approvers"`
 	RegistrationCode string   `json:"-"` // sealed at rest; empty: none needed
 
+	// MailFromName is the display name of guest emails' From, such as
+	// "Contoso Reception"; empty: the site name. The address stays the
+	// SMTP settings' sender mailbox.
+	MailFromName string `json:"mail_from_name"`
+	// SponsorReplyTo: the emails a staff user's action sends (credentials,
+	// resend, reset, extension, approval) carry their address as Reply-To,
+	// so guests' replies reach them. False: no Reply-To. The
+	// configuration's value is true.
+	SponsorReplyTo bool `json:"sponsor_reply_to"`
+
 	// Version is the stored version these settings come from: 0 when they
 	// were never saved (the configuration's). Pass it back to
 	// SavePortalSettings.
@@ -105,6 +117,7 @@ func (p Policy) seedPortalSettings() PortalSettings {
 		SiteName: p.SiteName, Logo: p.Logo, LogoType: sniffImage(p.Logo), Accent: p.Accent, Fields: p.Fields, Terms: p.Terms,
 		AllowDomains: p.AllowDomains, BlockDomains: p.BlockDomains,
 		RequireApproval: p.RequireApproval, Approvers: p.Approvers, RegistrationCode: p.RegistrationCode,
+		SponsorReplyTo: true,
 	}
 }
 
@@ -135,7 +148,7 @@ func (s *Service) PortalSettings(ctx context.Context) (PortalSettings, error) {
 // error wraps ErrConflict. Bad fields give *InvalidError problems (all of
 // them, joined; see FieldErrors), with Field one of site_name, logo,
 // accent, terms, allow_domains, block_domains, approvers,
-// registration_code. The save is audited ("settings.portal") and applies
+// registration_code, mail_from_name. The save is audited ("settings.portal") and applies
 // at once in this process, within SettingsCacheTTL in the others. Only an
 // admin (or the system) may save.
 func (s *Service) SavePortalSettings(ctx context.Context, actor Actor, ps PortalSettings, version int64) (PortalSettings, error) {
@@ -157,8 +170,9 @@ func (s *Service) SavePortalSettings(ctx context.Context, actor Actor, ps Portal
 			return err
 		}
 		return tx.Audit(ctx, storage.AuditEntry{Actor: actor.String(), Action: "settings.portal", Subject: PortalSettingsKey,
-			Detail: fmt.Sprintf("version %d: site name %q, approval %t, %d allowed and %d blocked domains, registration code %s",
-				row.Version, ps.SiteName, ps.RequireApproval, len(ps.AllowDomains), len(ps.BlockDomains), onOff(ps.RegistrationCode != ""))})
+			Detail: fmt.Sprintf("version %d: site name %q, approval %t, %d allowed and %d blocked domains, registration code %s, email sender name %q, sponsor as Reply-To %s",
+				row.Version, ps.SiteName, ps.RequireApproval, len(ps.AllowDomains), len(ps.BlockDomains), onOff(ps.RegistrationCode != ""),
+				ps.MailFromName, onOff(ps.SponsorReplyTo))})
 	})
 	if errors.Is(err, storage.ErrConflict) {
 		return PortalSettings{}, fmt.Errorf("guest: someone else saved the portal settings meanwhile; reload them and make your changes again: %w", err)
@@ -291,6 +305,9 @@ func CheckPortalSettings(ps PortalSettings) (PortalSettings, error) {
 
 	ps.RegistrationCode = strings.TrimSpace(ps.RegistrationCode)
 	bad0("registration_code", CheckLine("The registration code", ps.RegistrationCode, MaxCode, false, ""))
+
+	ps.MailFromName = strings.TrimSpace(ps.MailFromName)
+	bad0("mail_from_name", CheckLine("The sender name", ps.MailFromName, MaxMailFromName, false, ""))
 	if err := errors.Join(errs...); err != nil {
 		return PortalSettings{}, err
 	}

@@ -205,6 +205,8 @@ func TestCheckPortalSettings(t *testing.T) {
 		{"allowed and blocked", func(p *PortalSettings) { p.AllowDomains, p.BlockDomains = []string{"a.example"}, []string{"A.example"} }, "block_domains", "both allowed and blocked"},
 		{"bad approver", func(p *PortalSettings) { p.Approvers = []string{"desk"} }, "approvers", `"desk" is not an email address`},
 		{"code with a line break", func(p *PortalSettings) { p.RegistrationCode = "a\nb" }, "registration_code", "one line"},
+		{"sender name with CR LF", func(p *PortalSettings) { p.MailFromName = "Contoso\r\nBcc: x@evil.example" }, "mail_from_name", "one line"},
+		{"long sender name", func(p *PortalSettings) { p.MailFromName = strings.Repeat("x", MaxMailFromName+1) }, "mail_from_name", "64 characters or fewer"},
 	}
 	for _, tt := range tests {
 		ps := good
@@ -292,6 +294,69 @@ func TestEmailTemplates(t *testing.T) {
 		}
 		if v, err := b.svc.RestoreEmailTemplate(ctx, b.admin, notify.TemplateGuestCredentials, 2); err != nil || v != 2 {
 			t.Errorf("restoring a default again = %d, %v; want no change", v, err)
+		}
+	})
+}
+
+// TestGuestEmailSettings: guest emails' From name is the site name until
+// an admin names a sender; the acting sponsor is the Reply-To until an
+// admin turns that off; both are saved, versioned and audited.
+func TestGuestEmailSettings(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, nil, func(t *testing.T, b *bundle) {
+		ctx := t.Context()
+		ps, err := b.svc.PortalSettings(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ps.MailFromName != "" || !ps.SponsorReplyTo {
+			t.Fatalf("configured: sender name %q, sponsor Reply-To %t; want none and true", ps.MailFromName, ps.SponsorReplyTo)
+		}
+		g := b.guest(t, storage.GuestActive)
+		res, err := b.svc.Resend(ctx, b.owner, g.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := b.mailOf(t, res.Mail); m.FromName != "Test Lobby" || m.ReplyTo != b.owner.Staff.Email {
+			t.Errorf("before: From name %q, Reply-To %q; want the site name and %s", m.FromName, m.ReplyTo, b.owner.Staff.Email)
+		}
+
+		ps.MailFromName = "  Contoso Reception "
+		ps.SponsorReplyTo = false
+		saved, err := b.svc.SavePortalSettings(ctx, b.admin, ps, ps.Version)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if saved.MailFromName != "Contoso Reception" || saved.SponsorReplyTo || saved.Version != 1 {
+			t.Errorf("saved %+v", saved)
+		}
+		if au := b.auditFor(t, PortalSettingsKey); len(au) == 0 || !strings.Contains(au[len(au)-1].Detail, `email sender name "Contoso Reception", sponsor as Reply-To off`) {
+			t.Errorf("audit = %+v", au)
+		}
+		b.clock.Advance(time.Minute)
+		res, err = b.svc.Resend(ctx, b.owner, g.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := b.mailOf(t, res.Mail); m.FromName != "Contoso Reception" || m.ReplyTo != "" {
+			t.Errorf("after: From name %q, Reply-To %q; want Contoso Reception and none", m.FromName, m.ReplyTo)
+		}
+		// A message the system sends (no sponsor) has the name too.
+		if m, err := b.svc.ExpiryMessage(g); err != nil || m.FromName != "Contoso Reception" {
+			t.Errorf("expiry message: From name %q, %v", m.FromName, err)
+		}
+
+		// Turned on again: the sponsor is the Reply-To once more.
+		saved.SponsorReplyTo = true
+		if _, err := b.svc.SavePortalSettings(ctx, b.admin, saved, saved.Version); err != nil {
+			t.Fatal(err)
+		}
+		res, err = b.svc.ResetPassword(ctx, b.owner, g.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := b.mailOf(t, res.Mail); m.ReplyTo != b.owner.Staff.Email {
+			t.Errorf("on again: Reply-To %q, want %s", m.ReplyTo, b.owner.Staff.Email)
 		}
 	})
 }

@@ -196,6 +196,7 @@ type sentMail struct {
 	Kind, Recipient, Subject string
 	Text                     string `json:"text"`
 	ReplyTo                  string `json:"reply_to"`
+	FromName                 string `json:"from_name"`
 	To                       []string
 }
 
@@ -210,11 +211,12 @@ func (b *bundle) mailOf(t *testing.T, id uuid.UUID) sentMail {
 	}
 	var p struct {
 		Text    string   `json:"text"`
-		ReplyTo string   `json:"reply_to"`
-		To      []string `json:"to"`
+		ReplyTo  string   `json:"reply_to"`
+		FromName string   `json:"from_name"`
+		To       []string `json:"to"`
 	}
 	if err := json.Unmarshal(row.Payload, &p); err != nil {
 		t.Fatal(err)
 	}
-	return sentMail{Kind: row.Kind, Recipient: row.Recipient, Subject: row.Subject, Text: p.Text, ReplyTo: p.ReplyTo, To: p.To}
+	return sentMail{Kind: row.Kind, Recipient: row.Recipient, Subject: row.Subject, Text: p.Text, ReplyTo: p.ReplyTo, FromName: p.FromName, To: p.To}
 }

@@ -69,7 +69,7 @@ func (s *Service) apply(ctx context.Context, op string, a Actor, p storage.Permi
 			if err != nil {
 				return err
 			}
-			m.ReplyTo = a.replyTo()
+			m.ReplyTo = s.replyTo(a)
 			m.IdempotencyKey = e.mailKey
 			if res.Mail, err = notify.Enqueue(ctx, tx, m); err != nil {
 				return err
@@ -420,7 +420,7 @@ func (s *Service) Create(ctx context.Context, a Actor, n NewGuest) (*Result, err
 				if err != nil {
 					return err
 				}
-				m.ReplyTo = a.replyTo()
+				m.ReplyTo = s.replyTo(a)
 				if mid, err = notify.Enqueue(ctx, tx, m); err != nil {
 					return err
 				}
