@@ -2,6 +2,8 @@ package admin
 
 import (
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -42,7 +44,13 @@ func portalForm() *webkit.Form {
 			Hint: "A code guests must type to register, such as one on a sign at the reception."},
 		&webkit.Field{Name: "remove_code", Label: "No registration code", Type: "checkbox",
 			Hint: "Tick to let guests register without a code."},
+		&webkit.Field{Name: "logo", Label: "Logo", Type: "file",
+			Hint: "A PNG, JPEG, GIF or WebP image of at most " + strconv.Itoa(guest.MaxLogoBytes>>10) + " KB, shown beside the site name. Choose none to keep the current one."},
 		&webkit.Field{Name: "remove_logo", Label: "Remove the logo", Type: "checkbox"},
+		&webkit.Field{Name: "mail_from_name", Label: "Sender name", Type: "text", MaxLen: guest.MaxMailFromName,
+			Hint: "The name guests see as the sender of their emails, such as Contoso Reception. Leave blank for the site name. The address stays the sender mailbox of the SMTP settings."},
+		&webkit.Field{Name: "sponsor_reply_to", Label: "Replies go to the sponsor", Type: "checkbox",
+			Hint: "The emails a sponsor's action sends (credentials, resend, new password, extension) have the sponsor's address as Reply-To. Untick for no Reply-To."},
 	)
 	for _, fr := range fieldRules {
 		f.Fields = append(f.Fields,
@@ -86,6 +94,8 @@ func fillPortal(form *webkit.Form, ps guest.PortalSettings) {
 	form.Field("block_domains").Value = strings.Join(ps.BlockDomains, "\n")
 	form.Field("require_approval").Value = checked(ps.RequireApproval)
 	form.Field("approvers").Value = strings.Join(ps.Approvers, "\n")
+	form.Field("mail_from_name").Value = ps.MailFromName
+	form.Field("sponsor_reply_to").Value = checked(ps.SponsorReplyTo)
 	for _, fr := range fieldRules {
 		rule := fieldRule(&ps.Fields, fr.Key)
 		form.Field(fr.Key + "_show").Value = checked(rule.Show)
@@ -116,8 +126,9 @@ func lines(s string) []string {
 	return out
 }
 
-// readPortal lays the form over cur: the settings to save.
-func readPortal(form *webkit.Form, cur guest.PortalSettings) guest.PortalSettings {
+// readPortal lays the form and the uploaded logo (nil: none chosen) over
+// cur: the settings to save.
+func readPortal(form *webkit.Form, cur guest.PortalSettings, logo []byte) guest.PortalSettings {
 	ps := cur
 	ps.SiteName = form.Value("site_name")
 	ps.Accent = form.Value("accent")
@@ -135,6 +146,11 @@ func readPortal(form *webkit.Form, cur guest.PortalSettings) guest.PortalSetting
 	if form.Field("remove_logo").Checked() {
 		ps.Logo, ps.LogoType = nil, ""
 	}
+	if logo != nil {
+		ps.Logo, ps.LogoType = logo, "" // the rules check the bytes and set the type
+	}
+	ps.MailFromName = form.Value("mail_from_name")
+	ps.SponsorReplyTo = form.Field("sponsor_reply_to").Checked()
 	for _, fr := range fieldRules {
 		rule := fieldRule(&ps.Fields, fr.Key)
 		rule.Required = form.Field(fr.Key + "_required").Checked()
@@ -176,6 +192,34 @@ func (a *Admin) getPortal(w http.ResponseWriter, r *http.Request, st *storage.St
 	a.portalView(w, r, st, http.StatusOK, form, ps, ps.Version, false)
 }
 
+var errEmptyLogo = errors.New("admin: the uploaded logo file is empty")
+
+// uploadedLogo is the logo file sent with r, nil when none was chosen.
+// Its size is bounded by the request's body limit; the guest rules check
+// it against guest.MaxLogoBytes and its type.
+func uploadedLogo(r *http.Request) ([]byte, error) {
+	if r.MultipartForm == nil || len(r.MultipartForm.File["logo"]) == 0 {
+		return nil, nil
+	}
+	fh := r.MultipartForm.File["logo"][0]
+	if fh.Filename == "" && fh.Size == 0 {
+		return nil, nil // a browser sends an empty part when no file is chosen
+	}
+	f, err := fh.Open()
+	if err != nil {
+		return nil, fmt.Errorf("admin: read the uploaded logo: %w", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(f)
+	if err != nil {
+		return nil, fmt.Errorf("admin: read the uploaded logo: %w", err)
+	}
+	if len(b) == 0 {
+		return nil, errEmptyLogo // not "no logo": that would remove the current one
+	}
+	return b, nil
+}
+
 func (a *Admin) postPortal(w http.ResponseWriter, r *http.Request, st *storage.Staff) {
 	ctx := r.Context()
 	cur, err := a.cfg.Guests.PortalSettings(ctx)
@@ -189,7 +233,18 @@ func (a *Admin) postPortal(w http.ResponseWriter, r *http.Request, st *storage.S
 	if verr != nil {
 		version = -1 // never a stored version: a conflict
 	}
-	_, err = a.cfg.Guests.SavePortalSettings(ctx, guest.Actor{Staff: st}, readPortal(form, cur), version)
+	logo, err := uploadedLogo(r)
+	if errors.Is(err, errEmptyLogo) {
+		form.Fail("logo", "The file is empty. Choose the logo image again.")
+		a.portalView(w, r, st, http.StatusUnprocessableEntity, form, cur, version, false)
+		return
+	}
+	if err != nil {
+		form.Fail("logo", "The file could not be read. Choose it again.")
+		a.portalView(w, r, st, http.StatusBadRequest, form, cur, version, false)
+		return
+	}
+	_, err = a.cfg.Guests.SavePortalSettings(ctx, guest.Actor{Staff: st}, readPortal(form, cur, logo), version)
 	switch {
 	case err == nil:
 		a.setFlash(w, r, st, "portal", "Saved. The guest portal shows the new settings now.")
@@ -209,7 +264,7 @@ func (a *Admin) postPortal(w http.ResponseWriter, r *http.Request, st *storage.S
 		}
 		for _, fe := range fields {
 			name := fe.Field
-			if name == "logo" {
+			if name == "logo" && logo == nil {
 				name = "remove_logo" // the stored logo is the only one
 			}
 			if form.Field(name) == nil {
