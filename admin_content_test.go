@@ -2,16 +2,19 @@ package lobby
 
 import (
 	"bytes"
+	"context"
 	"html"
 	"image"
 	"image/png"
 	"io"
 	"mime/multipart"
 	"net/http"
+	"net/mail"
 	"net/url"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lobbyhq/lobby/storage"
 )
@@ -115,6 +118,75 @@ func TestAdminLogoUploadShowsOnTheGuestPortal(t *testing.T) {
 			res, got := get(logoURL)
 			if res.StatusCode != http.StatusOK || res.Header.Get("Content-Type") != "image/png" || !bytes.Equal(got, img.Bytes()) {
 				t.Errorf("GET %s = %d %q, %d bytes; want the uploaded PNG (%d bytes)", logoURL, res.StatusCode, res.Header.Get("Content-Type"), len(got), img.Len())
+			}
+		})
+	}
+}
+
+// The guest email settings an admin saves on the portal page reach the
+// emails sent through the Exchange emulator: the From display name changes
+// while the address stays the sender mailbox, and with the sponsor's
+// Reply-To turned off a sponsor's resend has none.
+func TestAdminGuestEmailSettingsReachTheEmails(t *testing.T) {
+	t.Parallel()
+	for _, backend := range []string{"sqlite", "postgres"} {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			b := setupOn(t, backend, hostNetHTTP, nil)
+			const email = "rita@guest.example"
+			g := b.activeGuest(t, "Rita", email, "Old-Pass-2026")
+			staff := b.signInStaff(t)
+			received := func(n int) *mail.Message {
+				t.Helper()
+				ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
+				defer cancel()
+				msgs, err := b.emu.WaitForMessages(ctx, n)
+				if err != nil {
+					t.Fatalf("email %d did not arrive: %v (mail log: %s)", n, err, b.mailLog(t))
+				}
+				m := msgs[n-1]
+				if len(m.To) != 1 || m.To[0] != email || !strings.EqualFold(m.From, b.emu.Mailbox()) {
+					t.Fatalf("email %d: MAIL FROM %q, RCPT TO %v; want %s to %s", n, m.From, m.To, b.emu.Mailbox(), email)
+				}
+				msg, err := mail.ReadMessage(bytes.NewReader(m.Data))
+				if err != nil {
+					t.Fatal(err)
+				}
+				return msg
+			}
+			from := func(msg *mail.Message) *mail.Address {
+				t.Helper()
+				a, err := mail.ParseAddress(msg.Header.Get("From"))
+				if err != nil {
+					t.Fatalf("From %q: %v", msg.Header.Get("From"), err)
+				}
+				return a
+			}
+
+			staff.act(t, g, "resend", nil)
+			msg := received(1)
+			if a := from(msg); !strings.EqualFold(a.Address, b.emu.Mailbox()) || msg.Header.Get("Reply-To") != "desk@corp.example" {
+				t.Errorf("before: From %v, Reply-To %q; want the sender mailbox and the sponsor", a, msg.Header.Get("Reply-To"))
+			}
+
+			_, page := staff.get(t, "/guest/admin/portal")
+			form := hidden(t, page)
+			form.Set("site_name", "Contoso Visitors")
+			form.Set("terms", "Be kind.")
+			form.Set("mail_from_name", "Contoso Reception")
+			// sponsor_reply_to unticked: not sent, as a browser does.
+			if res, body := staff.post(t, "/guest/admin/portal", form); res.StatusCode != http.StatusSeeOther {
+				t.Fatalf("save: %d\n%s", res.StatusCode, body)
+			}
+
+			b.clock.Advance(time.Minute) // a resend within the minute is the same email
+			staff.act(t, g, "resend", nil)
+			msg = received(2)
+			if a := from(msg); a.Name != "Contoso Reception" || !strings.EqualFold(a.Address, b.emu.Mailbox()) {
+				t.Errorf("after: From %v, want Contoso Reception <%s>", a, b.emu.Mailbox())
+			}
+			if rt := msg.Header.Get("Reply-To"); rt != "" {
+				t.Errorf("after: Reply-To %q, want none", rt)
 			}
 		})
 	}

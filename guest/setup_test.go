@@ -210,7 +210,7 @@ func (b *bundle) mailOf(t *testing.T, id uuid.UUID) sentMail {
 		t.Fatal(err)
 	}
 	var p struct {
-		Text    string   `json:"text"`
+		Text     string   `json:"text"`
 		ReplyTo  string   `json:"reply_to"`
 		FromName string   `json:"from_name"`
 		To       []string `json:"to"`
