@@ -10,6 +10,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/lobbyhq/lobby/guest"
 	"github.com/lobbyhq/lobby/notify"
 	"github.com/lobbyhq/lobby/storage"
 )
@@ -19,10 +20,16 @@ import (
 const SettingsFileVersion = 1
 
 // settingsDocuments are the keys of the settings documents a settings file
-// carries, in order. A new settings document (portal settings, templates)
-// adds its key here; its secret fields, kept in storage.Setting.Secrets,
-// never leave the store.
-var settingsDocuments = []string{notify.SettingsKey}
+// carries, in order: the SMTP settings, the trusted CA certificates of the
+// admin pages, the guest portal's settings and the edited email templates.
+// A new settings document adds its key here; its secret fields, kept in
+// storage.Setting.Secrets (the registration code of the portal settings,
+// say), never leave the store.
+var settingsDocuments = []string{notify.SettingsKey, trustedCAKey, guest.PortalSettingsKey, notify.TemplatesSettingsKey}
+
+// trustedCAKey is the settings document of the admin pages' trusted CA
+// certificates (package admin keeps it).
+const trustedCAKey = "smtp.trusted_ca"
 
 // SettingsFile is the JSON document of ExportSettings: every settings
 // document (the SMTP settings and their trusted CA certificates, ...), the
@@ -47,6 +54,7 @@ type fileGuestType struct {
 	MaxDuration     string `json:"max_duration"`
 	RequireApproval bool   `json:"require_approval,omitempty"`
 	ExpiryNotice    string `json:"expiry_notice"`
+	FromFirstSignIn bool   `json:"from_first_sign_in,omitempty"`
 }
 
 type fileSponsorGroup struct {
@@ -88,6 +96,7 @@ func ExportSettings(ctx context.Context, st storage.Store, now time.Time) ([]byt
 		f.GuestTypes = append(f.GuestTypes, fileGuestType{
 			Name: t.Name, Description: t.Description, DefaultDuration: t.DefaultDuration.String(),
 			MaxDuration: t.MaxDuration.String(), RequireApproval: t.RequireApproval, ExpiryNotice: t.ExpiryNotice.String(),
+			FromFirstSignIn: t.FromFirstSignIn,
 		})
 	}
 	groups, err := st.ListSponsorGroups(ctx)
@@ -263,7 +272,7 @@ func proxyHasCredentials(raw string) bool {
 }
 
 func (t fileGuestType) guestType() (storage.GuestType, error) {
-	gt := storage.GuestType{Name: t.Name, Description: t.Description, RequireApproval: t.RequireApproval}
+	gt := storage.GuestType{Name: t.Name, Description: t.Description, RequireApproval: t.RequireApproval, FromFirstSignIn: t.FromFirstSignIn}
 	for _, d := range []struct {
 		field string
 		in    string

@@ -2,11 +2,14 @@ package lobby
 
 import (
 	"encoding/json"
+	"github.com/google/uuid"
+	"log/slog"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/lobbyhq/lobby/guest"
 	"github.com/lobbyhq/lobby/notify"
 	"github.com/lobbyhq/lobby/storage"
 )
@@ -168,4 +171,67 @@ func TestSettingsImportRefusals(t *testing.T) {
 	if s, err := b.store.GetSetting(t.Context(), notify.SettingsKey); err != nil || s.Version != 1 {
 		t.Fatalf("after the refusals the SMTP settings are at version %v (%v), want 1: nothing changed", s, err)
 	}
+}
+
+// The portal settings and the edited email templates travel in the file
+// too; the portal's registration code (a secret) does not, and an import
+// keeps the stored one.
+func TestSettingsExportImportPortalAndTemplates(t *testing.T) {
+	t.Parallel()
+	eachAlarmBackend(t, func(t *testing.T, b *watchBundle) {
+		ctx := t.Context()
+		rules, err := guest.New(guest.Config{Store: b.store, BaseURL: "https://guest.example.com/portal", Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		admin := guest.Actor{Staff: &storage.Staff{ID: uuid.New(), Username: "root", Role: storage.RoleAdmin}}
+		const code = "Lighthouse-4711"
+		ps, err := rules.PortalSettings(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps.SiteName, ps.RegistrationCode, ps.Terms = "Contoso Reception", code, "Be kind to the printer."
+		if ps, err = rules.SavePortalSettings(ctx, admin, ps, ps.Version); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := rules.SaveEmailTemplate(ctx, admin, notify.TemplateTestEmail, notify.Source{Subject: "Hello from {{.SiteName}}"}, 0); err != nil {
+			t.Fatal(err)
+		}
+		data, err := ExportSettings(ctx, b.store, b.clock())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(data), code) {
+			t.Fatal("the export holds the registration code")
+		}
+		for _, want := range []string{"Contoso Reception", "Be kind to the printer.", "Hello from {{.SiteName}}"} {
+			if !strings.Contains(string(data), want) {
+				t.Errorf("the export lacks %q", want)
+			}
+		}
+
+		ps.SiteName, ps.Terms = "Somewhere else", "Other terms."
+		if _, err := rules.SavePortalSettings(ctx, admin, ps, ps.Version); err != nil {
+			t.Fatal(err)
+		}
+		rep, err := ImportSettings(ctx, b.store, data, "staff:root")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Contains(rep.Settings, guest.PortalSettingsKey) || !slices.Contains(rep.Settings, notify.TemplatesSettingsKey) {
+			t.Errorf("report settings = %v, want the portal settings and the templates", rep.Settings)
+		}
+		fresh, err := guest.New(guest.Config{Store: b.store, BaseURL: "https://guest.example.com/portal", Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := fresh.PortalSettings(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.SiteName != "Contoso Reception" || got.Terms != "Be kind to the printer." || got.RegistrationCode != code {
+			t.Errorf("after the import: site %q, terms %q, code kept %v; want the exported ones and the stored code",
+				got.SiteName, got.Terms, got.RegistrationCode == code)
+		}
+	})
 }
