@@ -138,10 +138,30 @@ func BenchmarkRequireGuest(b *testing.B) {
 				b.ReportMetric(micros(percentile(calmGuarded, 50)-percentile(calmPlain, 50)), "undisturbed-gate-p50-µs")
 				b.ReportMetric(micros(percentile(calmGuarded, 99)-percentile(calmPlain, 99)), "undisturbed-gate-p99-µs")
 				b.ReportMetric(100*float64(len(plain)-len(calmPlain))/float64(max(len(plain), 1)), "disturbed-%")
+				// What the gate allocates per request: the guarded request's
+				// allocations less the unguarded one's.
+				ga, gb := allocsPerRequest(func() { gated.ServeHTTP(httptest.NewRecorder(), req) })
+				pa, pb := allocsPerRequest(func() { ok.ServeHTTP(httptest.NewRecorder(), req) })
+				b.ReportMetric(ga-pa, "gate-allocs/req")
+				b.ReportMetric(gb-pb, "gate-B/req")
 				b.ReportMetric(0, "ns/op")
 			})
 		}
 	}
+}
+
+// allocsPerRequest returns the heap allocations and bytes of one call of
+// serve, averaged over 1000 calls.
+func allocsPerRequest(serve func()) (allocs, bytes float64) {
+	const n = 1000
+	serve()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range n {
+		serve()
+	}
+	runtime.ReadMemStats(&after)
+	return float64(after.Mallocs-before.Mallocs) / n, float64(after.TotalAlloc-before.TotalAlloc) / n
 }
 
 // percentile returns the p-th percentile (nearest rank) of ds, sorting it.

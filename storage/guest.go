@@ -67,6 +67,19 @@ func (g *Guest) CanLogIn(now time.Time) bool {
 	return g.Status == GuestActive && !now.Before(g.ValidFrom) && now.Before(g.ValidUntil)
 }
 
+// GuestStamp is the part of a guest a request gate decides on, read on
+// every request (GetGuestStamp): the status, the validity, the end of the
+// sessions and when the guest last changed. Every update moves UpdatedAt
+// forward (by a microsecond at least), so a gate may keep the rest of the
+// guest as it read it for as long as UpdatedAt stays the same.
+type GuestStamp struct {
+	Status             GuestStatus
+	ValidFrom          time.Time
+	ValidUntil         time.Time
+	SessionsValidAfter time.Time
+	UpdatedAt          time.Time
+}
+
 // GuestUpdate changes some fields of a guest; nil fields stay as they are.
 //
 // IfStatus and IfUpdatedAt are preconditions for a read-then-write: set to

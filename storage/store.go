@@ -50,6 +50,9 @@ type GuestStore interface {
 	// validity, SessionsValidAfter and the public fields), at the cost of
 	// one indexed read. A missing guest is ErrNotFound.
 	GetGuestPublic(ctx context.Context, id uuid.UUID) (*Guest, error)
+	// GetGuestStamp returns the fields of the guest with id that a request
+	// gate decides on (the values GetGuestPublic returns), or ErrNotFound.
+	GetGuestStamp(ctx context.Context, id uuid.UUID) (GuestStamp, error)
 	// ListGuests returns one page of guests matching f, newest first
 	// unless f.Sort says otherwise; f.Query is served by an index. Lists
 	// never carry secrets: the password is neither read nor opened, and

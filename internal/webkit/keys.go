@@ -22,6 +22,8 @@ func DeriveKey(secret []byte, purpose string) []byte {
 type macState struct {
 	h   hash.Hash
 	len [4]byte
+	buf []byte            // sumString's copy of its part
+	out [sha256.Size]byte // sumString's MAC
 }
 
 func (st *macState) sum(dst []byte, parts [][]byte) []byte {
@@ -57,6 +59,25 @@ func (m *macer) sum(dst []byte, parts ...[]byte) []byte {
 	dst = st.sum(dst, parts)
 	m.pool.Put(st)
 	return dst
+}
+
+// maxMacBuf is the longest part sumString keeps its buffer for.
+const maxMacBuf = 4 << 10
+
+// sumString sets out to mac(key, s) without allocating: s goes to the HMAC
+// through the pooled state's buffer (a slice passed to the hash's Write
+// through its interface would be allocated at every call).
+func (m *macer) sumString(out *[sha256.Size]byte, s string) {
+	st := m.pool.Get().(*macState)
+	st.h.Reset()
+	st.buf = append(st.buf[:0], s...)
+	parts := [1][]byte{st.buf}
+	st.sum(st.out[:0], parts[:])
+	*out = st.out
+	if cap(st.buf) > maxMacBuf {
+		st.buf = nil
+	}
+	m.pool.Put(st)
 }
 
 // verify reports whether sig is mac(key, parts...), in constant time.

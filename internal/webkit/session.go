@@ -1,11 +1,13 @@
 package webkit
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"net/textproto"
 	"strconv"
 	"strings"
 	"time"
@@ -80,28 +82,33 @@ type sessionWire struct {
 // Get returns the session of r if its cookie is genuine and not older than
 // maxAge.
 func (s *Sessions) Get(r *http.Request) (Session, bool) {
-	c, err := r.Cookie(s.cookieName(r))
-	if err != nil {
-		return Session{}, false
-	}
-	body, sig, ok := strings.Cut(c.Value, ".")
+	value, ok := cookieValue(r, s.cookieName(r))
 	if !ok {
 		return Session{}, false
 	}
+	body, sig, ok := strings.Cut(value, ".")
+	if !ok {
+		return Session{}, false
+	}
+	var mac [sha256.Size]byte
+	s.key.sumString(&mac, body)
 	var want [base64MACLen]byte
-	base64.RawURLEncoding.Encode(want[:], s.key.sum(make([]byte, 0, sha256.Size), []byte(body)))
+	base64.RawURLEncoding.Encode(want[:], mac[:])
 	if !equalString(want[:], sig) {
 		return Session{}, false
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(body)
-	if err != nil {
+	var buf [512]byte
+	raw, ok := decodeBase64(buf[:0], body)
+	if !ok {
 		return Session{}, false
 	}
 	sw, ok := parseSessionWire(string(raw))
 	if !ok {
-		if err := json.Unmarshal(raw, &sw); err != nil {
+		var decoded sessionWire // on the heap only here
+		if err := json.Unmarshal(bytes.Clone(raw), &decoded); err != nil {
 			return Session{}, false
 		}
+		sw = decoded
 	}
 	// A cookie without "u" (set before it existed) counts from the start
 	// of its second: the earlier reading, so no cut-off misses it.
@@ -166,6 +173,73 @@ func (s *Sessions) Clear(w http.ResponseWriter, r *http.Request) {
 		SameSite: http.SameSiteLaxMode,
 	})
 	setCSRFCookie(w, r, newCSRFToken(s.csrf), s.secure)
+}
+
+// maxCookies is net/http's default limit on the cookies of a request:
+// beyond it, r.Cookie finds none.
+const maxCookies = 3000
+
+// cookieValue returns the value of r's cookie named name as r.Cookie finds
+// it (the first one with a valid value, without its double quotes), without
+// r.Cookie's list of every cookie of r.
+func cookieValue(r *http.Request, name string) (string, bool) {
+	lines := r.Header["Cookie"]
+	n := 0
+	for _, line := range lines {
+		n += strings.Count(line, ";") + 1
+	}
+	if n > maxCookies {
+		return "", false
+	}
+	for _, line := range lines {
+		line = textproto.TrimString(line)
+		var part string
+		for len(line) > 0 {
+			part, line, _ = strings.Cut(line, ";")
+			k, v, _ := strings.Cut(textproto.TrimString(part), "=")
+			if textproto.TrimString(k) != name {
+				continue
+			}
+			if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
+				v = v[1 : len(v)-1]
+			}
+			if validCookieValue(v) {
+				return v, true
+			}
+		}
+	}
+	return "", false
+}
+
+// validCookieValue reports whether every byte of v may be in a cookie's
+// value, as net/http reads them.
+func validCookieValue(v string) bool {
+	for i := range len(v) {
+		if b := v[i]; b < 0x20 || b >= 0x7f || b == '"' || b == ';' || b == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+// decodeBase64 appends the unpadded base64url s decodes to to dst (in
+// place when dst has room), or reports false. It decodes s in pieces of
+// 32 characters so that each []byte of a piece stays on the stack.
+func decodeBase64(dst []byte, s string) ([]byte, bool) {
+	enc := base64.RawURLEncoding
+	if need := len(dst) + enc.DecodedLen(len(s)); need > cap(dst) {
+		dst = append(make([]byte, 0, need), dst...)
+	}
+	for len(s) > 0 {
+		piece := s[:min(len(s), 32)] // 32 characters: 24 whole bytes
+		s = s[len(piece):]
+		n, err := enc.Decode(dst[len(dst):cap(dst)], []byte(piece))
+		if err != nil {
+			return nil, false
+		}
+		dst = dst[:len(dst)+n]
+	}
+	return dst, true
 }
 
 // cookieName is the session cookie's name for r: with the __Host- prefix

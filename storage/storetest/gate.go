@@ -38,6 +38,13 @@ func testGuestPublic(t *testing.T, b Backend) {
 		if d := diff(&want, got); d != "" {
 			t.Errorf("%s: %s", what, d)
 		}
+		stamp, err := st.GetGuestStamp(ctx, g.ID)
+		if err != nil {
+			t.Fatalf("%s: GetGuestStamp: %v", what, err)
+		}
+		if wantStamp := stampOf(got); stamp != wantStamp {
+			t.Errorf("%s: GetGuestStamp = %+v, want %+v (GetGuestPublic's)", what, stamp, wantStamp)
+		}
 	}
 	check("GetGuestPublic", s)
 	if err := s.WithTx(ctx, func(tx storage.Store) error {
@@ -59,4 +66,63 @@ func testGuestPublic(t *testing.T, b Backend) {
 	if _, err := s.GetGuestPublic(ctx, uuid.New()); !errors.Is(err, storage.ErrNotFound) {
 		t.Errorf("GetGuestPublic of a missing guest: err = %v, want ErrNotFound", err)
 	}
+	if _, err := s.GetGuestStamp(ctx, uuid.New()); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("GetGuestStamp of a missing guest: err = %v, want ErrNotFound", err)
+	}
 }
+
+// testGuestStamp checks GetGuestStamp against GetGuestPublic through every
+// status, an update of each field it carries and one of none of them (which
+// moves UpdatedAt all the same), and a guest without validity times.
+func testGuestStamp(t *testing.T, b Backend) {
+	bb := setup(t, b)
+	s, ctx := bb.store, t.Context()
+	g := bb.createGuest(t, bb.guest("stamp", "stamp@example.org"))
+	check := func(what string) storage.GuestStamp {
+		t.Helper()
+		pub, err := s.GetGuestPublic(ctx, g.ID)
+		if err != nil {
+			t.Fatalf("%s: GetGuestPublic: %v", what, err)
+		}
+		stamp, err := s.GetGuestStamp(ctx, g.ID)
+		if err != nil {
+			t.Fatalf("%s: GetGuestStamp: %v", what, err)
+		}
+		if want := stampOf(pub); stamp != want {
+			t.Errorf("%s: GetGuestStamp = %+v, want %+v", what, stamp, want)
+		}
+		return stamp
+	}
+	last := check("created")
+	now := bb.clock.now()
+	for _, u := range []struct {
+		what string
+		u    storage.GuestUpdate
+	}{
+		{"suspended", storage.GuestUpdate{Status: ptrTo(storage.GuestSuspended)}},
+		{"expired", storage.GuestUpdate{Status: ptrTo(storage.GuestExpired)}},
+		{"denied", storage.GuestUpdate{Status: ptrTo(storage.GuestDenied)}},
+		{"pending", storage.GuestUpdate{Status: ptrTo(storage.GuestPending)}},
+		{"active", storage.GuestUpdate{Status: ptrTo(storage.GuestActive)}},
+		{"valid from", storage.GuestUpdate{ValidFrom: ptrTo(now.Add(time.Minute))}},
+		{"valid until", storage.GuestUpdate{ValidUntil: ptrTo(now.Add(48 * time.Hour))}},
+		{"sessions end", storage.GuestUpdate{SessionsValidAfter: ptrTo(now.Add(time.Second))}},
+		{"expiry notice, none of the stamp's fields", storage.GuestUpdate{ExpiryNotifiedAt: ptrTo(now)}},
+	} {
+		if _, err := s.UpdateGuest(ctx, g.ID, u.u); err != nil {
+			t.Fatalf("%s: UpdateGuest: %v", u.what, err)
+		}
+		stamp := check(u.what)
+		if !stamp.UpdatedAt.After(last.UpdatedAt) {
+			t.Errorf("%s: UpdatedAt %v, not after %v: a gate would keep the guest from before", u.what, stamp.UpdatedAt, last.UpdatedAt)
+		}
+		last = stamp
+	}
+}
+
+func stampOf(g *storage.Guest) storage.GuestStamp {
+	return storage.GuestStamp{Status: g.Status, ValidFrom: g.ValidFrom, ValidUntil: g.ValidUntil,
+		SessionsValidAfter: g.SessionsValidAfter, UpdatedAt: g.UpdatedAt}
+}
+
+func ptrTo[T any](v T) *T { return &v }

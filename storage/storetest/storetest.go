@@ -48,6 +48,7 @@ func Run(t *testing.T, b Backend) {
 		{"PingAndBackend", testPingAndBackend},
 		{"GuestCRUD", testGuestCRUD},
 		{"GuestPublic", testGuestPublic},
+		{"GuestStamp", testGuestStamp},
 		{"GuestUnique", testGuestUnique},
 		{"FoldedNames", testFoldedNames},
 		{"GuestListFilters", testGuestListFilters},

@@ -1,0 +1,5 @@
+//go:build !race
+
+package webkit
+
+const raceEnabled = false
