@@ -1,6 +1,7 @@
 package lobby
 
 import (
+	"context"
 	"net/http"
 	"strings"
 
@@ -54,16 +55,19 @@ func (l *Lobby) RequireGuestEcho() echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			r := c.Request()
-			g, ok := l.portal.Guest(r)
+			// The same check as RequireGuest: the guest's stamp on every
+			// request, the rest of the guest while it is unchanged.
+			g, shared, ok := l.gateGuest(r)
 			if !ok {
 				l.redirectToLogin(c.Response(), r)
 				return nil
 			}
 			c.Response().Header().Set("Cache-Control", "private, no-store")
-			ctx := withGuest(r.Context(), g)
-			c.SetRequest(r.WithContext(ctx))
-			public, _ := GuestFrom(ctx)
-			c.Set(EchoGuestKey, public)
+			if shared || g.Password != "" {
+				g = publicCopy(g)
+			}
+			c.SetRequest(r.WithContext(context.WithValue(r.Context(), guestKey{}, g)))
+			c.Set(EchoGuestKey, g)
 			return next(c)
 		}
 	}
