@@ -117,6 +117,12 @@ type Config struct {
 	// deferred, none delivered) before the delivery alarm is raised;
 	// default DefaultDeliveryAlarmAfter (15 minutes).
 	DeliveryAlarmAfter time.Duration
+	// RADIUSSecret, when set, makes Handler serve /radius/, the endpoint
+	// FreeRADIUS's rlm_rest calls to check guests' credentials for the
+	// network (see package radius and docs/freeradius.md); FreeRADIUS sends
+	// it as "Authorization: Bearer <secret>". At least 16 characters. Empty:
+	// /radius/ is not served (404).
+	RADIUSSecret string
 }
 
 // validate checks cfg and returns every problem, each naming its field.

@@ -26,6 +26,7 @@ const readyTimeout = 2 * time.Second
 //	/static/      embedded stylesheet and assets; a URL with ?v=<content hash>
 //	              is cacheable for a year
 //	/dev/mailbox  the development emulator's captured mail (only with Config.DevMailbox)
+//	/radius/      the endpoint of FreeRADIUS's rlm_rest (only with Config.RADIUSSecret)
 //	/metrics      Prometheus metrics of this Lobby (its own registry)
 //	/healthz      200 while the process serves
 //	/readyz       200 when the database answers and takes writes, 503 otherwise
@@ -58,6 +59,10 @@ func (l *Lobby) buildHandler() http.Handler {
 
 	route("GET /static/", "static", http.StripPrefix("/static", l.assets))
 	route("/", "notfound", http.HandlerFunc(l.notFound))
+
+	if l.radius != nil {
+		route("/radius/", "radius", http.StripPrefix("/radius", l.radius))
+	}
 
 	if l.cfg.DevMailbox != nil {
 		route("GET /dev/mailbox", "devmailbox", l.devMailbox(l.cfg.DevMailbox))

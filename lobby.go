@@ -18,6 +18,7 @@ import (
 	"github.com/lobbyhq/lobby/internal/webkit"
 	"github.com/lobbyhq/lobby/notify"
 	"github.com/lobbyhq/lobby/portal"
+	"github.com/lobbyhq/lobby/radius"
 	"github.com/lobbyhq/lobby/sponsor"
 	"github.com/lobbyhq/lobby/storage"
 	"github.com/lobbyhq/lobby/web"
@@ -42,6 +43,7 @@ type Lobby struct {
 	portal   *portal.Portal
 	sponsor  *sponsor.Sponsor
 	admin    *admin.Admin
+	radius   *radius.Handler // nil without Config.RADIUSSecret
 	assets   *webkit.Assets
 	handler  http.Handler
 	gates    *gateCache
@@ -220,6 +222,12 @@ func New(cfg Config) (*Lobby, error) {
 		return nil, fmt.Errorf("lobby: admin: %w", err)
 	}
 	l.admin = ad
+	if cfg.RADIUSSecret != "" {
+		if l.radius, err = radius.New(radius.Config{Guests: p.Guests(), Secret: cfg.RADIUSSecret, Logger: cfg.Logger}); err != nil {
+			l.closeTransport()
+			return nil, fmt.Errorf("lobby: config: RADIUSSecret: %w", err)
+		}
+	}
 	if l.assets, err = webkit.NewAssets(web.Static()); err != nil {
 		l.closeTransport()
 		return nil, fmt.Errorf("lobby: %w", err)

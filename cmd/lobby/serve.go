@@ -33,6 +33,7 @@ type serveFlags struct {
 	ShutdownTimeout time.Duration
 	MailWorkers     int
 	Templates       string
+	RADIUSSecret    string // a file holding it
 }
 
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -62,6 +63,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&f.MailWorkers, "mail-workers", workers, "emails sent at once, each over its own SMTP connection; Exchange Online allows 3 per mailbox (LOBBY_MAIL_WORKERS)")
 	fs.StringVar(&f.Templates, "templates", env("TEMPLATES", ""), "directory of email templates (NAME.subject.tmpl, NAME.txt.tmpl, NAME.html.tmpl) "+
 		"that replace the built-in ones file by file; see docs/templates.md (LOBBY_TEMPLATES)")
+	fs.StringVar(&f.RADIUSSecret, "radius-secret-file", env("RADIUS_SECRET_FILE", ""), "file holding the secret FreeRADIUS sends to /radius/ (LOBBY_RADIUS_SECRET_FILE, "+
+		"or the secret itself in LOBBY_RADIUS_SECRET); off when neither is set; see docs/freeradius.md")
 	if err := f.portal.register(fs); err != nil {
 		return err
 	}
@@ -111,6 +114,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		TrustProxyHeaders: f.portal.TrustProxy, ProxyHeader: f.portal.ProxyHeader, TrustedProxyHops: f.portal.ProxyHops,
 		ShutdownTimeout: f.ShutdownTimeout, MailWorkers: f.MailWorkers}
 	if err := f.alarms.apply(&cfg); err != nil {
+		return err
+	}
+	if cfg.RADIUSSecret, err = radiusSecret(f.RADIUSSecret); err != nil {
 		return err
 	}
 	if f.Templates != "" {
