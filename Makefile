@@ -5,7 +5,7 @@ PKGS    ?= ./...
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: run build test lint bench bench-rush e2e soak clean
+.PHONY: run build test lint bench bench-rush e2e integration soak clean
 
 ## run: start Lobby on the embedded SQLite default with the built-in Exchange Online emulator (--dev)
 run:
@@ -44,6 +44,10 @@ bench-rush:
 ## e2e: browser end-to-end tests in headless Chromium (LOBBY_CHROMIUM names the browser; LOBBY_E2E_SHOTS keeps the screenshots)
 e2e:
 	$(GO) test -tags e2e -race -count=1 -timeout 10m ./e2e/...
+
+## integration: Lobby behind the real FreeRADIUS, nginx and Caddy from Debian's packages (.ci/run installs them)
+integration:
+	$(GO) test -tags integration -race -count=1 -timeout 10m ./integration/...
 
 ## soak: the fault suite: lobby processes under SIGKILL, SMTP and token endpoint outages, a database restart, a killed replica; prints accepted, delivered, lost and duplicated per scenario (about 6 minutes; make test runs a short part)
 soak:
