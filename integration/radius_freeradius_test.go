@@ -124,6 +124,25 @@ type radiusFreeRADIUS struct {
 // policy reads it. It is stopped when the test ends.
 func radiusStartFreeRADIUS(t *testing.T, progs radiusPrograms, lobbyURL, lobbySecret string) *radiusFreeRADIUS {
 	t.Helper()
+	// The free ports are picked, then FreeRADIUS binds them: another
+	// program may take one in between. Then FreeRADIUS exits, and the next
+	// attempt picks other ports.
+	const attempts = 3
+	for i := 1; ; i++ {
+		fr, inUse := radiusTryFreeRADIUS(t, progs, lobbyURL, lobbySecret)
+		if !inUse {
+			return fr
+		}
+		if i == attempts {
+			t.Fatalf("FreeRADIUS found its ports taken %d times; its last log (secrets redacted):\n%s", attempts, fr.log.String())
+		}
+	}
+}
+
+// radiusTryFreeRADIUS is one attempt of radiusStartFreeRADIUS; inUse
+// reports that FreeRADIUS exited because a port was taken.
+func radiusTryFreeRADIUS(t *testing.T, progs radiusPrograms, lobbyURL, lobbySecret string) (fr *radiusFreeRADIUS, inUse bool) {
+	t.Helper()
 	dir := t.TempDir()
 	for _, d := range []string{"mods-enabled", "sites-enabled", "policy.d", "log", "run"} {
 		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
@@ -131,7 +150,7 @@ func radiusStartFreeRADIUS(t *testing.T, progs radiusPrograms, lobbyURL, lobbySe
 		}
 	}
 	authPort, acctPort := radiusFreeUDPPort(t), radiusFreeUDPPort(t)
-	fr := &radiusFreeRADIUS{
+	fr = &radiusFreeRADIUS{
 		AuthAddr: net.JoinHostPort("127.0.0.1", strconv.Itoa(authPort)),
 		AcctAddr: net.JoinHostPort("127.0.0.1", strconv.Itoa(acctPort)),
 		Secret:   radiusRandom(t),
@@ -155,6 +174,18 @@ func radiusStartFreeRADIUS(t *testing.T, progs radiusPrograms, lobbyURL, lobbySe
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
+	select {
+	case <-fr.log.ready:
+	case err := <-exited:
+		if strings.Contains(fr.log.String(), "Address already in use") {
+			return fr, true
+		}
+		t.Fatalf("FreeRADIUS exited before it was ready (%v); its log (secrets redacted):\n%s", err, fr.log.String())
+	case <-time.After(radiusStartTimeout):
+		_ = cmd.Process.Kill()
+		<-exited
+		t.Fatalf("FreeRADIUS not ready after %s; its log (secrets redacted):\n%s", radiusStartTimeout, fr.log.String())
+	}
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		select {
@@ -167,14 +198,7 @@ func radiusStartFreeRADIUS(t *testing.T, progs radiusPrograms, lobbyURL, lobbySe
 			t.Logf("FreeRADIUS's log (secrets redacted):\n%s", fr.log.String())
 		}
 	})
-	select {
-	case <-fr.log.ready:
-	case err := <-exited:
-		t.Fatalf("FreeRADIUS exited before it was ready (%v); its log (secrets redacted):\n%s", err, fr.log.String())
-	case <-time.After(radiusStartTimeout):
-		t.Fatalf("FreeRADIUS not ready after %s; its log (secrets redacted):\n%s", radiusStartTimeout, fr.log.String())
-	}
-	return fr
+	return fr, false
 }
 
 // radiusdConf is the least radiusd.conf the shipped files need: paths in
