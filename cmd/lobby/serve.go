@@ -180,6 +180,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintf(stdout, "  dev mailbox:   %s/dev/mailbox\n", baseURL)
 	}
 	fmt.Fprintf(stdout, "  health:        %s/healthz  %s/readyz\n", baseURL, baseURL)
+	if cfg.RADIUSSecret != "" {
+		fmt.Fprintf(stdout, "  radius:        %s/radius/ (for FreeRADIUS's rlm_rest; keep it on loopback or TLS)\n", baseURL)
+	}
 	fmt.Fprintf(stdout, "Press Ctrl+C to stop.\n\n")
 
 	var serveErr error
