@@ -3,6 +3,7 @@
 package integration
 
 import (
+	"net"
 	"strconv"
 	"strings"
 	"testing"
@@ -102,6 +103,42 @@ func TestRADIUSFreeRADIUS(t *testing.T) {
 		}
 		if !radiusAudited(t, lb, "guest.network_session_stop", "10m0s, 4294968296 bytes in, 2000 bytes out") {
 			t.Error("no guest.network_session_stop audit entry with the session's totals")
+		}
+	})
+}
+
+// TestRADIUSFreeRADIUSMisconfigured: FreeRADIUS with another secret than
+// Lobby's, or with Lobby unreachable, starts and rejects everyone.
+func TestRADIUSFreeRADIUSMisconfigured(t *testing.T) {
+	progs := radiusFindPrograms(t)
+	lb := radiusStartLobby(t)
+	now := time.Now().UTC().Truncate(time.Second)
+	g := &storage.Guest{ID: uuid.New(), Username: "radius-active", Password: "Pw" + radiusRandom(t)[:10], FirstName: "Ada",
+		LastName: "Active", Email: "active@visitor.example", GuestType: "daily", Status: storage.GuestActive,
+		ValidFrom: now.Add(-time.Hour), ValidUntil: now.Add(time.Hour)}
+	if err := lb.store.CreateGuest(t.Context(), g); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("another secret", func(t *testing.T) {
+		fr := radiusStartFreeRADIUS(t, progs, lb.URL, radiusRandom(t))
+		if r := radiusTest(t, progs, fr, g.Username, g.Password); r.Code != "Access-Reject" {
+			t.Fatalf("got %q, want Access-Reject; radtest said:\n%s", r.Code, r.Out)
+		}
+		if radiusAudited(t, lb, "guest.network_login", "") {
+			t.Error("a request with another secret signed the guest in")
+		}
+	})
+	t.Run("Lobby unreachable", func(t *testing.T) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		closed := "http://" + ln.Addr().String()
+		ln.Close()
+		fr := radiusStartFreeRADIUS(t, progs, closed, lb.Secret)
+		if r := radiusTest(t, progs, fr, g.Username, g.Password); r.Code != "Access-Reject" {
+			t.Fatalf("got %q, want Access-Reject; radtest said:\n%s", r.Code, r.Out)
 		}
 	})
 }
