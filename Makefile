@@ -45,6 +45,11 @@ bench-rush:
 e2e:
 	$(GO) test -tags e2e -race -count=1 -timeout 10m ./e2e/...
 
+## integration: the network integrations against the real programs (nginx, Caddy, Chromium, ...); skipped without them, a failure under CI=true
+.PHONY: integration
+integration:
+	$(GO) test -tags integration -race -count=1 -timeout 10m ./integration/...
+
 ## soak: the fault suite: lobby processes under SIGKILL, SMTP and token endpoint outages, a database restart, a killed replica; prints accepted, delivered, lost and duplicated per scenario (about 6 minutes; make test runs a short part)
 soak:
 	$(GO) test -tags soak -race -count=1 -timeout 15m -run TestSoak -v ./soak/
