@@ -33,6 +33,9 @@ type serveFlags struct {
 	ShutdownTimeout time.Duration
 	MailWorkers     int
 	Templates       string
+	// ForwardAuthHosts and CaptiveVenueURL: see lobby.Config.
+	ForwardAuthHosts string
+	CaptiveVenueURL  string
 }
 
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -62,6 +65,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&f.MailWorkers, "mail-workers", workers, "emails sent at once, each over its own SMTP connection; Exchange Online allows 3 per mailbox (LOBBY_MAIL_WORKERS)")
 	fs.StringVar(&f.Templates, "templates", env("TEMPLATES", ""), "directory of email templates (NAME.subject.tmpl, NAME.txt.tmpl, NAME.html.tmpl) "+
 		"that replace the built-in ones file by file; see docs/templates.md (LOBBY_TEMPLATES)")
+	fs.StringVar(&f.ForwardAuthHosts, "forward-auth-hosts", env("FORWARD_AUTH_HOSTS", ""), "comma-separated hosts (host or host:port) whose pages the forward-auth endpoint may send a browser back to after sign-in; default the --base-url host; see docs/forward-auth.md (LOBBY_FORWARD_AUTH_HOSTS)")
+	fs.StringVar(&f.CaptiveVenueURL, "captive-venue-url", env("CAPTIVE_VENUE_URL", ""), "venue-info-url of the captive-portal API: a page about the venue; see docs/captive-portal.md (LOBBY_CAPTIVE_VENUE_URL)")
 	if err := f.portal.register(fs); err != nil {
 		return err
 	}
@@ -110,6 +115,12 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cfg := lobby.Config{Store: st, BaseURL: baseURL, SecretKey: key, Logger: logger, Portal: policy,
 		TrustProxyHeaders: f.portal.TrustProxy, ProxyHeader: f.portal.ProxyHeader, TrustedProxyHops: f.portal.ProxyHops,
 		ShutdownTimeout: f.ShutdownTimeout, MailWorkers: f.MailWorkers}
+	for _, h := range strings.Split(f.ForwardAuthHosts, ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			cfg.ForwardAuthHosts = append(cfg.ForwardAuthHosts, h)
+		}
+	}
+	cfg.CaptiveVenueURL = f.CaptiveVenueURL
 	if err := f.alarms.apply(&cfg); err != nil {
 		return err
 	}
