@@ -4,6 +4,7 @@ package integration
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"html"
 	"net/http"
@@ -117,6 +118,12 @@ func proxyJourney(t *testing.T, browser context.Context, proxyURL string, lb *pr
 		t.Errorf("with forged headers the protected site saw %+v, want the guest's own identity", last)
 	}
 
+	// The captive-portal API, asked without a cookie from the address the
+	// guest signed in from (as the proxy reports it), knows the guest.
+	if st := proxyCaptive(t, anon, proxyURL); st["captive"] != false {
+		t.Errorf("the captive-portal API through the proxy says %v for the signed-in guest's address, want captive false", st)
+	}
+
 	// Suspended by a sponsor: sent to the sign-in again, the site not reached.
 	if _, err := lb.guests.Suspend(ctx, guest.System(), g.ID, "integration test"); err != nil {
 		t.Fatal(err)
@@ -129,6 +136,23 @@ func proxyJourney(t *testing.T, browser context.Context, proxyURL string, lb *pr
 	if n := len(site.seen()); n != before {
 		t.Fatalf("the protected site served a suspended guest: %+v", site.seen()[before:])
 	}
+	if st := proxyCaptive(t, anon, proxyURL); st["captive"] != true {
+		t.Errorf("the captive-portal API says %v for the suspended guest's address, want captive true", st)
+	}
+}
+
+// proxyCaptive asks the captive-portal API through the proxy.
+func proxyCaptive(t *testing.T, c *http.Client, proxyURL string) map[string]any {
+	t.Helper()
+	res, body := proxyGet(t, c, proxyURL+"/guest/captive-portal/api")
+	if res.StatusCode != http.StatusOK || res.Header.Get("Content-Type") != "application/captive+json" {
+		t.Fatalf("captive-portal API: %d %q: %s", res.StatusCode, res.Header.Get("Content-Type"), body)
+	}
+	var st map[string]any
+	if err := json.Unmarshal([]byte(body), &st); err != nil {
+		t.Fatalf("captive-portal API: %v: %s", err, body)
+	}
+	return st
 }
 
 var proxyHiddenRE = regexp.MustCompile(`<input type="hidden" name="([a-z_]+)" value="([^"]*)">`)
