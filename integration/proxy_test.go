@@ -23,9 +23,10 @@ import (
 // (forward_auth) configurations, with only their addresses changed, in
 // front of Lobby and a protected site: an anonymous browser is sent to the
 // guest sign-in, comes back to the page it asked for once signed in, and
-// the site sees the guest's identity (and never a client's forgery of it);
-// once a sponsor suspends the guest, the browser is sent to the sign-in
-// again.
+// the site sees the guest's identity (and never a client's forgery of it,
+// not even the email of a guest who has none); once a sponsor suspends the
+// guest, the browser is sent to the sign-in again, and the captive-portal
+// API asked through the proxy follows.
 func TestProxyForwardAuth(t *testing.T) {
 	browser := proxyStartBrowser(t)
 	for _, p := range []struct {
@@ -138,6 +139,22 @@ func proxyJourney(t *testing.T, browser context.Context, proxyURL string, lb *pr
 	}
 	if st := proxyCaptive(t, anon, proxyURL); st["captive"] != true {
 		t.Errorf("the captive-portal API says %v for the suspended guest's address, want captive true", st)
+	}
+
+	// A guest without an email address (a printed batch account): a
+	// client's own X-Lobby-Email does not stand in for the missing one.
+	batch, err := lb.guests.CreateBatch(ctx, guest.System(), guest.Batch{Count: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nb := batch[0]
+	nbClient := proxySignIn(t, proxyURL, nb.Username, nb.Password)
+	if res, body := proxyGet(t, nbClient, proxyURL+"/app/no-email", forged...); res.StatusCode != http.StatusOK {
+		t.Errorf("a signed-in guest without email got %d: %s", res.StatusCode, body)
+	}
+	seen = site.seen()
+	if last := seen[len(seen)-1]; last != (proxySeen{URI: "/app/no-email", GuestID: nb.ID.String(), Username: nb.Username}) {
+		t.Errorf("for a guest without email, with forged headers, the protected site saw %+v, want the guest's own identity and no email", last)
 	}
 }
 
