@@ -164,22 +164,30 @@ func TestForwardAuth(t *testing.T) {
 		}
 	}
 
-	t.Run("another host", func(t *testing.T) {
-		req, err := http.NewRequest(http.MethodGet, b.srv.URL+"/guest/forward-auth", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("X-Forwarded-Host", "evil.example.net")
-		req.Header.Set("X-Forwarded-Uri", "/")
-		res, err := guests["anonymous"].client.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res.Body.Close()
-		if got, want := res.Header.Get("Location"), b.srv.URL+"/guest/portal/login"; res.StatusCode != http.StatusFound || got != want {
-			t.Errorf("%d Location %q, want 302 %q", res.StatusCode, got, want)
-		}
-	})
+	for _, tc := range []struct{ name, host, uri, want string }{
+		{"another host", "evil.example.net", "/", b.srv.URL + "/guest/portal/login"},
+		// The allowed host, but a path a browser would take for another site:
+		// the sign-in drops it.
+		{"a return path to another site", host, "//evil.example.net/x", "http://" + host + "/guest/portal/login"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, err := http.NewRequest(http.MethodGet, b.srv.URL+"/guest/forward-auth", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("X-Forwarded-Proto", "http")
+			req.Header.Set("X-Forwarded-Host", tc.host)
+			req.Header.Set("X-Forwarded-Uri", tc.uri)
+			res, err := guests["anonymous"].client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if got := res.Header.Get("Location"); res.StatusCode != http.StatusFound || got != tc.want {
+				t.Errorf("%d Location %q, want 302 %q", res.StatusCode, got, tc.want)
+			}
+		})
+	}
 }
 
 // TestCaptiveAPI: the captive-portal API answers application/captive+json,
