@@ -108,7 +108,16 @@ func integrationStates(t *testing.T, b *testBundle) map[string]integrationGuest 
 // page they asked for; never to a host that is not allowed.
 func TestForwardAuth(t *testing.T) {
 	t.Parallel()
-	b := setup(t, hostNetHTTP, func(b *testBundle, cfg *Config) { cfg.ProxyHeader = "X-Real-IP" })
+	for _, backend := range []string{"sqlite", "postgres"} {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			testForwardAuth(t, backend)
+		})
+	}
+}
+
+func testForwardAuth(t *testing.T, backend string) {
+	b := setupOn(t, backend, hostNetHTTP, func(b *testBundle, cfg *Config) { cfg.ProxyHeader = "X-Real-IP" })
 	host := strings.TrimPrefix(b.srv.URL, "http://")
 	guests := integrationStates(t, b)
 	signIn := b.srv.URL + "/guest/portal/login?return=" + url.QueryEscape("/app/page?a=1&b=2")
@@ -195,7 +204,16 @@ func TestForwardAuth(t *testing.T) {
 // found by their session cookie or by the address they signed in from.
 func TestCaptiveAPI(t *testing.T) {
 	t.Parallel()
-	b := setup(t, hostNetHTTP, func(b *testBundle, cfg *Config) {
+	for _, backend := range []string{"sqlite", "postgres"} {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			testCaptiveAPI(t, backend)
+		})
+	}
+}
+
+func testCaptiveAPI(t *testing.T, backend string) {
+	b := setupOn(t, backend, hostNetHTTP, func(b *testBundle, cfg *Config) {
 		cfg.ProxyHeader = "X-Real-IP"
 		cfg.CaptiveVenueURL = "https://example.com/visitors"
 	})
