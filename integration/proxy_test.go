@@ -30,14 +30,16 @@ import (
 func TestProxyForwardAuth(t *testing.T) {
 	browser := proxyStartBrowser(t)
 	for _, p := range []struct {
-		name   string
-		header string // where the proxy puts the client's address for Lobby
-		start  func(t *testing.T, port int, lobbyAddr, siteAddr string)
+		name    string
+		program string // its Debian path; the Debian package is name
+		header  string // where the proxy puts the client's address for Lobby
+		start   func(t *testing.T, port int, lobbyAddr, siteAddr string)
 	}{
-		{"nginx", "X-Real-IP", proxyStartNginx},
-		{"caddy", "X-Forwarded-For", proxyStartCaddy},
+		{"nginx", "/usr/sbin/nginx", "X-Real-IP", proxyStartNginx},
+		{"caddy", "/usr/bin/caddy", "X-Forwarded-For", proxyStartCaddy},
 	} {
 		t.Run(p.name, func(t *testing.T) {
+			proxyProgram(t, p.program, p.name) // skip before starting anything
 			port := proxyFreePort(t)
 			proxyURL := fmt.Sprintf("http://127.0.0.1:%d", port)
 			site := proxyStartUpstream(t)
