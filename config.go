@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lobbyhq/lobby/forwardauth"
 	"github.com/lobbyhq/lobby/notify"
 	"github.com/lobbyhq/lobby/portal"
 	"github.com/lobbyhq/lobby/storage"
@@ -123,6 +124,14 @@ type Config struct {
 	// it as "Authorization: Bearer <secret>". At least 16 characters. Empty:
 	// /radius/ is not served (404).
 	RADIUSSecret string
+	// ForwardAuthHosts are the hosts whose pages the forward-auth endpoint
+	// may send a browser back to after sign-in ("host" on any port,
+	// "host:port" on that one); a request for any other host signs in at
+	// BaseURL without a way back. Default: BaseURL's host.
+	ForwardAuthHosts []string
+	// CaptiveVenueURL is the venue-info-url of the captive-portal API: a
+	// page about the venue. Empty: none.
+	CaptiveVenueURL string
 }
 
 // validate checks cfg and returns every problem, each naming its field.
@@ -169,6 +178,16 @@ func (cfg *Config) validate() error {
 	}
 	if cfg.GuestCacheTTL < 0 || cfg.GuestCacheTTL > MaxGuestCacheTTL {
 		add("GuestCacheTTL", "must be between 0 (off) and %s, got %s", MaxGuestCacheTTL, cfg.GuestCacheTTL)
+	}
+	for _, h := range cfg.ForwardAuthHosts {
+		if _, ok := forwardauth.NormalizeHost(h); !ok {
+			add("ForwardAuthHosts", "%q is not a host name or host:port; give one such as wifi.example.com or wifi.example.com:8443", h)
+		}
+	}
+	if cfg.CaptiveVenueURL != "" {
+		if u, err := url.Parse(cfg.CaptiveVenueURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			add("CaptiveVenueURL", "%q is not an absolute http(s) URL; give the page about the venue, such as https://example.com/visitors", cfg.CaptiveVenueURL)
+		}
 	}
 	if len(errs) == 0 {
 		return nil

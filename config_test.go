@@ -30,6 +30,9 @@ func TestNewReportsEveryProblem(t *testing.T) {
 		{"alarm settings", Config{AlarmRecipients: []string{"noc@corp.example", "IT <it@corp.example>", "nope"}, DeliveryAlarmAfter: -time.Minute},
 			[]string{`AlarmRecipients "IT <it@corp.example>" is not an email address`, `AlarmRecipients "nope" is not an email address`,
 				"DeliveryAlarmAfter cannot be negative"}},
+		{"integrations", Config{ForwardAuthHosts: []string{"wifi.example.com", "https://app.example.com/"}, CaptiveVenueURL: "example.com/visitors"},
+			[]string{`ForwardAuthHosts "https://app.example.com/" is not a host name or host:port`,
+				`CaptiveVenueURL "example.com/visitors" is not an absolute http(s) URL`}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -73,6 +73,12 @@ func (l *Lobby) gateGuest(r *http.Request) (g *storage.Guest, shared, ok bool) {
 	if !ok {
 		return nil, false, false
 	}
+	return l.gateAdmit(r, id, issued)
+}
+
+// gateAdmit is gateGuest for the guest with id on a session issued at
+// issued, however the caller learnt of it.
+func (l *Lobby) gateAdmit(r *http.Request, id uuid.UUID, issued time.Time) (g *storage.Guest, shared, ok bool) {
 	if l.gates.ttl <= 0 {
 		return l.gateFresh(r, id, issued)
 	}

@@ -73,12 +73,15 @@ func ptr[T any](v T) *T { return &v }
 //   - full-read: the portal's own check (Portal.Guest: the whole guest, its
 //     password opened), which the gate used before GetGuestPublic;
 //
-//   - cache-1s: Config.GuestCacheTTL of 1s (the guest read once).
+//   - cache-1s: Config.GuestCacheTTL of 1s (the guest read once);
+//
+//   - forward-auth: the forward-auth endpoint's check, which a reverse
+//     proxy makes before every request (its 200 counted as the 204).
 //
 //     go test -run '^$' -bench RequireGuest .
 func BenchmarkRequireGuest(b *testing.B) {
 	for _, backend := range []string{"sqlite", "postgres"} {
-		for _, variant := range []string{"gate", "full-read", "cache-1s"} {
+		for _, variant := range []string{"gate", "full-read", "cache-1s", "forward-auth"} {
 			b.Run(backend+"/"+variant, func(b *testing.B) {
 				env := benchSetup(b, backend, func(cfg *Config) {
 					if variant == "cache-1s" {
@@ -97,6 +100,11 @@ func BenchmarkRequireGuest(b *testing.B) {
 						}
 						w.Header().Set("Cache-Control", "private, no-store")
 						ok.ServeHTTP(w, r.WithContext(withGuest(r.Context(), g)))
+					})
+				}
+				if variant == "forward-auth" {
+					gated = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+						env.lobby.forwardAuth.ServeHTTP(okAs204{w}, r)
 					})
 				}
 				// A context that can be cancelled, as every request net/http
@@ -148,6 +156,16 @@ func BenchmarkRequireGuest(b *testing.B) {
 			})
 		}
 	}
+}
+
+// okAs204 answers 204 where its handler answers 200.
+type okAs204 struct{ http.ResponseWriter }
+
+func (w okAs204) WriteHeader(code int) {
+	if code == http.StatusOK {
+		code = http.StatusNoContent
+	}
+	w.ResponseWriter.WriteHeader(code)
 }
 
 // allocsPerRequest returns the heap allocations and bytes of one call of

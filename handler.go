@@ -25,6 +25,12 @@ const readyTimeout = 2 * time.Second
 //	/admin/       the admin side (admins only): SMTP settings, certificates, …
 //	/static/      embedded stylesheet and assets; a URL with ?v=<content hash>
 //	              is cacheable for a year
+//	/forward-auth the check of a reverse proxy's forward auth (nginx
+//	              auth_request, Caddy forward_auth, Traefik ForwardAuth):
+//	              200 with X-Lobby-Guest-Id, X-Lobby-Username and
+//	              X-Lobby-Email for a signed-in guest, else the way to the
+//	              sign-in (see package forwardauth)
+//	/captive-portal/api  the RFC 8908 captive-portal API (see package captive)
 //	/dev/mailbox  the development emulator's captured mail (only with Config.DevMailbox)
 //	/radius/      the endpoint of FreeRADIUS's rlm_rest (only with Config.RADIUSSecret)
 //	/metrics      Prometheus metrics of this Lobby (its own registry)
@@ -58,6 +64,8 @@ func (l *Lobby) buildHandler() http.Handler {
 	route("/admin/", "admin", http.StripPrefix("/admin", l.admin.Handler()))
 
 	route("GET /static/", "static", http.StripPrefix("/static", l.assets))
+	route("/forward-auth", "forwardauth", l.forwardAuth)
+	route("/captive-portal/api", "captive", l.captive)
 	route("/", "notfound", http.HandlerFunc(l.notFound))
 
 	if l.radius != nil {

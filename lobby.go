@@ -15,6 +15,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/lobbyhq/lobby/admin"
+	"github.com/lobbyhq/lobby/captive"
+	"github.com/lobbyhq/lobby/forwardauth"
 	"github.com/lobbyhq/lobby/internal/webkit"
 	"github.com/lobbyhq/lobby/notify"
 	"github.com/lobbyhq/lobby/portal"
@@ -47,6 +49,9 @@ type Lobby struct {
 	assets   *webkit.Assets
 	handler  http.Handler
 	gates    *gateCache
+
+	forwardAuth *forwardauth.Handler // the forward-auth endpoint for reverse proxies
+	captive     *captive.API         // the RFC 8908 captive-portal API
 
 	// writes remembers the store's recent write failures for /readyz;
 	// store is cfg.Store as the dispatcher and the portal write through it.
@@ -156,6 +161,7 @@ func New(cfg Config) (*Lobby, error) {
 		TrustProxyHeaders: cfg.TrustProxyHeaders,
 		ProxyHeader:       cfg.ProxyHeader,
 		TrustedProxyHops:  cfg.TrustedProxyHops,
+		OnSignIn:          l.signedIn,
 	})
 	if err != nil {
 		l.closeTransport()
@@ -229,6 +235,10 @@ func New(cfg Config) (*Lobby, error) {
 		}
 	}
 	if l.assets, err = webkit.NewAssets(web.Static()); err != nil {
+		l.closeTransport()
+		return nil, fmt.Errorf("lobby: %w", err)
+	}
+	if err := l.buildIntegrations(); err != nil {
 		l.closeTransport()
 		return nil, fmt.Errorf("lobby: %w", err)
 	}

@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/lobbyhq/lobby/guest"
 	"github.com/lobbyhq/lobby/notify"
@@ -138,6 +141,12 @@ type Config struct {
 	// is empty (the setting before ProxyHeader existed).
 	TrustProxyHeaders bool
 	MaxBodyBytes      int64 // request body limit; default 64 KiB
+	// OnSignIn, when set, is told of every guest sign-in (the sign-in page
+	// and the success page's "Sign in now"), after the session cookie is
+	// set: the request, the guest and the session's issue time. Lobby's
+	// captive-portal API remembers the client's address with it. It must
+	// not block.
+	OnSignIn func(r *http.Request, guestID uuid.UUID, issuedAt time.Time)
 }
 
 // Defaults.

@@ -129,7 +129,7 @@ func (p *Portal) postLogin(w http.ResponseWriter, r *http.Request) {
 	g = p.signedIn(ctx, g)
 	// After the last sign-out even if that was in this microsecond, or on
 	// a node whose clock is ahead.
-	p.sessions.SetAfter(w, r, g.ID.String(), g.SessionsValidAfter)
+	p.signInDone(r, g.ID, p.sessions.SetAfter(w, r, g.ID.String(), g.SessionsValidAfter))
 	if err := p.store.Audit(ctx, storage.AuditEntry{Actor: "guest:" + g.Username, Action: "guest.login", Subject: g.ID.String()}); err != nil {
 		p.log.WarnContext(ctx, "portal: audit login", "error", err.Error())
 	}
@@ -236,4 +236,12 @@ func (p *Portal) signedIn(ctx context.Context, g *storage.Guest) *storage.Guest 
 		return g
 	}
 	return out
+}
+
+// signInDone tells Config.OnSignIn of the session s just started for the
+// guest with id.
+func (p *Portal) signInDone(r *http.Request, id uuid.UUID, s webkit.Session) {
+	if p.cfg.OnSignIn != nil {
+		p.cfg.OnSignIn(r, id, s.IssuedAt)
+	}
 }

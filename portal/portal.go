@@ -342,7 +342,11 @@ func (p *Portal) track(ids ...uuid.UUID) *notify.Future {
 }
 
 // clientIP is the client's address for r (see Config.ProxyHeader).
-func (p *Portal) clientIP(r *http.Request) string { return p.proxy.ClientIP(r) }
+func (p *Portal) clientIP(r *http.Request) string { return p.ClientIP(r) }
+
+// ClientIP is the client's address for r as the portal takes it, from the
+// connection or from the trusted proxy's header (see Config.ProxyHeader).
+func (p *Portal) ClientIP(r *http.Request) string { return p.proxy.ClientIP(r) }
 
 // safeReturn returns s when it is a local absolute path (no scheme, no
 // host, no "//" or "/\" that a browser would take for another site), else "".

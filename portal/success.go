@@ -325,7 +325,7 @@ func (p *Portal) postSignInNow(w http.ResponseWriter, r *http.Request) {
 	}
 	p.clearSignInCookie(w, r, id)
 	g = p.signedIn(ctx, g)
-	p.sessions.SetAfter(w, r, g.ID.String(), g.SessionsValidAfter)
+	p.signInDone(r, g.ID, p.sessions.SetAfter(w, r, g.ID.String(), g.SessionsValidAfter))
 	if err := p.store.Audit(ctx, storage.AuditEntry{Actor: "guest:" + g.Username, Action: "guest.login", Subject: g.ID.String(),
 		Detail: "signed in from the success page"}); err != nil {
 		p.log.WarnContext(ctx, "portal: audit login", "error", err.Error())

@@ -34,6 +34,9 @@ type serveFlags struct {
 	MailWorkers     int
 	Templates       string
 	RADIUSSecret    string // a file holding it
+	// ForwardAuthHosts and CaptiveVenueURL: see lobby.Config.
+	ForwardAuthHosts string
+	CaptiveVenueURL  string
 }
 
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -65,6 +68,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		"that replace the built-in ones file by file; see docs/templates.md (LOBBY_TEMPLATES)")
 	fs.StringVar(&f.RADIUSSecret, "radius-secret-file", env("RADIUS_SECRET_FILE", ""), "file holding the secret FreeRADIUS sends to /radius/ (LOBBY_RADIUS_SECRET_FILE, "+
 		"or the secret itself in LOBBY_RADIUS_SECRET); off when neither is set; see docs/freeradius.md")
+	fs.StringVar(&f.ForwardAuthHosts, "forward-auth-hosts", env("FORWARD_AUTH_HOSTS", ""), "comma-separated hosts (host or host:port) whose pages the forward-auth endpoint may send a browser back to after sign-in; default the --base-url host; see docs/forward-auth.md (LOBBY_FORWARD_AUTH_HOSTS)")
+	fs.StringVar(&f.CaptiveVenueURL, "captive-venue-url", env("CAPTIVE_VENUE_URL", ""), "venue-info-url of the captive-portal API: a page about the venue; see docs/captive-portal.md (LOBBY_CAPTIVE_VENUE_URL)")
 	if err := f.portal.register(fs); err != nil {
 		return err
 	}
@@ -113,6 +118,12 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cfg := lobby.Config{Store: st, BaseURL: baseURL, SecretKey: key, Logger: logger, Portal: policy,
 		TrustProxyHeaders: f.portal.TrustProxy, ProxyHeader: f.portal.ProxyHeader, TrustedProxyHops: f.portal.ProxyHops,
 		ShutdownTimeout: f.ShutdownTimeout, MailWorkers: f.MailWorkers}
+	for _, h := range strings.Split(f.ForwardAuthHosts, ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			cfg.ForwardAuthHosts = append(cfg.ForwardAuthHosts, h)
+		}
+	}
+	cfg.CaptiveVenueURL = f.CaptiveVenueURL
 	if err := f.alarms.apply(&cfg); err != nil {
 		return err
 	}
