@@ -65,7 +65,7 @@ func (b *testBundle) registerPage(t *testing.T, first, email string) string {
 // on the portal page, which then warns that addresses are not verified.
 // The settings file carries the switch. A self-registered guest then sees
 // their credentials on the success page and signs in with them; a sponsor's
-// resend, reset and create show the credentials to hand over; no email to
+// resend, reset, approve and create show the credentials to hand over; no email to
 // a guest is queued, while the admin's test email still goes out. Turned
 // on again, a registration emails the credentials.
 func TestGuestEmailSwitch(t *testing.T) {
@@ -121,6 +121,18 @@ func TestGuestEmailSwitch(t *testing.T) {
 				} else if action == "reset" && !b.portalLogin(t, g.Username, got) {
 					t.Error("the new password the reset showed does not sign in")
 				}
+			}
+			now := b.clock.Now()
+			pending := &storage.Guest{Username: "pat@guest.example", Password: "Pending-Pass-2026", FirstName: "Pat", LastName: "Pending",
+				Email: "pat@guest.example", Status: storage.GuestPending, ValidFrom: now, ValidUntil: now.Add(24 * time.Hour), GuestType: "daily"}
+			if err := b.store.CreateGuest(ctx, pending); err != nil {
+				t.Fatal(err)
+			}
+			pendingPage := "/guest/sponsor/guests/" + pending.ID.String()
+			if res, page := admin.post(t, pendingPage+"/approve", admin.form(t, pendingPage)); res.StatusCode != http.StatusOK ||
+				!strings.Contains(page, "Approved Pat Pending: their credentials (not emailed: guest email is off)") ||
+				!strings.Contains(page, "<code>Pending-Pass-2026</code>") {
+				t.Fatalf("approve: %d, want the credentials card:\n%s", res.StatusCode, page)
 			}
 			_, page = admin.get(t, "/guest/sponsor/create")
 			form := hidden(t, page)
