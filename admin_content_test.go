@@ -174,6 +174,7 @@ func TestAdminGuestEmailSettingsReachTheEmails(t *testing.T) {
 			form.Set("site_name", "Contoso Visitors")
 			form.Set("terms", "Be kind.")
 			form.Set("mail_from_name", "Contoso Reception")
+			form.Set("send_guest_email", "yes") // ticked on the page: a browser sends it
 			// sponsor_reply_to unticked: not sent, as a browser does.
 			if res, body := staff.post(t, "/guest/admin/portal", form); res.StatusCode != http.StatusSeeOther {
 				t.Fatalf("save: %d\n%s", res.StatusCode, body)

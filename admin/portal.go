@@ -47,6 +47,10 @@ func portalForm() *webkit.Form {
 		&webkit.Field{Name: "logo", Label: "Logo", Type: "file",
 			Hint: "A PNG, JPEG, GIF or WebP image of at most " + strconv.Itoa(guest.MaxLogoBytes>>10) + " KB, shown beside the site name. Choose none to keep the current one."},
 		&webkit.Field{Name: "remove_logo", Label: "Remove the logo", Type: "checkbox"},
+		&webkit.Field{Name: "send_guest_email", Label: "Send email to guests", Type: "checkbox",
+			Hint: "Credentials, the approval outcome, new passwords, extensions and expiry notices go to guests by email. " +
+				"Untick to send guests no email: the registration page then shows the credentials, and sponsors hand them over. " +
+				"Email to approvers and administrators still goes."},
 		&webkit.Field{Name: "mail_from_name", Label: "Sender name", Type: "text", MaxLen: guest.MaxMailFromName,
 			Hint: "The name guests see as the sender of their emails, such as Contoso Reception. Leave blank for the site name. The address stays the sender mailbox of the SMTP settings."},
 		&webkit.Field{Name: "sponsor_reply_to", Label: "Replies go to the sponsor", Type: "checkbox",
@@ -70,6 +74,9 @@ type portalPage struct {
 	HasLogo   bool
 	GuestPage string // the guest portal's registration page
 	Conflict  bool   // someone saved meanwhile
+	// GuestEmailOff: the saved settings send guests no email, so a
+	// self-registered address is never checked by mail.
+	GuestEmailOff bool
 }
 
 // ruleFields are the two checkboxes of an optional registration field.
@@ -96,6 +103,7 @@ func fillPortal(form *webkit.Form, ps guest.PortalSettings) {
 	form.Field("approvers").Value = strings.Join(ps.Approvers, "\n")
 	form.Field("mail_from_name").Value = ps.MailFromName
 	form.Field("sponsor_reply_to").Value = checked(ps.SponsorReplyTo)
+	form.Field("send_guest_email").Value = checked(ps.SendGuestEmail)
 	for _, fr := range fieldRules {
 		rule := fieldRule(&ps.Fields, fr.Key)
 		form.Field(fr.Key + "_show").Value = checked(rule.Show)
@@ -151,6 +159,7 @@ func readPortal(form *webkit.Form, cur guest.PortalSettings, logo []byte) guest.
 	}
 	ps.MailFromName = form.Value("mail_from_name")
 	ps.SponsorReplyTo = form.Field("sponsor_reply_to").Checked()
+	ps.SendGuestEmail = form.Field("send_guest_email").Checked()
 	for _, fr := range fieldRules {
 		rule := fieldRule(&ps.Fields, fr.Key)
 		rule.Required = form.Field(fr.Key + "_required").Checked()
@@ -161,7 +170,8 @@ func readPortal(form *webkit.Form, cur guest.PortalSettings, logo []byte) guest.
 
 func (a *Admin) portalView(w http.ResponseWriter, r *http.Request, st *storage.Staff, status int, form *webkit.Form, ps guest.PortalSettings, version int64, conflict bool) {
 	p := &portalPage{F: map[string]*webkit.Field{}, Version: version, HasCode: ps.RegistrationCode != "", HasLogo: len(ps.Logo) > 0,
-		GuestPage: a.cfg.Guests.Link("register"), Conflict: conflict}
+		GuestPage: a.cfg.Guests.Link("register"), Conflict: conflict,
+		GuestEmailOff: !ps.SendGuestEmail}
 	for _, f := range form.Fields {
 		p.F[f.Name] = f
 	}

@@ -138,6 +138,23 @@ func startSite(t *testing.T) *site {
 // page of the host at /wifi behind RequireGuest.
 func startSiteWith(t *testing.T, mod func(*portal.Policy)) *site {
 	t.Helper()
+	return startSiteOpts(t, siteOptions{policy: mod})
+}
+
+// siteOptions change how startSiteOpts starts Lobby.
+type siteOptions struct {
+	// policy changes the portal policy (see policy).
+	policy func(*portal.Policy)
+	// noMailSettings starts Lobby without Config.MailSettings, as
+	// `lobby serve` without --dev starts it: mail goes out only once an
+	// admin has saved SMTP settings (pointing them at the emulator) on
+	// the SMTP server page.
+	noMailSettings bool
+}
+
+// startSiteOpts is startSite as opts say.
+func startSiteOpts(t *testing.T, opts siteOptions) *site {
+	t.Helper()
 	ctx := t.Context()
 	key := make([]byte, storage.KeySize)
 	rand.Read(key)
@@ -154,19 +171,23 @@ func startSiteWith(t *testing.T, mod func(*portal.Policy)) *site {
 
 	emu := exchangetest.NewServer(t, exchangetest.Options{})
 	settings := devmail.Settings(emu)
+	var mailSettings notify.SettingsSource = func(context.Context) (notify.Settings, error) { return settings, nil }
+	if opts.noMailSettings {
+		mailSettings = nil
+	}
 	srv := httptest.NewUnstartedServer(nil)
 	l, err := lobby.New(lobby.Config{
 		Store:        st,
 		BaseURL:      "http://" + srv.Listener.Addr().String(),
 		SecretKey:    key,
 		Logger:       testLogger(t),
-		MailSettings: func(context.Context) (notify.Settings, error) { return settings, nil },
+		MailSettings: mailSettings,
 		DevMailbox:   devMailbox(emu),
 		// The success page waits for the credentials email only until it is
 		// sent; the longer bound keeps a loaded machine (Chromium and the
 		// race detector on two cores) from turning "we emailed your
 		// credentials" into "your email is on its way".
-		Portal: policy(mod),
+		Portal: policy(opts.policy),
 	})
 	if err != nil {
 		t.Fatal(err)

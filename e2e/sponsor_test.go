@@ -280,7 +280,7 @@ func sponsorBatch(t *testing.T, ctx context.Context, s *site, shots string) {
 		Action string            `json:"action"`
 		Fields map[string]string `json:"fields"`
 	}](t, ctx, "read the CSV form", `(() => {
-		const f = document.querySelector('form[action="batch/csv"]');
+		const f = document.querySelector('form[action$="batch/csv"]');
 		return {action: f.action, fields: Object.fromEntries(new FormData(f))};
 	})()`)
 	cookies, err := chromedp.Call(ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{form.Action}})

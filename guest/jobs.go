@@ -154,7 +154,9 @@ func (s *Service) eachDue(ctx context.Context, f storage.DueFilter, fn func(stor
 func (s *Service) notifyExpiring(ctx context.Context) (int, error) {
 	now := s.now()
 	notices, fallback, longest, err := s.expiryNotices(ctx)
-	if err != nil || longest == 0 {
+	if err != nil || longest == 0 || !s.GuestEmail() {
+		// No notice to give; or guest email is off, and the guests due stay
+		// unnotified, so that they get theirs if it is turned on in time.
 		return 0, err
 	}
 	count := 0

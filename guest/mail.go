@@ -32,6 +32,12 @@ func (s *Service) compose(kind, name, to string, data map[string]any) (notify.Me
 		FromName: cmp.Or(l.portal.MailFromName, l.portal.SiteName)}, nil
 }
 
+// GuestEmail reports whether guests are emailed (PortalSettings.SendGuestEmail):
+// when not, no email to a guest is queued, and the credentials a guest
+// would have been emailed are for the caller to show (Result.HandOver,
+// Registered.HandOver).
+func (s *Service) GuestEmail() bool { return s.liveNow().portal.SendGuestEmail }
+
 // replyTo is the Reply-To of a message a's action sends: a's address,
 // unless the portal settings turned the sponsor's Reply-To off.
 func (s *Service) replyTo(a Actor) string {

@@ -184,8 +184,21 @@ type Registered struct {
 	Guest   *storage.Guest
 	// Mail are the outbox IDs of a new registration's emails, the guest's
 	// first (credentials, or the pending note and then the approval
-	// requests).
+	// requests); without the guest's when HandOver.
 	Mail []uuid.UUID
+	// HandOver: guest email is off (PortalSettings.SendGuestEmail), so the
+	// guest was emailed nothing; the page that answers the registration
+	// shows the credentials (once the guest is active) instead.
+	HandOver bool
+}
+
+// GuestMail is the outbox ID of the email the new guest was sent first,
+// uuid.Nil when none (guest email off, or no new registration).
+func (r *Registered) GuestMail() uuid.UUID {
+	if r.HandOver || len(r.Mail) == 0 {
+		return uuid.Nil
+	}
+	return r.Mail[0]
 }
 
 // SelfRegistration is one self-registration for Register.
@@ -227,12 +240,13 @@ func (s *Service) Register(ctx context.Context, in SelfRegistration) (*Registere
 		return nil, ErrLimited
 	}
 	var (
-		g       *storage.Guest
-		mailIDs []uuid.UUID
-		err     error
+		g        *storage.Guest
+		mailIDs  []uuid.UUID
+		err      error
+		handOver = !s.GuestEmail()
 	)
 	for attempt := 0; ; attempt++ {
-		g, mailIDs, err = s.create(ctx, in, prev)
+		g, mailIDs, err = s.create(ctx, in, prev, handOver)
 		if err == nil {
 			break
 		}
@@ -259,13 +273,14 @@ func (s *Service) Register(ctx context.Context, in SelfRegistration) (*Registere
 	}
 	s.log.InfoContext(ctx, "guest registered", "guest_id", g.ID, "status", g.Status, "mail_ids", mailIDs)
 	s.track(mailIDs...)
-	return &Registered{Outcome: OutcomeRegistered, Guest: g, Mail: mailIDs}, nil
+	return &Registered{Outcome: OutcomeRegistered, Guest: g, Mail: mailIDs, HandOver: handOver}, nil
 }
 
 // create stores the guest and its first emails in one transaction: the
 // credentials, or (with approval) a "pending" note to the guest and an
 // approval request to each approver. It returns the guest and the outbox
-// IDs, the guest's first.
+// IDs, the guest's first. With handOver (guest email off) the guest gets no
+// email; the approvers still do.
 //
 // With prev it renews: prev (the address's registration, which must still
 // be renewable) is replaced in the same transaction by the new guest, who
@@ -273,7 +288,7 @@ func (s *Service) Register(ctx context.Context, in SelfRegistration) (*Registere
 // that nothing of the old registration (sessions, approval links, emails'
 // idempotency keys) applies to the new one; the audit entry keeps who was
 // replaced. A prev that changed meanwhile is errNotRenewable.
-func (s *Service) create(ctx context.Context, in SelfRegistration, prev *storage.Guest) (*storage.Guest, []uuid.UUID, error) {
+func (s *Service) create(ctx context.Context, in SelfRegistration, prev *storage.Guest, handOver bool) (*storage.Guest, []uuid.UUID, error) {
 	reg, gt := in.Reg, in.Type
 	now := storage.Truncate(s.now())
 	// A renewal under the "email" policy keeps the username (the address);
@@ -305,11 +320,14 @@ func (s *Service) create(ctx context.Context, in SelfRegistration, prev *storage
 	var msgs []notify.Message
 	if in.Approval {
 		g.Status = storage.GuestPending
-		m, err := s.PendingMessage(g)
-		if err != nil {
-			return nil, nil, err
+		if !handOver {
+			m, err := s.PendingMessage(g)
+			if err != nil {
+				return nil, nil, err
+			}
+			m.IdempotencyKey = in.Key
+			msgs = append(msgs, m)
 		}
-		msgs = append(msgs, m)
 		for _, a := range reg.Approvers {
 			m, err := s.approvalRequest(g, a, now)
 			if err != nil {
@@ -317,14 +335,14 @@ func (s *Service) create(ctx context.Context, in SelfRegistration, prev *storage
 			}
 			msgs = append(msgs, m)
 		}
-	} else {
+	} else if !handOver {
 		m, err := s.CredentialsMessage(g)
 		if err != nil {
 			return nil, nil, err
 		}
+		m.IdempotencyKey = in.Key
 		msgs = append(msgs, m)
 	}
-	msgs[0].IdempotencyKey = in.Key
 
 	var ids []uuid.UUID
 	actor, action, detail := "guest:"+g.Username, "guest.register", "self-registered, status "+string(g.Status)
@@ -333,6 +351,9 @@ func (s *Service) create(ctx context.Context, in SelfRegistration, prev *storage
 		// the registration form, not the old guest, who may not be the
 		// one who sent it.
 		actor, action, detail = "registration", "guest.renew", "self-registered again, status "+string(g.Status)+"; replaces "+Describe(prev)
+	}
+	if handOver {
+		detail += "; not emailed (guest email is off)"
 	}
 	err = s.store.WithTx(ctx, func(tx storage.Store) error {
 		ids = ids[:0]
@@ -418,6 +439,9 @@ func (s *Service) RepeatMail(ctx context.Context, g *storage.Guest, key string) 
 		mid uuid.UUID
 		err error
 	)
+	if !s.GuestEmail() {
+		return uuid.Nil, nil
+	}
 	switch g.Status {
 	case storage.GuestActive:
 		m, err = s.CredentialsMessage(g)
@@ -438,8 +462,8 @@ func (s *Service) RepeatMail(ctx context.Context, g *storage.Guest, key string) 
 // (OutcomeKnown): nothing stored changes, and the owner gets their
 // credentials again (active) or the pending note again (pending), once per
 // form (key: the form's), if admit allows (asked only when an email would
-// go; false: ErrLimited). A suspended or denied guest is sent nothing. It
-// returns the email's ID (uuid.Nil when none) and when this form first
+// go; false: ErrLimited). A suspended or denied guest is sent nothing, nor
+// is anyone while guest email is off. It returns the email's ID (uuid.Nil when none) and when this form first
 // reminded them (now, unless it was sent again).
 func (s *Service) Remind(ctx context.Context, owner *storage.Guest, key string, admit func() bool) (uuid.UUID, time.Time, error) {
 	now := s.now()
@@ -448,6 +472,8 @@ func (s *Service) Remind(ctx context.Context, owner *storage.Guest, key string, 
 		err error
 	)
 	switch {
+	case !s.GuestEmail():
+		return uuid.Nil, now, nil
 	case owner.Status == storage.GuestActive && now.Before(owner.ValidUntil):
 		m, err = s.CredentialsMessage(owner)
 	case owner.Status == storage.GuestPending:

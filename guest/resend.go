@@ -15,7 +15,8 @@ import (
 // the address: it queues the credentials of the guest with email if there
 // is one who may sign in now, at most once a minute per guest however
 // often it is asked, and otherwise does nothing (a nil Result). A page must
-// answer alike either way, and not in a time that tells them apart.
+// answer alike either way, and not in a time that tells them apart. While
+// guest email is off it does nothing either.
 func (s *Service) ResendByEmail(ctx context.Context, email string) (*Result, error) {
 	g, err := s.store.GetGuestByEmail(ctx, email)
 	switch {
@@ -25,7 +26,7 @@ func (s *Service) ResendByEmail(ctx context.Context, email string) (*Result, err
 		return nil, fmt.Errorf("guest: resend: look up: %w", err)
 	}
 	now := s.now()
-	if !g.CanLogIn(now) {
+	if !g.CanLogIn(now) || !s.GuestEmail() {
 		return nil, nil
 	}
 	m, err := s.CredentialsMessage(g)

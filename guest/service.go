@@ -198,6 +198,11 @@ type Result struct {
 	// Future follows the email's delivery: nil without a Mailer, or
 	// without an email.
 	Future *notify.Future
+	// HandOver: guest email is off (PortalSettings.SendGuestEmail), so the
+	// credentials the action would have emailed were not; Guest carries
+	// them (Password included) for the caller to show to the person
+	// acting, who hands them over.
+	HandOver bool
 }
 
 // track hands committed messages to the mailer; it returns the Future of

@@ -93,6 +93,14 @@ type PortalSettings struct {
 	// so guests' replies reach them. False: no Reply-To. The
 	// configuration's value is true.
 	SponsorReplyTo bool `json:"sponsor_reply_to"`
+	// SendGuestEmail: guests get email (credentials, the pending note,
+	// approved or denied, a new password, an extension, the expiry
+	// notice). False: no email to a guest is queued; the success page
+	// shows a self-registered guest's credentials, and a sponsor's
+	// create, resend and reset show them to the sponsor to hand over
+	// (Result.HandOver). Email to staff (approval requests, alarms, test
+	// emails) still goes. The configuration's value is true.
+	SendGuestEmail bool `json:"send_guest_email"`
 
 	// Version is the stored version these settings come from: 0 when they
 	// were never saved (the configuration's). Pass it back to
@@ -117,7 +125,7 @@ func (p Policy) seedPortalSettings() PortalSettings {
 		SiteName: p.SiteName, Logo: p.Logo, LogoType: sniffImage(p.Logo), Accent: p.Accent, Fields: p.Fields, Terms: p.Terms,
 		AllowDomains: p.AllowDomains, BlockDomains: p.BlockDomains,
 		RequireApproval: p.RequireApproval, Approvers: p.Approvers, RegistrationCode: p.RegistrationCode,
-		SponsorReplyTo: true,
+		SponsorReplyTo: true, SendGuestEmail: true,
 	}
 }
 
@@ -170,9 +178,9 @@ func (s *Service) SavePortalSettings(ctx context.Context, actor Actor, ps Portal
 			return err
 		}
 		return tx.Audit(ctx, storage.AuditEntry{Actor: actor.String(), Action: "settings.portal", Subject: PortalSettingsKey,
-			Detail: fmt.Sprintf("version %d: site name %q, approval %t, %d allowed and %d blocked domains, registration code %s, email sender name %q, sponsor as Reply-To %s",
+			Detail: fmt.Sprintf("version %d: site name %q, approval %t, %d allowed and %d blocked domains, registration code %s, email sender name %q, sponsor as Reply-To %s, guest email %s",
 				row.Version, ps.SiteName, ps.RequireApproval, len(ps.AllowDomains), len(ps.BlockDomains), onOff(ps.RegistrationCode != ""),
-				ps.MailFromName, onOff(ps.SponsorReplyTo))})
+				ps.MailFromName, onOff(ps.SponsorReplyTo), onOff(ps.SendGuestEmail))})
 	})
 	if errors.Is(err, storage.ErrConflict) {
 		return PortalSettings{}, fmt.Errorf("guest: someone else saved the portal settings meanwhile; reload them and make your changes again: %w", err)

@@ -23,8 +23,14 @@ type edit struct {
 	delete   bool
 	mail     func(g *storage.Guest) (notify.Message, error)
 	mailKey  string // the email's idempotency key, if any
-	action   string // audit action, e.g. "guest.extend"
-	detail   string
+	// credentials: the email carries the guest's credentials, which are
+	// handed over instead while guest email is off (Result.HandOver).
+	credentials bool
+	// mailDetail is the audit detail's part about the email ("to
+	// ada@example.org"), left out when none is sent.
+	mailDetail string
+	action     string // audit action, e.g. "guest.extend"
+	detail     string
 }
 
 // apply runs one action on guest id in one transaction: it reads the
@@ -35,6 +41,7 @@ func (s *Service) apply(ctx context.Context, op string, a Actor, p storage.Permi
 	fn func(tx storage.Store, g *storage.Guest, now time.Time) (edit, error)) (*Result, error) {
 	now := storage.Truncate(s.now())
 	var res Result
+	emailOn := s.GuestEmail()
 	err := s.store.WithTx(ctx, func(tx storage.Store) error {
 		res = Result{}
 		g, err := tx.GetGuest(ctx, id)
@@ -64,7 +71,19 @@ func (s *Service) apply(ctx context.Context, op string, a Actor, p storage.Permi
 				return err
 			}
 		}
-		if e.mail != nil && after.Email != "" {
+		detail := e.detail
+		switch {
+		case e.mail != nil && !emailOn:
+			// Guest email is off: nothing is queued; credentials go to the
+			// person acting instead.
+			res.HandOver = e.credentials
+			detail = strings.TrimPrefix(detail+"; not emailed (guest email is off)", "; ")
+			if e.credentials {
+				detail += ", credentials shown to " + a.String()
+			}
+		case e.mail != nil && after.Email != "":
+			detail = strings.TrimPrefix(detail+"; "+e.mailDetail, "; ")
+			detail = strings.TrimSuffix(detail, "; ")
 			m, err := e.mail(after)
 			if err != nil {
 				return err
@@ -76,7 +95,6 @@ func (s *Service) apply(ctx context.Context, op string, a Actor, p storage.Permi
 			}
 		}
 		res.Guest = after
-		detail := e.detail
 		if a.Via != "" {
 			detail = strings.TrimPrefix(detail+"; "+a.Via, "; ")
 		}
@@ -108,7 +126,7 @@ func (s *Service) Resend(ctx context.Context, a Actor, id uuid.UUID) (*Result, e
 		if err := s.sendable(g, now, "send their credentials again"); err != nil {
 			return edit{}, err
 		}
-		return edit{noUpdate: true, mail: s.CredentialsMessage, action: "guest.resend", detail: "to " + g.Email,
+		return edit{noUpdate: true, mail: s.CredentialsMessage, credentials: true, action: "guest.resend", mailDetail: "to " + g.Email,
 			mailKey: fmt.Sprintf("guest:resend:%s:%d", g.ID, now.Unix()/60)}, nil
 	})
 }
@@ -121,7 +139,7 @@ func (s *Service) sendable(g *storage.Guest, now time.Time, what string) error {
 		return stateErr(g, fmt.Sprintf("%s is %s, so their credentials do not work; %s", guestRef(g), g.Status, nextStep(g)))
 	case !now.Before(g.ValidUntil):
 		return stateErr(g, fmt.Sprintf("%s's access ended on %s; extend it first", guestRef(g), s.FormatTime(g.ValidUntil)))
-	case g.Email == "":
+	case g.Email == "" && s.GuestEmail():
 		return stateErr(g, fmt.Sprintf("%s has no email address, so we cannot %s; give them their credentials in person", guestRef(g), what))
 	}
 	return nil
@@ -157,9 +175,9 @@ func (s *Service) ResetPassword(ctx context.Context, a Actor, id uuid.UUID) (*Re
 		}
 		e := edit{update: storage.GuestUpdate{Password: &pw, SessionsValidAfter: &now}, action: "guest.reset_password"}
 		if g.Status == storage.GuestActive && now.Before(g.ValidUntil) {
-			e.mail = s.resetMessage
+			e.mail, e.credentials = s.resetMessage, true
 			if g.Email != "" {
-				e.detail = "emailed to " + g.Email
+				e.mailDetail = "emailed to " + g.Email
 			}
 		}
 		return e, nil
@@ -311,7 +329,7 @@ func (s *Service) decide(ctx context.Context, a Actor, id uuid.UUID, approve boo
 		until := now.Add(InitialValidity(gt))
 		active := storage.GuestActive
 		return edit{update: storage.GuestUpdate{Status: &active, ValidFrom: &now, ValidUntil: &until}, action: "guest.approve",
-			mail: s.CredentialsMessage, mailKey: "portal:credentials:" + g.ID.String()}, nil
+			mail: s.CredentialsMessage, credentials: true, mailKey: "portal:credentials:" + g.ID.String()}, nil
 	})
 }
 
@@ -349,9 +367,11 @@ const startSlack = 10 * time.Minute
 
 // Create registers a known guest, sponsored by the actor: active from
 // ValidFrom for Validity (at most the type's maximum), emailed their
-// credentials unless NoEmail (then Result.Mail is uuid.Nil).
+// credentials unless NoEmail (then Result.Mail is uuid.Nil). While guest
+// email is off nothing is emailed either, and Result.HandOver says so.
 func (s *Service) Create(ctx context.Context, a Actor, n NewGuest) (*Result, error) {
 	now := storage.Truncate(s.now())
+	handOver := !n.NoEmail && !s.GuestEmail()
 	if err := s.Allowed(a, storage.PermCreate, nil); err != nil {
 		return nil, fmt.Errorf("guest: create: %w", err)
 	}
@@ -413,9 +433,12 @@ func (s *Service) Create(ctx context.Context, a Actor, n NewGuest) (*Result, err
 				return err
 			}
 			detail := fmt.Sprintf("type %s, valid %s to %s", gt.Name, from.UTC().Format(time.RFC3339), until.UTC().Format(time.RFC3339))
-			if n.NoEmail {
+			switch {
+			case n.NoEmail:
 				detail += ", credentials handed over by the sponsor (no email)"
-			} else {
+			case handOver:
+				detail += ", credentials handed over by the sponsor (guest email is off)"
+			default:
 				m, err := s.CredentialsMessage(g)
 				if err != nil {
 					return err
@@ -439,7 +462,7 @@ func (s *Service) Create(ctx context.Context, a Actor, n NewGuest) (*Result, err
 		return nil, fmt.Errorf("guest: create: %w", err)
 	}
 	s.log.InfoContext(ctx, "guest: created", "guest_id", g.ID, "actor", a.String(), "guest_type", gt.Name, "mail_id", mid)
-	return &Result{Guest: g, Mail: mid, Future: s.track(mid)}, nil
+	return &Result{Guest: g, Mail: mid, Future: s.track(mid), HandOver: handOver}, nil
 }
 
 // checkValidity checks a guest type the actor may use, a start (zero:

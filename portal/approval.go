@@ -83,6 +83,17 @@ func (p *Portal) decision(approve, post bool) http.HandlerFunc {
 			return
 		}
 		g = res.Guest
+		if approve && res.HandOver {
+			p.message(w, r, http.StatusOK, "Guest approved", nil,
+				guestName(g)+"'s access is valid until "+p.formatTime(g.ValidUntil)+". Guests are sent no email here, so we are not emailing them: "+
+					"their registration page shows their credentials if they come back to it within a few minutes; otherwise a sponsor "+
+					"resets their password on the sponsor pages and gives them the new one.")
+			return
+		}
+		if !approve && !p.guests.GuestEmail() {
+			p.message(w, r, http.StatusOK, "Guest denied", nil, "Guests are sent no email here, so we are not telling "+guestName(g)+"; let them know yourself if needed.")
+			return
+		}
 		if approve {
 			p.message(w, r, http.StatusOK, "Guest approved", nil,
 				"We are emailing "+guestName(g)+" their credentials at "+g.Email+". Their access is valid until "+p.formatTime(g.ValidUntil)+".")

@@ -65,8 +65,8 @@ type Policy struct {
 	UsernamePolicy             string        // "email" (default) or "generated" (guest-xxxxxx)
 	PasswordLength             int           // default 10; alphabet without look-alikes (no 0/O/o/1/l/I)
 	SuccessWait                time.Duration // default 3s: the success page waits this long on the email's Future
-	ShowCredentials            bool          // also show the credentials on the success page, in the registering browser for 15 minutes
-	NotifyExtension            bool          // email a guest whose access a sponsor extended (approval, denial and a new password are always emailed)
+	ShowCredentials            bool          // also show the credentials on the success page, in the registering browser for 15 minutes (always shown while guest email is off)
+	NotifyExtension            bool          // email a guest whose access a sponsor extended (approval, denial and a new password are always emailed, unless guest email is off)
 
 	SessionTTL time.Duration // how long a guest stays signed in; default 12h
 	// ExpiryNotice is how long before ValidUntil the expiry notice goes

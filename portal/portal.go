@@ -130,7 +130,7 @@ func (p *Portal) Guests() *guest.Service { return p.guests }
 //	GET /                     → register (or account when signed in)
 //	GET|POST /register        self-registration
 //	GET /registered/{id}?t=   the success page
-//	POST /registered/{id}/login  its "Sign in now" button (ShowCredentials)
+//	POST /registered/{id}/login  its "Sign in now" button (ShowCredentials, or guest email off)
 //	GET|POST /login           sign-in (?return=/local/path)
 //	POST /logout              sign-out
 //	GET /account              the signed-in guest's account

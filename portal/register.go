@@ -180,7 +180,7 @@ func (p *Portal) postRegister(w http.ResponseWriter, r *http.Request) {
 	}
 	g := res.Guest
 	p.setRegisteredCookie(w, r, g.ID)
-	webkit.SeeOther(w, p.successURL(r, guestTicket(g, res.Mail[0])))
+	webkit.SeeOther(w, p.successURL(r, guestTicket(g, res.GuestMail())))
 }
 
 // guestIDFor derives the ID of the guest a registration nonce creates for

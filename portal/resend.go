@@ -15,6 +15,7 @@ import (
 type resendData struct {
 	Done  bool
 	Email string
+	Off   bool // guest email is off: nothing can be sent
 }
 
 func resendForm() *webkit.Form {
@@ -22,6 +23,10 @@ func resendForm() *webkit.Form {
 }
 
 func (p *Portal) getResend(w http.ResponseWriter, r *http.Request) {
+	if !p.guests.GuestEmail() {
+		p.page(w, r, http.StatusOK, "resend", p.view(r, "Email me my credentials again", nil, resendData{Off: true}))
+		return
+	}
 	form := resendForm()
 	form.Field(fEmail).Value = r.URL.Query().Get("email")
 	if _, msg := normalizeEmail(form.Value(fEmail)); msg != "" {
@@ -37,6 +42,10 @@ func (p *Portal) getResend(w http.ResponseWriter, r *http.Request) {
 // rate limited per client, and per address from each client (see
 // addressKey).
 func (p *Portal) postResend(w http.ResponseWriter, r *http.Request) {
+	if !p.guests.GuestEmail() {
+		p.page(w, r, http.StatusOK, "resend", p.view(r, "Email me my credentials again", nil, resendData{Off: true}))
+		return
+	}
 	form := resendForm()
 	form.Load(r.PostForm)
 	email, msg := normalizeEmail(form.Value(fEmail))

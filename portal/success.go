@@ -130,7 +130,15 @@ const (
 	mailSent    = "sent"
 	mailDead    = "dead"    // failed for good: it will not arrive
 	mailWaiting = "waiting" // queued or being retried
+	mailOff     = "off"     // guest email is off: none is sent, the page shows the credentials
 )
+
+// showCredentials reports whether the success page shows the credentials
+// (in the registering browser, once): with ShowCredentials, and always
+// while guest email is off, as no email brings them.
+func (p *Portal) showCredentials() bool {
+	return p.cfg.Policy.ShowCredentials || !p.guests.GuestEmail()
+}
 
 // registeredData is the success page's own data.
 type registeredData struct {
@@ -193,6 +201,8 @@ func (p *Portal) getRegistered(w http.ResponseWriter, r *http.Request) {
 	}
 	d.Pending = status == storage.GuestPending
 	switch {
+	case mail == uuid.Nil && !p.guests.GuestEmail():
+		d.Mail = mailOff
 	case t.Kind == ticketEcho && mail == uuid.Nil && p.cfg.Mail != nil:
 		// A registration for a registered address that queued nothing
 		// (over the per-address limit, a suspended or denied owner): the
@@ -202,7 +212,7 @@ func (p *Portal) getRegistered(w http.ResponseWriter, r *http.Request) {
 	default:
 		d.Mail = p.mailState(ctx, mail)
 	}
-	if cookie, ok := p.registeredCookie(r, regCookieName, t.Guest); ok && p.cfg.Policy.ShowCredentials && status == storage.GuestActive {
+	if cookie, ok := p.registeredCookie(r, regCookieName, t.Guest); ok && p.showCredentials() && status == storage.GuestActive {
 		// Once only: the page that shows the credentials spends the
 		// cookie, so that the back button of a kiosk, or a reload by the
 		// next person, does not show them again. (A registration that
@@ -286,8 +296,8 @@ func (p *Portal) settled(ctx context.Context, id uuid.UUID) string {
 	return ""
 }
 
-// postSignInNow is the success page's "Sign in now" button (ShowCredentials
-// only): it signs the guest in without typing the credentials the page
+// postSignInNow is the success page's "Sign in now" button (where it shows
+// the credentials: ShowCredentials, or guest email off): it signs the guest in without typing the credentials the page
 // showed, then goes where the guest was going. Only the browser that
 // registered can use it, once, while its registration cookie lasts (15
 // minutes from registering): a guest on captive Wi-Fi may not be able to
@@ -295,7 +305,7 @@ func (p *Portal) settled(ctx context.Context, id uuid.UUID) string {
 func (p *Portal) postSignInNow(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	id, err := uuid.Parse(r.PathValue("id"))
-	if err != nil || !p.cfg.Policy.ShowCredentials {
+	if err != nil || !p.showCredentials() {
 		p.notFound(w, r)
 		return
 	}

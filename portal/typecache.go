@@ -34,7 +34,7 @@ func (p *Portal) settings(ctx context.Context) guest.PortalSettings {
 		pol := p.cfg.Policy
 		return guest.PortalSettings{SiteName: pol.SiteName, Accent: pol.Accent, Fields: pol.Fields, Terms: pol.Terms,
 			AllowDomains: pol.AllowDomains, BlockDomains: pol.BlockDomains, RequireApproval: pol.RequireApproval,
-			Approvers: pol.Approvers, RegistrationCode: pol.RegistrationCode}
+			Approvers: pol.Approvers, RegistrationCode: pol.RegistrationCode, SendGuestEmail: true}
 	}
 	return ps
 }

@@ -152,6 +152,10 @@ type done struct {
 	notice string
 	list   bool           // back to the list (?status=pending when pending), not the guest page
 	guest  *storage.Guest // the guest afterwards: one the user no longer sees sends them to the list
+	// handOver: guest email is off, and the action made credentials to
+	// give the guest (guest.Result.HandOver): the answer is their
+	// printable card, shown this once, titled notice.
+	handOver *storage.Guest
 }
 
 // act runs one action on the guest named in the path: rate limited per
@@ -200,6 +204,10 @@ func (s *Sponsor) act(w http.ResponseWriter, r *http.Request, st *storage.Staff,
 	d, err := do(r.Context(), actor, id)
 	if err != nil {
 		s.actionError(w, r, st, id, form, err)
+		return
+	}
+	if d.handOver != nil {
+		s.showCards(w, r, st, []*storage.Guest{d.handOver}, d.notice)
 		return
 	}
 	root := webkit.RelRoot(r.URL.Path)
@@ -351,6 +359,9 @@ func (s *Sponsor) postResend(w http.ResponseWriter, r *http.Request, st *storage
 		if err != nil {
 			return done{}, err
 		}
+		if res.HandOver {
+			return done{handOver: res.Guest, notice: "Credentials of " + guestName(res.Guest) + " (not emailed: guest email is off)"}, nil
+		}
 		return done{notice: "Credentials of " + guestName(res.Guest) + " sent again. " + mailed(res.Guest.Email, s.mailNote(ctx, res))}, nil
 	})
 }
@@ -362,6 +373,9 @@ func (s *Sponsor) postReset(w http.ResponseWriter, r *http.Request, st *storage.
 			return done{}, err
 		}
 		name := guestName(res.Guest)
+		if res.HandOver {
+			return done{handOver: res.Guest, notice: "New password of " + name + " (not emailed: guest email is off)"}, nil
+		}
 		if res.Mail == uuid.Nil {
 			return done{notice: "New password set for " + name + "; their old password no longer works. No email was sent: " +
 				"they are not active (or have no address). Reset it again once they are, to send them one."}, nil
@@ -453,6 +467,9 @@ func (s *Sponsor) postApprove(w http.ResponseWriter, r *http.Request, st *storag
 		res, err := s.guests.Approve(ctx, a, id)
 		if err != nil {
 			return done{}, err
+		}
+		if res.HandOver {
+			return done{handOver: res.Guest, notice: "Approved " + guestName(res.Guest) + ": their credentials (not emailed: guest email is off)"}, nil
 		}
 		return done{list: r.PostForm.Get("back") == "pending", guest: res.Guest, notice: join("Approved "+guestName(res.Guest)+
 			": access until "+s.formatTime(res.Guest.ValidUntil)+".", mailed(res.Guest.Email, s.mailNote(ctx, res)))}, nil

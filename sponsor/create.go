@@ -265,6 +265,10 @@ func (s *Sponsor) postCreate(w http.ResponseWriter, r *http.Request, st *storage
 		s.showCards(w, r, st, []*storage.Guest{g}, "Created "+guestName(g))
 		return
 	}
+	if res.HandOver {
+		s.showCards(w, r, st, []*storage.Guest{g}, "Created "+guestName(g)+" (not emailed: guest email is off)")
+		return
+	}
 	flash := "Created " + guestName(g) + "; credentials sent to " + g.Email + " (" + mailState(r.Context(), res.Future, s.cfg.MailWait) + ")."
 	webkit.SeeOther(w, s.createdRedirect(w, r, st, g, flash))
 }

@@ -100,6 +100,8 @@ type importRow struct {
 	Created bool
 	Message string // what to fix, when not created
 	GuestID string // the created guest
+	// HandOver: created, and not emailed: guest email is off.
+	HandOver bool
 }
 
 // importReport is the outcome of an import.
@@ -107,6 +109,9 @@ type importReport struct {
 	File            string
 	Rows            []importRow
 	Created, Failed int
+	// NotEmailed counts the created guests who were emailed nothing
+	// because guest email is off (guest.Result.HandOver).
+	NotEmailed int
 }
 
 func (s *Sponsor) getImport(w http.ResponseWriter, r *http.Request, st *storage.Staff) {
@@ -179,6 +184,9 @@ func (s *Sponsor) postImport(w http.ResponseWriter, r *http.Request, st *storage
 	for i, rec := range rows {
 		row := s.importRow(r, a, cols, rec, form.Value("guest_type"))
 		row.Line = lines[i]
+		if row.HandOver {
+			rep.NotEmailed++
+		}
 		if row.Created {
 			rep.Created++
 		} else {
@@ -332,7 +340,7 @@ func (s *Sponsor) importRow(r *http.Request, a guest.Actor, cols map[string]int,
 		res, err := s.cfg.Guests.Create(r.Context(), a, n)
 		switch {
 		case err == nil:
-			row.Created, row.GuestID = true, res.Guest.ID.String()
+			row.Created, row.GuestID, row.HandOver = true, res.Guest.ID.String(), res.HandOver
 			return row
 		case errors.Is(err, guest.ErrInvalid):
 			for _, fe := range guest.FieldErrors(err) {
