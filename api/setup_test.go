@@ -260,3 +260,24 @@ type noStartTLS struct{}
 func (noStartTLS) Send(context.Context, notify.Settings, *notify.Email) error {
 	return notify.ErrStartTLSUnavailable
 }
+
+// raw sends body as it is with Content-Type ctype.
+func (b *bundle) raw(t *testing.T, token, method, path, ctype, body string) resp {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), method, b.srv.URL+mount+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", ctype)
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := b.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	data, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp{status: res.StatusCode, header: res.Header, body: data}
+}
