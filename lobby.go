@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/lobbyhq/lobby/admin"
+	"github.com/lobbyhq/lobby/api"
 	"github.com/lobbyhq/lobby/internal/webkit"
 	"github.com/lobbyhq/lobby/notify"
 	"github.com/lobbyhq/lobby/portal"
@@ -42,6 +43,7 @@ type Lobby struct {
 	portal   *portal.Portal
 	sponsor  *sponsor.Sponsor
 	admin    *admin.Admin
+	api      *api.API
 	assets   *webkit.Assets
 	handler  http.Handler
 	gates    *gateCache
@@ -183,6 +185,15 @@ func New(cfg Config) (*Lobby, error) {
 		return nil, fmt.Errorf("lobby: sponsor: %w", err)
 	}
 	l.sponsor = sp
+	if l.api, err = api.New(api.Config{
+		Guests:   p.Guests(), // the sponsor pages' rules, permissions and audit
+		MailWait: cfg.Portal.SuccessWait,
+		Logger:   cfg.Logger,
+		Now:      cfg.Now,
+	}); err != nil {
+		l.closeTransport()
+		return nil, fmt.Errorf("lobby: api: %w", err)
+	}
 	if err := l.buildAlarms(renderer); err != nil {
 		l.closeTransport()
 		return nil, fmt.Errorf("lobby: alarms: %w", err)
