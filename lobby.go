@@ -187,7 +187,7 @@ func New(cfg Config) (*Lobby, error) {
 	l.sponsor = sp
 	if l.api, err = api.New(api.Config{
 		Guests:   p.Guests(), // the sponsor pages' rules, permissions and audit
-		MailWait: cfg.Portal.SuccessWait,
+		MailWait: cmp.Or(cfg.Portal.SuccessWait, portal.DefaultSuccessWait),
 		Logger:   cfg.Logger,
 		Now:      cfg.Now,
 	}); err != nil {

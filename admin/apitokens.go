@@ -14,7 +14,7 @@ import (
 // apiTokenRow is one token on the admin's list (never the token itself).
 type apiTokenRow struct {
 	ID, UserID, User, State, Name, Hint, Created, Expires, LastUsed string
-	Works                                                         bool
+	Works                                                           bool
 }
 
 // getAPITokens lists every staff user's API tokens.
