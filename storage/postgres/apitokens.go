@@ -15,6 +15,11 @@ import (
 
 const apiTokenColumns = "t.id, t.staff_id, t.name, t.hint, t.created_at, t.expires_at, t.last_used_at"
 
+// lookupAPITokenSQL reads a token by its hash, with its staff user: a scan
+// of api_tokens_hash_key, then of staff's primary key.
+var lookupAPITokenSQL = `SELECT ` + apiTokenColumns + `, ` + qualify("s.", staffColumns) + `
+	FROM api_tokens t JOIN staff s ON s.id = t.staff_id WHERE t.hash = $1`
+
 func apiTokenDest(t *storage.APIToken, created, expires, used *pgtype.Timestamptz) []any {
 	return []any{&t.ID, &t.StaffID, &t.Name, &t.Hint, created, expires, used}
 }
@@ -62,8 +67,7 @@ func (s *Store) LookupAPIToken(ctx context.Context, hash []byte) (*storage.APITo
 		created, expires, used pgtype.Timestamptz
 		st                     *storage.Staff
 	)
-	row := s.db.QueryRow(ctx, `SELECT `+apiTokenColumns+`, `+qualify("s.", staffColumns)+`
-		FROM api_tokens t JOIN staff s ON s.id = t.staff_id WHERE t.hash = $1`, hash)
+	row := s.db.QueryRow(ctx, lookupAPITokenSQL, hash)
 	st, err := scanStaff(scanFunc(func(dest ...any) error {
 		return row.Scan(append(apiTokenDest(&t, &created, &expires, &used), dest...)...)
 	}))

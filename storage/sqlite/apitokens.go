@@ -15,6 +15,11 @@ import (
 
 const apiTokenCols = "t.id, t.staff_id, t.name, t.hint, t.created_at, t.expires_at, t.last_used_at"
 
+// lookupAPITokenSQL reads a token by its hash, with its staff user: a
+// search of api_tokens_hash_key, then of staff's primary key.
+var lookupAPITokenSQL = "SELECT " + apiTokenCols + ", " + prefixCols("s.", staffCols) +
+	" FROM api_tokens t JOIN staff s ON s.id = t.staff_id WHERE t.hash = ?"
+
 func scanAPIToken(sc scanner, extra ...any) (*storage.APIToken, error) {
 	var (
 		t             storage.APIToken
@@ -62,8 +67,7 @@ func (s *Store) CreateAPIToken(ctx context.Context, t *storage.APIToken) error {
 // LookupAPIToken returns the token with hash and its staff user, in one
 // read by the unique index on the hash.
 func (s *Store) LookupAPIToken(ctx context.Context, hash []byte) (*storage.APIToken, *storage.Staff, error) {
-	row := s.reader().QueryRowContext(ctx, "SELECT "+apiTokenCols+", "+prefixCols("s.", staffCols)+
-		" FROM api_tokens t JOIN staff s ON s.id = t.staff_id WHERE t.hash = ?", hash)
+	row := s.reader().QueryRowContext(ctx, lookupAPITokenSQL, hash)
 	var st *storage.Staff
 	t, err := scanAPIToken(scanFunc(func(dest ...any) error {
 		var err error
