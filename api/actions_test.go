@@ -181,6 +181,7 @@ func TestBadRequests(t *testing.T) {
 			{"unknown field", "POST", "/guests", `{"first_name":"A","nickname":"x"}`, "", 400, nil},
 			{"wrong type", "POST", "/guests", `{"first_name":1}`, "", 400, nil},
 			{"two objects", "POST", "/guests", `{} {}`, "", 400, nil},
+			{"not a time", "POST", "/guests", `{"first_name":"A","valid_from":"tomorrow"}`, "", 400, nil},
 			{"no body", "POST", "/guests", "", "", 400, nil},
 			{"a form", "POST", "/guests", "first_name=A", "application/x-www-form-urlencoded", 415, nil},
 			{"missing fields", "POST", "/guests", `{}`, "", 422, []string{"first_name", "last_name", "email"}},

@@ -145,10 +145,13 @@ func (a *API) authenticated(next http.Handler) http.Handler {
 		}
 		actor, t, err := a.guests.APITokenActor(r.Context(), token)
 		if errors.Is(err, guest.ErrBadToken) {
-			a.log.InfoContext(r.Context(), "api: token refused", "reason", reason(err, guest.ErrBadToken))
+			a.log.InfoContext(r.Context(), "api: token refused", "error", err.Error())
 			w.Header().Set("WWW-Authenticate", `Bearer realm="lobby", error="invalid_token"`)
-			writeProblem(w, probUnauthorized.with("The API token does not work: "+strings.TrimSuffix(reason(err, guest.ErrBadToken), ".")+
-				". Make a new one on the sponsor portal's API tokens page."))
+			msg := err.Error()
+			if i := strings.LastIndex(msg, guest.ErrBadToken.Error()+": "); i >= 0 {
+				msg = msg[i+len(guest.ErrBadToken.Error())+2:]
+			}
+			writeProblem(w, probUnauthorized.with("The API token does not work: "+msg+"."))
 			return
 		}
 		if err != nil {

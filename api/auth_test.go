@@ -28,7 +28,7 @@ func TestTokens(t *testing.T) {
 			t.Errorf("token %q…: want %q and 43 characters (256 bits)", tok[:8], guest.APITokenPrefix)
 		}
 
-		unauthorized := func(name, token string) {
+		unauthorized := func(name, token string) Problem {
 			t.Helper()
 			r := b.call(t, token, "GET", "/me", nil)
 			if r.status != http.StatusUnauthorized {
@@ -41,6 +41,7 @@ func TestTokens(t *testing.T) {
 			if strings.Contains(string(r.body), token) && token != "" {
 				t.Errorf("%s: the answer repeats the token", name)
 			}
+			return r.problem(t)
 		}
 		unauthorized("no token", "")
 		unauthorized("not a Lobby token", "abc")
@@ -65,12 +66,16 @@ func TestTokens(t *testing.T) {
 			t.Fatalf("token before its expiry: %d", r.status)
 		}
 		b.clock.Advance(time.Hour)
-		unauthorized("expired token", short)
+		if p := unauthorized("expired token", short); !strings.Contains(p.Detail, "expired on") {
+			t.Errorf("expired: detail %q", p.Detail)
+		}
 
 		if err := b.store.SetStaffDisabled(t.Context(), ann.ID, true); err != nil {
 			t.Fatal(err)
 		}
-		unauthorized("token of a disabled staff user", tok)
+		if p := unauthorized("token of a disabled staff user", tok); !strings.Contains(p.Detail, "ask an admin to enable it") {
+			t.Errorf("disabled: detail %q", p.Detail)
+		}
 		if err := b.store.SetStaffDisabled(t.Context(), ann.ID, false); err != nil {
 			t.Fatal(err)
 		}

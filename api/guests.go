@@ -176,6 +176,8 @@ func jsonErr(err error) string {
 		return fmt.Sprintf("field %q must be a %s", typ.Field, typ.Type)
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return "it ends too early"
+	case errors.As(err, new(*time.ParseError)):
+		return "write times as RFC 3339, such as 2026-03-05T18:00:00Z"
 	}
 	msg := err.Error()
 	if f, ok := strings.CutPrefix(msg, "json: unknown field "); ok {

@@ -123,18 +123,18 @@ func RevokeAPIToken(ctx context.Context, store storage.Store, a Actor, id uuid.U
 // back too (for its last use).
 func (s *Service) APITokenActor(ctx context.Context, token string) (Actor, *storage.APIToken, error) {
 	if !strings.HasPrefix(token, APITokenPrefix) || len(token) > 200 {
-		return Actor{}, nil, fmt.Errorf("%w: not a Lobby API token (they start with %q)", ErrBadToken, APITokenPrefix)
+		return Actor{}, nil, fmt.Errorf("%w: it is not a Lobby API token (they start with %q); make one on the sponsor portal's API tokens page", ErrBadToken, APITokenPrefix)
 	}
 	t, st, err := s.store.LookupAPIToken(ctx, storage.HashAPIToken(token))
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
-		return Actor{}, nil, fmt.Errorf("%w: unknown or revoked", ErrBadToken)
+		return Actor{}, nil, fmt.Errorf("%w: it is unknown or was revoked; make a new one on the sponsor portal's API tokens page", ErrBadToken)
 	case err != nil:
 		return Actor{}, nil, fmt.Errorf("guest: API token: %w", err)
 	case t.Expired(s.now()):
-		return Actor{}, nil, fmt.Errorf("%w: it expired on %s", ErrBadToken, t.ExpiresAt.UTC().Format(time.RFC3339))
+		return Actor{}, nil, fmt.Errorf("%w: it expired on %s; make a new one on the sponsor portal's API tokens page", ErrBadToken, t.ExpiresAt.UTC().Format(time.RFC3339))
 	case st.Disabled:
-		return Actor{}, nil, fmt.Errorf("%w: the account %q is disabled", ErrBadToken, st.Username)
+		return Actor{}, nil, fmt.Errorf("%w: the account %q is disabled; ask an admin to enable it", ErrBadToken, st.Username)
 	}
 	a, err := s.StaffActor(ctx, st, "via API")
 	if err != nil {
