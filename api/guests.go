@@ -384,7 +384,7 @@ func (a *API) createGuest(w http.ResponseWriter, r *http.Request) {
 		n.ValidFrom = *in.ValidFrom
 	}
 	var err error
-	if n.Validity, err = ParseValidity(in.Validity); err != nil {
+	if n.Validity, err = guest.ParseDuration(in.Validity); err != nil {
 		writeInvalid(w, "validity", "Write how long as a number and a unit, such as 8h, 2d or 1d12h.")
 		return
 	}
@@ -427,7 +427,7 @@ func (a *API) createBatch(w http.ResponseWriter, r *http.Request) {
 		b.ValidFrom = *in.ValidFrom
 	}
 	var err error
-	if b.Validity, err = ParseValidity(in.Validity); err != nil {
+	if b.Validity, err = guest.ParseDuration(in.Validity); err != nil {
 		writeInvalid(w, "validity", "Write how long as a number and a unit, such as 8h, 2d or 1d12h.")
 		return
 	}
@@ -496,7 +496,7 @@ func (a *API) extend(w http.ResponseWriter, r *http.Request) {
 	var by time.Duration
 	if in.By != "" {
 		var err error
-		if by, err = ParseValidity(in.By); err != nil {
+		if by, err = guest.ParseDuration(in.By); err != nil {
 			writeInvalid(w, "by", "Write how much longer as a number and a unit, such as 8h, 2d or 1w.")
 			return
 		}

@@ -12,7 +12,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/lobbyhq/lobby"
-	"github.com/lobbyhq/lobby/api"
 	"github.com/lobbyhq/lobby/guest"
 	"github.com/lobbyhq/lobby/storage"
 )
@@ -52,7 +51,7 @@ func cmdToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	var ttl time.Duration
 	if *expires != "" {
-		d, err := api.ParseValidity(*expires)
+		d, err := guest.ParseDuration(*expires)
 		if err != nil {
 			return fmt.Errorf("%w: token add: --expires %q: write a number and a unit, such as 90d or 1w", errUsage, *expires)
 		}
