@@ -10,8 +10,14 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/legacy"
 
 	"github.com/lobbyhq/lobby/guest"
 	"github.com/lobbyhq/lobby/internal/testclock"
@@ -235,6 +241,7 @@ func (b *bundle) call(t *testing.T, token, method, path string, body any) resp {
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkResponse(t, req, res, data)
 	return resp{status: res.StatusCode, header: res.Header, body: data}
 }
 
@@ -279,5 +286,48 @@ func (b *bundle) raw(t *testing.T, token, method, path, ctype, body string) resp
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkResponse(t, req, res, data)
 	return resp{status: res.StatusCode, header: res.Header, body: data}
+}
+
+// specRouter finds a request's operation in the OpenAPI document, served
+// (for the test) at http://lobby.test/api/v1.
+var specRouter = sync.OnceValues(func() (routers.Router, error) {
+	doc, err := openapi3.NewLoader().LoadFromData(OpenAPI())
+	if err != nil {
+		return nil, err
+	}
+	doc.Servers = openapi3.Servers{{URL: "http://lobby.test/api/v1"}}
+	return legacy.NewRouter(doc)
+})
+
+// checkResponse fails t unless every answer of an operation of the
+// OpenAPI document is one the document describes: its status, its
+// content type and its body's schema. Answers to paths or methods the
+// document does not have (404, 405) are not checked.
+func checkResponse(t *testing.T, req *http.Request, res *http.Response, body []byte) {
+	t.Helper()
+	router, err := specRouter()
+	if err != nil {
+		t.Fatalf("OpenAPI router: %v", err)
+	}
+	vreq := req.Clone(t.Context())
+	vreq.URL.Scheme, vreq.URL.Host = "http", "lobby.test"
+	vreq.URL.Path = strings.TrimPrefix(req.URL.Path, strings.TrimSuffix(mount, "/api/v1"))
+	vreq.Body = http.NoBody
+	route, params, err := router.FindRoute(vreq)
+	if err != nil {
+		return
+	}
+	in := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: vreq, PathParams: params, Route: route,
+			Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}},
+		Status:  res.StatusCode,
+		Header:  res.Header,
+		Options: &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
+	}
+	in.SetBodyBytes(body)
+	if err := openapi3filter.ValidateResponse(t.Context(), in); err != nil {
+		t.Errorf("%s %s answered %d, not as the OpenAPI document says: %v\n%s", req.Method, vreq.URL.Path, res.StatusCode, err, body)
+	}
 }
