@@ -61,7 +61,7 @@ func eachBackend(t *testing.T, o options, fn func(t *testing.T, b *bundle)) {
 
 // setup opens a store of backend with the guest rules (and a dispatcher
 // when o.sender is set) and serves the API on it.
-func setup(t *testing.T, backend string, o options) *bundle {
+func setup(t testing.TB, backend string, o options) *bundle {
 	t.Helper()
 	key, err := storage.ParseKey(strings.Repeat("ab", 32))
 	if err != nil {
@@ -149,7 +149,7 @@ func (b *bundle) group(t *testing.T, name string, manageAll bool, ps ...storage.
 }
 
 // token makes an API token for st.
-func (b *bundle) token(t *testing.T, st *storage.Staff, expires time.Time) (string, *storage.APIToken) {
+func (b *bundle) token(t testing.TB, st *storage.Staff, expires time.Time) (string, *storage.APIToken) {
 	t.Helper()
 	tok, rec, err := guest.NewAPIToken(t.Context(), b.store, guest.Actor{Staff: st}, st, "test script", expires, b.clock.Now())
 	if err != nil {
