@@ -127,10 +127,15 @@ func (a *API) routes() []route {
 // actorKey carries the request's actor in its context.
 type actorKey struct{}
 
-// actorOf is the actor authenticated calls act as.
+// actorOf is the actor authenticated calls act as. Without one (a handler
+// registered without authenticated, by mistake) it is a disabled staff
+// user, whom the guest rules refuse everything; never the zero Actor, which
+// is the system and may do everything.
 func actorOf(r *http.Request) guest.Actor {
-	a, _ := r.Context().Value(actorKey{}).(guest.Actor)
-	return a
+	if a, ok := r.Context().Value(actorKey{}).(guest.Actor); ok && a.Staff != nil {
+		return a
+	}
+	return guest.Actor{Staff: &storage.Staff{Username: "(no API token)", Disabled: true}}
 }
 
 // authenticated lets through requests with a working token, within its

@@ -119,3 +119,17 @@ func TestRateLimit(t *testing.T) {
 		}
 	})
 }
+
+// TestNoActorMeansNothing: a handler reached without the token check acts
+// as nobody who may do anything, not as the system.
+func TestNoActorMeansNothing(t *testing.T) {
+	t.Parallel()
+	r, _ := http.NewRequest("GET", "/", nil)
+	a := actorOf(r)
+	if a.Staff == nil || !a.Staff.Disabled || guest.SeesAll(a) {
+		t.Fatalf("actor without a token = %+v; want a disabled staff user", a)
+	}
+	if err := (&guest.Service{}).Allowed(a, storage.PermCreate, nil); err == nil {
+		t.Error("the actor without a token may create guests")
+	}
+}
