@@ -23,6 +23,7 @@ const readyTimeout = 2 * time.Second
 //	/portal/      the guest portal (registration, login, logout, resend)
 //	/sponsor/     the sponsor side: staff sign-in, guests list, guest pages
 //	/admin/       the admin side (admins only): SMTP settings, certificates, …
+//	/api/v1/      the JSON REST API (staff API tokens; /api/v1/openapi.json)
 //	/static/      embedded stylesheet and assets; a URL with ?v=<content hash>
 //	              is cacheable for a year
 //	/forward-auth the check of a reverse proxy's forward auth (nginx
@@ -63,6 +64,7 @@ func (l *Lobby) buildHandler() http.Handler {
 	route("/admin", "admin", l.redirect(l.basePath+"/admin/"))
 	route("/admin/", "admin", http.StripPrefix("/admin", l.admin.Handler()))
 
+	route("/api/v1/", "api", http.StripPrefix("/api/v1", l.api.Handler()))
 	route("GET /static/", "static", http.StripPrefix("/static", l.assets))
 	route("/forward-auth", "forwardauth", l.forwardAuth)
 	route("/captive-portal/api", "captive", l.captive)

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/lobbyhq/lobby/admin"
+	"github.com/lobbyhq/lobby/api"
 	"github.com/lobbyhq/lobby/captive"
 	"github.com/lobbyhq/lobby/forwardauth"
 	"github.com/lobbyhq/lobby/internal/webkit"
@@ -46,6 +47,7 @@ type Lobby struct {
 	sponsor  *sponsor.Sponsor
 	admin    *admin.Admin
 	radius   *radius.Handler // nil without Config.RADIUSSecret
+	api      *api.API
 	assets   *webkit.Assets
 	handler  http.Handler
 	gates    *gateCache
@@ -191,6 +193,15 @@ func New(cfg Config) (*Lobby, error) {
 		return nil, fmt.Errorf("lobby: sponsor: %w", err)
 	}
 	l.sponsor = sp
+	if l.api, err = api.New(api.Config{
+		Guests:   p.Guests(), // the sponsor pages' rules, permissions and audit
+		MailWait: cmp.Or(cfg.Portal.SuccessWait, portal.DefaultSuccessWait),
+		Logger:   cfg.Logger,
+		Now:      cfg.Now,
+	}); err != nil {
+		l.closeTransport()
+		return nil, fmt.Errorf("lobby: api: %w", err)
+	}
 	if err := l.buildAlarms(renderer); err != nil {
 		l.closeTransport()
 		return nil, fmt.Errorf("lobby: alarms: %w", err)

@@ -23,7 +23,7 @@ import (
 // (web/pages/admin/NAME.html), sorted. A new page adds its name here and its
 // routes in Handler.
 var pageNames = []string{
-	"alarms", "audit", "certificates", "export", "group", "groups", "guesttype", "guesttypes", "home", "mail", "mailmsg", "message",
+	"alarms", "apitokens", "audit", "certificates", "export", "group", "groups", "guesttype", "guesttypes", "home", "mail", "mailmsg", "message",
 	"portal", "smtp", "staff", "staffnew", "staffpw", "staffuser", "template", "templates",
 }
 
@@ -160,6 +160,8 @@ func (a *Admin) Handler() http.Handler {
 	mux.HandleFunc("POST /staff/{id}/group", a.admin(a.postStaffGroup))
 	mux.HandleFunc("POST /staff/{id}/password", a.admin(a.postStaffPassword))
 	mux.HandleFunc("POST /staff/{id}/delete", a.admin(a.postStaffDelete))
+	mux.HandleFunc("GET /api-tokens", a.admin(a.getAPITokens))
+	mux.HandleFunc("POST /api-tokens/{id}/revoke", a.admin(a.postAPITokenRevoke))
 	mux.HandleFunc("GET /groups", a.admin(a.getGroups))
 	mux.HandleFunc("GET /groups/edit", a.admin(a.getGroupEdit))
 	mux.HandleFunc("POST /groups/edit", a.admin(a.postGroupEdit))

@@ -43,6 +43,14 @@ func (a Actor) String() string {
 	return "system"
 }
 
+// withVia adds how the actor acts (Via) to an audit entry's detail.
+func (a Actor) withVia(detail string) string {
+	if a.Via == "" {
+		return detail
+	}
+	return strings.TrimPrefix(detail+"; "+a.Via, "; ")
+}
+
 // replyTo is the address guests' replies to a message the actor caused
 // should go to: the staff user's email, if any.
 func (a Actor) replyTo() string {

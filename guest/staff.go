@@ -95,10 +95,7 @@ func (s *Service) apply(ctx context.Context, op string, a Actor, p storage.Permi
 			}
 		}
 		res.Guest = after
-		if a.Via != "" {
-			detail = strings.TrimPrefix(detail+"; "+a.Via, "; ")
-		}
-		return tx.Audit(ctx, storage.AuditEntry{Actor: a.String(), Action: e.action, Subject: id.String(), Detail: detail})
+		return tx.Audit(ctx, storage.AuditEntry{Actor: a.String(), Action: e.action, Subject: id.String(), Detail: a.withVia(detail)})
 	})
 	if err != nil {
 		return nil, s.opErr(op, id, err)
@@ -448,7 +445,7 @@ func (s *Service) Create(ctx context.Context, a Actor, n NewGuest) (*Result, err
 					return err
 				}
 			}
-			return tx.Audit(ctx, storage.AuditEntry{Actor: a.String(), Action: "guest.create", Subject: g.ID.String(), Detail: detail})
+			return tx.Audit(ctx, storage.AuditEntry{Actor: a.String(), Action: "guest.create", Subject: g.ID.String(), Detail: a.withVia(detail)})
 		})
 		if !errors.Is(err, storage.ErrConflict) {
 			break
@@ -582,8 +579,8 @@ func (s *Service) CreateBatch(ctx context.Context, a Actor, b Batch) ([]*storage
 				guests = append(guests, g)
 			}
 			return tx.Audit(ctx, storage.AuditEntry{Actor: a.String(), Action: "guest.batch", Subject: b.Prefix,
-				Detail: fmt.Sprintf("%d accounts %s-…, type %s, valid %s to %s", b.Count, b.Prefix, gt.Name,
-					from.UTC().Format(time.RFC3339), until.UTC().Format(time.RFC3339))})
+				Detail: a.withVia(fmt.Sprintf("%d accounts %s-…, type %s, valid %s to %s", b.Count, b.Prefix, gt.Name,
+					from.UTC().Format(time.RFC3339), until.UTC().Format(time.RFC3339)))})
 		})
 		// A username taken meanwhile by another batch: once more.
 		if !errors.Is(err, storage.ErrConflict) || attempt >= 2 {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -124,32 +123,9 @@ func (s *Sponsor) usableTypes(ctx context.Context, a guest.Actor, selected strin
 	return out, nil
 }
 
-// parseValidity reads a validity as typed: whole numbers with a unit, as
+// parseValidity reads a validity as typed (see guest.ParseDuration):
 // "8h", "2d", "1d12h", "90m", "1w". Empty is 0: the type's default.
-func parseValidity(v string) (time.Duration, error) {
-	v = strings.ToLower(strings.ReplaceAll(v, " ", ""))
-	if v == "" {
-		return 0, nil
-	}
-	units := map[byte]time.Duration{'m': time.Minute, 'h': time.Hour, 'd': 24 * time.Hour, 'w': 7 * 24 * time.Hour}
-	var total time.Duration
-	for v != "" {
-		i := 0
-		for i < len(v) && v[i] >= '0' && v[i] <= '9' {
-			i++
-		}
-		if i == 0 || i > 6 || i == len(v) || units[v[i]] == 0 {
-			return 0, errors.New("bad validity")
-		}
-		n, _ := strconv.Atoi(v[:i])
-		total += time.Duration(n) * units[v[i]]
-		v = v[i+1:]
-	}
-	if total <= 0 {
-		return 0, errors.New("bad validity")
-	}
-	return total, nil
-}
+func parseValidity(v string) (time.Duration, error) { return guest.ParseDuration(v) }
 
 const validityHint = "Leave empty for the guest type's default. Write it as 8h, 2d or 1d12h (m: minutes, h: hours, d: days, w: weeks); at most the type's maximum."
 

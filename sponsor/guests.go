@@ -43,15 +43,12 @@ func (s *Sponsor) scopeOf(r *http.Request, st *storage.Staff) (scope, error) {
 	return scope{all: g.ManageAll, group: g}, nil
 }
 
-// sees reports whether st (in scope sc) may see guest g: one they sponsor,
+// sees reports whether st (in scope sc) may see guest g, by the guest
+// rules' guest.Sees (which the REST API follows too): one they sponsor,
 // any with ManageAll, or a pending one that names them as the person
 // visited when their group may approve.
 func (sc scope) sees(st *storage.Staff, g *storage.Guest) bool {
-	if sc.all || (g.SponsorID != uuid.Nil && g.SponsorID == st.ID) {
-		return true
-	}
-	return g.Status == storage.GuestPending && sc.group != nil && sc.group.May(storage.PermApprove) &&
-		st.Email != "" && strings.EqualFold(strings.TrimSpace(g.PersonVisited), st.Email)
+	return guest.Sees(guest.Actor{Staff: st, Group: sc.group}, g)
 }
 
 // guestRow is one guest in the list.

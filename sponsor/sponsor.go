@@ -18,7 +18,7 @@ import (
 
 // pageNames are the page templates the sponsor side renders
 // (web/pages/sponsor/NAME.html).
-var pageNames = []string{"batch", "confirm", "create", "guest", "guests", "import", "login", "message", "password", "sheet"}
+var pageNames = []string{"batch", "confirm", "create", "guest", "guests", "import", "login", "message", "password", "sheet", "tokens"}
 
 // Sponsor is the sponsor side of Lobby.
 type Sponsor struct {
@@ -81,6 +81,8 @@ func New(cfg Config) (*Sponsor, error) {
 //	GET|POST /batch        a batch of accounts and its printable sheet (PermBatch)
 //	POST /batch/csv        the batch as CSV, by the sheet's sealed token
 //	GET|POST /import       create guests from an uploaded CSV file (PermBatch and PermCreate)
+//	GET|POST /tokens       the staff user's REST API tokens: make one (shown once), list
+//	POST /tokens/{id}/revoke   revoke one of them
 //	GET /static/…          the stylesheet
 //
 // Every POST needs the CSRF token; sign-in is rate limited per client and
@@ -112,6 +114,10 @@ func (s *Sponsor) Handler() http.Handler {
 	mux.HandleFunc("POST /batch/csv", s.signedIn(s.postBatchCSV))
 	mux.HandleFunc("GET /import", s.signedIn(s.getImport))
 	mux.HandleFunc("POST /import", s.signedIn(s.postImport))
+	// The staff user's own REST API tokens (tokens.go).
+	mux.HandleFunc("GET /tokens", s.signedIn(s.getTokens))
+	mux.HandleFunc("POST /tokens", s.signedIn(s.postTokens))
+	mux.HandleFunc("POST /tokens/{id}/revoke", s.signedIn(s.postRevokeToken))
 	mux.HandleFunc("/", s.notFound)
 
 	csrf := webkit.NewCSRF(s.cfg.SecretKey, s.cfg.SecureCookies)

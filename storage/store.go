@@ -32,6 +32,7 @@ type Store interface {
 	OutboxStore
 	AlarmStore
 	LeaderLock
+	APITokenStore
 }
 
 // GuestStore keeps guests and guest types.

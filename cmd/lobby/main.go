@@ -22,6 +22,9 @@ Usage:
   lobby migrate [flags]              apply database migrations and exit
   lobby user add --username U --role sponsor|admin [--email E]
                                      create a staff user (prints a generated password once)
+  lobby token add --user NAME [--name N] [--expires 90d]
+                                     make a REST API token for a staff user (printed once);
+                                     also: lobby token list [--user NAME], lobby token revoke --id ID
   lobby test-connection [flags]      check SMTP delivery step by step; sends nothing
   lobby send-test-email --to ADDR [--count N]
                                      send test emails through the retry pool and wait for the results
@@ -54,6 +57,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdMigrate(ctx, rest, stdout, stderr)
 	case "user":
 		err = cmdUser(ctx, rest, stdout, stderr)
+	case "token":
+		err = cmdToken(ctx, rest, stdout, stderr)
 	case "test-connection":
 		err = cmdTestConnection(ctx, rest, stdout, stderr)
 	case "send-test-email":

@@ -20,7 +20,7 @@ func runCmd(t *testing.T, dir string, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
 	n := 1 // the command words before the flags
-	if args[0] == "user" {
+	if args[0] == "user" || args[0] == "token" {
 		n = 2
 	}
 	args = append(append(append([]string{}, args[:n]...), "--data-dir", dir), args[n:]...)

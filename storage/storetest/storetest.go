@@ -97,6 +97,7 @@ func Run(t *testing.T, b Backend) {
 		{"AuditFor", testAuditFor},
 		{"AuditWhere", testAuditWhere},
 		{"DeleteStaff", testDeleteStaff},
+		{"APITokens", testAPITokens},
 		{"Leader", testLeader},
 	}
 	for _, tc := range tests {
