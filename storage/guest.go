@@ -61,9 +61,9 @@ type Guest struct {
 	// Language is the code of the language the guest registered in (en,
 	// de, fr, es): the later emails to them are in it. "" reads as English
 	// (guests from before it was kept, and those a sponsor created).
-	Language string
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	Language  string
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // CanLogIn reports whether the guest may use their credentials at now.
