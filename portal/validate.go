@@ -1,6 +1,34 @@
 package portal
 
-import "github.com/lobbyhq/lobby/guest"
+import (
+	"github.com/lobbyhq/lobby/guest"
+	"github.com/lobbyhq/lobby/internal/i18n"
+)
+
+// problemKeys are the catalog keys of the guest rules' commonest messages
+// about a registration form (package guest words them in English).
+var problemKeys = map[string]string{
+	"Enter your first name.":    "portal.invalid.first_name",
+	"Enter your last name.":     "portal.invalid.last_name",
+	"Enter your email address.": "portal.invalid.email",
+	"Enter an email address in the correct format, like name@example.com.": "portal.invalid.email_format",
+	"Enter your phone number.":                                                       "portal.invalid.phone",
+	"Enter a phone number using digits, spaces and + ( ) - only.":                    "portal.invalid.phone_format",
+	"Enter your company.":                                                            "portal.invalid.company",
+	"Enter the name of the person you are visiting.":                                 "portal.invalid.visited",
+	"Enter the email address of the person you are visiting.":                        "portal.invalid.visited_email",
+	"Enter the email address of the person you are visiting, like name@example.com.": "portal.invalid.visited_email_format",
+	"Enter the reason for your visit.":                                               "portal.invalid.reason",
+}
+
+// problemText is a guest rule's message about a form field in loc's
+// language; a rarer message (a character or length rule) stays English.
+func problemText(loc *i18n.Localizer, msg string) string {
+	if k, ok := problemKeys[msg]; ok {
+		return loc.T(k)
+	}
+	return msg
+}
 
 // The registration fields' checks are the guest rules' (package guest);
 // these are their names here.
