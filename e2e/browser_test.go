@@ -22,6 +22,7 @@ func TestBrowser(t *testing.T) {
 		{"SignInNowFromAGatedPage", testSignInNowFromAGatedPage},
 		{"SponsorWithoutJavaScript", testSponsorWithoutJavaScript},
 		{"SponsorJourney", testSponsorJourney},
+		{"GuestInGerman", testGuestInGerman},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lobbyhq/lobby/guest"
 	"github.com/lobbyhq/lobby/internal/i18n"
 	"github.com/lobbyhq/lobby/internal/webkit"
 )
@@ -20,8 +21,9 @@ func TestPagesFollowAcceptLanguage(t *testing.T) {
 		accept, lang string
 		want         []string
 	}{
-		{"", "en", []string{"Register for guest access", "First name", "Access is valid for 1 day.", "(optional)"}},
-		{"de-DE,de;q=0.9,en;q=0.5", "de", []string{"Für einen Gastzugang registrieren", "Vorname", "Der Zugang gilt 1 Tag.", "Nutzungsbedingungen"}},
+		{"", "en", []string{"Register for guest access", "First name", "Access is valid for 1 day.", "(optional)", guest.DefaultTerms}},
+		{"de-DE,de;q=0.9,en;q=0.5", "de", []string{"Für einen Gastzugang registrieren", "Vorname", "Der Zugang gilt 1 Tag.", "Nutzungsbedingungen",
+			"Nutzen Sie dieses Netz rechtmäßig"}},
 		{"fr-CH, fr;q=0.9", "fr", []string{"Demander un accès invité", "Prénom", "(facultatif)", "Conditions d&#39;utilisation"}},
 		{"es-MX", "es", []string{"Registrarse para el acceso de invitado", "Apellidos", "1 día", "(opcional)"}},
 		{"ja, zh;q=0.8", "en", []string{"Register for guest access", "Sign in"}},

@@ -99,7 +99,12 @@ func (p *Portal) guestType(ctx context.Context) (*storage.GuestType, bool, error
 
 func (p *Portal) registerPage(w http.ResponseWriter, r *http.Request, status int, form *webkit.Form, nonce string, gt *storage.GuestType, approval bool, notice ...string) {
 	loc := p.loc(r)
-	data := registerData{Nonce: nonce, Terms: p.termParagraphs(p.settings(r.Context())), Duration: loc.Duration(validity(gt)), RequireApproval: approval, Return: formReturn(r)}
+	ps := p.settings(r.Context())
+	terms := p.termParagraphs(ps)
+	if ps.Terms == guest.DefaultTerms {
+		terms = []string{loc.T("portal.register.default_terms")} // the built-in terms, in the page's language
+	}
+	data := registerData{Nonce: nonce, Terms: terms, Duration: loc.Duration(validity(gt)), RequireApproval: approval, Return: formReturn(r)}
 	data.LoginURL = withReturn("login", data.Return)
 	v := p.view(r, loc.T("portal.register.title"), form, data)
 	v.Notice = strings.Join(notice, " ")
