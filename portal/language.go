@@ -13,11 +13,10 @@ type langKey struct{}
 
 // withLanguage picks the language of each request (the switcher's cookie,
 // else Accept-Language, else English) and keeps its Localizer in the
-// request's context for the pages and the error pages. Answers vary by
-// both headers.
+// request's context for the pages and the error pages (which say that they
+// vary by both headers; the static files do not).
 func (p *Portal) withLanguage(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Add("Vary", "Accept-Language, Cookie")
 		loc := p.words.Localizer(p.words.FromRequest(r))
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), langKey{}, loc)))
 	})

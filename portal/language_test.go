@@ -43,6 +43,12 @@ func TestPagesFollowAcceptLanguage(t *testing.T) {
 		if v := r.Header.Values("Vary"); !strings.Contains(strings.Join(v, ","), "Accept-Language") {
 			t.Errorf("Accept-Language %q: Vary %v, want Accept-Language in it", tc.accept, v)
 		}
+		// The stylesheet is the same in every language: publicly cached
+		// without a Vary on the language.
+		css := c.get(mount + "/" + regexpFind(r.body, `<link rel="stylesheet" href="\./([^"]+)"`))
+		if css.StatusCode != 200 || strings.Contains(strings.Join(css.Header.Values("Vary"), ","), "Accept-Language") {
+			t.Errorf("the stylesheet: %d, Vary %v; want 200 without Accept-Language", css.StatusCode, css.Header.Values("Vary"))
+		}
 	}
 }
 

@@ -259,6 +259,7 @@ func (p *Portal) view(r *http.Request, title string, form *webkit.Form, data any
 
 // page renders page name with status.
 func (p *Portal) page(w http.ResponseWriter, r *http.Request, status int, name string, v *webkit.View) {
+	w.Header().Add("Vary", "Accept-Language, Cookie") // the page's language (see withLanguage)
 	if err := p.pages.Render(w, status, name, v); err != nil {
 		p.log.ErrorContext(r.Context(), "portal: render page", "page", name, "error", err.Error())
 	}
