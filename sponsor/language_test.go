@@ -31,6 +31,9 @@ func TestCreateGuestInALanguage(t *testing.T) {
 		if err != nil || g.Language != "fr" {
 			t.Fatalf("stored guest language %q, %v; want fr", g.Language, err)
 		}
+		if p := c.get("/guests/" + g.ID.String()); !strings.Contains(p.body, "<dt>Email language</dt><dd>Français</dd>") {
+			t.Errorf("the guest page does not say the emails are in French:\n%s", p.body)
+		}
 		mail, err := b.store.ListMail(t.Context(), storage.MailFilter{Query: "grace@navy.example"})
 		if err != nil || len(mail) != 1 || !strings.HasPrefix(mail[0].Subject, "Votre accès invité à ") {
 			t.Errorf("credentials email %v, %v; want one, in French", mail, err)

@@ -20,6 +20,7 @@ func testGuestLanguage(t *testing.T, b Backend) {
 
 	reads := map[string]func() (*storage.Guest, error){
 		"GetGuest":           func() (*storage.Guest, error) { return s.GetGuest(ctx, de.ID) },
+		"GetGuestPublic":     func() (*storage.Guest, error) { return s.GetGuestPublic(ctx, de.ID) },
 		"GetGuestByUsername": func() (*storage.Guest, error) { return s.GetGuestByUsername(ctx, "lena") },
 		"GetGuestByEmail":    func() (*storage.Guest, error) { return s.GetGuestByEmail(ctx, "lena@example.de") },
 		"ListGuests": func() (*storage.Guest, error) {
