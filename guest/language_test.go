@@ -3,6 +3,9 @@ package guest
 import (
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/lobbyhq/lobby/storage"
 )
 
 // TestRegisterKeepsTheLanguage: a guest who registered in German gets the
@@ -45,6 +48,49 @@ func TestRegisterKeepsTheLanguage(t *testing.T) {
 		}
 		if m := b.mailOf(t, res.Mail[0]); !strings.HasPrefix(m.Subject, "Your guest access to ") {
 			t.Errorf("English credentials email: %q", m.Subject)
+		}
+	})
+}
+
+// TestExpiryNoticeInTheGuestsLanguage: the lifecycle job writes the expiry
+// notice in each guest's stored language.
+func TestExpiryNoticeInTheGuestsLanguage(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(c *Config) { c.Policy.ExpiryNotice = 6 * time.Hour }, func(t *testing.T, b *bundle) {
+		ctx := t.Context()
+		want := map[string]string{"": "Your guest access to ", "es": "Su acceso de invitado a ", "fr": "Votre accès invité à "}
+		byEmail := map[string]string{}
+		for lang := range want {
+			g := b.guest(t, storage.GuestActive) // ends in 24h
+			if lang != "" {
+				l := lang
+				if _, err := b.store.UpdateGuest(ctx, g.ID, storage.GuestUpdate{Language: &l}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			byEmail[g.Email] = lang
+		}
+		b.clock.Advance(20 * time.Hour)
+		if st, err := b.svc.RunOnce(ctx); err != nil || st.Notified != 3 {
+			t.Fatalf("RunOnce = %+v, %v; want three notices", st, err)
+		}
+		rows, err := b.store.ListMail(ctx, storage.MailFilter{Limit: 50})
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := 0
+		for _, m := range rows {
+			lang, ok := byEmail[m.Recipient]
+			if !ok || m.Kind != KindExpiry {
+				continue
+			}
+			seen++
+			if !strings.HasPrefix(m.Subject, want[lang]) {
+				t.Errorf("the expiry notice to a guest in %q: %q, want it to start %q", lang, m.Subject, want[lang])
+			}
+		}
+		if seen != 3 {
+			t.Errorf("%d expiry notices in the outbox, want 3", seen)
 		}
 	})
 }
