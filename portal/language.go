@@ -49,7 +49,7 @@ func (p *Portal) setLanguage(w http.ResponseWriter, r *http.Request) {
 }
 
 // localNext returns next when it is a relative path inside the portal
-// (such as "register" or "registered/ID?t=…"), else "" (the start).
+// (such as "register" or "login?return=%2Fapp"), else "" (the start).
 func localNext(next string) string {
 	if next == "" || len(next) > 2000 || strings.ContainsAny(next, "\\:") || strings.HasPrefix(next, "/") ||
 		strings.HasPrefix(next, ".") || strings.Contains(next, "/.") || hasControl(next) || strings.HasPrefix(next, "language/") {
