@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/lobbyhq/lobby/internal/i18n"
 	"github.com/lobbyhq/lobby/internal/webkit"
 )
 
@@ -202,7 +203,7 @@ func plain(w http.ResponseWriter, status int, body string) {
 // styled by the portal's stylesheet so that no inline style is needed under
 // the strict Content-Security-Policy of webkit.SecureHeaders.
 var pageLayout = template.Must(template.New("layout").Parse(`<!doctype html>
-<html lang="en">
+<html lang="{{or .Lang "en"}}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -223,17 +224,22 @@ var pageLayout = template.Must(template.New("layout").Parse(`<!doctype html>
 type pageData struct {
 	Style  string // the stylesheet's URL
 	Portal string // the guest portal's URL
+	Lang   string // the page's language ("": English), from a Data with a pageLang method
 	Data   any
 }
 
 // page renders one of Lobby's own pages with the portal's security headers.
 func (l *Lobby) page(w http.ResponseWriter, r *http.Request, status int, t *template.Template, data any) {
 	var buf bytes.Buffer
-	err := t.Execute(&buf, pageData{
+	pd := pageData{
 		Style:  l.basePath + "/static/" + l.assets.URL("lobby.css"),
 		Portal: l.basePath + "/portal/",
 		Data:   data,
-	})
+	}
+	if d, ok := data.(interface{ pageLang() string }); ok {
+		pd.Lang = d.pageLang()
+	}
+	err := t.Execute(&buf, pd)
 	if err != nil {
 		l.logger.ErrorContext(r.Context(), "lobby: render page", "page", t.Name(), "error", err.Error())
 		plain(w, http.StatusInternalServerError, "This page could not be shown; the error is in the server's log.\n")
@@ -248,14 +254,30 @@ func (l *Lobby) page(w http.ResponseWriter, r *http.Request, status int, t *temp
 	})).ServeHTTP(w, r)
 }
 
-var notFoundPage = template.Must(template.Must(pageLayout.Clone()).Parse(`{{define "title"}}Page not found{{end}}
+var notFoundPage = template.Must(template.Must(pageLayout.Clone()).Parse(`{{define "title"}}{{.Data.Title}}{{end}}
 {{define "content"}}
-<h1>Page not found</h1>
-<p>There is no page at this address. Check the link, or start again at the <a href="{{.Portal}}">guest portal</a>.</p>
+<h1>{{.Data.Title}}</h1>
+<p>{{.Data.Text}}</p>
 {{end}}`))
+
+// notFoundData is the 404 page in the language of the request (a guest
+// may mistype an address outside the portal).
+type notFoundData struct {
+	Lang, Title string
+	Text        template.HTML
+}
+
+func (d notFoundData) pageLang() string { return d.Lang }
 
 // notFound answers an address Lobby does not serve with its own 404 page
 // rather than Go's bare text.
 func (l *Lobby) notFound(w http.ResponseWriter, r *http.Request) {
-	l.page(w, r, http.StatusNotFound, notFoundPage, nil)
+	d := notFoundData{Lang: "en", Title: "Page not found",
+		Text: template.HTML(`There is no page at this address. Check the link, or start again at the <a href="` + template.HTMLEscapeString(l.basePath+"/portal/") + `">guest portal</a>.`)}
+	if words, err := i18n.Default(); err == nil {
+		loc := words.Localizer(words.FromRequest(r))
+		d = notFoundData{Lang: loc.Lang(), Title: loc.T("portal.error.404_title"), Text: loc.HTML("portal.error.404_root", "PortalURL", l.basePath+"/portal/")}
+		w.Header().Add("Vary", "Accept-Language, Cookie")
+	}
+	l.page(w, r, http.StatusNotFound, notFoundPage, d)
 }

@@ -23,6 +23,7 @@ func TestBrowser(t *testing.T) {
 		{"SponsorWithoutJavaScript", testSponsorWithoutJavaScript},
 		{"SponsorJourney", testSponsorJourney},
 		{"AdminJourney", testAdminJourney},
+		{"GuestInGerman", testGuestInGerman},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

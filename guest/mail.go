@@ -20,11 +20,12 @@ const (
 	KindExtended    = "guest.extended" // access extended
 )
 
-// compose renders template name with data into a message of kind to to.
-func (s *Service) compose(kind, name, to string, data map[string]any) (notify.Message, error) {
+// compose renders template name with data into a message of kind to to,
+// in language lang (a guest's Language; "" is English).
+func (s *Service) compose(kind, name, to, lang string, data map[string]any) (notify.Message, error) {
 	l := s.liveNow()
 	data["SiteName"] = l.portal.SiteName
-	subject, text, html, err := l.render.Render(name, data)
+	subject, text, html, err := l.render.RenderIn(lang, name, data)
 	if err != nil {
 		return notify.Message{}, fmt.Errorf("guest: %s email: %w", kind, err)
 	}
@@ -55,7 +56,7 @@ func (s *Service) Link(rel string) string { return s.base + "/" + rel }
 
 // CredentialsMessage is the email with g's username and password.
 func (s *Service) CredentialsMessage(g *storage.Guest) (notify.Message, error) {
-	return s.compose(KindCredentials, notify.TemplateGuestCredentials, g.Email, map[string]any{
+	return s.compose(KindCredentials, notify.TemplateGuestCredentials, g.Email, g.Language, map[string]any{
 		"GuestName":  Name(g),
 		"Username":   g.Username,
 		"Password":   g.Password,
@@ -66,17 +67,17 @@ func (s *Service) CredentialsMessage(g *storage.Guest) (notify.Message, error) {
 
 // PendingMessage tells g that their registration waits for approval.
 func (s *Service) PendingMessage(g *storage.Guest) (notify.Message, error) {
-	return s.compose(KindPending, notify.TemplateGuestPending, g.Email, map[string]any{"GuestName": Name(g)})
+	return s.compose(KindPending, notify.TemplateGuestPending, g.Email, g.Language, map[string]any{"GuestName": Name(g)})
 }
 
 // DeniedMessage tells g that their registration was denied.
 func (s *Service) DeniedMessage(g *storage.Guest) (notify.Message, error) {
-	return s.compose(KindDenied, notify.TemplateGuestDenied, g.Email, map[string]any{"GuestName": Name(g)})
+	return s.compose(KindDenied, notify.TemplateGuestDenied, g.Email, g.Language, map[string]any{"GuestName": Name(g)})
 }
 
 // resetMessage gives g the new password a sponsor set.
 func (s *Service) resetMessage(g *storage.Guest) (notify.Message, error) {
-	return s.compose(KindReset, notify.TemplateGuestReset, g.Email, map[string]any{
+	return s.compose(KindReset, notify.TemplateGuestReset, g.Email, g.Language, map[string]any{
 		"GuestName":  Name(g),
 		"Username":   g.Username,
 		"Password":   g.Password,
@@ -87,7 +88,7 @@ func (s *Service) resetMessage(g *storage.Guest) (notify.Message, error) {
 
 // extendedMessage tells g their access now ends later.
 func (s *Service) extendedMessage(g *storage.Guest) (notify.Message, error) {
-	return s.compose(KindExtended, notify.TemplateGuestExtended, g.Email, map[string]any{
+	return s.compose(KindExtended, notify.TemplateGuestExtended, g.Email, g.Language, map[string]any{
 		"GuestName":  Name(g),
 		"ValidUntil": g.ValidUntil.In(s.pol.TimeZone),
 	})
@@ -95,7 +96,7 @@ func (s *Service) extendedMessage(g *storage.Guest) (notify.Message, error) {
 
 // ExpiryMessage tells g when their access ends.
 func (s *Service) ExpiryMessage(g *storage.Guest) (notify.Message, error) {
-	m, err := s.compose(KindExpiry, notify.TemplateGuestExpiry, g.Email, map[string]any{
+	m, err := s.compose(KindExpiry, notify.TemplateGuestExpiry, g.Email, g.Language, map[string]any{
 		"GuestName":  Name(g),
 		"ValidUntil": g.ValidUntil.In(s.pol.TimeZone),
 	})
@@ -106,7 +107,7 @@ func (s *Service) ExpiryMessage(g *storage.Guest) (notify.Message, error) {
 // ApprovalMessage asks approver to approve or deny g with the links given
 // (valid until exp).
 func (s *Service) ApprovalMessage(g *storage.Guest, approver, approveURL, denyURL string, exp time.Time) (notify.Message, error) {
-	m, err := s.compose(KindApproval, notify.TemplateApprovalRequest, approver, map[string]any{
+	m, err := s.compose(KindApproval, notify.TemplateApprovalRequest, approver, "", map[string]any{
 		"GuestName":  Name(g),
 		"GuestEmail": g.Email,
 		"Company":    g.Company,

@@ -211,6 +211,9 @@ type SelfRegistration struct {
 	Reg      Registration
 	Type     *storage.GuestType
 	Approval bool
+	// Language is the code of the language the guest registered in: the
+	// emails to them are in it, now and later ("" is English).
+	Language string
 	// Admit is asked once before a new registration is stored (not for a
 	// repeated or known one); false ends it with ErrLimited. Nil admits.
 	Admit func() bool
@@ -310,6 +313,7 @@ func (s *Service) create(ctx context.Context, in SelfRegistration, prev *storage
 		FirstName: reg.First, LastName: reg.Last, Email: reg.Email, Phone: reg.Phone, Company: reg.Company,
 		PersonVisited: reg.Visited, Reason: reg.Reason, SponsorID: reg.SponsorID, GuestType: gt.Name,
 		Status: storage.GuestActive, ValidFrom: now, ValidUntil: now.Add(InitialValidity(gt)),
+		Language: in.Language,
 	}
 	if prev != nil {
 		// A new password: no session from before counts. (The new ID

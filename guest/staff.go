@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/lobbyhq/lobby/internal/i18n"
 	"github.com/lobbyhq/lobby/notify"
 	"github.com/lobbyhq/lobby/storage"
 )
@@ -356,6 +357,9 @@ type NewGuest struct {
 	// NoEmail creates the guest without emailing their credentials: the
 	// caller hands them over (the sponsor's printable card).
 	NoEmail bool
+	// Language is the code of the language of the guest's emails (en, de,
+	// fr, es); "" is English.
+	Language string
 }
 
 // startSlack is how far in the past a ValidFrom may lie (a form filled in
@@ -398,6 +402,9 @@ func (s *Service) Create(ctx context.Context, a Actor, n NewGuest) (*Result, err
 	if n.Email == "" {
 		msg = "Enter the guest's email address: their credentials go there."
 	}
+	if n.Language != "" && !i18n.Supported(n.Language) {
+		fail("language", "Choose one of the languages offered: "+strings.Join(i18n.Languages(), ", ")+".")
+	}
 	fail("email", msg)
 	fail("phone", CheckPhone(n.Phone, false))
 	fail("company", CheckText("Company", n.Company, MaxOther, false, ""))
@@ -411,7 +418,7 @@ func (s *Service) Create(ctx context.Context, a Actor, n NewGuest) (*Result, err
 	g := &storage.Guest{
 		FirstName: n.FirstName, LastName: n.LastName, Email: email, Phone: n.Phone, Company: n.Company,
 		PersonVisited: n.PersonVisited, Reason: n.Reason, GuestType: gt.Name,
-		Status: storage.GuestActive, ValidFrom: from, ValidUntil: until,
+		Status: storage.GuestActive, ValidFrom: from, ValidUntil: until, Language: n.Language,
 	}
 	if a.Staff != nil {
 		g.SponsorID = a.Staff.ID

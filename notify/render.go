@@ -9,8 +9,8 @@ import (
 	"slices"
 	"strings"
 	texttemplate "text/template"
-	"time"
 
+	"github.com/lobbyhq/lobby/internal/i18n"
 	"github.com/lobbyhq/lobby/web"
 )
 
@@ -48,6 +48,17 @@ func TemplateNames() []string {
 		TemplateApprovalRequest, TemplateGuestExpiry, TemplateGuestReset, TemplateGuestExtended, TemplateTestEmail, TemplateAlarm}
 }
 
+// translated reports the notifications sent to guests, which RenderIn
+// renders in their language. The others go to staff, in English.
+func translated(name string) bool {
+	switch name {
+	case TemplateGuestCredentials, TemplateGuestPending, TemplateGuestDenied,
+		TemplateGuestExpiry, TemplateGuestReset, TemplateGuestExtended:
+		return true
+	}
+	return false
+}
+
 // Template file suffixes.
 const (
 	suffixSubject = ".subject.tmpl"
@@ -83,9 +94,26 @@ func (s Source) over(base Source) Source {
 
 // Renderer renders the notification templates. They are parsed once, by
 // [NewRenderer] or [Renderer.With]; Render is safe for concurrent use.
+//
+// The embedded templates take their words from the message catalogs
+// (package internal/i18n): {{t "email.credentials.intro" .}} is a message
+// with the template's data, and {{datetime .ValidUntil}} a time, in the
+// language the template set is rendered in. [Renderer.RenderIn] renders in
+// a guest's language.
+//
+// The rule for edited templates (an operator's directory, an admin's saved
+// override): they are English, and an English email uses them; an email in
+// another language uses the embedded translation, unless the directory has
+// that language's own files in a subdirectory named for it (DIR/de/
+// NAME.txt.tmpl and so on), laid over the embedded ones the same way.
 type Renderer struct {
 	sources map[string]Source
 	sets    map[string]*templateSet
+	words   *i18n.Catalog
+	// langs are the template sets of the languages other than English:
+	// the embedded templates with the directory's files for that language
+	// over them. Built once by NewRenderer and shared by With.
+	langs map[string]map[string]*templateSet
 }
 
 type templateSet struct {
@@ -116,7 +144,42 @@ func NewRenderer(fsys fs.FS) (*Renderer, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	r := &Renderer{sources: base, sets: map[string]*templateSet{}}
+	words, err := i18n.Default()
+	if err != nil {
+		return nil, fmt.Errorf("notify: templates: %w", err)
+	}
+	r := &Renderer{sources: base, sets: map[string]*templateSet{}, words: words, langs: map[string]map[string]*templateSet{}}
+	for _, lang := range i18n.Languages() {
+		if lang == i18n.English {
+			continue
+		}
+		srcs := base
+		if fsys != nil {
+			if st, err := fs.Stat(fsys, lang); err == nil && st.IsDir() {
+				sub, _ := fs.Sub(fsys, lang)
+				over, err := readSources(sub, "directory "+lang+"/")
+				if err != nil {
+					return nil, err
+				}
+				srcs = map[string]Source{}
+				for name, src := range base {
+					srcs[name] = over[name].over(src)
+				}
+			}
+		}
+		sets := map[string]*templateSet{}
+		for name, src := range srcs {
+			if !translated(name) {
+				continue
+			}
+			set, err := parseSet(name, src, words.Localizer(lang))
+			if err != nil {
+				return nil, fmt.Errorf("notify: templates directory %s/: %w", lang, namedFiles(err))
+			}
+			sets[name] = set
+		}
+		r.langs[lang] = sets
+	}
 	if fsys == nil {
 		return r.With(nil)
 	}
@@ -204,7 +267,7 @@ func readSources(fsys fs.FS, what string) (map[string]Source, error) {
 // notification, or one that does not parse, is an error (a *TemplateError
 // for the latter).
 func (r *Renderer) With(overrides map[string]Source) (*Renderer, error) {
-	next := &Renderer{sources: map[string]Source{}, sets: map[string]*templateSet{}}
+	next := &Renderer{sources: map[string]Source{}, sets: map[string]*templateSet{}, words: r.words, langs: r.langs}
 	var errs []error
 	for name := range overrides {
 		if _, ok := r.sources[name]; !ok {
@@ -218,7 +281,7 @@ func (r *Renderer) With(overrides map[string]Source) (*Renderer, error) {
 			continue
 		}
 		src = o.over(src)
-		set, err := parseSet(name, src)
+		set, err := parseSet(name, src, r.english())
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -237,8 +300,13 @@ func (r *Renderer) Source(name string) (Source, bool) {
 	return src, ok
 }
 
-func parseSet(name string, src Source) (*templateSet, error) {
-	funcs := map[string]any{"datetime": formatTime}
+// english is the English Localizer of r's catalogs.
+func (r *Renderer) english() *i18n.Localizer { return r.words.Localizer(i18n.English) }
+
+// parseSet parses src with the functions of loc's language: datetime and
+// t (a catalog message with the template's data) and lang (the code).
+func parseSet(name string, src Source, loc *i18n.Localizer) (*templateSet, error) {
+	funcs := map[string]any{"datetime": loc.DateOf, "t": loc.Message, "lang": loc.Lang}
 	var (
 		set templateSet
 		err error
@@ -276,6 +344,19 @@ func (r *Renderer) Render(name string, data any) (subject, text, html string, er
 	return set.render(name, data)
 }
 
+// RenderIn is Render in language lang (a code of i18n.Languages): the
+// embedded translation (or the directory's files for lang), see Renderer.
+// English, "" and an unknown code render as Render does, and so do the
+// notifications to staff (approval_request, test_email, alarm).
+func (r *Renderer) RenderIn(lang, name string, data any) (subject, text, html string, err error) {
+	if sets, ok := r.langs[lang]; ok {
+		if set := sets[name]; set != nil {
+			return set.render(name, data)
+		}
+	}
+	return r.Render(name, data)
+}
+
 func (set *templateSet) render(name string, data any) (subject, text, html string, err error) {
 	var b strings.Builder
 	exec := func(part string, run func() error) (string, error) {
@@ -307,27 +388,4 @@ func (set *templateSet) render(name string, data any) (subject, text, html strin
 		return "", "", "", err
 	}
 	return subject, text, html, nil
-}
-
-// formatTime is the templates' datetime function: a time as
-// "Monday 2 January 2006, 15:04 MST" in its own location; strings pass
-// through; a zero time is empty.
-func formatTime(v any) string {
-	switch t := v.(type) {
-	case time.Time:
-		if t.IsZero() {
-			return ""
-		}
-		return t.Format("Monday 2 January 2006, 15:04 MST")
-	case *time.Time:
-		if t == nil {
-			return ""
-		}
-		return formatTime(*t)
-	case string:
-		return t
-	case nil:
-		return ""
-	}
-	return fmt.Sprint(v)
 }

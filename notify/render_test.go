@@ -42,7 +42,7 @@ func TestRenderEveryTemplate(t *testing.T) {
 				continue
 			}
 			for k, v := range data {
-				want := formatTime(v)
+				want := r.english().DateOf(v)
 				if !strings.Contains(out, want) {
 					t.Errorf("%s %s does not show %s (%q)", name, part, k, want)
 				}

@@ -136,7 +136,7 @@ func (r *Renderer) Preview(name string, src Source, data any) (subject, text, ht
 	if !ok {
 		return "", "", "", fmt.Errorf("notify: preview: there is no notification %q; the names are %s", name, strings.Join(TemplateNames(), ", "))
 	}
-	set, err := parseSet(name, src.over(base))
+	set, err := parseSet(name, src.over(base), r.english())
 	if err != nil {
 		return "", "", "", err
 	}

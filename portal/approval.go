@@ -29,22 +29,22 @@ func (p *Portal) decision(approve, post bool) http.HandlerFunc {
 	}
 	return func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
+		loc := p.loc(r)
 		payload, err := signer.Verify(r.PathValue("token"), p.now())
 		if errors.Is(err, webkit.ErrTokenExpired) {
-			p.message(w, r, http.StatusGone, "This link has expired", nil,
-				"Approval links work for "+humanDuration(p.cfg.Policy.ApprovalLinkTTL)+". Find the guest in the sponsor portal to approve or deny them there.")
+			p.message(w, r, http.StatusGone, loc.T("portal.approve.expired_title"), nil,
+				loc.T("portal.approve.expired", "Duration", loc.Duration(p.cfg.Policy.ApprovalLinkTTL)))
 			return
 		}
 		gid, approver, ok := strings.Cut(payload, "|")
 		id, perr := uuid.Parse(gid)
 		if err != nil || !ok || perr != nil {
-			p.message(w, r, http.StatusNotFound, "This link is not valid", nil,
-				"Check that you opened the whole link from the email. You can also approve or deny the guest in the sponsor portal.")
+			p.message(w, r, http.StatusNotFound, loc.T("portal.approve.invalid_title"), nil, loc.T("portal.approve.invalid"))
 			return
 		}
 		g, err := p.store.GetGuest(ctx, id)
 		if errors.Is(err, storage.ErrNotFound) {
-			p.message(w, r, http.StatusNotFound, "This guest no longer exists", nil, "The registration was deleted; there is nothing to decide.")
+			p.message(w, r, http.StatusNotFound, loc.T("portal.approve.gone_title"), nil, loc.T("portal.approve.gone"))
 			return
 		} else if err != nil {
 			p.fail(w, r, verb, err)
@@ -55,9 +55,9 @@ func (p *Portal) decision(approve, post bool) http.HandlerFunc {
 			return
 		}
 		if !post {
-			p.page(w, r, http.StatusOK, "approve", p.view(r, strings.ToUpper(verb[:1])+verb[1:]+" guest access", nil, approveData{
+			p.page(w, r, http.StatusOK, "approve", p.view(r, map[bool]string{true: loc.T("portal.approve.title"), false: loc.T("portal.deny.title")}[approve], nil, approveData{
 				Approve: approve, Name: guestName(g), Email: g.Email, Company: g.Company, PersonVisited: g.PersonVisited,
-				Reason: g.Reason, Registered: p.formatTime(g.CreatedAt),
+				Reason: g.Reason, Registered: p.formatTime(r, g.CreatedAt),
 			}))
 			return
 		}
@@ -84,37 +84,40 @@ func (p *Portal) decision(approve, post bool) http.HandlerFunc {
 		}
 		g = res.Guest
 		if approve && res.HandOver {
-			p.message(w, r, http.StatusOK, "Guest approved", nil,
-				guestName(g)+"'s access is valid until "+p.formatTime(g.ValidUntil)+". Guests are sent no email here, so we are not emailing them: "+
-					"their registration page shows their credentials if they come back to it within a few minutes; otherwise a sponsor "+
-					"resets their password on the sponsor pages and gives them the new one.")
+			p.message(w, r, http.StatusOK, loc.T("portal.approve.approved_title"), nil, loc.T("portal.approve.approved_off",
+				"Name", guestName(g), "ValidUntil", p.formatTime(r, g.ValidUntil)))
 			return
 		}
 		if !approve && !p.guests.GuestEmail() {
-			p.message(w, r, http.StatusOK, "Guest denied", nil, "Guests are sent no email here, so we are not telling "+guestName(g)+"; let them know yourself if needed.")
+			p.message(w, r, http.StatusOK, loc.T("portal.approve.denied_title"), nil, loc.T("portal.approve.denied_off", "Name", guestName(g)))
 			return
 		}
 		if approve {
-			p.message(w, r, http.StatusOK, "Guest approved", nil,
-				"We are emailing "+guestName(g)+" their credentials at "+g.Email+". Their access is valid until "+p.formatTime(g.ValidUntil)+".")
+			p.message(w, r, http.StatusOK, loc.T("portal.approve.approved_title"), nil, loc.T("portal.approve.approved",
+				"Name", guestName(g), "Email", g.Email, "ValidUntil", p.formatTime(r, g.ValidUntil)))
 			return
 		}
-		p.message(w, r, http.StatusOK, "Guest denied", nil, "We are letting "+guestName(g)+" know at "+g.Email+".")
+		p.message(w, r, http.StatusOK, loc.T("portal.approve.denied_title"), nil, loc.T("portal.approve.denied", "Name", guestName(g), "Email", g.Email))
 	}
 }
 
 // decided says that g was decided already (in the words of guest.Decided).
 func (p *Portal) decided(w http.ResponseWriter, r *http.Request, g *storage.Guest) {
-	title := "Already decided"
+	loc := p.loc(r)
+	name := guestName(g)
+	if name == "" {
+		name = g.Username
+	}
+	title, msg := loc.T("portal.decided.title"), loc.T("portal.decided.other", "Name", name, "Status", string(g.Status))
 	switch g.Status {
 	case storage.GuestDenied:
-		title = "Already denied"
+		title, msg = loc.T("portal.decided.denied_title"), loc.T("portal.decided.denied", "Name", name)
 	case storage.GuestActive:
-		title = "Already approved"
+		title, msg = loc.T("portal.decided.approved_title"), loc.T("portal.decided.approved", "Name", name)
 	case storage.GuestSuspended:
-		title = "Access suspended"
+		title, msg = loc.T("portal.decided.suspended_title"), loc.T("portal.decided.suspended", "Name", name)
 	case storage.GuestExpired:
-		title = "Access expired"
+		title, msg = loc.T("portal.decided.expired_title"), loc.T("portal.decided.expired", "Name", name)
 	}
-	p.message(w, r, http.StatusOK, title, nil, guest.Decided(g))
+	p.message(w, r, http.StatusOK, title, nil, msg)
 }

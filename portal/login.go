@@ -11,19 +11,33 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/lobbyhq/lobby/internal/i18n"
 	"github.com/lobbyhq/lobby/internal/webkit"
 	"github.com/lobbyhq/lobby/storage"
 )
 
 // loginData is the login page's own data.
 type loginData struct {
-	Return string
+	Return      string
+	RegisterURL string // the register page, carrying Return
 }
 
-func loginForm() *webkit.Form {
+func newLoginData(ret string) loginData {
+	return loginData{Return: ret, RegisterURL: withReturn("register", ret)}
+}
+
+// withReturn is page with ?return=ret when ret is set.
+func withReturn(page, ret string) string {
+	if ret == "" {
+		return page
+	}
+	return page + "?return=" + url.QueryEscape(ret)
+}
+
+func loginForm(loc *i18n.Localizer) *webkit.Form {
 	return webkit.NewForm(
-		&webkit.Field{Name: "username", Label: "Username", Type: "text", Autocomplete: "username", Required: true, MaxLen: maxEmail},
-		&webkit.Field{Name: "password", Label: "Password", Type: "password", Autocomplete: "current-password", Required: true, MaxLen: 128},
+		&webkit.Field{Name: "username", Label: loc.T("portal.login.username"), Type: "text", Autocomplete: "username", Required: true, MaxLen: maxEmail},
+		&webkit.Field{Name: "password", Label: loc.T("portal.login.password"), Type: "password", Autocomplete: "current-password", Required: true, MaxLen: 128},
 	)
 }
 
@@ -70,16 +84,18 @@ func (p *Portal) getLogin(w http.ResponseWriter, r *http.Request) {
 		webkit.SeeOther(w, ret)
 		return
 	}
-	v := p.view(r, "Sign in", loginForm(), loginData{Return: ret})
+	loc := p.loc(r)
+	v := p.view(r, loc.T("portal.login.title"), loginForm(loc), newLoginData(ret))
 	if r.URL.Query().Has("signed_out") {
-		v.Notice = "You are signed out on all devices."
+		v.Notice = loc.T("portal.login.signed_out")
 	}
 	p.page(w, r, http.StatusOK, "login", v)
 }
 
 func (p *Portal) postLogin(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	form := loginForm()
+	loc := p.loc(r)
+	form := loginForm(loc)
 	form.Load(r.PostForm)
 	ret := safeReturn(r.PostForm.Get("return"))
 	username := form.Field("username")
@@ -87,13 +103,13 @@ func (p *Portal) postLogin(w http.ResponseWriter, r *http.Request) {
 	pw := r.PostForm.Get("password") // as typed: spaces may be part of it
 	password.Value = ""              // never sent back to the page
 	again := func(status int) {
-		p.page(w, r, status, "login", p.view(r, "Sign in", form, loginData{Return: ret}))
+		p.page(w, r, status, "login", p.view(r, loc.T("portal.login.title"), form, newLoginData(ret)))
 	}
 	if username.Value == "" {
-		form.Fail("username", "Enter your username.")
+		form.Fail("username", loc.T("portal.login.enter_username"))
 	}
 	if pw == "" {
-		form.Fail("password", "Enter your password.")
+		form.Fail("password", loc.T("portal.login.enter_password"))
 	}
 	if !form.Valid() {
 		again(http.StatusUnprocessableEntity)
@@ -115,14 +131,14 @@ func (p *Portal) postLogin(w http.ResponseWriter, r *http.Request) {
 		want = g.Password
 	}
 	if subtle.ConstantTimeCompare([]byte(pw), []byte(want)) != 1 || g == nil {
-		username.Error = "The username or password is not right. Check the email we sent you."
-		username.ErrorLink = &webkit.Link{Href: "resend", Text: "Email me my credentials again"}
+		username.Error = loc.T("portal.login.wrong")
+		username.ErrorLink = &webkit.Link{Href: "resend", Text: loc.T("portal.login.resend_link")}
 		p.log.InfoContext(ctx, "guest login failed", "client", p.clientIP(r))
 		again(http.StatusUnauthorized)
 		return
 	}
 	if !g.CanLogIn(p.now()) {
-		form.Fail("username", cannotLogIn(g, p))
+		form.Fail("username", p.cannotLogIn(r, g))
 		again(http.StatusForbidden)
 		return
 	}
@@ -141,22 +157,24 @@ func (p *Portal) postLogin(w http.ResponseWriter, r *http.Request) {
 	webkit.SeeOther(w, "account")
 }
 
-// cannotLogIn says why g's right credentials do not sign them in.
-func cannotLogIn(g *storage.Guest, p *Portal) string {
+// cannotLogIn says why g's right credentials do not sign them in, in r's
+// language.
+func (p *Portal) cannotLogIn(r *http.Request, g *storage.Guest) string {
+	loc := p.loc(r)
 	switch g.Status {
 	case storage.GuestPending:
-		return "Your registration is still waiting for approval. We email you when it is decided."
+		return loc.T("portal.status.pending")
 	case storage.GuestSuspended:
-		return "Your access has been suspended. Ask the person you are visiting."
+		return loc.T("portal.status.suspended")
 	case storage.GuestDenied:
-		return "Your registration was not approved."
+		return loc.T("portal.status.denied")
 	case storage.GuestExpired:
-		return "Your access has expired. Ask the person you are visiting to extend it."
+		return loc.T("portal.status.expired")
 	}
 	if p.now().Before(g.ValidFrom) {
-		return "Your access starts " + p.formatTime(g.ValidFrom) + "."
+		return loc.T("portal.status.not_yet", "ValidFrom", p.formatTime(r, g.ValidFrom))
 	}
-	return "Your access has expired. Ask the person you are visiting to extend it."
+	return loc.T("portal.status.expired")
 }
 
 // postLogout signs the guest out on every device: clearing this browser's
@@ -220,8 +238,8 @@ func (p *Portal) getAccount(w http.ResponseWriter, r *http.Request) {
 		webkit.SeeOther(w, "login")
 		return
 	}
-	p.page(w, r, http.StatusOK, "account", p.view(r, "Your guest access", nil, accountData{
-		Name: guestName(g), Username: g.Username, ValidUntil: p.formatTime(g.ValidUntil),
+	p.page(w, r, http.StatusOK, "account", p.view(r, p.loc(r).T("portal.account.page_title"), nil, accountData{
+		Name: guestName(g), Username: g.Username, ValidUntil: p.formatTime(r, g.ValidUntil),
 	}))
 }
 

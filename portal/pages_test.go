@@ -40,9 +40,9 @@ func TestPagesRender(t *testing.T) {
 	}{
 		"register":   {withErrors, registerData{Nonce: p.newNonce(), Terms: []string{"Be nice."}, Duration: "1 day"}, "Be nice."},
 		"registered": {nil, registeredData{Name: "Ada", Email: "ada@example.com", Mail: mailSent, Credentials: true, Username: "u", Password: "p"}, "<code>p</code>"},
-		"login":      {loginForm(), loginData{Return: "/app"}, `value="/app"`},
+		"login":      {loginForm(p.words.Localizer("en")), newLoginData("/app"), `value="/app"`},
 		"account":    {nil, accountData{Name: "Ada", Username: "ada@example.com", ValidUntil: "soon"}, "ada@example.com"},
-		"resend":     {resendForm(), resendData{}, "Email my credentials"},
+		"resend":     {resendForm(p.words.Localizer("en")), resendData{}, "Email my credentials"},
 		"approve":    {nil, approveData{Approve: true, Name: "Ada", Email: "ada@example.com", Company: "<b>Acme</b>"}, "&lt;b&gt;Acme&lt;/b&gt;"},
 		"message":    {nil, messageData{Paragraphs: []string{"Hello."}, Link: &webkit.Link{Href: "./", Text: "Start"}}, "Hello."},
 	}

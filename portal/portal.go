@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/lobbyhq/lobby/guest"
+	"github.com/lobbyhq/lobby/internal/i18n"
 	"github.com/lobbyhq/lobby/internal/webkit"
 	"github.com/lobbyhq/lobby/notify"
 	"github.com/lobbyhq/lobby/storage"
@@ -52,6 +53,8 @@ type Portal struct {
 	bg *backgroundJobs // work done after the response (resend look-ups)
 
 	types typeCache // the terms, split once
+
+	words *i18n.Catalog // the pages' languages
 }
 
 // New checks cfg, parses the page templates, writes Policy.GuestTypes and
@@ -67,6 +70,9 @@ func New(cfg Config) (*Portal, error) {
 		if p.render, err = notify.NewRenderer(nil); err != nil {
 			return nil, fmt.Errorf("portal: %w", err)
 		}
+	}
+	if p.words, err = i18n.Default(); err != nil {
+		return nil, fmt.Errorf("portal: %w", err)
 	}
 	if p.pages, err = webkit.ParseTemplates(web.Pages(), "portal", nil); err != nil {
 		return nil, fmt.Errorf("portal: %w", err)
@@ -140,6 +146,7 @@ func (p *Portal) Guests() *guest.Service { return p.guests }
 //	GET /static/…             the stylesheet
 //	GET /brand/theme.css?v=   the admin's accent colour (portal settings)
 //	GET /brand/logo?v=        the admin's logo (portal settings)
+//	GET /language/{code}?next= the language switcher: keeps code in a cookie, back to next
 //
 // Every POST needs the CSRF token; register, login and resend are rate
 // limited per client; request bodies are limited to MaxBodyBytes.
@@ -160,6 +167,7 @@ func (p *Portal) Handler() http.Handler {
 	mux.HandleFunc("POST /approve/{token}", p.decision(true, true))
 	mux.HandleFunc("GET /deny/{token}", p.decision(false, false))
 	mux.HandleFunc("POST /deny/{token}", p.decision(false, true))
+	mux.HandleFunc("GET /language/{code}", p.setLanguage)
 	mux.HandleFunc("/", p.notFound)
 
 	var pages http.Handler = mux
@@ -176,6 +184,7 @@ func (p *Portal) Handler() http.Handler {
 
 	var h http.Handler = outer
 	h = webkit.WithErrorPage(p.errorPage, h)
+	h = p.withLanguage(h)
 	h = webkit.SecureHeaders(h)
 	if webkit.IsHTTPS(p.cfg.BaseURL) {
 		h = webkit.StrictTransport(h)
@@ -218,8 +227,11 @@ func normalizePath(next http.Handler) http.Handler {
 func (p *Portal) view(r *http.Request, title string, form *webkit.Form, data any) *webkit.View {
 	root := webkit.RelRoot(r.URL.Path)
 	ps := p.settings(r.Context())
+	loc := p.loc(r)
 	v := &webkit.View{
-		Lang:     "en",
+		Lang:     loc.Lang(),
+		Loc:      loc,
+		Here:     here(r),
 		SiteName: ps.SiteName,
 		Title:    title,
 		Root:     root,
@@ -228,6 +240,10 @@ func (p *Portal) view(r *http.Request, title string, form *webkit.Form, data any
 		Form:     form,
 		Data:     data,
 	}
+	if v.Here != "" {
+		v.Languages = p.words.Choices(loc.Lang())
+	}
+	form.SetWords(webkit.FieldWords{Optional: loc.T("layout.optional"), Error: loc.T("layout.error")})
 	if _, ok := p.sessions.Get(r); ok {
 		v.LogoutURL = root + "logout"
 	}
@@ -243,6 +259,7 @@ func (p *Portal) view(r *http.Request, title string, form *webkit.Form, data any
 
 // page renders page name with status.
 func (p *Portal) page(w http.ResponseWriter, r *http.Request, status int, name string, v *webkit.View) {
+	w.Header().Add("Vary", "Accept-Language, Cookie") // the page's language (see withLanguage)
 	if err := p.pages.Render(w, status, name, v); err != nil {
 		p.log.ErrorContext(r.Context(), "portal: render page", "page", name, "error", err.Error())
 	}
@@ -268,24 +285,41 @@ func (p *Portal) message(w http.ResponseWriter, r *http.Request, status int, tit
 }
 
 // errorPage is the webkit.ErrorPage of the portal.
+//
+// The messages of webkit's middlewares (CSRF, body and rate limits) and
+// of the statuses below are said in the page's language; msg is shown as
+// given otherwise (callers pass it translated).
 func (p *Portal) errorPage(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	loc := p.loc(r)
 	title := http.StatusText(status)
 	switch status {
 	case http.StatusForbidden:
-		title = "This form has expired"
+		title = loc.T("portal.error.403_title")
+		if msg == webkit.CSRFMessage {
+			msg = loc.T("portal.error.403")
+		}
 	case http.StatusTooManyRequests:
-		title = "Too many attempts"
+		title = loc.T("portal.error.429_title")
+		if msg == webkit.RateLimitMessage {
+			msg = loc.T("portal.error.429")
+		}
 	case http.StatusRequestEntityTooLarge:
-		title = "Too much text"
+		title = loc.T("portal.error.413_title")
+		if msg == webkit.TooLargeMessage {
+			msg = loc.T("portal.error.413")
+		}
 	case http.StatusNotFound:
-		title = "Page not found"
+		title = loc.T("portal.error.404_title")
 	case http.StatusInternalServerError:
-		title = "Something went wrong"
+		title = loc.T("portal.error.500_title")
 	case http.StatusServiceUnavailable:
-		title = "Briefly unavailable"
+		title = loc.T("portal.error.503_title")
+		if msg == webkit.UnavailableMessage {
+			msg = loc.T("portal.error.503")
+		}
 		webkit.SetRetryAfter(w)
 	}
-	p.message(w, r, status, title, &webkit.Link{Href: "", Text: "Back to the start"}, msg)
+	p.message(w, r, status, title, &webkit.Link{Href: "", Text: loc.T("portal.error.back")}, msg)
 }
 
 // fail answers after logging err; nothing has changed. When the database
@@ -298,8 +332,7 @@ func (p *Portal) fail(w http.ResponseWriter, r *http.Request, what string, err e
 		return
 	}
 	p.log.ErrorContext(r.Context(), "portal: "+what, "error", err.Error())
-	p.errorPage(w, r, http.StatusInternalServerError,
-		"We could not do that just now, and nothing was changed. Try again in a minute; if it keeps failing, ask at reception.")
+	p.errorPage(w, r, http.StatusInternalServerError, p.loc(r).T("portal.error.500"))
 }
 
 func (p *Portal) home(w http.ResponseWriter, r *http.Request) {
@@ -311,15 +344,15 @@ func (p *Portal) home(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *Portal) notFound(w http.ResponseWriter, r *http.Request) {
-	p.errorPage(w, r, http.StatusNotFound, "There is no page at this address. Check the link, or start again.")
+	p.errorPage(w, r, http.StatusNotFound, p.loc(r).T("portal.error.404"))
 }
 
 // link returns the external URL of a portal path, for emails.
 func (p *Portal) link(rel string) string { return p.cfg.BaseURL + "/" + rel }
 
-// formatTime shows t on a page.
-func (p *Portal) formatTime(t time.Time) string {
-	return t.In(p.cfg.Policy.TimeZone).Format("Monday 2 January 2006, 15:04 MST")
+// formatTime shows t on a page of r, in r's language.
+func (p *Portal) formatTime(r *http.Request, t time.Time) string {
+	return p.loc(r).Date(t.In(p.cfg.Policy.TimeZone))
 }
 
 // guestName is how emails and pages address a guest.

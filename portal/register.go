@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/lobbyhq/lobby/guest"
+	"github.com/lobbyhq/lobby/internal/i18n"
 	"github.com/lobbyhq/lobby/internal/webkit"
 	"github.com/lobbyhq/lobby/storage"
 )
@@ -38,19 +39,22 @@ type registerData struct {
 	Duration        string
 	RequireApproval bool
 	Return          string // a local path to go to after signing in, carried through the success page
+	LoginURL        string // the sign-in page, carrying Return
 }
 
-// registerForm returns the registration fields the settings in force show.
+// registerForm returns the registration fields the settings in force show,
+// in English.
 func (p *Portal) registerForm(approval bool) *webkit.Form {
-	return p.registerFormFor(p.settings(context.Background()), approval)
+	return p.registerFormFor(p.settings(context.Background()), approval, p.words.Localizer(i18n.English))
 }
 
-// registerFormFor returns the registration fields pol shows.
-func (p *Portal) registerFormFor(pol guest.PortalSettings, approval bool) *webkit.Form {
+// registerFormFor returns the registration fields pol shows, in loc's
+// language.
+func (p *Portal) registerFormFor(pol guest.PortalSettings, approval bool, loc *i18n.Localizer) *webkit.Form {
 	f := webkit.NewForm(
-		&webkit.Field{Name: fFirst, Label: "First name", Type: "text", Autocomplete: "given-name", Required: true, MaxLen: maxName},
-		&webkit.Field{Name: fLast, Label: "Last name", Type: "text", Autocomplete: "family-name", Required: true, MaxLen: maxName},
-		&webkit.Field{Name: fEmail, Label: "Email address", Hint: "We send your username and password here.", Type: "email", Autocomplete: "email", Required: true, MaxLen: maxEmail},
+		&webkit.Field{Name: fFirst, Label: loc.T("portal.field.first_name"), Type: "text", Autocomplete: "given-name", Required: true, MaxLen: maxName},
+		&webkit.Field{Name: fLast, Label: loc.T("portal.field.last_name"), Type: "text", Autocomplete: "family-name", Required: true, MaxLen: maxName},
+		&webkit.Field{Name: fEmail, Label: loc.T("portal.field.email"), Hint: loc.T("portal.field.email_hint"), Type: "email", Autocomplete: "email", Required: true, MaxLen: maxEmail},
 	)
 	add := func(rule FieldRule, fl *webkit.Field) {
 		if rule.Show {
@@ -58,22 +62,22 @@ func (p *Portal) registerFormFor(pol guest.PortalSettings, approval bool) *webki
 			f.Fields = append(f.Fields, fl)
 		}
 	}
-	add(pol.Fields.Phone, &webkit.Field{Name: fPhone, Label: "Phone number", Type: "tel", Autocomplete: "tel", MaxLen: maxPhone})
-	add(pol.Fields.Company, &webkit.Field{Name: fCompany, Label: "Company", Type: "text", Autocomplete: "organization", MaxLen: maxOther})
-	visited := &webkit.Field{Name: fVisited, Label: "Person you are visiting", Type: "text", MaxLen: maxOther}
+	add(pol.Fields.Phone, &webkit.Field{Name: fPhone, Label: loc.T("portal.field.phone"), Type: "tel", Autocomplete: "tel", MaxLen: maxPhone})
+	add(pol.Fields.Company, &webkit.Field{Name: fCompany, Label: loc.T("portal.field.company"), Type: "text", Autocomplete: "organization", MaxLen: maxOther})
+	visited := &webkit.Field{Name: fVisited, Label: loc.T("portal.field.visited"), Type: "text", MaxLen: maxOther}
 	rule := pol.Fields.PersonVisited
 	if p.approverIsVisited(approval) {
 		rule = FieldRule{Show: true, Required: true}
-		visited.Hint = "Their email address at this organisation: they approve your access."
+		visited.Hint = loc.T("portal.field.visited_approver_hint")
 		visited.Type = "email"
 		visited.MaxLen = maxEmail
 	}
 	add(rule, visited)
-	add(pol.Fields.Reason, &webkit.Field{Name: fReason, Label: "Reason for your visit", Type: "text", MaxLen: maxReason})
+	add(pol.Fields.Reason, &webkit.Field{Name: fReason, Label: loc.T("portal.field.reason"), Type: "text", MaxLen: maxReason})
 	if pol.RegistrationCode != "" {
-		f.Fields = append(f.Fields, &webkit.Field{Name: fCode, Label: "Registration code", Hint: "Ask at reception for the code.", Type: "text", Autocomplete: "off", Required: true, MaxLen: maxCode})
+		f.Fields = append(f.Fields, &webkit.Field{Name: fCode, Label: loc.T("portal.field.code"), Hint: loc.T("portal.field.code_hint"), Type: "text", Autocomplete: "off", Required: true, MaxLen: maxCode})
 	}
-	f.Fields = append(f.Fields, &webkit.Field{Name: fTerms, Label: "I accept the acceptable-use terms", Type: "checkbox", Required: true})
+	f.Fields = append(f.Fields, &webkit.Field{Name: fTerms, Label: loc.T("portal.field.terms"), Type: "checkbox", Required: true})
 	return f
 }
 
@@ -94,8 +98,15 @@ func (p *Portal) guestType(ctx context.Context) (*storage.GuestType, bool, error
 }
 
 func (p *Portal) registerPage(w http.ResponseWriter, r *http.Request, status int, form *webkit.Form, nonce string, gt *storage.GuestType, approval bool, notice ...string) {
-	data := registerData{Nonce: nonce, Terms: p.termParagraphs(p.settings(r.Context())), Duration: humanDuration(validity(gt)), RequireApproval: approval, Return: formReturn(r)}
-	v := p.view(r, "Register for guest access", form, data)
+	loc := p.loc(r)
+	ps := p.settings(r.Context())
+	terms := p.termParagraphs(ps)
+	if ps.Terms == guest.DefaultTerms {
+		terms = []string{loc.T("portal.register.default_terms")} // the built-in terms, in the page's language
+	}
+	data := registerData{Nonce: nonce, Terms: terms, Duration: loc.Duration(validity(gt)), RequireApproval: approval, Return: formReturn(r)}
+	data.LoginURL = withReturn("login", data.Return)
+	v := p.view(r, loc.T("portal.register.title"), form, data)
 	v.Notice = strings.Join(notice, " ")
 	p.page(w, r, status, "register", v)
 }
@@ -106,7 +117,7 @@ func (p *Portal) getRegister(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, "register page", err)
 		return
 	}
-	p.registerPage(w, r, http.StatusOK, p.registerFormFor(p.settings(r.Context()), approval), p.newNonce(), gt, approval)
+	p.registerPage(w, r, http.StatusOK, p.registerFormFor(p.settings(r.Context()), approval, p.loc(r)), p.newNonce(), gt, approval)
 }
 
 // registration is a validated registration form.
@@ -120,17 +131,18 @@ func (p *Portal) postRegister(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ps := p.settings(ctx)
-	form := p.registerFormFor(ps, approval)
+	loc := p.loc(r)
+	form := p.registerFormFor(ps, approval, loc)
 	form.Load(r.PostForm)
 	nonce := r.PostForm.Get("nonce")
 	if !p.validNonce(nonce) {
 		// A form shown over two hours ago, or one this server did not
 		// issue: show it again, with a fresh nonce, and register nothing.
 		p.registerPage(w, r, http.StatusUnprocessableEntity, form, p.newNonce(), gt, approval,
-			"This form was out of date. Check your details and send it again.")
+			loc.T("portal.register.out_of_date"))
 		return
 	}
-	reg, err := p.validate(ctx, form, ps, approval)
+	reg, err := p.validate(ctx, loc, form, ps, approval)
 	if err != nil {
 		p.fail(w, r, "register: validate", err)
 		return
@@ -155,7 +167,7 @@ func (p *Portal) postRegister(w http.ResponseWriter, r *http.Request) {
 	// answered alike, and truly.
 	var wait time.Duration
 	res, err := p.guests.Register(ctx, guest.SelfRegistration{
-		ID: id, Key: registrationKey(nonce, reg.Email), Reg: reg, Type: gt, Approval: approval,
+		ID: id, Key: registrationKey(nonce, reg.Email), Reg: reg, Type: gt, Approval: approval, Language: loc.Lang(),
 		Admit: func() bool {
 			ok, w := p.limitRegAddress.Allow(p.addressKey(r, reg.Email))
 			wait = w
@@ -197,7 +209,7 @@ func (p *Portal) guestIDFor(nonce, email string) uuid.UUID {
 // validate checks the form, setting a message at every bad field, and
 // returns the registration it describes (see guest.Service.CheckApplication
 // and Sponsorship); the registration code and the terms are the form's own.
-func (p *Portal) validate(ctx context.Context, form *webkit.Form, ps guest.PortalSettings, approval bool) (registration, error) {
+func (p *Portal) validate(ctx context.Context, loc *i18n.Localizer, form *webkit.Form, ps guest.PortalSettings, approval bool) (registration, error) {
 	field := func(name string) guest.Field {
 		fl := form.Field(name)
 		if fl == nil {
@@ -210,19 +222,19 @@ func (p *Portal) validate(ctx context.Context, form *webkit.Form, ps guest.Porta
 		Phone: field(fPhone), Company: field(fCompany), PersonVisited: field(fVisited), Reason: field(fReason),
 	}, approval)
 	for _, pr := range problems {
-		form.Fail(pr.Field, pr.Message)
+		form.Fail(pr.Field, problemText(loc, pr.Message))
 	}
 	if fl := form.Field(fCode); fl != nil {
 		switch {
 		case fl.Value == "":
-			form.Fail(fCode, "Enter the registration code.")
+			form.Fail(fCode, loc.T("portal.field.code_missing"))
 		case subtle.ConstantTimeCompare([]byte(fl.Value), []byte(ps.RegistrationCode)) != 1:
-			form.Fail(fCode, "The registration code is not right. Ask at reception for the current code.")
+			form.Fail(fCode, loc.T("portal.field.code_wrong"))
 		}
 		fl.Value = "" // never echo a code back
 	}
 	if !form.Field(fTerms).Checked() {
-		form.Fail(fTerms, "Accept the acceptable-use terms to register.")
+		form.Fail(fTerms, loc.T("portal.field.terms_missing"))
 	}
 	if !form.Valid() {
 		return reg, nil

@@ -2,12 +2,12 @@ package portal
 
 import (
 	"context"
-	"fmt"
 	"math"
 	"net/http"
 	"strconv"
 	"time"
 
+	"github.com/lobbyhq/lobby/internal/i18n"
 	"github.com/lobbyhq/lobby/internal/webkit"
 )
 
@@ -18,21 +18,22 @@ type resendData struct {
 	Off   bool // guest email is off: nothing can be sent
 }
 
-func resendForm() *webkit.Form {
-	return webkit.NewForm(&webkit.Field{Name: fEmail, Label: "Email address", Type: "email", Autocomplete: "email", Required: true, MaxLen: maxEmail})
+func resendForm(loc *i18n.Localizer) *webkit.Form {
+	return webkit.NewForm(&webkit.Field{Name: fEmail, Label: loc.T("portal.field.email"), Type: "email", Autocomplete: "email", Required: true, MaxLen: maxEmail})
 }
 
 func (p *Portal) getResend(w http.ResponseWriter, r *http.Request) {
+	loc := p.loc(r)
 	if !p.guests.GuestEmail() {
-		p.page(w, r, http.StatusOK, "resend", p.view(r, "Email me my credentials again", nil, resendData{Off: true}))
+		p.page(w, r, http.StatusOK, "resend", p.view(r, loc.T("portal.resend.title"), nil, resendData{Off: true}))
 		return
 	}
-	form := resendForm()
+	form := resendForm(loc)
 	form.Field(fEmail).Value = r.URL.Query().Get("email")
 	if _, msg := normalizeEmail(form.Value(fEmail)); msg != "" {
 		form.Field(fEmail).Value = ""
 	}
-	p.page(w, r, http.StatusOK, "resend", p.view(r, "Email me my credentials again", form, resendData{}))
+	p.page(w, r, http.StatusOK, "resend", p.view(r, loc.T("portal.resend.title"), form, resendData{}))
 }
 
 // postResend emails an active guest their credentials again. The answer is
@@ -42,16 +43,17 @@ func (p *Portal) getResend(w http.ResponseWriter, r *http.Request) {
 // rate limited per client, and per address from each client (see
 // addressKey).
 func (p *Portal) postResend(w http.ResponseWriter, r *http.Request) {
+	loc := p.loc(r)
 	if !p.guests.GuestEmail() {
-		p.page(w, r, http.StatusOK, "resend", p.view(r, "Email me my credentials again", nil, resendData{Off: true}))
+		p.page(w, r, http.StatusOK, "resend", p.view(r, loc.T("portal.resend.title"), nil, resendData{Off: true}))
 		return
 	}
-	form := resendForm()
+	form := resendForm(loc)
 	form.Load(r.PostForm)
 	email, msg := normalizeEmail(form.Value(fEmail))
 	if msg != "" {
-		form.Fail(fEmail, msg)
-		p.page(w, r, http.StatusUnprocessableEntity, "resend", p.view(r, "Email me my credentials again", form, resendData{}))
+		form.Fail(fEmail, problemText(loc, msg))
+		p.page(w, r, http.StatusUnprocessableEntity, "resend", p.view(r, loc.T("portal.resend.title"), form, resendData{}))
 		return
 	}
 	// The per-address token is taken only for a look-up that will run:
@@ -66,7 +68,7 @@ func (p *Portal) postResend(w http.ResponseWriter, r *http.Request) {
 		webkit.TooMany(w, r, wait)
 		return
 	}
-	p.page(w, r, http.StatusOK, "resend", p.view(r, "Email me my credentials again", nil, resendData{Done: true, Email: email}))
+	p.page(w, r, http.StatusOK, "resend", p.view(r, loc.T("portal.resend.title"), nil, resendData{Done: true, Email: email}))
 }
 
 // addressKey is the per-address limit's key for email sent from r's client.
@@ -84,9 +86,7 @@ func (p *Portal) addressKey(r *http.Request, email string) string {
 func (p *Portal) tooManyForAddress(w http.ResponseWriter, r *http.Request, wait time.Duration) {
 	mins := max(1, int(math.Ceil(wait.Minutes())))
 	w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
-	p.errorPage(w, r, http.StatusTooManyRequests, fmt.Sprintf(
-		"This email address was sent several emails from this device in the last minutes. Check its inbox and spam folder; "+
-			"to have another sent, wait %d minute%s and try again.", mins, map[bool]string{true: "", false: "s"}[mins == 1]))
+	p.errorPage(w, r, http.StatusTooManyRequests, p.loc(r).N("portal.error.429_address", mins))
 }
 
 // resend queues the credentials of the guest with email, if there is one

@@ -128,6 +128,8 @@ type client struct {
 	b   *testBundle
 	hc  *http.Client
 	jar *cookiejar.Jar
+	// acceptLanguage, when set, is sent as Accept-Language.
+	acceptLanguage string
 }
 
 func (b *testBundle) client(t *testing.T) *client {
@@ -159,6 +161,9 @@ func (r response) location() string {
 
 func (c *client) do(req *http.Request) response {
 	c.t.Helper()
+	if c.acceptLanguage != "" {
+		req.Header.Set("Accept-Language", c.acceptLanguage)
+	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		c.t.Fatal(err)

@@ -150,6 +150,7 @@ type registeredData struct {
 	ValidUntil         string
 	Return             string // where signing in leads, or ""
 	SignInNow          string // the "Sign in now" form's action, relative to the portal root, or ""
+	LoginURL           string // the sign-in page relative to the portal root, carrying Return
 }
 
 // getRegistered is the success page. It says where the registration stands
@@ -157,10 +158,11 @@ type registeredData struct {
 // its way (it waits up to SuccessWait for that), or failed for good.
 func (p *Portal) getRegistered(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
+	loc := p.loc(r)
 	payload, err := p.registered.Open(r.URL.Query().Get("t"), p.now())
 	if errors.Is(err, webkit.ErrTokenExpired) {
-		p.message(w, r, http.StatusGone, "This page has expired", &webkit.Link{Href: "login", Text: "Sign in"},
-			"For your security this page only works for an hour. Sign in with the credentials we emailed you.")
+		p.message(w, r, http.StatusGone, loc.T("portal.registered.expired_title"), &webkit.Link{Href: "login", Text: loc.T("portal.login.button")},
+			loc.T("portal.registered.expired"))
 		return
 	}
 	var t ticket
@@ -168,7 +170,8 @@ func (p *Portal) getRegistered(w http.ResponseWriter, r *http.Request) {
 		p.notFound(w, r)
 		return
 	}
-	d := registeredData{Name: t.Name, Email: t.Email, ValidUntil: p.formatTime(time.Unix(t.Until, 0)), Return: safeReturn(t.Return)}
+	d := registeredData{Name: t.Name, Email: t.Email, ValidUntil: p.formatTime(r, time.Unix(t.Until, 0)), Return: safeReturn(t.Return)}
+	d.LoginURL = withReturn("login", d.Return)
 	status, mail := t.Status, t.Mail
 	var g *storage.Guest
 	if t.Kind == ticketGuest {
@@ -180,7 +183,7 @@ func (p *Portal) getRegistered(w http.ResponseWriter, r *http.Request) {
 			p.fail(w, r, "success page", err)
 			return
 		}
-		status, d.ValidUntil = g.Status, p.formatTime(g.ValidUntil)
+		status, d.ValidUntil = g.Status, p.formatTime(r, g.ValidUntil)
 		if status == storage.GuestActive && t.Status == storage.GuestPending {
 			// Approved since: the credentials email is the one to report on.
 			if mail, err = p.credentialsMail(ctx, g); err != nil {
@@ -192,11 +195,10 @@ func (p *Portal) getRegistered(w http.ResponseWriter, r *http.Request) {
 	switch status {
 	case storage.GuestPending, storage.GuestActive:
 	case storage.GuestDenied:
-		p.message(w, r, http.StatusOK, "Registration not approved", nil,
-			"Your host did not approve this registration; we have emailed you about it.")
+		p.message(w, r, http.StatusOK, loc.T("portal.registered.denied_title"), nil, loc.T("portal.registered.denied"))
 		return
 	default:
-		p.message(w, r, http.StatusOK, "Your access is not active", &webkit.Link{Href: "", Text: "Back to the start"}, cannotLogIn(g, p))
+		p.message(w, r, http.StatusOK, loc.T("portal.registered.inactive_title"), &webkit.Link{Href: "", Text: loc.T("portal.error.back")}, p.cannotLogIn(r, g))
 		return
 	}
 	d.Pending = status == storage.GuestPending
@@ -227,9 +229,9 @@ func (p *Portal) getRegistered(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	title := "You are registered"
+	title := loc.T("portal.registered.page_title")
 	if d.Pending {
-		title = "Waiting for approval"
+		title = loc.T("portal.registered.pending_page_title")
 	}
 	p.page(w, r, http.StatusOK, "registered", p.view(r, title, nil, d))
 }
@@ -316,9 +318,9 @@ func (p *Portal) postSignInNow(w http.ResponseWriter, r *http.Request) {
 		login += "?return=" + url.QueryEscape(ret)
 	}
 	if _, ok := p.registeredCookie(r, signInCookieName, id); !ok {
-		p.message(w, r, http.StatusForbidden, "Sign in with your credentials", &webkit.Link{Href: login, Text: "Sign in"},
-			"This button works only for a few minutes after registering, once, and only in the browser you registered with. "+
-				"Sign in with the username and password we emailed you.")
+		loc := p.loc(r)
+		p.message(w, r, http.StatusForbidden, loc.T("portal.registered.sign_in_now_title"), &webkit.Link{Href: login, Text: loc.T("portal.login.button")},
+			loc.T("portal.registered.sign_in_now_gone"))
 		return
 	}
 	g, err := p.store.GetGuest(ctx, id)
@@ -330,7 +332,7 @@ func (p *Portal) postSignInNow(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !g.CanLogIn(p.now()) {
-		p.message(w, r, http.StatusForbidden, "You cannot sign in", &webkit.Link{Href: "", Text: "Back to the start"}, cannotLogIn(g, p))
+		p.message(w, r, http.StatusForbidden, p.loc(r).T("portal.registered.cannot_title"), &webkit.Link{Href: "", Text: p.loc(r).T("portal.error.back")}, p.cannotLogIn(r, g))
 		return
 	}
 	p.clearSignInCookie(w, r, id)

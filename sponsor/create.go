@@ -1,6 +1,7 @@
 package sponsor
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/lobbyhq/lobby/guest"
+	"github.com/lobbyhq/lobby/internal/i18n"
 	"github.com/lobbyhq/lobby/internal/webkit"
 	"github.com/lobbyhq/lobby/notify"
 	"github.com/lobbyhq/lobby/storage"
@@ -160,6 +162,7 @@ func (s *Sponsor) createForm() *webkit.Form {
 		&webkit.Field{Name: "company", Label: "Company", Type: "text", MaxLen: 200},
 		&webkit.Field{Name: "reason", Label: "Reason for the visit", Type: "textarea", MaxLen: 500},
 		&webkit.Field{Name: "guest_type", Label: "Guest type", Type: "select", Required: true},
+		&webkit.Field{Name: "language", Label: "Language of the guest's emails", Type: "select", Required: true},
 		&webkit.Field{Name: "valid_from", Label: "Access from", Type: "datetime-local", Hint: s.startHint()},
 		&webkit.Field{Name: "validity", Label: "Access for", Type: "text", MaxLen: 20, Hint: validityHint},
 		&webkit.Field{Name: "send_email", Label: "Send the credentials to the guest by email", Type: "checkbox",
@@ -170,6 +173,8 @@ func (s *Sponsor) createForm() *webkit.Form {
 // formData is a create, batch or import form page's own data.
 type formData struct {
 	Types []typeChoice
+	// Languages are the languages of the guest's emails (the create form).
+	Languages []i18n.Choice
 	// Import's report (import.go).
 	Report *importReport
 }
@@ -190,7 +195,11 @@ func (s *Sponsor) renderCreate(w http.ResponseWriter, r *http.Request, st *stora
 		s.fail(w, r, "list guest types", err)
 		return
 	}
-	s.page(w, r, status, "create", s.view(r, "Create a guest", st, "create", form, formData{Types: types}))
+	var langs []i18n.Choice
+	if words, err := i18n.Default(); err == nil {
+		langs = words.Choices(cmp.Or(form.Value("language"), i18n.English))
+	}
+	s.page(w, r, status, "create", s.view(r, "Create a guest", st, "create", form, formData{Types: types, Languages: langs}))
 }
 
 func (s *Sponsor) postCreate(w http.ResponseWriter, r *http.Request, st *storage.Staff) {
@@ -203,7 +212,7 @@ func (s *Sponsor) postCreate(w http.ResponseWriter, r *http.Request, st *storage
 	n := guest.NewGuest{
 		FirstName: form.Value("first_name"), LastName: form.Value("last_name"), Email: form.Value("email"),
 		Phone: form.Value("phone"), Company: form.Value("company"), Reason: form.Value("reason"),
-		GuestType: form.Value("guest_type"),
+		GuestType: form.Value("guest_type"), Language: form.Value("language"),
 	}
 	var err error
 	if n.ValidFrom, err = s.parseStart(form.Value("valid_from")); err != nil {

@@ -1,6 +1,7 @@
 package sponsor
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/lobbyhq/lobby/guest"
+	"github.com/lobbyhq/lobby/internal/i18n"
 	"github.com/lobbyhq/lobby/internal/webkit"
 	"github.com/lobbyhq/lobby/storage"
 )
@@ -170,6 +172,7 @@ type historyRow struct{ When, Who, What, Detail string }
 type guestData struct {
 	ID, Name, Username, Email, Phone, Company, PersonVisited, Reason, Type, Status string
 	ValidFrom, ValidUntil, TimeLeft, Created, Sponsor                              string
+	Language                                                                       string // of the guest's emails, in its own name
 	Pending                                                                        bool
 	History                                                                        []historyRow
 	Actions                                                                        actionsView // the forms the staff user may use
@@ -214,6 +217,9 @@ func (s *Sponsor) showGuest(w http.ResponseWriter, r *http.Request, st *storage.
 		PersonVisited: g.PersonVisited, Reason: g.Reason, Type: g.GuestType, Status: string(g.Status),
 		ValidFrom: s.formatTime(g.ValidFrom), ValidUntil: s.formatTime(g.ValidUntil), Created: s.formatTime(g.CreatedAt),
 		TimeLeft: timeLeft(g.ValidUntil, s.now()), Pending: g.Status == storage.GuestPending, Sponsor: "none (registered themselves)",
+	}
+	if words, err := i18n.Default(); err == nil {
+		d.Language = words.Localizer(cmp.Or(g.Language, i18n.English)).Name()
 	}
 	if g.SponsorID != uuid.Nil {
 		if sp, err := s.store.GetStaff(ctx, g.SponsorID); err == nil {

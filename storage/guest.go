@@ -58,8 +58,12 @@ type Guest struct {
 	// sign-in (GuestType.FromFirstSignIn), it is when ValidFrom and
 	// ValidUntil were set.
 	FirstSignInAt time.Time
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	// Language is the code of the language the guest registered in (en,
+	// de, fr, es): the later emails to them are in it. "" reads as English
+	// (guests from before it was kept, and those a sponsor created).
+	Language  string
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // CanLogIn reports whether the guest may use their credentials at now.
@@ -98,6 +102,8 @@ type GuestUpdate struct {
 	// FirstSignInAt sets Guest.FirstSignInAt unless it is already set: the
 	// first sign-in stays the first.
 	FirstSignInAt *time.Time
+	// Language sets Guest.Language (a renewal in another language).
+	Language *string
 	// SessionsValidAfter moves Guest.SessionsValidAfter forward to this
 	// time. It never moves back: a time before the stored one, or the zero
 	// time, leaves it as it is, so that no update (say, from a node whose

@@ -5,7 +5,7 @@ import (
 	"io/fs"
 )
 
-//go:embed all:pages all:email all:static
+//go:embed all:pages all:email all:static all:locales
 var files embed.FS
 
 func sub(dir string) fs.FS {
@@ -25,3 +25,8 @@ func Emails() fs.FS { return sub("email") }
 
 // Static returns the stylesheet and other assets served under /static.
 func Static() fs.FS { return sub("static") }
+
+// Locales returns the message catalogs, LANG.toml (en, de, fr, es), in the
+// format of github.com/nicksnyder/go-i18n: the words of the guest pages
+// and the guest emails.
+func Locales() fs.FS { return sub("locales") }

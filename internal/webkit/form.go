@@ -26,6 +26,14 @@ type Field struct {
 	Value        string
 	Error        string
 	ErrorLink    *Link // an action offered with the error, e.g. "email me my credentials again"
+	Words        FieldWords
+}
+
+// FieldWords are the words the "field" template adds around a field, in
+// the page's language; empty: English.
+type FieldWords struct {
+	Optional string // "(optional)"
+	Error    string // "Error:", read out before the message
 }
 
 // ID is the element id of the input, the target of the error summary's link.
@@ -53,6 +61,16 @@ func (f *Field) Checked() bool { return f.Value != "" }
 // Form is a list of fields in page order.
 type Form struct {
 	Fields []*Field
+}
+
+// SetWords sets the words of every field (see FieldWords).
+func (f *Form) SetWords(w FieldWords) {
+	if f == nil {
+		return
+	}
+	for _, fl := range f.Fields {
+		fl.Words = w
+	}
 }
 
 // NewForm returns a form of fields.

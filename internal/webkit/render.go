@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/lobbyhq/lobby/internal/i18n"
 )
 
 // View is what the layout template needs from every page; Data holds the
@@ -29,6 +31,42 @@ type View struct {
 	Notice    string // a status message shown above the content
 	Form      *Form
 	Data      any
+
+	// Loc is the page's language (nil: English), for the T and HTML
+	// methods the templates call.
+	Loc *i18n.Localizer
+	// Languages, when set, shows the language switcher: links to
+	// Root+"language/CODE?next="+Here.
+	Languages []i18n.Choice
+	Here      string // this page's URL relative to Root, for the switcher
+}
+
+// loc is v's Localizer, English when v has none.
+func (v *View) loc() *i18n.Localizer {
+	if v.Loc != nil {
+		return v.Loc
+	}
+	c, err := i18n.Default()
+	if err != nil {
+		return nil
+	}
+	return c.Localizer(i18n.English)
+}
+
+// T is the page's message id (see i18n.Localizer.T).
+func (v *View) T(id string, kv ...any) string {
+	if l := v.loc(); l != nil {
+		return l.T(id, kv...)
+	}
+	return id
+}
+
+// HTML is the page's message id with its markup (see i18n.Localizer.HTML).
+func (v *View) HTML(id string, kv ...any) template.HTML {
+	if l := v.loc(); l != nil {
+		return l.HTML(id, kv...)
+	}
+	return template.HTML(template.HTMLEscapeString(id)) //nolint:gosec // escaped
 }
 
 // Templates are the pages of one handler, parsed once at start-up: each

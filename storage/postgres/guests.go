@@ -17,13 +17,13 @@ import (
 
 const guestColumns = `id, username, password, first_name, last_name, email, phone, company,
 	person_visited, reason, sponsor_id, guest_type, status, valid_from, valid_until,
-	expiry_notified_at, created_at, updated_at, sessions_valid_after, first_sign_in_at`
+	expiry_notified_at, created_at, updated_at, sessions_valid_after, first_sign_in_at, language`
 
 // guestListColumns are guestColumns without the password: lists never need
 // it, so they neither read nor open it.
 const guestListColumns = `id, username, NULL::bytea, first_name, last_name, email, phone, company,
 	person_visited, reason, sponsor_id, guest_type, status, valid_from, valid_until,
-	expiry_notified_at, created_at, updated_at, sessions_valid_after, first_sign_in_at`
+	expiry_notified_at, created_at, updated_at, sessions_valid_after, first_sign_in_at, language`
 
 func (s *Store) scanGuest(r rowScanner) (*storage.Guest, error) {
 	var (
@@ -35,7 +35,7 @@ func (s *Store) scanGuest(r rowScanner) (*storage.Guest, error) {
 	)
 	if err := r.Scan(&g.ID, &g.Username, &sealed, &g.FirstName, &g.LastName, &g.Email, &g.Phone, &g.Company,
 		&g.PersonVisited, &g.Reason, &sponsor, &g.GuestType, &status, &from, &until,
-		&notified, &created, &updated, &sessions, &first); err != nil {
+		&notified, &created, &updated, &sessions, &first, &g.Language); err != nil {
 		return nil, err
 	}
 	pw, err := s.sealer.OpenString(sealed, storage.GuestPasswordAD(g.ID))
@@ -77,13 +77,13 @@ func (s *Store) CreateGuest(ctx context.Context, g *storage.Guest) error {
 	stored.CreatedAt, stored.UpdatedAt = storage.Truncate(stored.CreatedAt), storage.Truncate(stored.UpdatedAt)
 
 	tag, err := s.db.Exec(ctx, `INSERT INTO guests (`+guestColumns+`, username_key, search_key)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)
 		ON CONFLICT DO NOTHING`,
 		stored.ID, stored.Username, s.sealer.SealString(stored.Password, storage.GuestPasswordAD(stored.ID)), stored.FirstName,
 		stored.LastName, stored.Email, stored.Phone, stored.Company, stored.PersonVisited, stored.Reason,
 		uuidIn(stored.SponsorID), stored.GuestType, string(stored.Status), tsIn(stored.ValidFrom),
 		tsIn(stored.ValidUntil), tsIn(stored.ExpiryNotifiedAt), stored.CreatedAt, stored.UpdatedAt,
-		tsIn(stored.SessionsValidAfter), tsIn(stored.FirstSignInAt), storage.FoldKey(stored.Username), storage.SearchKey(&stored))
+		tsIn(stored.SessionsValidAfter), tsIn(stored.FirstSignInAt), stored.Language, storage.FoldKey(stored.Username), storage.SearchKey(&stored))
 	if err != nil {
 		return wrap("create guest", err)
 	}
@@ -256,6 +256,9 @@ func (s *Store) UpdateGuest(ctx context.Context, id uuid.UUID, u storage.GuestUp
 	}
 	if u.FirstSignInAt != nil && !u.FirstSignInAt.IsZero() {
 		set = append(set, "first_sign_in_at = coalesce(first_sign_in_at, "+arg(storage.Truncate(*u.FirstSignInAt))+")")
+	}
+	if u.Language != nil {
+		set = append(set, "language = "+arg(*u.Language))
 	}
 	if u.SessionsValidAfter != nil && !u.SessionsValidAfter.IsZero() {
 		// Forward only; greatest() passes over the NULL of a guest without one.

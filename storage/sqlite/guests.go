@@ -14,13 +14,13 @@ import (
 
 const guestCols = `id, username, password, first_name, last_name, email, phone, company, person_visited, reason,
 	sponsor_id, guest_type, status, valid_from, valid_until, expiry_notified_at, created_at, updated_at,
-	sessions_valid_after, first_sign_in_at`
+	sessions_valid_after, first_sign_in_at, language`
 
 // guestListCols are guestCols without the password: lists never need it, so
 // they neither read nor open it.
 const guestListCols = `id, username, NULL, first_name, last_name, email, phone, company, person_visited, reason,
 	sponsor_id, guest_type, status, valid_from, valid_until, expiry_notified_at, created_at, updated_at,
-	sessions_valid_after, first_sign_in_at`
+	sessions_valid_after, first_sign_in_at, language`
 
 // scanGuest reads one row of guestCols and opens the password.
 func (s *Store) scanGuest(sc scanner) (*storage.Guest, error) {
@@ -36,7 +36,7 @@ func (s *Store) scanGuest(sc scanner) (*storage.Guest, error) {
 	g := &v.g
 	if err := sc.Scan(&g.ID, &g.Username, &v.sealed, &g.FirstName, &g.LastName, &g.Email, &g.Phone, &g.Company,
 		&g.PersonVisited, &g.Reason, &v.sponsor, &g.GuestType, &v.status, &v.from, &v.until, &v.notified, &v.created, &v.update,
-		&v.sessions, &v.first); err != nil {
+		&v.sessions, &v.first, &g.Language); err != nil {
 		return nil, err
 	}
 	if len(v.sealed) > 0 { // guestListCols read none: no associated data to build
@@ -94,11 +94,11 @@ func (s *Store) CreateGuest(ctx context.Context, g *storage.Guest) error {
 		updated = created
 	}
 	email := storage.FoldKey(g.Email)
-	_, err := s.writer().ExecContext(ctx, `INSERT INTO guests (`+guestCols+`, username_key, search_key) VALUES (`+placeholders(22)+`)`,
+	_, err := s.writer().ExecContext(ctx, `INSERT INTO guests (`+guestCols+`, username_key, search_key) VALUES (`+placeholders(23)+`)`,
 		id.String(), g.Username, s.sealer.SealString(g.Password, storage.GuestPasswordAD(id)), g.FirstName, g.LastName, email,
 		g.Phone, g.Company, g.PersonVisited, g.Reason, nullUUID(g.SponsorID), g.GuestType, string(g.Status),
 		nullMicros(g.ValidFrom), nullMicros(g.ValidUntil), nullMicros(g.ExpiryNotifiedAt), micros(created), micros(updated),
-		nullMicros(g.SessionsValidAfter), nullMicros(g.FirstSignInAt), storage.FoldKey(g.Username), storage.SearchKey(g))
+		nullMicros(g.SessionsValidAfter), nullMicros(g.FirstSignInAt), g.Language, storage.FoldKey(g.Username), storage.SearchKey(g))
 	if err != nil {
 		return guestConflict("create guest", err)
 	}
@@ -252,6 +252,10 @@ func (s *Store) UpdateGuest(ctx context.Context, id uuid.UUID, u storage.GuestUp
 	if u.FirstSignInAt != nil && !u.FirstSignInAt.IsZero() {
 		set = append(set, "first_sign_in_at = coalesce(first_sign_in_at, ?)")
 		args = append(args, micros(*u.FirstSignInAt))
+	}
+	if u.Language != nil {
+		set = append(set, "language = ?")
+		args = append(args, *u.Language)
 	}
 	if u.SessionsValidAfter != nil && !u.SessionsValidAfter.IsZero() {
 		// Forward only. SQLite's max() of a NULL is NULL, hence coalesce.

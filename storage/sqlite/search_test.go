@@ -35,7 +35,7 @@ func BenchmarkSearch1M(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer tx.Rollback()
-			ins, err := tx.PrepareContext(ctx, `INSERT INTO guests (`+guestCols+`, username_key, search_key) VALUES (`+placeholders(22)+`)`)
+			ins, err := tx.PrepareContext(ctx, `INSERT INTO guests (`+guestCols+`, username_key, search_key) VALUES (`+placeholders(23)+`)`)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -84,7 +84,7 @@ func loadGuests(ctx context.Context, ins *sql.Stmt, n int, guest func(int) *stor
 		if _, err := ins.ExecContext(ctx, g.ID.String(), g.Username, nil, g.FirstName, g.LastName, g.Email,
 			g.Phone, g.Company, g.PersonVisited, g.Reason, nullUUID(g.SponsorID), g.GuestType, string(g.Status),
 			nullMicros(g.ValidFrom), nullMicros(g.ValidUntil), nullMicros(g.ExpiryNotifiedAt), micros(g.CreatedAt),
-			micros(g.UpdatedAt), nil, nil, storage.FoldKey(g.Username), storage.SearchKey(g)); err != nil {
+			micros(g.UpdatedAt), nil, nil, "", storage.FoldKey(g.Username), storage.SearchKey(g)); err != nil {
 			return fmt.Errorf("insert guest %d: %w", i, err)
 		}
 	}
@@ -117,7 +117,7 @@ func TestSearchUsesIndexes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tx.Rollback()
-	ins, err := tx.PrepareContext(ctx, `INSERT INTO guests (`+guestCols+`, username_key, search_key) VALUES (`+placeholders(22)+`)`)
+	ins, err := tx.PrepareContext(ctx, `INSERT INTO guests (`+guestCols+`, username_key, search_key) VALUES (`+placeholders(23)+`)`)
 	if err != nil {
 		t.Fatal(err)
 	}

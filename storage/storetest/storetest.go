@@ -59,6 +59,7 @@ func Run(t *testing.T, b Backend) {
 		{"GuestUpdate", testGuestUpdate},
 		{"GuestUpdatePreconditions", testGuestUpdatePreconditions},
 		{"SessionsValidAfter", testSessionsValidAfter},
+		{"GuestLanguage", testGuestLanguage},
 		{"GuestDelete", testGuestDelete},
 		{"GuestsDue", testGuestsDue},
 		{"PurgeGuests", testPurgeGuests},
