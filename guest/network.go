@@ -149,12 +149,17 @@ func (s *Service) AuthenticateNetwork(ctx context.Context, username, password st
 		return out, nil
 	}
 
-	// The first sign-in may start the validity (and so change it).
-	if got, err := s.SignedIn(ctx, g); err != nil {
-		s.log.WarnContext(ctx, "guest: could not record the first sign-in; the next sign-in tries again", "guest_id", g.ID, "error", err.Error())
-	} else {
-		out.Guest = got
+	// The first sign-in may start the validity (and so change it). When it
+	// cannot be recorded the guest is refused (the caller answers with an
+	// error, which FreeRADIUS turns into a reject): for a type counted from
+	// the first sign-in, ValidUntil is still the whole sign-in window, and
+	// accepting would hand out a Session-Timeout of that window. Only a
+	// first sign-in writes, so later ones do not depend on the store.
+	got, err := s.SignedIn(ctx, g)
+	if err != nil {
+		return NetworkAuth{}, fmt.Errorf("guest: network sign-in: record the first sign-in of guest %s: %w", g.ID, err)
 	}
+	out.Guest = got
 	out.Remaining = max(out.Guest.ValidUntil.Sub(now), time.Second)
 	s.auditNetwork(ctx, username, out.Guest, "guest.network_login",
 		joinDetail(fmt.Sprintf("valid until %s", out.Guest.ValidUntil.UTC().Format(time.RFC3339)), from.String()))
