@@ -59,6 +59,9 @@ func TestSignInReturnsAndAdminLink(t *testing.T) {
 		if hasLink != (tc.user == "ada") {
 			t.Errorf("%s: admin link shown = %v:\n%s", tc.user, hasLink, home.body)
 		}
+		if !strings.Contains(home.body, `<a href="./tokens">API tokens</a>`) {
+			t.Errorf("%s: the menu has no link to the API tokens page:\n%s", tc.user, home.body)
+		}
 	}
 	// The form carries the return address through a failed attempt.
 	c := b.client(t)
