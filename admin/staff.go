@@ -321,17 +321,31 @@ func (a *Admin) postStaffPassword(w http.ResponseWriter, r *http.Request, st *st
 		a.fail(w, r, st, "hash password", err)
 		return
 	}
+	// A reset is what an admin does after an account was taken over, so
+	// it also revokes the user's API tokens: a token made by whoever took
+	// it would outlive the new password otherwise.
+	revoked := 0
 	err = a.store.WithTx(ctx, func(tx storage.Store) error {
 		if err := tx.SetStaffPassword(ctx, u.ID, hash); err != nil {
 			return err
 		}
+		tokens, err := tx.ListAPITokens(ctx, u.ID)
+		if err != nil {
+			return err
+		}
+		for _, t := range tokens {
+			if err := tx.DeleteAPIToken(ctx, t.ID); err != nil && !errors.Is(err, storage.ErrNotFound) {
+				return err
+			}
+		}
+		revoked = len(tokens)
 		return tx.EndStaffSessions(ctx, u.ID, a.now())
 	})
 	if err != nil {
 		a.fail(w, r, st, "reset staff password", err)
 		return
 	}
-	a.audit(r, st, "staff.reset_password", u.ID.String(), u.Username)
+	a.audit(r, st, "staff.reset_password", u.ID.String(), fmt.Sprintf("%s; %d API tokens revoked", u.Username, revoked))
 	a.staffUserView(w, r, st, u, pw)
 }
 

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lobbyhq/lobby/guest"
 	"github.com/lobbyhq/lobby/internal/passhash"
 	"github.com/lobbyhq/lobby/storage"
 )
@@ -176,6 +177,9 @@ func TestStaffGroupAndPasswordReset(t *testing.T) {
 			t.Errorf("an unknown group changed the group to %q", got.Group)
 		}
 
+		if _, _, err := guest.NewAPIToken(ctx, b.store, guest.System(), sally, "kiosk", time.Time{}, b.clock.Now()); err != nil {
+			t.Fatal(err)
+		}
 		b.clock.Advance(time.Second)
 		r := c.post(p+"/password", c.csrf(p), nil)
 		m := regexp.MustCompile(`<p class="secret"><code>([A-Z2-7]{26})</code></p>`).FindStringSubmatch(r.body)
@@ -195,7 +199,10 @@ func TestStaffGroupAndPasswordReset(t *testing.T) {
 		if strings.Contains(b.logs.String(), m[1]) {
 			t.Error("the new password is in the log")
 		}
-		if e, err := b.store.ListAuditWhere(ctx, storage.AuditFilter{ActionPrefix: "staff.reset_password"}); err != nil || len(e) != 1 || strings.Contains(e[0].Detail, m[1]) {
+		if left, err := b.store.ListAPITokens(ctx, sally.ID); err != nil || len(left) != 0 {
+			t.Errorf("API tokens after the reset: %d, %v; want all revoked", len(left), err)
+		}
+		if e, err := b.store.ListAuditWhere(ctx, storage.AuditFilter{ActionPrefix: "staff.reset_password"}); err != nil || len(e) != 1 || strings.Contains(e[0].Detail, m[1]) || !strings.Contains(e[0].Detail, "1 API tokens revoked") {
 			t.Errorf("audit of the reset: %+v, %v", e, err)
 		}
 	})
