@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -21,19 +20,13 @@ import (
 
 	"github.com/lobbyhq/lobby/guest"
 	"github.com/lobbyhq/lobby/internal/testclock"
+	"github.com/lobbyhq/lobby/internal/teststore"
 	"github.com/lobbyhq/lobby/notify"
 	"github.com/lobbyhq/lobby/storage"
-	"github.com/lobbyhq/lobby/storage/postgres"
-	"github.com/lobbyhq/lobby/storage/postgres/pgtest"
-	"github.com/lobbyhq/lobby/storage/sqlite"
 )
 
 // mount is where the tests mount the API: under a prefix, as Lobby does.
 const mount = "/lobby/api/v1"
-
-// backends are the stores every test runs on: SQLite always, Postgres
-// when LOBBY_TEST_DATABASE_URL is set.
-var backends = []string{"sqlite", "postgres"}
 
 type bundle struct {
 	store  storage.Store
@@ -51,7 +44,7 @@ type options struct {
 // eachBackend runs fn as a parallel subtest per backend.
 func eachBackend(t *testing.T, o options, fn func(t *testing.T, b *bundle)) {
 	t.Helper()
-	for _, name := range backends {
+	for _, name := range teststore.Backends {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			fn(t, setup(t, name, o))
@@ -63,28 +56,8 @@ func eachBackend(t *testing.T, o options, fn func(t *testing.T, b *bundle)) {
 // when o.sender is set) and serves the API on it.
 func setup(t testing.TB, backend string, o options) *bundle {
 	t.Helper()
-	key, err := storage.ParseKey(strings.Repeat("ab", 32))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sealer, err := storage.NewSealer(key)
-	if err != nil {
-		t.Fatal(err)
-	}
 	clk := testclock.New(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
-	opts := storage.Options{Sealer: sealer, Now: clk.Now}
-	var st storage.Store
-	switch backend {
-	case "sqlite":
-		st, err = sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "lobby.db"), opts)
-	case "postgres":
-		dbURL, schema := pgtest.Schema(t)
-		st, err = postgres.Open(t.Context(), dbURL, postgres.Options{Options: opts, Schema: schema, MaxConns: 4})
-	}
-	if err != nil {
-		t.Fatalf("open %s store: %v", backend, err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := teststore.Open(t, backend, clk.Now)
 	var mail guest.Mailer
 	if o.sender != nil {
 		d, err := notify.NewDispatcher(notify.DispatcherConfig{

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/lobbyhq/lobby/guest"
+	"github.com/lobbyhq/lobby/internal/teststore"
 	"github.com/lobbyhq/lobby/notify"
 	"github.com/lobbyhq/lobby/storage"
 )
@@ -90,7 +91,7 @@ func (acceptAll) Send(context.Context, notify.Settings, *notify.Email) error { r
 // eachCreating runs fn as a parallel subtest per backend.
 func eachCreating(t *testing.T, fn func(t *testing.T, b *creating)) {
 	t.Helper()
-	for _, name := range backends {
+	for _, name := range teststore.Backends {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			fn(t, setupCreating(t, name))
