@@ -205,6 +205,13 @@ func (b *bundle) call(t *testing.T, token, method, path string, body any) resp {
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
+	return b.send(t, req)
+}
+
+// send sends req, checks the exchange against the OpenAPI document and
+// returns the answer.
+func (b *bundle) send(t *testing.T, req *http.Request) resp {
+	t.Helper()
 	res, err := b.srv.Client().Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -250,17 +257,7 @@ func (b *bundle) raw(t *testing.T, token, method, path, ctype, body string) resp
 	}
 	req.Header.Set("Content-Type", ctype)
 	req.Header.Set("Authorization", "Bearer "+token)
-	res, err := b.srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	data, err := io.ReadAll(res.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkResponse(t, req, res, data)
-	return resp{status: res.StatusCode, header: res.Header, body: data}
+	return b.send(t, req)
 }
 
 // specRouter finds a request's operation in the OpenAPI document, served
