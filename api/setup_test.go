@@ -60,21 +60,7 @@ func setup(t testing.TB, backend string, o options) *bundle {
 	st := teststore.Open(t, backend, clk.Now)
 	var mail guest.Mailer
 	if o.sender != nil {
-		d, err := notify.NewDispatcher(notify.DispatcherConfig{
-			Store:        st,
-			Settings:     func(context.Context) (notify.Settings, error) { return notify.Settings{From: "lobby@example.com"}, nil },
-			Sender:       o.sender,
-			Workers:      1,
-			PollInterval: time.Hour, // the Future's hand-over sends it, not the poller
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- d.Run(ctx) }()
-		t.Cleanup(func() { cancel(); <-done })
-		mail = d
+		mail = teststore.Mail(t, st, o.sender)
 	}
 	gs, err := guest.New(guest.Config{Store: st, Mail: mail, BaseURL: "http://lobby.test/lobby/portal", Now: clk.Now,
 		Logger: slog.New(slog.DiscardHandler), Policy: guest.Policy{TimeZone: time.UTC, GuestTypes: []storage.GuestType{

@@ -5,11 +5,13 @@
 package teststore
 
 import (
+	"context"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/lobbyhq/lobby/notify"
 	"github.com/lobbyhq/lobby/storage"
 	"github.com/lobbyhq/lobby/storage/postgres"
 	"github.com/lobbyhq/lobby/storage/postgres/pgtest"
@@ -49,4 +51,26 @@ func Open(t testing.TB, backend string, now func() time.Time) storage.Store {
 	}
 	t.Cleanup(func() { _ = st.Close() })
 	return st
+}
+
+// Mail runs a one-worker mail dispatcher on st that sends through sender
+// from lobby@example.com, until the test ends. Its poller waits an hour:
+// a Future's hand-over sends the mail, not the poller.
+func Mail(t testing.TB, st storage.Store, sender notify.Sender) *notify.Dispatcher {
+	t.Helper()
+	d, err := notify.NewDispatcher(notify.DispatcherConfig{
+		Store:        st,
+		Settings:     func(context.Context) (notify.Settings, error) { return notify.Settings{From: "lobby@example.com"}, nil },
+		Sender:       sender,
+		Workers:      1,
+		PollInterval: time.Hour,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return d
 }
