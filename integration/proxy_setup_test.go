@@ -4,7 +4,6 @@ package integration
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
 	"io"
 	"log/slog"
@@ -23,7 +22,6 @@ import (
 	"github.com/lobbyhq/lobby"
 	"github.com/lobbyhq/lobby/guest"
 	"github.com/lobbyhq/lobby/internal/browsertest"
-	"github.com/lobbyhq/lobby/storage"
 )
 
 // proxyTimeout bounds each wait of the proxy tests: a program starting, a
@@ -118,18 +116,7 @@ type proxyLobby struct {
 // client's address in proxyHeader.
 func proxyStartLobby(t *testing.T, proxyURL, proxyHeader string) *proxyLobby {
 	t.Helper()
-	ctx := t.Context()
-	key := make([]byte, storage.KeySize)
-	rand.Read(key)
-	st, err := lobby.OpenStore(ctx, filepath.Join(t.TempDir(), "lobby.db"), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := st.Close(); err != nil {
-			t.Errorf("close store: %v", err)
-		}
-	})
+	st, key := openStore(t)
 	base := proxyURL + "/guest"
 	l, err := lobby.New(lobby.Config{Store: st, BaseURL: base, SecretKey: key, Logger: proxyLogger(t), ProxyHeader: proxyHeader})
 	if err != nil {
