@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/lobbyhq/lobby/internal/testclock"
+	"github.com/lobbyhq/lobby/internal/teststore"
 	"github.com/lobbyhq/lobby/notify"
 	"github.com/lobbyhq/lobby/storage"
 )
@@ -50,7 +51,7 @@ func quietSetup(t testing.TB, backend string, mod func(*Config)) (*bundle, *stub
 	t.Helper()
 	clk := testclock.New(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
 	b := &bundle{clock: clk, logs: &logBuffer{}}
-	b.store = openStore(t, backend, time.Now)
+	b.store = teststore.Open(t, backend, time.Now)
 	m := &stubMailer{}
 	guests, err := guest.New(guest.Config{Store: b.store, BaseURL: "http://lobby.test/lobby/portal",
 		Logger: slog.New(slog.DiscardHandler), Policy: guest.Policy{TimeZone: time.UTC}})
@@ -82,7 +83,7 @@ func quietSetup(t testing.TB, backend string, mod func(*Config)) (*bundle, *stub
 // eachQuiet runs fn as a parallel subtest per backend on a quietSetup.
 func eachQuiet(t *testing.T, fn func(t *testing.T, b *bundle, m *stubMailer)) {
 	t.Helper()
-	for _, name := range backends {
+	for _, name := range teststore.Backends {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			b, m := quietSetup(t, name, nil)

@@ -10,7 +10,6 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -19,11 +18,9 @@ import (
 
 	"github.com/lobbyhq/lobby/guest"
 	"github.com/lobbyhq/lobby/internal/testclock"
+	"github.com/lobbyhq/lobby/internal/teststore"
 	"github.com/lobbyhq/lobby/notify"
 	"github.com/lobbyhq/lobby/storage"
-	"github.com/lobbyhq/lobby/storage/postgres"
-	"github.com/lobbyhq/lobby/storage/postgres/pgtest"
-	"github.com/lobbyhq/lobby/storage/sqlite"
 )
 
 // mount is where the tests mount the admin side: under a prefix, to prove
@@ -32,10 +29,6 @@ const mount = "/lobby/admin"
 
 // signIn is the sign-in page the tests configure.
 const signIn = "/lobby/sponsor/login"
-
-// backends are the stores every HTTP test runs on: SQLite always,
-// Postgres when its test database is configured.
-var backends = []string{"sqlite", "postgres"}
 
 // testStaff is the StaffSource of the tests: the cookie "test_staff" names
 // the signed-in user (the real sign-in is the sponsor side's, tested with
@@ -88,38 +81,12 @@ type bundle struct {
 // eachBackend runs fn as a parallel subtest per backend.
 func eachBackend(t *testing.T, fn func(t *testing.T, b *bundle)) {
 	t.Helper()
-	for _, name := range backends {
+	for _, name := range teststore.Backends {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			fn(t, setup(t, name, nil))
 		})
 	}
-}
-
-func openStore(t testing.TB, backend string, now func() time.Time) storage.Store {
-	t.Helper()
-	key, err := storage.ParseKey(strings.Repeat("cd", 32))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sealer, err := storage.NewSealer(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts := storage.Options{Sealer: sealer, Now: now}
-	var st storage.Store
-	switch backend {
-	case "sqlite":
-		st, err = sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "lobby.db"), opts)
-	case "postgres":
-		dbURL, schema := pgtest.Schema(t)
-		st, err = postgres.Open(t.Context(), dbURL, postgres.Options{Options: opts, Schema: schema, MaxConns: 4})
-	}
-	if err != nil {
-		t.Fatalf("open %s store: %v", backend, err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st
 }
 
 // setup opens a store of backend, runs a mail dispatcher on it (reading the
@@ -128,7 +95,7 @@ func setup(t testing.TB, backend string, mod func(*Config)) *bundle {
 	t.Helper()
 	clk := testclock.New(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
 	b := &bundle{clock: clk, logs: &logBuffer{}}
-	b.store = openStore(t, backend, time.Now)
+	b.store = teststore.Open(t, backend, time.Now)
 	logger := slog.New(slog.NewTextHandler(b.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	cache := notify.NewSettingsCache(b.store, time.Hour) // only SettingsSaved refreshes it
 	d, err := notify.NewDispatcher(notify.DispatcherConfig{Store: b.store, Settings: cache.Get,

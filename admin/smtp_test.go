@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lobbyhq/lobby/internal/teststore"
 	"github.com/lobbyhq/lobby/notify"
 	"github.com/lobbyhq/lobby/notify/exchangetest"
 	"github.com/lobbyhq/lobby/storage"
@@ -416,7 +417,7 @@ func TestTroubleshootingCasesShowTheirDiagnosis(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			for _, backend := range backends {
+			for _, backend := range teststore.Backends {
 				t.Run(backend, func(t *testing.T) {
 					b := setup(t, backend, nil)
 					srv := exchangetest.NewServer(t, exchangetest.Options{})

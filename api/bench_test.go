@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lobbyhq/lobby/internal/teststore"
 	"github.com/lobbyhq/lobby/storage"
 )
 
@@ -21,7 +22,7 @@ import (
 //
 //	go test -run '^$' -bench TokenCheck ./api/
 func BenchmarkTokenCheck(b *testing.B) {
-	for _, backend := range backends {
+	for _, backend := range teststore.Backends {
 		b.Run(backend, func(b *testing.B) {
 			bb := setup(b, backend, options{})
 			st := &storage.Staff{Username: "ann", Email: "ann@corp.example", Role: storage.RoleSponsor, PasswordHash: "$2a$04$unused"}

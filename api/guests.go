@@ -380,12 +380,8 @@ func (a *API) createGuest(w http.ResponseWriter, r *http.Request) {
 	}
 	n := guest.NewGuest{FirstName: in.FirstName, LastName: in.LastName, Email: in.Email, Phone: in.Phone, Company: in.Company,
 		PersonVisited: in.PersonVisited, Reason: in.Reason, GuestType: in.GuestType, NoEmail: in.SendEmail != nil && !*in.SendEmail}
-	if in.ValidFrom != nil {
-		n.ValidFrom = *in.ValidFrom
-	}
-	var err error
-	if n.Validity, err = guest.ParseDuration(in.Validity); err != nil {
-		writeInvalid(w, "validity", "Write how long as a number and a unit, such as 8h, 2d or 1d12h.")
+	var ok bool
+	if n.ValidFrom, n.Validity, ok = validity(w, in.ValidFrom, in.Validity); !ok {
 		return
 	}
 	res, err := a.guests.Create(r.Context(), actorOf(r), n)
@@ -399,6 +395,21 @@ func (a *API) createGuest(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Location", "guests/"+res.Guest.ID.String())
 	writeJSON(w, http.StatusCreated, out)
+}
+
+// validity reads the optional start and the length of a body's validity;
+// for a length it cannot read it answers 422 and returns false.
+func validity(w http.ResponseWriter, from *time.Time, length string) (time.Time, time.Duration, bool) {
+	var start time.Time
+	if from != nil {
+		start = *from
+	}
+	d, err := guest.ParseDuration(length)
+	if err != nil {
+		writeInvalid(w, "validity", "Write how long as a number and a unit, such as 8h, 2d or 1d12h.")
+		return time.Time{}, 0, false
+	}
+	return start, d, true
 }
 
 // writeInvalid answers 422 for one bad field.
@@ -423,12 +434,8 @@ func (a *API) createBatch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	b := guest.Batch{Count: in.Count, Prefix: in.Prefix, GuestType: in.GuestType}
-	if in.ValidFrom != nil {
-		b.ValidFrom = *in.ValidFrom
-	}
-	var err error
-	if b.Validity, err = guest.ParseDuration(in.Validity); err != nil {
-		writeInvalid(w, "validity", "Write how long as a number and a unit, such as 8h, 2d or 1d12h.")
+	var ok bool
+	if b.ValidFrom, b.Validity, ok = validity(w, in.ValidFrom, in.Validity); !ok {
 		return
 	}
 	guests, err := a.guests.CreateBatch(r.Context(), actorOf(r), b)

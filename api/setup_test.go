@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -21,19 +20,13 @@ import (
 
 	"github.com/lobbyhq/lobby/guest"
 	"github.com/lobbyhq/lobby/internal/testclock"
+	"github.com/lobbyhq/lobby/internal/teststore"
 	"github.com/lobbyhq/lobby/notify"
 	"github.com/lobbyhq/lobby/storage"
-	"github.com/lobbyhq/lobby/storage/postgres"
-	"github.com/lobbyhq/lobby/storage/postgres/pgtest"
-	"github.com/lobbyhq/lobby/storage/sqlite"
 )
 
 // mount is where the tests mount the API: under a prefix, as Lobby does.
 const mount = "/lobby/api/v1"
-
-// backends are the stores every test runs on: SQLite always, Postgres
-// when LOBBY_TEST_DATABASE_URL is set.
-var backends = []string{"sqlite", "postgres"}
 
 type bundle struct {
 	store  storage.Store
@@ -51,7 +44,7 @@ type options struct {
 // eachBackend runs fn as a parallel subtest per backend.
 func eachBackend(t *testing.T, o options, fn func(t *testing.T, b *bundle)) {
 	t.Helper()
-	for _, name := range backends {
+	for _, name := range teststore.Backends {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			fn(t, setup(t, name, o))
@@ -63,45 +56,11 @@ func eachBackend(t *testing.T, o options, fn func(t *testing.T, b *bundle)) {
 // when o.sender is set) and serves the API on it.
 func setup(t testing.TB, backend string, o options) *bundle {
 	t.Helper()
-	key, err := storage.ParseKey(strings.Repeat("ab", 32))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sealer, err := storage.NewSealer(key)
-	if err != nil {
-		t.Fatal(err)
-	}
 	clk := testclock.New(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
-	opts := storage.Options{Sealer: sealer, Now: clk.Now}
-	var st storage.Store
-	switch backend {
-	case "sqlite":
-		st, err = sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "lobby.db"), opts)
-	case "postgres":
-		dbURL, schema := pgtest.Schema(t)
-		st, err = postgres.Open(t.Context(), dbURL, postgres.Options{Options: opts, Schema: schema, MaxConns: 4})
-	}
-	if err != nil {
-		t.Fatalf("open %s store: %v", backend, err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := teststore.Open(t, backend, clk.Now)
 	var mail guest.Mailer
 	if o.sender != nil {
-		d, err := notify.NewDispatcher(notify.DispatcherConfig{
-			Store:        st,
-			Settings:     func(context.Context) (notify.Settings, error) { return notify.Settings{From: "lobby@example.com"}, nil },
-			Sender:       o.sender,
-			Workers:      1,
-			PollInterval: time.Hour, // the Future's hand-over sends it, not the poller
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- d.Run(ctx) }()
-		t.Cleanup(func() { cancel(); <-done })
-		mail = d
+		mail = teststore.Mail(t, st, o.sender)
 	}
 	gs, err := guest.New(guest.Config{Store: st, Mail: mail, BaseURL: "http://lobby.test/lobby/portal", Now: clk.Now,
 		Logger: slog.New(slog.DiscardHandler), Policy: guest.Policy{TimeZone: time.UTC, GuestTypes: []storage.GuestType{
@@ -232,6 +191,13 @@ func (b *bundle) call(t *testing.T, token, method, path string, body any) resp {
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
+	return b.send(t, req)
+}
+
+// send sends req, checks the exchange against the OpenAPI document and
+// returns the answer.
+func (b *bundle) send(t *testing.T, req *http.Request) resp {
+	t.Helper()
 	res, err := b.srv.Client().Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -277,17 +243,7 @@ func (b *bundle) raw(t *testing.T, token, method, path, ctype, body string) resp
 	}
 	req.Header.Set("Content-Type", ctype)
 	req.Header.Set("Authorization", "Bearer "+token)
-	res, err := b.srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	data, err := io.ReadAll(res.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkResponse(t, req, res, data)
-	return resp{status: res.StatusCode, header: res.Header, body: data}
+	return b.send(t, req)
 }
 
 // specRouter finds a request's operation in the OpenAPI document, served

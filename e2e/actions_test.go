@@ -5,6 +5,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"image/png"
 	"log/slog"
@@ -125,4 +126,28 @@ func screenshot(t *testing.T, ctx context.Context, dir, name string, wantWidth i
 	}
 	t.Logf("screenshot %s: %dx%d, %d bytes", path, cfg.Width, cfg.Height, len(buf))
 	return cfg.Height
+}
+
+// shownEmail is an email as the development mailbox shows it.
+type shownEmail struct {
+	Subject string `json:"subject"`
+	Text    string `json:"text"`
+}
+
+// mailboxEmail opens the development mailbox of the site at siteURL and
+// returns the email to the address to (empty when there is none).
+func mailboxEmail(t *testing.T, ctx context.Context, siteURL, to string) shownEmail {
+	t.Helper()
+	navigate(t, ctx, siteURL+"/dev/mailbox")
+	do(t, ctx, "wait for the mailbox", chromedp.WaitVisible(chromedp.CSS("main section pre")))
+	toJS, _ := json.Marshal(to)
+	return eval[shownEmail](t, ctx, "find the credentials email", `(() => {
+		for (const s of document.querySelectorAll("main section")) {
+			const dds = [...s.querySelectorAll("dd")].map(d => d.textContent.trim());
+			if (dds.includes(`+string(toJS)+`)) {
+				return {subject: s.querySelector("h2").textContent.trim(), text: s.querySelector("pre").textContent};
+			}
+		}
+		return {subject: "", text: ""};
+	})()`)
 }

@@ -5,12 +5,14 @@ package e2e
 import (
 	"context"
 	"testing"
+
+	"github.com/lobbyhq/lobby/internal/browsertest"
 )
 
 // TestBrowser runs the browser tests in one headless Chromium, each in a
 // tab and browser context of its own, against a Lobby of its own.
 func TestBrowser(t *testing.T) {
-	browser := startBrowser(t)
+	browser := browsertest.Start(t)
 	for _, tc := range []struct {
 		name string
 		test func(*testing.T, context.Context)

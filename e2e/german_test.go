@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"regexp"
 	"strings"
 	"testing"
@@ -98,21 +97,7 @@ func testGuestInGerman(t *testing.T, browser context.Context) {
 
 	// The credentials email, in German, on the development mailbox.
 	waitMails(t, s, email, 1)
-	navigate(t, ctx, s.URL+"/dev/mailbox")
-	do(t, ctx, "wait for the mailbox", chromedp.WaitVisible(chromedp.CSS("main section pre")))
-	to, _ := json.Marshal(email)
-	mail := eval[struct {
-		Subject string `json:"subject"`
-		Text    string `json:"text"`
-	}](t, ctx, "find the credentials email", `(() => {
-		for (const s of document.querySelectorAll("main section")) {
-			const dds = [...s.querySelectorAll("dd")].map(d => d.textContent.trim());
-			if (dds.includes(`+string(to)+`)) {
-				return {subject: s.querySelector("h2").textContent.trim(), text: s.querySelector("pre").textContent};
-			}
-		}
-		return {subject: "", text: ""};
-	})()`)
+	mail := mailboxEmail(t, ctx, s.URL, email)
 	if !strings.HasPrefix(mail.Subject, "Ihr Gastzugang zu ") {
 		t.Errorf("the credentials email's subject is %q, want German", mail.Subject)
 	}

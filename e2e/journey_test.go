@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"net/url"
 	"regexp"
 	"strings"
@@ -67,21 +66,7 @@ func testGuestJourneyOnAPhone(t *testing.T, browser context.Context) {
 	screenshot(t, ctx, shots, "journey-2-registered.png", phoneWidth)
 
 	// The credentials email, as the development mailbox shows it.
-	navigate(t, ctx, s.URL+"/dev/mailbox")
-	do(t, ctx, "wait for the mailbox", chromedp.WaitVisible(chromedp.CSS("main section pre")))
-	to, _ := json.Marshal(email)
-	mail := eval[struct {
-		Subject string `json:"subject"`
-		Text    string `json:"text"`
-	}](t, ctx, "find the credentials email", `(() => {
-		for (const s of document.querySelectorAll("main section")) {
-			const dds = [...s.querySelectorAll("dd")].map(d => d.textContent.trim());
-			if (dds.includes(`+string(to)+`)) {
-				return {subject: s.querySelector("h2").textContent.trim(), text: s.querySelector("pre").textContent};
-			}
-		}
-		return {subject: "", text: ""};
-	})()`)
+	mail := mailboxEmail(t, ctx, s.URL, email)
 	if mail.Subject == "" {
 		t.Fatalf("/dev/mailbox shows no email to %s", email)
 	}

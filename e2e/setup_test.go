@@ -9,15 +9,12 @@ import (
 	"html"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/chromedp/chromedp"
-
 	"github.com/lobbyhq/lobby"
+	"github.com/lobbyhq/lobby/internal/browsertest"
 	"github.com/lobbyhq/lobby/notify"
 	"github.com/lobbyhq/lobby/notify/exchangetest"
 	"github.com/lobbyhq/lobby/notify/exchangetest/devmail"
@@ -30,84 +27,11 @@ import (
 // until the suite's timeout.
 const tabTimeout = 60 * time.Second
 
-// chromiumPath finds the browser: LOBBY_CHROMIUM, /usr/bin/chromium, or
-// chromium on PATH. Without one the test is skipped, or fails under CI=true.
-func chromiumPath(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("LOBBY_CHROMIUM"); p != "" {
-		found, err := exec.LookPath(p)
-		if err != nil {
-			t.Fatalf("LOBBY_CHROMIUM=%q is not a program that can run: %v; point it at a Chromium or Chrome binary", p, err)
-		}
-		return found
-	}
-	if found, err := exec.LookPath("/usr/bin/chromium"); err == nil {
-		return found
-	}
-	if found, err := exec.LookPath("chromium"); err == nil {
-		return found
-	}
-	const msg = "no Chromium found (looked at LOBBY_CHROMIUM, /usr/bin/chromium and chromium on PATH); " +
-		"install it (apt-get install chromium) or set LOBBY_CHROMIUM to a Chromium or Chrome binary"
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
-}
-
-// startBrowser starts one headless Chromium for the test and its subtests
-// and returns its chromedp context; each subtest opens its own tab with
-// newTab. The browser is closed when the test ends.
-func startBrowser(t *testing.T) context.Context {
-	t.Helper()
-	path := chromiumPath(t)
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(path),
-		chromedp.Headless,
-		chromedp.NoSandbox, // the suite may run as root, where Chromium's sandbox cannot start
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-	)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(allocCtx)
-	t.Cleanup(func() {
-		// Close the browser gracefully and wait for it to exit, so that its
-		// profile directory can be removed after it.
-		cctx, ccancel := context.WithTimeout(ctx, 20*time.Second)
-		defer ccancel()
-		if err := chromedp.Cancel(cctx); err != nil {
-			t.Logf("closing Chromium: %v", err)
-		}
-		cancel()
-		cancelAlloc()
-	})
-	// The first Run starts the browser; it must not have a deadline of its
-	// own, or the deadline would end the browser.
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start Chromium %s: %v", path, err)
-	}
-	return ctx
-}
-
-// newTab opens a tab in a browser context of its own (its own cookies and
-// storage, like a private window) and returns a context for its actions,
-// bounded by tabTimeout. The tab is closed when the test ends.
+// newTab opens a tab of browser in a browser context of its own, bounded
+// by tabTimeout.
 func newTab(t *testing.T, browser context.Context) context.Context {
 	t.Helper()
-	tab, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
-	t.Cleanup(cancel)
-	if err := chromedp.Do(tab); err != nil {
-		t.Fatalf("open a tab: %v", err)
-	}
-	ctx, cancelTimeout := context.WithTimeout(tab, tabTimeout)
-	t.Cleanup(cancelTimeout)
-	return ctx
+	return browsertest.Tab(t, browser, tabTimeout)
 }
 
 // policy is the portal policy of the test sites, changed by mod.

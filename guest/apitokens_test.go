@@ -12,7 +12,7 @@ import (
 // TestSees: who sees a guest, as the sponsor pages show guests.
 func TestSees(t *testing.T) {
 	t.Parallel()
-	b := setup(t, backends[0].open, nil)
+	b := setup(t, "sqlite", nil)
 	g := b.guest(t, storage.GuestPending) // the owner's, naming vera as the person visited
 	active := *g
 	active.Status = storage.GuestActive

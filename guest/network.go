@@ -89,19 +89,9 @@ const maxNetworkName = 64
 // password never is. The error is for a store that failed: the caller
 // then rejects.
 func (s *Service) AuthenticateNetwork(ctx context.Context, username, password string, from NetworkClient) (NetworkAuth, error) {
-	name := strings.ToLower(strings.TrimSpace(username))
-	var g *storage.Guest
-	if name != "" {
-		var err error
-		g, err = s.store.GetGuestByUsername(ctx, name)
-		if errors.Is(err, storage.ErrNotFound) && strings.Contains(name, "@") {
-			g, err = s.store.GetGuestByEmail(ctx, name)
-		}
-		if errors.Is(err, storage.ErrNotFound) {
-			g = nil
-		} else if err != nil {
-			return NetworkAuth{}, fmt.Errorf("guest: network sign-in: read the guest: %w", err)
-		}
+	g, err := s.networkGuest(ctx, username)
+	if err != nil {
+		return NetworkAuth{}, fmt.Errorf("guest: network sign-in: %w", err)
 	}
 	// Compare even when there is no such guest, against a stand-in, so
 	// that both cases take the same time.
@@ -199,19 +189,9 @@ func (s *Service) RecordNetworkSession(ctx context.Context, rec NetworkSession) 
 	default:
 		return nil
 	}
-	name := strings.ToLower(strings.TrimSpace(rec.Username))
-	var g *storage.Guest
-	if name != "" {
-		var err error
-		g, err = s.store.GetGuestByUsername(ctx, name)
-		if errors.Is(err, storage.ErrNotFound) && strings.Contains(name, "@") {
-			g, err = s.store.GetGuestByEmail(ctx, name)
-		}
-		if errors.Is(err, storage.ErrNotFound) {
-			g = nil
-		} else if err != nil {
-			return fmt.Errorf("guest: network session: read the guest: %w", err)
-		}
+	g, err := s.networkGuest(ctx, rec.Username)
+	if err != nil {
+		return fmt.Errorf("guest: network session: %w", err)
 	}
 	detail := joinDetail("session "+rec.SessionID, rec.From.String())
 	if action == "guest.network_session_stop" {
@@ -256,4 +236,25 @@ func joinDetail(parts ...string) string {
 		}
 	}
 	return strings.Join(out, "; ")
+}
+
+// networkGuest finds the guest a network device names: by username, or by
+// email when the name looks like one. No such guest (or no name) is a nil
+// guest, not an error.
+func (s *Service) networkGuest(ctx context.Context, username string) (*storage.Guest, error) {
+	name := strings.ToLower(strings.TrimSpace(username))
+	if name == "" {
+		return nil, nil
+	}
+	g, err := s.store.GetGuestByUsername(ctx, name)
+	if errors.Is(err, storage.ErrNotFound) && strings.Contains(name, "@") {
+		g, err = s.store.GetGuestByEmail(ctx, name)
+	}
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read the guest: %w", err)
+	}
+	return g, nil
 }

@@ -125,7 +125,7 @@ func TestRegisterWithApproval(t *testing.T) {
 
 func TestCheckApplication(t *testing.T) {
 	t.Parallel()
-	b := setup(t, backends[0].open, func(c *Config) { c.Policy.BlockDomains = []string{"spam.example"} })
+	b := setup(t, "sqlite", func(c *Config) { c.Policy.BlockDomains = []string{"spam.example"} })
 	_, problems := b.svc.CheckApplication(Application{FirstName: "", LastName: "Ex4mple", Email: "eve@mail.spam.example",
 		Company: Field{Shown: true, Required: true}, Reason: Field{Value: "see www.evil.example"}}, false)
 	var got []string

@@ -3,8 +3,6 @@ package guest
 import (
 	"context"
 	"encoding/json"
-	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -12,11 +10,9 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/lobbyhq/lobby/internal/testclock"
+	"github.com/lobbyhq/lobby/internal/teststore"
 	"github.com/lobbyhq/lobby/notify"
 	"github.com/lobbyhq/lobby/storage"
-	"github.com/lobbyhq/lobby/storage/postgres"
-	"github.com/lobbyhq/lobby/storage/postgres/pgtest"
-	"github.com/lobbyhq/lobby/storage/sqlite"
 )
 
 // recMailer records the outbox IDs handed to it.
@@ -49,53 +45,21 @@ type bundle struct {
 	admin, owner, other, manager, visited, noPerms, disabled Actor
 }
 
-// backends are the stores the tests run on: SQLite always, Postgres when
-// LOBBY_TEST_DATABASE_URL is set.
-var backends = []struct {
-	name string
-	open func(t *testing.T, opts storage.Options) storage.Store
-}{
-	{"sqlite", func(t *testing.T, opts storage.Options) storage.Store {
-		st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "lobby.db"), opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return st
-	}},
-	{"postgres", func(t *testing.T, opts storage.Options) storage.Store {
-		url, schema := pgtest.Schema(t)
-		st, err := postgres.Open(t.Context(), url, postgres.Options{Options: opts, Schema: schema, MaxConns: 4})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return st
-	}},
-}
-
 // eachBackend runs fn on a fresh bundle of every backend.
 func eachBackend(t *testing.T, mod func(*Config), fn func(t *testing.T, b *bundle)) {
 	t.Helper()
-	for _, be := range backends {
-		t.Run(be.name, func(t *testing.T) {
+	for _, backend := range teststore.Backends {
+		t.Run(backend, func(t *testing.T) {
 			t.Parallel()
-			fn(t, setup(t, be.open, mod))
+			fn(t, setup(t, backend, mod))
 		})
 	}
 }
 
-func setup(t *testing.T, open func(*testing.T, storage.Options) storage.Store, mod func(*Config)) *bundle {
+func setup(t *testing.T, backend string, mod func(*Config)) *bundle {
 	t.Helper()
-	key, err := storage.ParseKey(strings.Repeat("cd", 32))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sealer, err := storage.NewSealer(key)
-	if err != nil {
-		t.Fatal(err)
-	}
 	clk := testclock.New(time.Now().UTC().Truncate(time.Second))
-	st := open(t, storage.Options{Sealer: sealer, Now: clk.Now})
-	t.Cleanup(func() { _ = st.Close() })
+	st := teststore.Open(t, backend, clk.Now)
 	if err := st.PutGuestType(t.Context(), storage.GuestType{Name: "daily", DefaultDuration: 24 * time.Hour, MaxDuration: 7 * 24 * time.Hour}); err != nil {
 		t.Fatal(err)
 	}
@@ -108,6 +72,7 @@ func setup(t *testing.T, open func(*testing.T, storage.Options) storage.Store, m
 	if mod != nil {
 		mod(&cfg)
 	}
+	var err error
 	if b.svc, err = New(cfg); err != nil {
 		t.Fatal(err)
 	}

@@ -4,8 +4,6 @@ package integration
 
 import (
 	"context"
-	"crypto/rand"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -21,11 +19,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/chromedp"
-
 	"github.com/lobbyhq/lobby"
 	"github.com/lobbyhq/lobby/guest"
-	"github.com/lobbyhq/lobby/storage"
+	"github.com/lobbyhq/lobby/internal/browsertest"
 )
 
 // proxyTimeout bounds each wait of the proxy tests: a program starting, a
@@ -120,18 +116,7 @@ type proxyLobby struct {
 // client's address in proxyHeader.
 func proxyStartLobby(t *testing.T, proxyURL, proxyHeader string) *proxyLobby {
 	t.Helper()
-	ctx := t.Context()
-	key := make([]byte, storage.KeySize)
-	rand.Read(key)
-	st, err := lobby.OpenStore(ctx, filepath.Join(t.TempDir(), "lobby.db"), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := st.Close(); err != nil {
-			t.Errorf("close store: %v", err)
-		}
-	})
+	st, key := openStore(t)
 	base := proxyURL + "/guest"
 	l, err := lobby.New(lobby.Config{Store: st, BaseURL: base, SecretKey: key, Logger: proxyLogger(t), ProxyHeader: proxyHeader})
 	if err != nil {
@@ -300,68 +285,11 @@ func proxyStartCaddy(t *testing.T, port int, lobbyAddr, siteAddr string) {
 	proxyRun(t, "caddy", cmd, port, filepath.Join(dir, "caddy.log"))
 }
 
-// proxyChromium finds the browser: LOBBY_CHROMIUM, /usr/bin/chromium, or
-// chromium on PATH.
-func proxyChromium(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("LOBBY_CHROMIUM"); p != "" {
-		found, err := exec.LookPath(p)
-		if err != nil {
-			t.Fatalf("LOBBY_CHROMIUM=%q is not a program that can run: %v; point it at a Chromium or Chrome binary", p, err)
-		}
-		return found
-	}
-	return proxyProgram(t, "/usr/bin/chromium", "chromium")
-}
-
-// proxyStartBrowser starts one headless Chromium with a fresh profile and
-// returns its chromedp context; it is closed when the test ends.
-func proxyStartBrowser(t *testing.T) context.Context {
-	t.Helper()
-	path := proxyChromium(t)
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(path),
-		chromedp.Headless,
-		chromedp.NoSandbox, // the suite may run as root, where Chromium's sandbox cannot start
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-	)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(allocCtx)
-	t.Cleanup(func() {
-		cctx, ccancel := context.WithTimeout(ctx, 20*time.Second)
-		defer ccancel()
-		if err := chromedp.Cancel(cctx); err != nil && !errors.Is(err, context.Canceled) {
-			t.Logf("closing Chromium: %v", err)
-		}
-		cancel()
-		cancelAlloc()
-	})
-	// The first Do starts the browser; it must not have a deadline of its
-	// own, or the deadline would end the browser.
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start Chromium %s: %v", path, err)
-	}
-	return ctx
-}
-
-// proxyTab opens a tab in a browser context of its own (its own cookies,
-// like a private window), bounded by proxyTimeout.
+// proxyTab opens a tab of browser in a browser context of its own (its
+// own cookies, like a private window), bounded by proxyTimeout.
 func proxyTab(t *testing.T, browser context.Context) context.Context {
 	t.Helper()
-	tab, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
-	t.Cleanup(cancel)
-	if err := chromedp.Do(tab); err != nil {
-		t.Fatalf("open a tab: %v", err)
-	}
-	ctx, cancelTimeout := context.WithTimeout(tab, proxyTimeout)
-	t.Cleanup(cancelTimeout)
-	return ctx
+	return browsertest.Tab(t, browser, proxyTimeout)
 }
 
 // proxyGet fetches url with c without following redirects.

@@ -17,6 +17,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/lobbyhq/lobby/guest"
+	"github.com/lobbyhq/lobby/internal/browsertest"
 )
 
 // TestProxyForwardAuth runs the shipped nginx (auth_request) and Caddy
@@ -28,7 +29,7 @@ import (
 // guest, the browser is sent to the sign-in again, and the captive-portal
 // API asked through the proxy follows.
 func TestProxyForwardAuth(t *testing.T) {
-	browser := proxyStartBrowser(t)
+	browser := browsertest.Start(t)
 	for _, p := range []struct {
 		name    string
 		program string // its Debian path; the Debian package is name

@@ -79,14 +79,7 @@ type radiusLobby struct {
 
 func radiusStartLobby(t *testing.T) *radiusLobby {
 	t.Helper()
-	ctx := t.Context()
-	key := make([]byte, storage.KeySize)
-	rand.Read(key)
-	st, err := lobby.OpenStore(ctx, filepath.Join(t.TempDir(), "lobby.db"), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st, key := openStore(t)
 	srv := httptest.NewUnstartedServer(nil)
 	base := "http://" + srv.Listener.Addr().String()
 	secret := radiusRandom(t)

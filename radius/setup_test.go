@@ -6,8 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -15,10 +13,8 @@ import (
 
 	"github.com/lobbyhq/lobby/guest"
 	"github.com/lobbyhq/lobby/internal/testclock"
+	"github.com/lobbyhq/lobby/internal/teststore"
 	"github.com/lobbyhq/lobby/storage"
-	"github.com/lobbyhq/lobby/storage/postgres"
-	"github.com/lobbyhq/lobby/storage/postgres/pgtest"
-	"github.com/lobbyhq/lobby/storage/sqlite"
 )
 
 // testSecret is the shared secret of the test endpoints.
@@ -37,7 +33,7 @@ type bundle struct {
 // and of Postgres (skipped without LOBBY_TEST_DATABASE_URL).
 func eachBackend(t *testing.T, fn func(t *testing.T, b *bundle)) {
 	t.Helper()
-	for _, backend := range []string{"sqlite", "postgres"} {
+	for _, backend := range teststore.Backends {
 		t.Run(backend, func(t *testing.T) {
 			t.Parallel()
 			fn(t, setup(t, backend))
@@ -47,28 +43,8 @@ func eachBackend(t *testing.T, fn func(t *testing.T, b *bundle)) {
 
 func setup(t *testing.T, backend string) *bundle {
 	t.Helper()
-	key, err := storage.ParseKey(strings.Repeat("ef", 32))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sealer, err := storage.NewSealer(key)
-	if err != nil {
-		t.Fatal(err)
-	}
 	clk := testclock.New(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
-	opts := storage.Options{Sealer: sealer, Now: clk.Now}
-	var st storage.Store
-	switch backend {
-	case "sqlite":
-		st, err = sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "lobby.db"), opts)
-	case "postgres":
-		dbURL, schema := pgtest.Schema(t)
-		st, err = postgres.Open(t.Context(), dbURL, postgres.Options{Options: opts, Schema: schema, MaxConns: 4})
-	}
-	if err != nil {
-		t.Fatalf("open %s store: %v", backend, err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := teststore.Open(t, backend, clk.Now)
 	for _, gt := range []storage.GuestType{
 		{Name: "daily", DefaultDuration: 24 * time.Hour, MaxDuration: 7 * 24 * time.Hour},
 		{Name: "conference", DefaultDuration: 3 * 24 * time.Hour, MaxDuration: 30 * 24 * time.Hour, FromFirstSignIn: true},

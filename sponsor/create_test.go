@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/lobbyhq/lobby/guest"
+	"github.com/lobbyhq/lobby/internal/teststore"
 	"github.com/lobbyhq/lobby/notify"
 	"github.com/lobbyhq/lobby/storage"
 )
@@ -39,21 +40,7 @@ func setupCreatingMail(t *testing.T, backend string, withMail bool) *creating {
 	b := setup(t, backend, func(c *Config) {
 		var mail guest.Mailer
 		if withMail {
-			d, err := notify.NewDispatcher(notify.DispatcherConfig{
-				Store:        c.Store,
-				Settings:     func(context.Context) (notify.Settings, error) { return notify.Settings{From: "lobby@example.com"}, nil },
-				Sender:       acceptAll{},
-				Workers:      1,
-				PollInterval: time.Hour, // the Future's hand-over sends it, not the poller
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan error, 1)
-			go func() { done <- d.Run(ctx) }()
-			t.Cleanup(func() { cancel(); <-done })
-			mail = d
+			mail = teststore.Mail(t, c.Store, acceptAll{})
 		}
 		var err error
 		svc, err = guest.New(guest.Config{Store: c.Store, Mail: mail, BaseURL: "http://lobby.test/lobby/portal", Now: c.Now,
@@ -90,7 +77,7 @@ func (acceptAll) Send(context.Context, notify.Settings, *notify.Email) error { r
 // eachCreating runs fn as a parallel subtest per backend.
 func eachCreating(t *testing.T, fn func(t *testing.T, b *creating)) {
 	t.Helper()
-	for _, name := range backends {
+	for _, name := range teststore.Backends {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			fn(t, setupCreating(t, name))

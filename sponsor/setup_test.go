@@ -8,7 +8,6 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -18,19 +17,13 @@ import (
 
 	"github.com/lobbyhq/lobby/guest"
 	"github.com/lobbyhq/lobby/internal/testclock"
+	"github.com/lobbyhq/lobby/internal/teststore"
 	"github.com/lobbyhq/lobby/storage"
-	"github.com/lobbyhq/lobby/storage/postgres"
-	"github.com/lobbyhq/lobby/storage/postgres/pgtest"
-	"github.com/lobbyhq/lobby/storage/sqlite"
 )
 
 // mount is where the tests mount the sponsor side: under a prefix, to
 // prove the relative links work there.
 const mount = "/lobby/sponsor"
-
-// backends are the stores every HTTP test runs on: SQLite always,
-// Postgres when its test database is configured.
-var backends = []string{"sqlite", "postgres"}
 
 type bundle struct {
 	store  storage.Store
@@ -42,7 +35,7 @@ type bundle struct {
 // eachBackend runs fn as a parallel subtest per backend.
 func eachBackend(t *testing.T, fn func(t *testing.T, b *bundle)) {
 	t.Helper()
-	for _, name := range backends {
+	for _, name := range teststore.Backends {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			fn(t, setup(t, name, nil))
@@ -53,28 +46,8 @@ func eachBackend(t *testing.T, fn func(t *testing.T, b *bundle)) {
 // setup opens a store of backend and serves the sponsor side on it.
 func setup(t testing.TB, backend string, mod func(*Config)) *bundle {
 	t.Helper()
-	key, err := storage.ParseKey(strings.Repeat("cd", 32))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sealer, err := storage.NewSealer(key)
-	if err != nil {
-		t.Fatal(err)
-	}
 	clk := testclock.New(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
-	opts := storage.Options{Sealer: sealer, Now: clk.Now}
-	var st storage.Store
-	switch backend {
-	case "sqlite":
-		st, err = sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "lobby.db"), opts)
-	case "postgres":
-		dbURL, schema := pgtest.Schema(t)
-		st, err = postgres.Open(t.Context(), dbURL, postgres.Options{Options: opts, Schema: schema, MaxConns: 4})
-	}
-	if err != nil {
-		t.Fatalf("open %s store: %v", backend, err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := teststore.Open(t, backend, clk.Now)
 	// The guest rules, without a mail sender: mail waits in the outbox
 	// (the root package's tests send it through the emulator).
 	gs, err := guest.New(guest.Config{Store: st, BaseURL: "http://lobby.test/lobby/portal", Now: clk.Now,

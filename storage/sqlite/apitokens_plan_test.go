@@ -16,11 +16,7 @@ import (
 func TestLookupAPITokenPlan(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "lobby.db"), storage.Options{Sealer: storetest.NewSealer(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s := openT(t, filepath.Join(t.TempDir(), "lobby.db"), storage.Options{Sealer: storetest.NewSealer(t)})
 	c := storetest.PlanCase{Name: "look up", SQL: lookupAPITokenSQL, Args: []any{storage.HashAPIToken("lobby_x")}, Index: "api_tokens_hash_key"}
 	check := func() {
 		t.Helper()

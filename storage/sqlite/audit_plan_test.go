@@ -16,11 +16,7 @@ import (
 func TestAuditForPlan(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "lobby.db"), storage.Options{Sealer: storetest.NewSealer(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s := openT(t, filepath.Join(t.TempDir(), "lobby.db"), storage.Options{Sealer: storetest.NewSealer(t)})
 	cases := []storetest.PlanCase{
 		{Name: "first page", SQL: auditForSQL, Args: []any{"guest-7", int64(math.MaxInt64), 50}, Index: "audit_subject_id_idx"},
 		{Name: "next page", SQL: auditForSQL, Args: []any{"guest-7", int64(1000), 50}, Index: "audit_subject_id_idx"},

@@ -52,11 +52,7 @@ func TestJobPlansUseTheirIndexes(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	now := time.Now().UTC()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "lobby.db"), storage.Options{Sealer: storetest.NewSealer(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s := openT(t, filepath.Join(t.TempDir(), "lobby.db"), storage.Options{Sealer: storetest.NewSealer(t)})
 	if err := seedJobs(ctx, s, now, 5000, 5000); err != nil {
 		t.Fatal(err)
 	}
